@@ -1,0 +1,50 @@
+# medsam.c build. `make` builds build/libmedsam.a and build/medsam;
+# `make test` builds and runs every tests/test_*.c; `make asan-test` does the
+# same under AddressSanitizer + UBSan; `make bench` runs the benchmarks.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc
+LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp
+
+LIB_SRC  := $(sort $(shell find src -name '*.c'))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+.PHONY: all test asan-test bench clean
+all: $(BUILD)/libmedsam.a $(BUILD)/medsam
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmedsam.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/medsam: $(CLI_OBJ) $(BUILD)/libmedsam.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libmedsam.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libmedsam.a -o $@ $(LDLIBS)
+
+test: $(TEST_BIN) $(BUILD)/medsam
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN)
+
+asan-test:
+	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" test
+
+bench: all
+	sh bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(DEPS)

@@ -1,0 +1,38 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *medsam_status_name(medsam_status s) {
+    switch (s) {
+    case MEDSAM_OK: return "ok";
+    case MEDSAM_ERR_IO: return "i/o error";
+    case MEDSAM_ERR_FORMAT: return "format error";
+    case MEDSAM_ERR_UNSAFE: return "unsafe content";
+    case MEDSAM_ERR_SHAPE: return "shape error";
+    case MEDSAM_ERR_ARG: return "bad argument";
+    case MEDSAM_ERR_NOMEM: return "out of memory";
+    case MEDSAM_ERR_UNSUPPORTED: return "unsupported";
+    case MEDSAM_ERR_NUMERIC: return "numeric error";
+    }
+    return "unknown status";
+}
+
+medsam_status ms_error(medsam_error *err, medsam_status code, const char *fmt, ...) {
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void ms_error_prefix(medsam_error *err, const char *prefix) {
+    if (!err || !prefix) return;
+    char tmp[sizeof err->message];
+    snprintf(tmp, sizeof tmp, "%s: %s", prefix, err->message);
+    memcpy(err->message, tmp, sizeof tmp);
+}

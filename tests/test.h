@@ -1,0 +1,49 @@
+/* test.h — tiny test harness: each test binary counts its checks and ends
+ * with "N passed, N failed"; tests/run_tests.sh adds the binaries up. */
+#ifndef MS_TEST_H
+#define MS_TEST_H
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_passed, t_failed;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            t_passed++;                                                    \
+        } else {                                                           \
+            t_failed++;                                                    \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+        }                                                                  \
+    } while (0)
+
+/* Compares arrays with |a-b| <= atol + rtol*|ref| and also reports relative L2
+ * error; prints the worst element. Returns 1 when within tolerance. */
+static inline int t_close(const char *what, const float *got, const float *ref, long n, double atol,
+                          double rtol, double max_rel_l2) {
+    double num = 0, den = 0, worst = -1;
+    long worst_i = 0, bad = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= atol + rtol * fabs(ref[i]))) bad++;
+        if (!(d <= worst)) { worst = d; worst_i = i; }
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    int ok = bad == 0 && rel <= max_rel_l2 && n > 0;
+    printf("%s %-40s n=%ld relL2=%.2e maxabs=%.2e at %ld (got %.7g ref %.7g)%s\n", ok ? "ok  " : "FAIL", what, n,
+           rel, worst, worst_i, n ? got[worst_i] : 0.0, n ? ref[worst_i] : 0.0, bad ? " [elements out of tol]" : "");
+    if (ok) t_passed++; else t_failed++;
+    return ok;
+}
+
+static inline int t_summary(void) {
+    printf("%d passed, %d failed\n", t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}
+#endif
