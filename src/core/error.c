@@ -32,7 +32,7 @@ medsam_status ms_error(medsam_error *err, medsam_status code, const char *fmt, .
 
 void ms_error_prefix(medsam_error *err, const char *prefix) {
     if (!err || !prefix) return;
-    char tmp[sizeof err->message];
+    char tmp[2 * sizeof err->message];
     snprintf(tmp, sizeof tmp, "%s: %s", prefix, err->message);
-    memcpy(err->message, tmp, sizeof tmp);
+    snprintf(err->message, sizeof err->message, "%s", tmp);
 }
