@@ -1,0 +1,277 @@
+/* commands.c — info, embed, segment, preprocess. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "core/npy.h"
+#include "io/image.h"
+
+#define MAX_BOXES 255
+
+typedef struct {
+    const char *model, *input, *output, *logits, *embedding;
+    int threads, verbose, help;
+    medsam_box boxes[MAX_BOXES];
+    int nboxes;
+} cli_opts;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int parse_box(const char *s, medsam_box *b) {
+    char *end;
+    float v[4];
+    const char *p = s;
+    if (*p == '[') p++;
+    for (int i = 0; i < 4; i++) {
+        v[i] = strtof(p, &end);
+        if (end == p) return 0;
+        p = end;
+        while (*p == ' ') p++;
+        if (i < 3) {
+            if (*p != ',') return 0;
+            p++;
+        }
+    }
+    if (*p == ']') p++;
+    if (*p) return 0;
+    b->x0 = v[0], b->y0 = v[1], b->x1 = v[2], b->y1 = v[3];
+    return 1;
+}
+
+/* Parses the options shared by the subcommands; `allowed` lists the flags the
+ * subcommand takes (e.g. "mioblet"). Returns 0 on success, 2 on a usage error. */
+static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->threads = cli_default_threads();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        char flag = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = 1; return 0; }
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { flag = 'v'; }
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) flag = 'm';
+        else if (!strcmp(a, "-i") || !strcmp(a, "--input")) flag = 'i';
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) flag = 'o';
+        else if (!strcmp(a, "-b") || !strcmp(a, "--box")) flag = 'b';
+        else if (!strcmp(a, "--logits")) flag = 'l';
+        else if (!strcmp(a, "--embedding")) flag = 'e';
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
+        if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
+            fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
+            return 2;
+        }
+        if (flag == 'v') { o->verbose = 1; continue; }
+        if (!val) {
+            fprintf(stderr, "medsam: option '%s' needs a value\n", a);
+            return 2;
+        }
+        i++;
+        switch (flag) {
+        case 'm': o->model = val; break;
+        case 'i': o->input = val; break;
+        case 'o': o->output = val; break;
+        case 'l': o->logits = val; break;
+        case 'e': o->embedding = val; break;
+        case 't':
+            if (!(o->threads = cli_threads(val))) {
+                fprintf(stderr, "medsam: --threads wants a positive integer, got '%s'\n", val);
+                return 2;
+            }
+            break;
+        case 'b':
+            if (o->nboxes >= MAX_BOXES) {
+                fprintf(stderr, "medsam: at most %d boxes\n", MAX_BOXES);
+                return 2;
+            }
+            if (!parse_box(val, &o->boxes[o->nboxes++])) {
+                fprintf(stderr, "medsam: box '%s' is not x0,y0,x1,y1\n", val);
+                return 2;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static int need(const char *v, const char *flag) {
+    if (v) return 1;
+    fprintf(stderr, "medsam: missing %s (see -h)\n", flag);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    cli_opts o;
+    int rc = parse_opts(argc, argv, "m", &o);
+    if (rc) return rc;
+    if (o.help) {
+        puts("usage: medsam info -m MODEL.pth\n\nPrints the architecture inferred from the checkpoint's tensor shapes.");
+        return 0;
+    }
+    if (!need(o.model, "-m MODEL")) return 2;
+    medsam_error err;
+    medsam_model *m;
+    if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
+    char buf[2048];
+    medsam_model_describe(m, buf, sizeof buf);
+    printf("%s\n%s\n", o.model, buf);
+    medsam_model_free(m);
+    return 0;
+}
+
+int cmd_preprocess(int argc, char **argv) {
+    cli_opts o;
+    int rc = parse_opts(argc, argv, "io", &o);
+    if (rc) return rc;
+    if (o.help) {
+        puts("usage: medsam preprocess -i IMAGE -o X.npy [--threads N]\n\n"
+             "Writes the float32 (1024,1024,3) tensor that enters the encoder, exactly as\n"
+             "MedSAM_Inference.py builds it (skimage resize order 3 with anti-aliasing,\n"
+             "uint8 truncation, global min-max to [0,1]).");
+        return 0;
+    }
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o X.npy")) return 2;
+    medsam_error err;
+    float *x;
+    int W, H;
+    const int S = 1024;
+    if (medsam_prepare_input(o.input, S, o.threads, &x, &W, &H, &err)) return cli_fail(&err);
+    int64_t shape[3] = {S, S, 3};
+    rc = ms_npy_write(o.output, MS_NPY_F32, 3, shape, x, &err) ? cli_fail(&err) : 0;
+    free(x);
+    return rc;
+}
+
+/* Loads the model and produces an embedding: from --embedding if given, else by encoding. */
+static int get_embedding(const cli_opts *o, medsam_model *m, float *input, medsam_embedding **emb) {
+    medsam_error err;
+    if (o->embedding) {
+        ms_npy a;
+        float *f = NULL;
+        if (ms_npy_read(o->embedding, &a, &err) || ms_npy_to_f32(&a, &f, &err)) {
+            ms_npy_free(&a);
+            return cli_fail(&err);
+        }
+        long count = (long)a.count;
+        ms_npy_free(&a);
+        medsam_status st = medsam_embedding_from_data(m, f, count, emb, &err);
+        free(f);
+        if (st) {
+            fprintf(stderr, "medsam: %s: %s\n", o->embedding, err.message);
+            return 1;
+        }
+        return 0;
+    }
+    double t0 = now_s();
+    if (medsam_encode(m, input, o->threads, emb, &err)) return cli_fail(&err);
+    if (o->verbose) fprintf(stderr, "encoder: %.3f s (%d threads)\n", now_s() - t0, o->threads);
+    return 0;
+}
+
+int cmd_embed(int argc, char **argv) {
+    cli_opts o;
+    int rc = parse_opts(argc, argv, "mio", &o);
+    if (rc) return rc;
+    if (o.help) {
+        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--threads N] [-v]\n\n"
+             "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
+             "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1].");
+        return 0;
+    }
+    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    medsam_error err;
+    medsam_model *m;
+    double t0 = now_s();
+    if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
+    if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    float *x = NULL;
+    int W, H;
+    medsam_embedding *emb = NULL;
+    rc = 0;
+    if (medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (!rc) rc = get_embedding(&o, m, x, &emb);
+    if (!rc) {
+        int64_t shape[4] = {1, info.emb_channels, info.emb_size, info.emb_size};
+        if (ms_npy_write(o.output, MS_NPY_F32, 4, shape, medsam_embedding_data(emb, NULL), &err)) rc = cli_fail(&err);
+    }
+    free(x);
+    medsam_embedding_free(emb);
+    medsam_model_free(m);
+    return rc;
+}
+
+int cmd_segment(int argc, char **argv) {
+    cli_opts o;
+    int rc = parse_opts(argc, argv, "miobleh", &o);
+    if (rc) return rc;
+    if (o.help) {
+        puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
+             "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--threads N] [-v]\n\n"
+             "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
+             "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
+             "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
+             "low-resolution logits, float32 (N,1,256,256). --embedding reuses an embedding\n"
+             "written by `medsam embed` for the same image instead of encoding again.");
+        return 0;
+    }
+    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
+    if (o.nboxes == 0) return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 (see -h)\n"), 2;
+    medsam_error err;
+    medsam_model *m = NULL;
+    float *x = NULL, *logits = NULL;
+    uint8_t *mask = NULL;
+    medsam_embedding *emb = NULL;
+    int W = 0, H = 0;
+    double t0 = now_s();
+    if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
+    if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    rc = medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    if (!rc) {
+        /* Check the boxes before the (slow) encoder runs. */
+        for (int i = 0; i < o.nboxes && !rc; i++) {
+            medsam_box b = o.boxes[i];
+            if (!(b.x1 > b.x0) || !(b.y1 > b.y0) || b.x0 < 0 || b.y0 < 0 || b.x1 > W || b.y1 > H)
+                rc = cli_failf("%s: box %d (%g,%g,%g,%g) is empty or outside the %dx%d image", o.input, i + 1, b.x0, b.y0,
+                               b.x1, b.y1, W, H);
+        }
+    }
+    if (!rc) rc = get_embedding(&o, m, x, &emb);
+    long L = info.mask_size;
+    if (!rc) {
+        logits = o.logits ? malloc((size_t)o.nboxes * L * L * sizeof(float)) : NULL;
+        mask = malloc((size_t)W * H);
+        if (!mask || (o.logits && !logits)) rc = cli_failf("out of memory");
+    }
+    if (!rc) {
+        double t1 = now_s();
+        if (medsam_decode_boxes(m, emb, W, H, o.boxes, o.nboxes, o.threads, logits, NULL, mask, &err)) rc = cli_fail(&err);
+        else if (o.verbose)
+            fprintf(stderr, "decoder: %.1f ms for %d box(es)\n", (now_s() - t1) * 1e3, o.nboxes);
+    }
+    if (!rc && o.nboxes == 1)
+        for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 255 : 0;
+    if (!rc && o.logits) {
+        int64_t shape[4] = {o.nboxes, 1, L, L};
+        if (ms_npy_write(o.logits, MS_NPY_F32, 4, shape, logits, &err)) rc = cli_fail(&err);
+    }
+    if (!rc && ms_png_write_gray8(o.output, mask, W, H, &err)) {
+        rc = cli_fail(&err);
+        if (o.logits) remove(o.logits); /* all outputs or none */
+    }
+    free(x);
+    free(logits);
+    free(mask);
+    medsam_embedding_free(emb);
+    medsam_model_free(m);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/* model.c — medsam_model: load an official checkpoint through the parameter table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/model_internal.h"
+#include "core/error.h"
+#include "model/prompt_encoder.h"
+#include "weights/pth.h"
+
+static int pth_shape_lookup(void *ctx, const char *name, int64_t shape[8]) {
+    const pth_tensor *t = pth_find((const pth_file *)ctx, name);
+    if (!t) return -1;
+    for (int i = 0; i < t->ndim && i < 8; i++) shape[i] = t->shape[i];
+    return t->ndim;
+}
+
+static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
+    int n = snprintf(buf, len, "(");
+    for (int i = 0; i < ndim && n < (int)len; i++) n += snprintf(buf + n, len - n, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (n < (int)len) snprintf(buf + n, len - n, ")");
+}
+
+/* Reads every parameter of the table from the checkpoint, checking name and shape. */
+static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err) {
+    for (int i = 0; i < m->table.count; i++) {
+        const ms_param *p = &m->table.items[i];
+        const pth_tensor *t = pth_find(f, p->name);
+        if (!t) return ms_error(err, MEDSAM_ERR_SHAPE, "missing tensor '%s'", p->name);
+        int same = t->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
+        if (!same) {
+            char want[64], got[64];
+            shape_text(want, sizeof want, p->ndim, p->shape);
+            shape_text(got, sizeof got, t->ndim, t->shape);
+            return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", p->name, want, got);
+        }
+        medsam_status st = pth_read_f32(f, t, m->params + p->offset, err);
+        if (st) return st;
+        const float *v = m->params + p->offset;
+        for (size_t k = 0; k < p->numel; k++)
+            if (!isfinite(v[k]))
+                return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s' holds a non-finite value at index %zu", p->name, k);
+    }
+    m->extra_tensors = pth_tensor_count(f) - m->table.count;
+    return MEDSAM_OK;
+}
+
+medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_error *err) {
+    *out = NULL;
+    pth_file *f = NULL;
+    medsam_status st = pth_open(path, &f, err);
+    if (st) return st; /* pth_open names the file */
+    medsam_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        pth_close(f);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate the model", path);
+    }
+    st = ms_config_infer(pth_shape_lookup, f, &m->cfg, err);
+    if (!st && ms_param_table_build(&m->cfg, &m->table) != 0) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
+    if (!st) {
+        size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;
+        m->params = aligned_alloc(64, bytes);
+        if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
+    }
+    if (!st) st = load_params(m, f, err);
+    pth_close(f);
+    if (!st) {
+        ms_weights_bind(&m->cfg, m->params, &m->w);
+        const ms_config *c = &m->cfg;
+        size_t plane = (size_t)c->prompt_dim * c->grid * c->grid;
+        m->dense_pe = malloc(plane * sizeof(float));
+        m->no_mask = malloc(plane * sizeof(float));
+        if (!m->dense_pe || !m->no_mask) {
+            st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
+        } else {
+            ms_prompt_dense_pe(c, &m->w.pe, m->dense_pe);
+            ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, 1);
+        }
+    }
+    if (st) {
+        if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
+        medsam_model_free(m);
+        return st;
+    }
+    *out = m;
+    return MEDSAM_OK;
+}
+
+void medsam_model_free(medsam_model *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->dense_pe);
+    free(m->no_mask);
+    ms_param_table_free(&m->table);
+    free(m);
+}
+
+void medsam_model_get_info(const medsam_model *m, medsam_model_info *info) {
+    const ms_config *c = &m->cfg;
+    info->img_size = c->img_size;
+    info->embed_dim = c->embed_dim;
+    info->depth = c->depth;
+    info->num_heads = c->num_heads;
+    info->window_size = c->window_size;
+    info->patch_size = c->patch_size;
+    info->emb_channels = c->out_chans;
+    info->emb_size = c->grid;
+    info->mask_size = 4 * c->grid;
+    info->num_params = (long long)m->table.total;
+}
+
+void medsam_model_describe(const medsam_model *m, char *buf, int len) {
+    char cfg[1024];
+    ms_config_describe(&m->cfg, cfg, sizeof cfg);
+    snprintf(buf, len, "%s\nparameters: %zu in %d tensors%s", cfg, m->table.total, m->table.count,
+             m->extra_tensors > 0 ? " (plus ignored extra tensors)" : "");
+}

@@ -1,0 +1,137 @@
+/* segment.c — encode an image, decode box prompts: the MedSAM_Inference.py pipeline. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/model_internal.h"
+#include "core/error.h"
+#include "model/image_encoder.h"
+#include "model/mask_decoder.h"
+#include "model/prompt_encoder.h"
+#include "pipeline/postprocess.h"
+
+static medsam_status embedding_alloc(const medsam_model *m, medsam_embedding **out, medsam_error *err) {
+    medsam_embedding *e = calloc(1, sizeof *e);
+    if (!e) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate an embedding");
+    e->channels = m->cfg.out_chans;
+    e->size = m->cfg.grid;
+    e->data = malloc((size_t)e->channels * e->size * e->size * sizeof(float));
+    if (!e->data) {
+        free(e);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate an embedding");
+    }
+    *out = e;
+    return MEDSAM_OK;
+}
+
+// ref: MedSAM_Inference.py: image_embedding = medsam_model.image_encoder(img_1024_tensor)
+medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int nthreads, medsam_embedding **out,
+                            medsam_error *err) {
+    *out = NULL;
+    const ms_config *c = &m->cfg;
+    const long S = c->img_size, plane = S * S;
+    if (nthreads < 1) nthreads = 1;
+    for (long i = 0; i < plane * 3; i++)
+        if (!isfinite(input_hwc[i]))
+            return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", i);
+    float *chw = malloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
+    float *work = malloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
+    medsam_embedding *e = NULL;
+    medsam_status st = (!chw || !work) ? ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory")
+                                       : embedding_alloc(m, &e, err);
+    if (!st) {
+        for (long p = 0; p < plane; p++)
+            for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
+        st = ms_image_encoder_forward(c, &m->w.enc, chw, e->data, work, nthreads, NULL, NULL, err);
+    }
+    free(chw);
+    free(work);
+    if (st) {
+        medsam_embedding_free(e);
+        return st;
+    }
+    *out = e;
+    return MEDSAM_OK;
+}
+
+medsam_status medsam_embedding_from_data(const medsam_model *m, const float *data, long count, medsam_embedding **out,
+                                         medsam_error *err) {
+    *out = NULL;
+    long want = (long)m->cfg.out_chans * m->cfg.grid * m->cfg.grid;
+    if (count != want)
+        return ms_error(err, MEDSAM_ERR_SHAPE, "embedding has %ld values, the model expects (%d,%d,%d) = %ld", count,
+                        m->cfg.out_chans, m->cfg.grid, m->cfg.grid, want);
+    for (long i = 0; i < count; i++)
+        if (!isfinite(data[i])) return ms_error(err, MEDSAM_ERR_NUMERIC, "embedding holds a non-finite value at index %ld", i);
+    medsam_embedding *e;
+    medsam_status st = embedding_alloc(m, &e, err);
+    if (st) return st;
+    memcpy(e->data, data, (size_t)count * sizeof(float));
+    *out = e;
+    return MEDSAM_OK;
+}
+
+const float *medsam_embedding_data(const medsam_embedding *e, long *count) {
+    if (count) *count = (long)e->channels * e->size * e->size;
+    return e->data;
+}
+
+void medsam_embedding_free(medsam_embedding *e) {
+    if (!e) return;
+    free(e->data);
+    free(e);
+}
+
+// ref: MedSAM_Inference.py:medsam_inference
+medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding *emb, int W, int H,
+                                  const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
+                                  uint8_t *mask, medsam_error *err) {
+    const ms_config *c = &m->cfg;
+    if (nthreads < 1) nthreads = 1;
+    if (W <= 0 || H <= 0) return ms_error(err, MEDSAM_ERR_ARG, "image size %dx%d is invalid", W, H);
+    if (n < 1) return ms_error(err, MEDSAM_ERR_ARG, "no box given");
+    if (n > 255 && mask) return ms_error(err, MEDSAM_ERR_ARG, "%d boxes: a uint8 label mask holds at most 255", n);
+    for (int i = 0; i < n; i++) {
+        const medsam_box *b = &boxes[i];
+        if (!isfinite(b->x0) || !isfinite(b->y0) || !isfinite(b->x1) || !isfinite(b->y1))
+            return ms_error(err, MEDSAM_ERR_ARG, "box %d has a non-finite coordinate", i + 1);
+        if (!(b->x1 > b->x0) || !(b->y1 > b->y0))
+            return ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g): needs x0 < x1 and y0 < y1", i + 1, b->x0, b->y0,
+                            b->x1, b->y1);
+        if (b->x0 < 0 || b->y0 < 0 || b->x1 > W || b->y1 > H)
+            return ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g) lies outside the %dx%d image", i + 1, b->x0, b->y0,
+                            b->x1, b->y1, W, H);
+    }
+    const int D = c->prompt_dim, G = c->grid, L = 4 * G;
+    const long plane = (long)L * L;
+    float *sparse = malloc((size_t)8 * D * sizeof(float));                       // (Ns, D)
+    float *low = malloc((size_t)plane * sizeof(float));                          // (L, L)
+    float *work = malloc(ms_mask_decoder_workspace_floats(c, 8) * sizeof(float));
+    uint8_t *one = mask ? malloc((size_t)W * H) : NULL;                          // (H, W)
+    medsam_status st = MEDSAM_OK;
+    if (!sparse || !low || !work || (mask && !one)) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
+    if (mask && !st) memset(mask, 0, (size_t)W * H);
+    for (int i = 0; i < n && !st; i++) {
+        /* box_1024 = box_np / [W, H, W, H] * 1024 in float64, then torch.float */
+        float box[4] = {(float)((double)boxes[i].x0 / W * c->img_size), (float)((double)boxes[i].y0 / H * c->img_size),
+                        (float)((double)boxes[i].x1 / W * c->img_size), (float)((double)boxes[i].y1 / H * c->img_size)};
+        int Ns = 0;
+        ms_prompt_encode(c, &m->w.pe, NULL, NULL, 0, box, sparse, &Ns);
+        float iou_one;
+        st = ms_mask_decoder_forward(c, &m->w.dec, emb->data, m->dense_pe, sparse, Ns, m->no_mask, 0, low, &iou_one, work,
+                                     nthreads, NULL, NULL, err);
+        if (st) break;
+        if (logits) memcpy(logits + (long)i * plane, low, (size_t)plane * sizeof(float));
+        if (iou) iou[i] = iou_one;
+        if (mask) {
+            ms_postprocess_mask(low, L, L, H, W, one);
+            for (long p = 0; p < (long)W * H; p++)
+                if (one[p]) mask[p] = (uint8_t)(i + 1);
+        }
+    }
+    free(sparse);
+    free(low);
+    free(work);
+    free(one);
+    return st;
+}
