@@ -1,0 +1,197 @@
+/* image_encoder.c — SAM/MedSAM ViT image encoder forward (see image_encoder.h). */
+#include "model/image_encoder.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/attention.h"
+#include "ops/conv.h"
+#include "ops/ops.h"
+
+/* Where each activation lives in the workspace (offsets in floats). */
+typedef struct {
+    long N;           /* tokens, G*G */
+    int Hp;           /* padded grid side for windowed blocks (G when there are none) */
+    long Npad;        /* max(N, Hp*Hp) rows */
+    long mlp_rows;    /* MLP hidden activations are computed this many tokens at a time */
+    size_t per_thread;/* attention scratch per thread */
+    size_t x, a, b, big, scratch, total;
+} enc_plan;
+
+static size_t enc_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static int enc_is_windowed(const ms_config *c, int blk) { return !c->is_global[blk] && c->window_size > 0; }
+
+/* Query tile for attention over T tokens: a whole window when it is small. */
+static int enc_attn_tile(int T) { return T <= 256 ? T : MS_ENC_GLOBAL_TILE_Q; }
+
+static int enc_plan_make(const ms_config *c, enc_plan *p) {
+    if (c->img_size <= 0 || c->patch_size <= 0 || c->img_size % c->patch_size || c->grid != c->img_size / c->patch_size ||
+        c->in_chans <= 0 || c->embed_dim <= 0 || c->num_heads <= 0 || c->head_dim * c->num_heads != c->embed_dim ||
+        c->depth < 1 || c->depth > MS_MAX_DEPTH || c->mlp_dim <= 0 || c->out_chans <= 0 || c->window_size < 0)
+        return -1;
+    const long G = c->grid, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans;
+    memset(p, 0, sizeof *p);
+    p->N = G * G;
+    p->Hp = (int)G;
+    p->per_thread = 0;
+    for (int blk = 0; blk < c->depth; blk++) {
+        int S = (int)G;
+        if (enc_is_windowed(c, blk)) {
+            S = c->window_size;
+            p->Hp = (int)((G + S - 1) / S * S);
+        }
+        size_t s = vit_attention_scratch_floats(S, S, enc_attn_tile(S * S));
+        if (s > p->per_thread) p->per_thread = s;
+    }
+    p->Npad = (long)p->Hp * p->Hp > p->N ? (long)p->Hp * p->Hp : p->N;
+    size_t big = (size_t)p->Npad * 3 * C;
+    p->mlp_rows = (long)(big / (size_t)M);
+    if (p->mlp_rows < 64) p->mlp_rows = 64;
+    if (p->mlp_rows > p->N) p->mlp_rows = p->N;
+    size_t need[3] = {(size_t)p->mlp_rows * M, conv_patchify_col_floats(c->in_chans, c->img_size, c->img_size,
+                                                                        c->patch_size),
+                      conv3x3_col_floats((int)O, (int)G, (int)G)};
+    for (int i = 0; i < 3; i++) big = need[i] > big ? need[i] : big;
+    size_t off = 0;
+    p->x = off, off += enc_round16((size_t)p->N * (C > O ? C : O));
+    p->a = off, off += enc_round16((size_t)p->Npad * (C > O ? C : O));
+    p->b = off, off += enc_round16((size_t)p->Npad * (C > O ? C : O));
+    p->big = off, off += enc_round16(big);
+    p->scratch = off, off += enc_round16(p->per_thread) * MS_ENC_MAX_ATTN_THREADS;
+    p->per_thread = enc_round16(p->per_thread);
+    p->total = off;
+    return 0;
+}
+
+size_t ms_image_encoder_workspace_floats(const ms_config *c) {
+    enc_plan p;
+    return enc_plan_make(c, &p) ? 0 : p.total;
+}
+
+/* x += y, elementwise. x, y: (n) */
+static void enc_add_inplace(float *x, const float *y, long n, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
+    for (long i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* ref: image_encoder.py:window_partition -- F.pad at bottom/right, then windows in
+ * (wy, wx, iy, ix) order. dst: (Hp*Hp, C) window-major; src: (G*G, C) */
+static void enc_window_partition(float *dst, const float *src, int G, int Hp, int ws, int C, int nthreads) {
+    const int nw = Hp / ws;
+    const long rows = (long)Hp * Hp;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (long r = 0; r < rows; r++) {
+        const int win = (int)(r / (ws * ws)), in = (int)(r % (ws * ws));
+        const int y = win / nw * ws + in / ws, x = win % nw * ws + in % ws;
+        float *d = dst + r * C;  // (C)
+        if (y < G && x < G)
+            memcpy(d, src + ((long)y * G + x) * C, (size_t)C * sizeof(float));
+        else
+            memset(d, 0, (size_t)C * sizeof(float));
+    }
+}
+
+/* ref: image_encoder.py:window_unpartition + crop, then Block.forward's
+ * x = shortcut + x. x: (G*G, C); win: (Hp*Hp, C) window-major */
+static void enc_window_unpartition_add(float *x, const float *win, int G, int Hp, int ws, int C, int nthreads) {
+    const int nw = Hp / ws;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int y = 0; y < G; y++)
+        for (int xx = 0; xx < G; xx++) {
+            const long r = ((long)(y / ws) * nw + xx / ws) * ws * ws + (y % ws) * ws + xx % ws;
+            float *d = x + ((long)y * G + xx) * C;  // (C)
+            const float *s = win + r * C;           // (C)
+            for (int ch = 0; ch < C; ch++) d[ch] += s[ch];
+        }
+}
+
+/* One transformer block, in place on x. ref: image_encoder.py:Block.forward */
+static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, const enc_plan *p, float *x, float *a,
+                      float *b, float *big, float *scratch, int nthreads) {
+    const int G = c->grid, C = c->embed_dim, M = c->mlp_dim, H = c->num_heads, hd = c->head_dim;
+    const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
+    const long N = p->N;
+    // ref: Block.forward -- shortcut = x; x = self.norm1(x)
+    layernorm_forward(b, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // b: (N, C)
+    if (enc_is_windowed(c, blk)) {
+        const int ws = c->window_size, nw = p->Hp / ws, T = ws * ws;
+        const long rows = (long)p->Hp * p->Hp;
+        // ref: Block.forward -- x, pad_hw = window_partition(x, self.window_size)
+        enc_window_partition(a, b, G, p->Hp, ws, C, nthreads);  // a: (nw*nw, T, C), padded tokens = 0
+        // ref: Attention.forward -- qkv = self.qkv(x) (padded tokens get the bias)
+        linear_forward(big, a, C, bw->qkv_w, bw->qkv_b, rows, C, 3 * C, nthreads);  // big: (nw*nw, T, 3C)
+        vit_attention_forward(b, big, bw->rel_pos_h, bw->rel_pos_w, nw * nw, ws, ws, H, hd, enc_attn_tile(T), scratch,
+                              attn_threads);  // b: (nw*nw, T, C)
+        // ref: Attention.forward -- x = self.proj(x)
+        linear_forward(a, b, C, bw->proj_w, bw->proj_b, rows, C, C, nthreads);  // a: (nw*nw, T, C)
+        // ref: Block.forward -- window_unpartition(...); x = shortcut + x
+        enc_window_unpartition_add(x, a, G, p->Hp, ws, C, nthreads);
+    } else {
+        linear_forward(big, b, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
+        vit_attention_forward(a, big, bw->rel_pos_h, bw->rel_pos_w, 1, G, G, H, hd, enc_attn_tile(G * G), scratch,
+                              attn_threads);                                        // a: (N, C)
+        linear_forward(b, a, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);          // b: (N, C)
+        enc_add_inplace(x, b, N * C, nthreads);                                     // x = shortcut + x
+    }
+    // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
+    layernorm_forward(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
+    for (long r0 = 0; r0 < N; r0 += p->mlp_rows) {
+        const long rows = N - r0 < p->mlp_rows ? N - r0 : p->mlp_rows;
+        linear_forward(big, a + r0 * C, C, bw->lin1_w, bw->lin1_b, rows, C, M, nthreads);  // big: (rows, M)
+        gelu_forward(big, rows * M, nthreads);
+        linear_forward(b + r0 * C, big, M, bw->lin2_w, bw->lin2_b, rows, M, C, nthreads);  // b: (rows, C)
+    }
+    enc_add_inplace(x, b, N * C, nthreads);
+}
+
+medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encoder_w *w, const float *image,
+                                       float *embedding, float *workspace, int nthreads, ms_trace_fn trace,
+                                       void *trace_ctx, medsam_error *err) {
+    if (nthreads < 1) nthreads = 1;
+    enc_plan p;
+    if (!c || !w || !image || !embedding || !workspace)
+        return ms_error(err, MEDSAM_ERR_ARG, "image encoder: NULL argument");
+    if (enc_plan_make(c, &p))
+        return ms_error(err, MEDSAM_ERR_ARG,
+                        "image encoder: unsupported configuration (img %d, patch %d, grid %d, embed %d, heads %d, "
+                        "head dim %d, depth %d, window %d)",
+                        c->img_size, c->patch_size, c->grid, c->embed_dim, c->num_heads, c->head_dim, c->depth,
+                        c->window_size);
+    const int G = c->grid, C = c->embed_dim, O = c->out_chans;
+    const long N = p.N;
+    float *x = workspace + p.x;      // (N, C) residual stream, channels-last
+    float *a = workspace + p.a;      // (Npad, C)
+    float *b = workspace + p.b;      // (Npad, C)
+    float *big = workspace + p.big;  // (Npad, 3C) qkv | (mlp_rows, M) | im2col
+    float *scratch = workspace + p.scratch;  // (MS_ENC_MAX_ATTN_THREADS, per_thread)
+
+    // ref: ImageEncoderViT.forward -- x = self.patch_embed(x); x = x + self.pos_embed
+    conv_patchify_forward(x, image, w->patch_w, w->patch_b, c->in_chans, c->img_size, c->img_size, C, c->patch_size,
+                          big, nthreads);
+    enc_add_inplace(x, w->pos_embed, N * C, nthreads);
+    ms_trace(trace, trace_ctx, "patch_embed", x, N * C);
+
+    // ref: ImageEncoderViT.forward -- for blk in self.blocks: x = blk(x)
+    for (int blk = 0; blk < c->depth; blk++) {
+        enc_block(c, &w->blocks[blk], blk, &p, x, a, b, big, scratch, nthreads);
+        if (trace) {
+            char name[32];
+            snprintf(name, sizeof name, "block.%d", blk);
+            trace(trace_ctx, name, x, N * C);
+        }
+    }
+
+    // ref: ImageEncoderViT.forward -- x = self.neck(x.permute(0, 3, 1, 2)), computed channels-last
+    conv1x1_forward(a, x, w->neck_conv1_w, NULL, N, C, O, nthreads);                   // a: (N, O)
+    layernorm_forward(a, a, w->neck_ln1_w, w->neck_ln1_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
+    conv3x3_forward(b, a, w->neck_conv2_w, NULL, G, G, O, O, big, nthreads);            // b: (N, O)
+    layernorm_forward(b, b, w->neck_ln2_w, w->neck_ln2_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
+    /* (N, O) channels-last -> (O, G, G) NCHW */
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int o = 0; o < O; o++)
+        for (long t = 0; t < N; t++) embedding[(long)o * N + t] = b[t * O + o];
+    ms_trace(trace, trace_ctx, "neck", embedding, (long)O * N);
+    return MEDSAM_OK;
+}

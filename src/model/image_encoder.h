@@ -1,0 +1,50 @@
+/* image_encoder.h — the SAM/MedSAM ViT image encoder forward pass.
+ *
+ * ref: segment_anything/modeling/image_encoder.py:ImageEncoderViT.forward
+ *
+ *   patch embed (conv P x P stride P + bias) -> (G, G, C) + pos_embed
+ *   depth x Block: x = x + proj(attn(norm1(x)))   (windowed: zero-pad the grid at
+ *                  bottom/right to a multiple of window_size, attend within each
+ *                  window, padded tokens included; global: the whole grid)
+ *                  x = x + lin2(gelu(lin1(norm2(x))))
+ *   neck: 1x1 conv (no bias) -> LayerNorm2d -> 3x3 conv pad 1 (no bias) -> LayerNorm2d
+ *
+ * Activations are channels-last (tokens, C). All memory comes from one caller
+ * workspace sized by ms_image_encoder_workspace_floats; attention scores are
+ * computed in tiles (never a (heads, N, N) buffer). Results do not depend on
+ * nthreads (every kernel used partitions outputs between threads).
+ */
+#ifndef MS_IMAGE_ENCODER_H
+#define MS_IMAGE_ENCODER_H
+#include <stddef.h>
+
+#include "medsam.h"
+#include "model/config.h"
+#include "model/params.h"
+#include "model/trace.h"
+
+/* Query rows per attention tile in global blocks (scores tile: (64, G*G) per thread). */
+#define MS_ENC_GLOBAL_TILE_Q 64
+/* The workspace holds attention scratch for this many threads; attention runs on
+ * min(nthreads, MS_ENC_MAX_ATTN_THREADS) threads, everything else on nthreads. */
+#define MS_ENC_MAX_ATTN_THREADS 16
+
+/* Floats of activation workspace for one image, any thread count
+ * (ViT-B: see the report in tests/parity_vit_b.c; about 27 M floats = 108 MB).
+ * Returns 0 for a configuration ms_image_encoder_forward cannot run. */
+size_t ms_image_encoder_workspace_floats(const ms_config *c);
+
+/* image:     (3, img_size, img_size) CHW, already normalised as the caller wants
+ *            (MedSAM: min-max to [0,1], no mean/std)
+ * embedding: (out_chans, grid, grid) NCHW, as the official forward returns it
+ * workspace: at least ms_image_encoder_workspace_floats(c) floats (contents ignored)
+ * trace:     optional (may be NULL); called with
+ *              "patch_embed" (G, G, C) after adding pos_embed,
+ *              "block.N"     (G, G, C) output of block N,
+ *              "neck"        (out_chans, G, G) = embedding.
+ * Errors: MEDSAM_ERR_ARG for a NULL pointer or a configuration this code cannot run. */
+medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encoder_w *w, const float *image,
+                                       float *embedding, float *workspace, int nthreads, ms_trace_fn trace,
+                                       void *trace_ctx, medsam_error *err);
+
+#endif

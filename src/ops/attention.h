@@ -1,0 +1,48 @@
+/* attention.h — ViT multi-head self-attention core with decomposed relative
+ * position terms (SAM image encoder), for windowed and global blocks alike.
+ *
+ * ref: segment_anything/modeling/image_encoder.py:Attention.forward,
+ *      add_decomposed_rel_pos, get_rel_pos
+ *
+ * The caller runs the qkv and proj linears; this computes, for each of `ngroups`
+ * independent token groups (a window, or the whole grid for a global block),
+ * each a (sh, sw) grid of T = sh*sw tokens, and each head h:
+ *
+ *     S = (q * scale) k^T                       (T, T), scale = hd^-0.5
+ *     S[i, kh*sw+kw] += q_i . Rh[qh(i) - kh + sh-1] + q_i . Rw[qw(i) - kw + sw-1]
+ *                                               (q UNSCALED here, as in the official code)
+ *     out = softmax_rows(S) v                   (T, hd)
+ *
+ * Queries are processed in tiles of `tile_q` rows: only a (tile_q, T) block of
+ * scores exists at any time per thread (never (heads, T, T)). OpenMP threads
+ * take (group, head, query tile) items; every output element is written by one
+ * item, and each item's arithmetic does not depend on the thread count, so the
+ * result is bit-identical for any nthreads.
+ *
+ * The relative tables must have exactly 2*sh-1 / 2*sw-1 rows (the official
+ * get_rel_pos interpolates otherwise; SAM checkpoints never need it).
+ */
+#ifndef MS_OPS_ATTENTION_H
+#define MS_OPS_ATTENTION_H
+#include <stddef.h>
+
+/* Floats of scratch ONE thread needs for (T = sh*sw, tile_q). */
+size_t vit_attention_scratch_floats(int sh, int sw, int tile_q);
+
+/* out:   (ngroups, T, heads*hd)  head h writes columns h*hd .. h*hd+hd-1 (torch's
+ *        (attn @ v).permute(...).reshape(B, H, W, heads*hd) layout)
+ * qkv:   (ngroups, T, 3*heads*hd) the qkv linear output: per token [q | k | v],
+ *        each (heads, hd) (torch's reshape(B, HW, 3, heads, hd))
+ * rel_pos_h: (2*sh-1, hd); rel_pos_w: (2*sw-1, hd)
+ * scratch: nthreads * vit_attention_scratch_floats(sh, sw, tile_q) floats */
+void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
+                           int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads);
+
+/* Plain, obviously-correct version of the same computation (whole (T, T) score
+ * matrix per group and head, double accumulation, explicit Rh/Rw gathers as in
+ * get_rel_pos); single-threaded, allocates. For tests only. Returns 0, or -1
+ * when it cannot allocate. */
+int vit_attention_ref(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
+                      int sh, int sw, int heads, int hd);
+
+#endif

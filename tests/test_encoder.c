@@ -1,0 +1,248 @@
+/* test_encoder.c — the ViT image encoder, stage by stage, against the official
+ * PyTorch ImageEncoderViT (dumps from tools/ref/make_encoder_fixtures.py on the
+ * tiny fixture model: 8x8 tokens, embed 48, 3 heads, windows of 3 with 8 -> 9
+ * padding, global blocks 1 and 3), plus its kernels against plain references.
+ *
+ * Tolerances (|got-ref| <= atol + rtol*|ref| per element, and relative L2):
+ *  - stages vs PyTorch: relL2 <= 1e-5; per element atol 2e-5 (stream, rms ~15)
+ *    or 1e-5 (neck, rms ~1), rtol 1e-5. Block increments (block.N - previous
+ *    stage, rms ~0.4, the part each block adds) relL2 <= 1e-5, atol 2e-5.
+ *  - fast conv / attention vs the double-accumulating references:
+ *    relL2 <= 1e-6; atol 1e-6 (conv) or 4e-6 (attention), rtol 1e-5.
+ *  - 1 vs 2 threads: bit-identical (encoder and attention). */
+#include <stdint.h>
+
+#include "core/npy.h"
+#include "model/config.h"
+#include "model/image_encoder.h"
+#include "model/params.h"
+#include "ops/attention.h"
+#include "ops/conv.h"
+#include "test.h"
+
+#define FIX "tests/fixtures/encoder/"
+
+typedef struct {
+    uint64_t s;
+} rng;
+
+static float rng_uniform(rng *r) {  // [-1, 1)
+    r->s = r->s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((double)(r->s >> 40) / (double)(1ULL << 23) - 1.0);
+}
+
+static float *alloc_rand(rng *r, long n, float scale) {
+    float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    for (long i = 0; i < n; i++) p[i] = scale * rng_uniform(r);
+    return p;
+}
+
+/* Same as tools/ref/make_encoder_fixtures.py:hash_input. x: (n) */
+static void enc_hash_input(float *x, long n, uint32_t seed) {
+    for (long i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)i + seed;
+        v = (v ^ (v >> 16)) * 0x7FEB352Du;
+        v = (v ^ (v >> 15)) * 0x846CA68Bu;
+        v ^= v >> 16;
+        x[i] = (float)((double)(v >> 8) / 16777216.0);
+    }
+}
+
+/* ---- kernels vs references ---- */
+
+static void test_conv(void) {
+    rng r = {7};
+    { /* patchify: Cin 3, 24x40, P 8 -> (3x5 tokens, 5 channels) */
+        const int Cin = 3, H = 24, W = 40, P = 8, Co = 5, Gh = H / P, Gw = W / P;
+        float *in = alloc_rand(&r, (long)Cin * H * W, 1), *w = alloc_rand(&r, (long)Co * Cin * P * P, 0.1f);
+        float *b = alloc_rand(&r, Co, 1), *col = malloc(sizeof(float) * conv_patchify_col_floats(Cin, H, W, P));
+        float *got = malloc(sizeof(float) * Gh * Gw * Co), *ref = malloc(sizeof(float) * Gh * Gw * Co);
+        float *refl = malloc(sizeof(float) * Gh * Gw * Co);
+        conv_patchify_forward(got, in, w, b, Cin, H, W, Co, P, col, 2);
+        conv2d_ref(ref, in, w, b, Cin, H, W, Co, P, P, 0);
+        for (int o = 0; o < Co; o++)  // NCHW -> channels-last
+            for (int t = 0; t < Gh * Gw; t++) refl[t * Co + o] = ref[o * Gh * Gw + t];
+        t_close("conv patchify vs conv2d_ref", got, refl, (long)Gh * Gw * Co, 1e-6, 1e-5, 1e-6);
+        free(in), free(w), free(b), free(col), free(got), free(ref), free(refl);
+    }
+    for (int with_bias = 0; with_bias < 2; with_bias++) { /* 3x3 pad 1 and 1x1 on a 5x7 grid */
+        const int Cin = 6, H = 5, W = 7, Co = 4, N = H * W;
+        float *in = alloc_rand(&r, (long)N * Cin, 1), *w3 = alloc_rand(&r, (long)Co * Cin * 9, 0.3f);
+        float *w1 = alloc_rand(&r, (long)Co * Cin, 0.3f), *b = with_bias ? alloc_rand(&r, Co, 1) : NULL;
+        float *col = malloc(sizeof(float) * conv3x3_col_floats(Cin, H, W)), *inc = malloc(sizeof(float) * N * Cin);
+        float *got = malloc(sizeof(float) * N * Co), *ref = malloc(sizeof(float) * N * Co);
+        float *refl = malloc(sizeof(float) * N * Co);
+        for (int c = 0; c < Cin; c++)
+            for (int t = 0; t < N; t++) inc[c * N + t] = in[t * Cin + c];
+        conv3x3_forward(got, in, w3, b, H, W, Cin, Co, col, 2);
+        conv2d_ref(ref, inc, w3, b, Cin, H, W, Co, 3, 1, 1);
+        for (int o = 0; o < Co; o++)
+            for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
+        t_close(with_bias ? "conv3x3 (bias) vs conv2d_ref" : "conv3x3 vs conv2d_ref", got, refl, (long)N * Co, 1e-6,
+                1e-5, 1e-6);
+        conv1x1_forward(got, in, w1, b, N, Cin, Co, 2);
+        conv2d_ref(ref, inc, w1, b, Cin, H, W, Co, 1, 1, 0);
+        for (int o = 0; o < Co; o++)
+            for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
+        t_close(with_bias ? "conv1x1 (bias) vs conv2d_ref" : "conv1x1 vs conv2d_ref", got, refl, (long)N * Co, 1e-6,
+                1e-5, 1e-6);
+        free(in), free(w3), free(w1), free(b), free(col), free(inc), free(got), free(ref), free(refl);
+    }
+}
+
+/* ngroups x (sh, sw) tokens, heads x hd, tile tq: fast vs reference, and 1 vs 2 threads. */
+static void test_attention_case(const char *what, int ngroups, int sh, int sw, int heads, int hd, int tq) {
+    rng r = {(uint64_t)(ngroups * 1000 + sh * 100 + sw * 10 + tq)};
+    const int T = sh * sw, C = heads * hd;
+    const long n_out = (long)ngroups * T * C;
+    float *qkv = alloc_rand(&r, (long)ngroups * T * 3 * C, 1.5f);
+    float *rph = alloc_rand(&r, (long)(2 * sh - 1) * hd, 0.5f), *rpw = alloc_rand(&r, (long)(2 * sw - 1) * hd, 0.5f);
+    float *scratch = malloc(sizeof(float) * 2 * vit_attention_scratch_floats(sh, sw, tq));
+    float *got1 = malloc(sizeof(float) * n_out), *got2 = malloc(sizeof(float) * n_out);
+    float *ref = malloc(sizeof(float) * n_out);
+    vit_attention_forward(got1, qkv, rph, rpw, ngroups, sh, sw, heads, hd, tq, scratch, 1);
+    vit_attention_forward(got2, qkv, rph, rpw, ngroups, sh, sw, heads, hd, tq, scratch, 2);
+    CHECK(vit_attention_ref(ref, qkv, rph, rpw, ngroups, sh, sw, heads, hd) == 0, "attention ref alloc");
+    char name[96];
+    snprintf(name, sizeof name, "attention %s vs ref", what);
+    t_close(name, got1, ref, n_out, 4e-6, 1e-5, 1e-6);
+    CHECK(memcmp(got1, got2, sizeof(float) * n_out) == 0, "attention %s: 1 and 2 threads differ", what);
+    free(qkv), free(rph), free(rpw), free(scratch), free(got1), free(got2), free(ref);
+}
+
+static void test_attention(void) {
+    test_attention_case("4 windows 3x3, 2 heads", 4, 3, 3, 2, 8, 9);
+    test_attention_case("1 window 14x14, hd 64", 1, 14, 14, 1, 64, 196);
+    test_attention_case("global 5x7, tiles of 8", 2, 5, 7, 3, 16, 8);
+    test_attention_case("global 8x8, tiles of 64", 1, 8, 8, 2, 16, 64);
+    test_attention_case("global 9x6, tiles of 5", 1, 9, 6, 2, 12, 5);
+}
+
+/* ---- the whole encoder vs PyTorch ---- */
+
+typedef struct {
+    long n;
+    float *stage[MS_MAX_DEPTH + 2];  // patch_embed, block.0 .. block.depth-1 (copies)
+    int depth;
+    float *neck;
+} captured;
+
+static void capture(void *ctx, const char *stage, const float *data, long n) {
+    captured *cap = ctx;
+    float **slot = NULL;
+    int b;
+    if (strcmp(stage, "patch_embed") == 0)
+        slot = &cap->stage[0];
+    else if (sscanf(stage, "block.%d", &b) == 1 && b >= 0 && b < cap->depth)
+        slot = &cap->stage[b + 1];
+    else if (strcmp(stage, "neck") == 0)
+        slot = &cap->neck;
+    CHECK(slot != NULL, "unexpected trace stage '%s'", stage);
+    if (!slot) return;
+    free(*slot);
+    *slot = malloc(sizeof(float) * (size_t)n);
+    memcpy(*slot, data, sizeof(float) * (size_t)n);
+    if (slot != &cap->neck) cap->n = n;
+}
+
+static float *load_fixture(const char *name, long want) {
+    char path[256];
+    snprintf(path, sizeof path, FIX "%s.npy", name);
+    ms_npy a;
+    medsam_error err = {0};
+    float *f = NULL;
+    if (ms_npy_read(path, &a, &err) != MEDSAM_OK) {
+        CHECK(0, "%s", err.message);
+        return NULL;
+    }
+    CHECK(a.count == want, "%s: %lld values, expected %ld", path, (long long)a.count, want);
+    if (a.count == want && ms_npy_to_f32(&a, &f, &err) != MEDSAM_OK) CHECK(0, "%s", err.message);
+    ms_npy_free(&a);
+    return f;
+}
+
+static void test_encoder_tiny(void) {
+    ms_config c;
+    medsam_error err = {0};
+    CHECK(ms_config_preset("tiny", &c, &err) == MEDSAM_OK, "%s", err.message);
+    ms_param_table tab;
+    CHECK(ms_param_table_build(&c, &tab) == 0, "param table");
+    ms_npy pn;
+    if (ms_npy_read("tests/fixtures/tiny/params.npy", &pn, &err) != MEDSAM_OK) {
+        CHECK(0, "%s", err.message);
+        return;
+    }
+    CHECK(pn.dtype == MS_NPY_F32 && (size_t)pn.count == tab.total, "params.npy: %lld values, table has %zu",
+          (long long)pn.count, tab.total);
+    if (pn.dtype != MS_NPY_F32 || (size_t)pn.count != tab.total) return;
+    ms_weights w;
+    ms_weights_bind(&c, pn.data, &w);
+
+    const int G = c.grid, C = c.embed_dim, O = c.out_chans;
+    const long N = (long)G * G, n_img = 3L * c.img_size * c.img_size;
+    float *img = malloc(sizeof(float) * n_img), *emb1 = malloc(sizeof(float) * O * N);
+    float *emb2 = malloc(sizeof(float) * O * N);
+    enc_hash_input(img, n_img, 12345);
+    size_t wsf = ms_image_encoder_workspace_floats(&c);
+    CHECK(wsf > 0, "workspace size");
+    float *work = malloc(sizeof(float) * wsf);
+    for (size_t i = 0; i < wsf; i++) work[i] = NAN;  // nothing may depend on old workspace contents
+    captured cap = {0};
+    cap.depth = c.depth;
+    CHECK(ms_image_encoder_forward(&c, &w.enc, img, emb1, work, 1, capture, &cap, &err) == MEDSAM_OK, "%s",
+          err.message);
+    CHECK(cap.n == N * C, "traced stage size %ld, expected %ld", cap.n, N * C);
+    CHECK(cap.neck && memcmp(cap.neck, emb1, sizeof(float) * O * N) == 0, "trace 'neck' differs from the embedding");
+
+    float *prev_ref = NULL, *prev_got = NULL;
+    for (int s = 0; s <= c.depth; s++) {
+        char name[32];
+        if (s == 0)
+            snprintf(name, sizeof name, "patch_embed");
+        else
+            snprintf(name, sizeof name, "block.%d", s - 1);
+        float *ref = load_fixture(name, N * C), *got = cap.stage[s];
+        CHECK(got != NULL, "stage %s not traced", name);
+        if (ref && got) {
+            char what[64];
+            snprintf(what, sizeof what, "encoder %s vs torch", name);
+            t_close(what, got, ref, N * C, 2e-5, 1e-5, 1e-5);
+            if (prev_ref) { /* what this block added: attention + MLP */
+                float *dg = malloc(sizeof(float) * N * C), *dr = malloc(sizeof(float) * N * C);
+                for (long i = 0; i < N * C; i++) dg[i] = got[i] - prev_got[i], dr[i] = ref[i] - prev_ref[i];
+                snprintf(what, sizeof what, "encoder %s increment vs torch", name);
+                t_close(what, dg, dr, N * C, 2e-5, 1e-5, 1e-5);
+                free(dg), free(dr);
+            }
+        }
+        free(prev_ref);
+        prev_ref = ref, prev_got = got;
+    }
+    free(prev_ref);
+    float *neck = load_fixture("neck", (long)O * N);
+    if (neck) t_close("encoder neck (embedding) vs torch", emb1, neck, (long)O * N, 1e-5, 1e-5, 1e-5);
+    free(neck);
+
+    CHECK(ms_image_encoder_forward(&c, &w.enc, img, emb2, work, 2, NULL, NULL, &err) == MEDSAM_OK, "%s",
+          err.message);
+    CHECK(memcmp(emb1, emb2, sizeof(float) * O * N) == 0, "encoder: 1 and 2 threads give different bits");
+
+    ms_config bad = c;
+    bad.num_heads = 5;  // 48 is not 5 x head_dim
+    CHECK(ms_image_encoder_forward(&bad, &w.enc, img, emb2, work, 1, NULL, NULL, &err) == MEDSAM_ERR_ARG &&
+              strstr(err.message, "heads 5"),
+          "bad config not rejected: %s", err.message);
+    CHECK(ms_image_encoder_workspace_floats(&bad) == 0, "workspace of a bad config");
+
+    for (int s = 0; s <= c.depth; s++) free(cap.stage[s]);
+    free(cap.neck), free(img), free(emb1), free(emb2), free(work);
+    ms_npy_free(&pn);
+    ms_param_table_free(&tab);
+}
+
+int main(void) {
+    test_conv();
+    test_attention();
+    test_encoder_tiny();
+    return t_summary();
+}
