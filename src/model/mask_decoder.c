@@ -1,0 +1,284 @@
+/* mask_decoder.c — MaskDecoder forward: per-image preparation, the prompt
+ * tokens, the two-way transformer (twoway_transformer.c), the tiled
+ * upscaling + hypernetwork masks, and the IoU head. See mask_decoder.h. */
+#include "model/mask_decoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "model/twoway_transformer.h"
+#include "ops/conv_transpose.h"
+#include "ops/gemm.h"
+#include "ops/ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- per-image preparation ---- */
+
+size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute) {
+    const size_t N = (size_t)c->grid * c->grid, D = c->prompt_dim, I = D / c->dec_attn_down;
+    return 2 * N * D + (precompute ? 3 * N * I + N * D : 0);
+}
+
+/* dst (N, D) = (a + b)^T for a, b (D, N); b may be NULL. */
+static void to_token_major(float *dst, const float *a, const float *b, int D, long N, int nthreads) {
+    const int BT = 32;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (long n0 = 0; n0 < N; n0 += BT)
+        for (int d0 = 0; d0 < D; d0 += BT)
+            for (long n = n0; n < n0 + BT && n < N; n++)
+                for (int d = d0; d < d0 + BT && d < D; d++)
+                    dst[n * D + d] = b ? a[(long)d * N + n] + b[(long)d * N + n] : a[(long)d * N + n];
+}
+
+void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                             const float *image_pe, const float *dense, int precompute, float *buf,
+                             ms_dec_image *img, int nthreads) {
+    const int D = c->prompt_dim, I = D / c->dec_attn_down;
+    const long N = (long)c->grid * c->grid;
+    float *src = buf;        // (N, D)
+    float *pos = src + N * D;  // (N, D)
+    // ref: mask_decoder.py:MaskDecoder.predict_masks (src = image_embeddings + dense_prompt_embeddings),
+    //      transformer.py:TwoWayTransformer.forward (flatten(2).permute(0, 2, 1))
+    to_token_major(src, image_emb, dense, D, N, nthreads);
+    to_token_major(pos, image_pe, NULL, D, N, nthreads);
+    memset(img, 0, sizeof *img);
+    img->src = src;
+    img->pos = pos;
+    if (precompute && c->dec_depth > 0) {
+        float *k0 = pos + N * D, *v0 = k0 + N * I, *q0 = v0 + N * I;  // (N, I) each
+        float *srcpos = q0 + N * I;                                    // (N, D)
+        for (long i = 0; i < N * D; i++) srcpos[i] = src[i] + pos[i];
+        const ms_twoway_layer_w *L = &w->layers[0];
+        linear_forward(k0, srcpos, D, L->cross_t2i.k_w, L->cross_t2i.k_b, N, D, I, nthreads);
+        linear_forward(v0, src, D, L->cross_t2i.v_w, L->cross_t2i.v_b, N, D, I, nthreads);
+        linear_forward(q0, srcpos, D, L->cross_i2t.q_w, L->cross_i2t.q_b, N, D, I, nthreads);
+        img->k0 = k0, img->v0 = v0, img->q0 = q0;
+        img->precomputed = 1;
+    }
+}
+
+/* ---- workspace ---- */
+
+/* Upscaling works on one row of G image tokens at a time, per thread. */
+static size_t tile_floats(const ms_config *c) {
+    const size_t G = c->grid, O1 = c->prompt_dim / 4, O2 = c->prompt_dim / 8, T = c->num_mask_tokens;
+    return G * 4 * O1 + G * 16 * O2 + T * 16 * G;
+}
+
+static size_t head_floats(const ms_config *c) {
+    const size_t D = c->prompt_dim, H = c->iou_hidden, T = c->num_mask_tokens, O2 = D / 8;
+    const size_t wide = D > H ? D : H;
+    return 2 * wide + T * O2 + T + T * O2;  // hidden x2, hyper_in (T, O2), iou_all (T), selected hyper rows
+}
+
+static size_t upscale_weight_floats(const ms_config *c) {
+    const size_t D = c->prompt_dim, O1 = D / 4, O2 = D / 8;
+    return D * 4 * O1 + 4 * O1 + O1 * 4 * O2 + 4 * O2;
+}
+
+size_t ms_mask_decoder_run_workspace_floats(const ms_config *c, int max_sparse, int nthreads) {
+    const int Nt = 1 + c->num_mask_tokens + (max_sparse > 0 ? max_sparse : 0);
+    if (nthreads < 1) nthreads = 1;
+    return ms_twoway_ws_floats(c, Nt) + head_floats(c) + upscale_weight_floats(c) + (size_t)nthreads * tile_floats(c);
+}
+
+size_t ms_mask_decoder_workspace_floats(const ms_config *c, int max_sparse, int nthreads) {
+    return ms_mask_decoder_image_floats(c, 0) + ms_mask_decoder_run_workspace_floats(c, max_sparse, nthreads);
+}
+
+size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int nthreads) {
+    if (nthreads < 1) nthreads = 1;
+    const size_t one = ms_mask_decoder_run_workspace_floats(c, Ns, 1);
+    const size_t all = ms_mask_decoder_run_workspace_floats(c, Ns, nthreads);
+    return one * nthreads > all ? one * nthreads : all;
+}
+
+/* ---- heads ---- */
+
+// ref: mask_decoder.py:MLP.forward (ReLU between layers, none after the last)
+static void mlp_forward(float *out, const float *x, float *const *W, float *const *b, int depth, int in_dim,
+                        int hidden, int out_dim, float *h0, float *h1) {
+    const float *cur = x;
+    int cur_dim = in_dim;
+    for (int l = 0; l < depth; l++) {
+        const int od = l == depth - 1 ? out_dim : hidden;
+        float *dst = l == depth - 1 ? out : (l % 2 == 0 ? h0 : h1);
+        linear_forward(dst, cur, cur_dim, W[l], b[l], 1, cur_dim, od, 1);
+        if (l < depth - 1) relu_forward(dst, od, 1);
+        cur = dst, cur_dim = od;
+    }
+}
+
+/* ---- upscaling + masks, one row of image tokens at a time ---- */
+
+typedef struct {
+    const float *W1, *b1;  // (D, 4*O1), (4*O1) packed output_upscaling.0
+    const float *W2, *b2;  // (O1, 4*O2), (4*O2) packed output_upscaling.3
+    gemm_packed_b *pW1, *pW2; // pre-packed W1, W2 or NULL
+} upscale_weights;
+
+/* Row i of the G x G token grid -> rows 4i..4i+3 of the (4G, 4G) outputs.
+ * keys_row: (G, D); hyper: (nm, O2); masks: (nm, 4G, 4G); up: (O2, 4G, 4G) or NULL. */
+static void upscale_row(const ms_config *c, const ms_mask_decoder_w *w, const upscale_weights *uw, int i,
+                        const float *keys_row, const float *hyper, int nm, float *masks, float *up, float *tile) {
+    const int G = c->grid, D = c->prompt_dim, O1 = D / 4, O2 = D / 8, S = 4 * G;
+    float *Y = tile;                   // (G, 4*O1) = (4G, O1): pixel rows (j, k1)
+    float *Z = Y + (long)G * 4 * O1;   // (4G, 4*O2) = (16G, O2): pixel rows (j, k1, k2)
+    float *M = Z + (long)G * 16 * O2;  // (nm, 16G)
+    // ref: output_upscaling.0 ConvTranspose2d(D, D/4, 2, 2) -> .1 LayerNorm2d -> .2 GELU
+    if (uw->pW1)
+        gemm_f32_packed(0, G, 1.0f, keys_row, D, uw->pW1, 0.0f, Y, 4 * O1, uw->b1, 1);
+    else
+        gemm_f32_bias(0, 0, G, 4 * O1, D, 1.0f, keys_row, D, uw->W1, 4 * O1, 0.0f, Y, 4 * O1, uw->b1, 1);
+    layernorm_forward(Y, Y, w->up_ln_w, w->up_ln_b, 4L * G, O1, c->ln2d_eps, 1);
+    gelu_forward(Y, 4L * G * O1, 1);
+    // ref: output_upscaling.3 ConvTranspose2d(D/4, D/8, 2, 2) -> .4 GELU
+    if (uw->pW2)
+        gemm_f32_packed(0, 4 * G, 1.0f, Y, O1, uw->pW2, 0.0f, Z, 4 * O2, uw->b2, 1);
+    else
+        gemm_f32_bias(0, 0, 4 * G, 4 * O2, O1, 1.0f, Y, O1, uw->W2, 4 * O2, 0.0f, Z, 4 * O2, uw->b2, 1);
+    gelu_forward(Z, 16L * G * O2, 1);
+    // ref: masks = hyper_in @ upscaled_embedding.view(b, c, h * w)
+    gemm_f32(0, 1, nm, 16 * G, O2, 1.0f, hyper, O2, Z, O2, 0.0f, M, 16 * G, 1);
+    for (int r = 0; r < 16 * G; r++) {
+        const int j = r / 16, k1 = (r / 4) % 4, k2 = r % 4;
+        const int y = 4 * i + 2 * (k1 >> 1) + (k2 >> 1), x = 4 * j + 2 * (k1 & 1) + (k2 & 1);
+        for (int m = 0; m < nm; m++) masks[(long)m * S * S + (long)y * S + x] = M[(long)m * 16 * G + r];
+        if (up)
+            for (int o = 0; o < O2; o++) up[(long)o * S * S + (long)y * S + x] = Z[(long)r * O2 + o];
+    }
+}
+
+/* ---- one prompt set ---- */
+
+medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                  const float *sparse, int Ns, int multimask_output, float *masks, float *iou,
+                                  float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
+                                  medsam_error *err) {
+    const int D = c->prompt_dim, T = c->num_mask_tokens, G = c->grid, O1 = D / 4, O2 = D / 8, S = 4 * G;
+    if (nthreads < 1) nthreads = 1;
+    if (Ns < 0 || (Ns > 0 && !sparse))
+        return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: bad sparse prompt count %d", Ns);
+    if (multimask_output && T < 2)
+        return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: multimask output needs >= 2 mask tokens, model has %d",
+                        T);
+    if (D % 8 || c->dec_heads < 1 || (D / c->dec_attn_down) % c->dec_heads)
+        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "mask decoder: dim %d / heads %d not supported", D,
+                        c->dec_heads);
+    const int Nt = 1 + T + Ns;
+    const int first = multimask_output ? 1 : 0, nm = multimask_output ? T - 1 : 1;
+
+    ms_twoway_ws ws;
+    float *p = ms_twoway_ws_carve(&ws, c, Nt, workspace);
+    const int wide = D > c->iou_hidden ? D : c->iou_hidden;
+    float *h0 = p, *h1 = h0 + wide;           // (wide) MLP hidden
+    float *hyper_in = h1 + wide;              // (T, O2)
+    float *iou_all = hyper_in + T * O2;       // (T)
+    float *hyper_sel = iou_all + T;           // (nm, O2)
+    float *W1 = hyper_sel + T * O2;           // (D, 4*O1)
+    float *b1 = W1 + (long)D * 4 * O1;        // (4*O1)
+    float *W2 = b1 + 4 * O1;                  // (O1, 4*O2)
+    float *b2 = W2 + (long)O1 * 4 * O2;       // (4*O2)
+    float *tiles = b2 + 4 * O2;               // nthreads x tile_floats
+
+    // ref: mask_decoder.py:MaskDecoder.predict_masks: tokens = cat(iou_token, mask_tokens, sparse)
+    memcpy(ws.tok0, w->iou_token, sizeof(float) * D);
+    memcpy(ws.tok0 + D, w->mask_tokens, sizeof(float) * T * D);
+    if (Ns > 0) memcpy(ws.tok0 + (long)(1 + T) * D, sparse, sizeof(float) * Ns * D);
+    ms_trace(trace, trace_ctx, "dec.tokens", ws.tok0, (long)Nt * D);
+
+    ms_twoway_forward(c, w, img, Nt, &ws, nthreads, trace, trace_ctx);
+
+    // ref: output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]); iou_prediction_head(iou_token_out)
+    for (int t = 0; t < T; t++)
+        mlp_forward(hyper_in + t * O2, ws.q + (long)(1 + t) * D, w->hyper_w[t], w->hyper_b[t], 3, D, D, O2, h0, h1);
+    mlp_forward(iou_all, ws.q, w->iou_w, w->iou_b, c->iou_head_depth, D, c->iou_hidden, T, h0, h1);
+    ms_trace(trace, trace_ctx, "dec.hyper_in", hyper_in, (long)T * O2);
+    ms_trace(trace, trace_ctx, "dec.iou_all", iou_all, T);
+    memcpy(hyper_sel, hyper_in + first * O2, sizeof(float) * nm * O2);
+
+    // ref: mask_decoder.py:MaskDecoder.predict_masks (output_upscaling, hyper_in @ upscaled)
+    float *up = NULL;  // (O2, 4G, 4G) only when tracing
+    if (trace) {
+        up = malloc(sizeof(float) * O2 * S * S);
+        if (!up) return ms_error(err, MEDSAM_ERR_NOMEM, "mask decoder: no memory for the upscaled trace");
+    }
+    conv_transpose2x2_pack(W1, b1, w->up_conv1_w, w->up_conv1_b, D, O1);
+    conv_transpose2x2_pack(W2, b2, w->up_conv2_w, w->up_conv2_b, O1, O2);
+    upscale_weights uw = {W1, b1, W2, b2, NULL, NULL};
+    uw.pW1 = gemm_pack_b(0, D, 4 * O1, W1, 4 * O1);
+    uw.pW2 = gemm_pack_b(0, O1, 4 * O2, W2, 4 * O2);
+    const size_t tf = tile_floats(c);
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int i = 0; i < G; i++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        upscale_row(c, w, &uw, i, ws.keys + (long)i * G * D, hyper_sel, nm, masks, up, tiles + tid * tf);
+    }
+    gemm_packed_b_free(uw.pW1);
+    gemm_packed_b_free(uw.pW2);
+    if (up) {
+        ms_trace(trace, trace_ctx, "dec.upscaled", up, (long)O2 * S * S);
+        free(up);
+    }
+    // ref: mask_decoder.py:MaskDecoder.forward (mask_slice)
+    for (int m = 0; m < nm; m++) iou[m] = iou_all[first + m];
+    return MEDSAM_OK;
+}
+
+medsam_status ms_mask_decoder_forward(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                                      const float *image_pe, const float *sparse, int Ns, const float *dense,
+                                      int multimask_output, float *masks, float *iou, float *workspace, int nthreads,
+                                      ms_trace_fn trace, void *trace_ctx, medsam_error *err) {
+    ms_dec_image img;
+    if (nthreads < 1) nthreads = 1;
+    ms_mask_decoder_prepare(c, w, image_emb, image_pe, dense, 0, workspace, &img, nthreads);
+    return ms_mask_decoder_run(c, w, &img, sparse, Ns, multimask_output, masks, iou,
+                               workspace + ms_mask_decoder_image_floats(c, 0), nthreads, trace, trace_ctx, err);
+}
+
+medsam_status ms_mask_decoder_run_batch(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                        const float *sparse, int Ns, int B, int multimask_output, float *masks,
+                                        float *iou, float *workspace, int nthreads, medsam_error *err) {
+    const int D = c->prompt_dim, S = 4 * c->grid, nm = multimask_output ? c->num_mask_tokens - 1 : 1;
+    if (nthreads < 1) nthreads = 1;
+    if (B < 0) return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: bad batch size %d", B);
+    if (B <= 1 || nthreads == 1) {
+        for (int b = 0; b < B; b++) {
+            medsam_status st = ms_mask_decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
+                                                   masks + (long)b * nm * S * S, iou + (long)b * nm, workspace,
+                                                   nthreads, NULL, NULL, err);
+            if (st != MEDSAM_OK) return st;
+        }
+        return MEDSAM_OK;
+    }
+    const size_t one = ms_mask_decoder_run_workspace_floats(c, Ns, 1);
+    const int nt = B < nthreads ? B : nthreads;
+    medsam_status status[nt];
+    medsam_error errs[nt];
+    for (int t = 0; t < nt; t++) status[t] = MEDSAM_OK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int b = 0; b < B; b++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        if (status[tid] != MEDSAM_OK) continue;
+        status[tid] = ms_mask_decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
+                                          masks + (long)b * nm * S * S, iou + (long)b * nm, workspace + tid * one, 1,
+                                          NULL, NULL, &errs[tid]);
+    }
+    for (int t = 0; t < nt; t++)
+        if (status[t] != MEDSAM_OK) {
+            if (err) *err = errs[t];
+            return status[t];
+        }
+    return MEDSAM_OK;
+}

@@ -1,0 +1,112 @@
+/* mask_decoder.h — SAM/MedSAM mask decoder: two-way transformer between the
+ * prompt tokens and the image embedding, transposed-conv upscaling, hypernetwork
+ * mask heads and the IoU head, for one prompt set at a time.
+ *
+ * ref: segment_anything/modeling/mask_decoder.py:MaskDecoder,
+ *      segment_anything/modeling/transformer.py:TwoWayTransformer
+ *
+ * Layouts: image tensors at the embedding grid are channels-first (D, G, G) as
+ * in PyTorch; low-res masks are (nm, 4G, 4G) logits (256 x 256 for ViT-B).
+ * nm = T - 1 with multimask_output (masks 1..T-1), else 1 (mask 0, MedSAM's
+ * default). Ns sparse tokens come from ms_prompt_encode.
+ *
+ * The fast path is mathematically the PyTorch computation with products
+ * re-associated so that no (G*G, internal-dim) projection is formed per prompt
+ * for the token->image and image->token attentions:
+ *   token->image: softmax((Q_h Wk_h) X^T) X Wv_h^T + bv_h  (the Q_h.bk_h shift
+ *                 is constant along the softmax row and drops out);
+ *   image->token: softmax(X (K_h Wq_h)^T + K_h bq_h) (V_h Wout_h^T).
+ * ms_mask_decoder_forward_ref (mask_decoder_ref.c) is the literal version.
+ *
+ * Threads: nthreads > 1 runs OpenMP regions and threaded gemm; results do not
+ * depend on the thread count. No allocation except on the trace path and in
+ * the _ref function; no state.
+ */
+#ifndef MS_MASK_DECODER_H
+#define MS_MASK_DECODER_H
+#include <stddef.h>
+
+#include "medsam.h"
+#include "model/config.h"
+#include "model/params.h"
+#include "model/trace.h"
+
+/* Per-image decoder input, computed once and shared (read-only) by every prompt
+ * decoded against that image: token-major copies of the embedding, and, when
+ * `precomputed`, the layer-0 projections that do not depend on the prompt (valid
+ * only while the dense embedding is the same for every prompt, e.g. no mask input). */
+typedef struct {
+    int precomputed;  /* 1: k0, v0, q0 are set */
+    const float *src; // (N, D) image_emb + dense, N = G*G
+    const float *pos; // (N, D) image_pe
+    const float *k0;  // (N, I) layer 0 cross_attn_token_to_image k_proj(src + pos), I = D / dec_attn_down
+    const float *v0;  // (N, I) layer 0 cross_attn_token_to_image v_proj(src)
+    const float *q0;  // (N, I) layer 0 cross_attn_image_to_token q_proj(src + pos)
+} ms_dec_image;
+
+/* Floats ms_mask_decoder_prepare needs in `buf`. */
+size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute);
+
+/* Fills `img` with views into buf (ms_mask_decoder_image_floats(c, precompute)).
+ * image_emb, image_pe, dense: (D, G, G) (dense from ms_prompt_dense_embed).
+ * precompute = 1 pays three (N, D) x (D, I) products once so that each prompt
+ * skips its layer-0 token<->image projections: worth it from 2 prompts on. */
+void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w,
+                             const float *image_emb,  // (D, G, G)
+                             const float *image_pe,   // (D, G, G)
+                             const float *dense,      // (D, G, G)
+                             int precompute, float *buf, ms_dec_image *img, int nthreads);
+
+/* Floats of workspace for ms_mask_decoder_run with up to max_sparse tokens. */
+size_t ms_mask_decoder_run_workspace_floats(const ms_config *c, int max_sparse, int nthreads);
+
+/* Decodes one prompt set against a prepared image. Ns must be <= the max_sparse
+ * the workspace was sized for. Trace stages (all with layouts as PyTorch's batch 0):
+ *   "dec.tokens" (Nt, D), Nt = 1 + T + Ns; "dec.layer<l>.queries" (Nt, D);
+ *   "dec.layer<l>.keys" (N, D); "dec.final_queries" (Nt, D); "dec.upscaled"
+ *   (D/8, 4G, 4G); "dec.hyper_in" (T, D/8); "dec.iou_all" (T).
+ * Returns MEDSAM_ERR_ARG on bad sizes, MEDSAM_ERR_NOMEM only when tracing. */
+medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                  const float *sparse,  // (Ns, D)
+                                  int Ns, int multimask_output,
+                                  float *masks,  // (nm, 4G, 4G)
+                                  float *iou,    // (nm)
+                                  float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
+                                  medsam_error *err);
+
+/* Floats of workspace for ms_mask_decoder_forward: image part + run part. */
+size_t ms_mask_decoder_workspace_floats(const ms_config *c, int max_sparse, int nthreads);
+
+/* One prompt set, from scratch: prepare (no precompute) + run. */
+medsam_status ms_mask_decoder_forward(const ms_config *c, const ms_mask_decoder_w *w,
+                                      const float *image_emb,  // (D, G, G)
+                                      const float *image_pe,   // (D, G, G)
+                                      const float *sparse,     // (Ns, D)
+                                      int Ns,
+                                      const float *dense,      // (D, G, G)
+                                      int multimask_output,
+                                      float *masks,  // (nm, 4G, 4G)
+                                      float *iou,    // (nm)
+                                      float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
+                                      medsam_error *err);
+
+/* Floats of workspace for ms_mask_decoder_run_batch. */
+size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int nthreads);
+
+/* B prompt sets with Ns tokens each against one prepared image (e.g. many boxes:
+ * prepare with precompute = 1). Prompts are spread over the threads, one thread
+ * each (a single prompt uses all threads). Same results as B calls of run.
+ * sparse: (B, Ns, D); masks: (B, nm, 4G, 4G); iou: (B, nm). */
+medsam_status ms_mask_decoder_run_batch(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                        const float *sparse, int Ns, int B, int multimask_output, float *masks,
+                                        float *iou, float *workspace, int nthreads, medsam_error *err);
+
+/* Literal transcription of the PyTorch code (plain attention, channels-first
+ * upscaling), allocating its own temporaries: the reference the fast path is
+ * tested against. Same arguments and trace stages as ms_mask_decoder_forward. */
+medsam_status ms_mask_decoder_forward_ref(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                                          const float *image_pe, const float *sparse, int Ns, const float *dense,
+                                          int multimask_output, float *masks, float *iou, int nthreads,
+                                          ms_trace_fn trace, void *trace_ctx, medsam_error *err);
+
+#endif

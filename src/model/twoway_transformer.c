@@ -1,0 +1,191 @@
+/* twoway_transformer.c — TwoWayTransformer forward, token-major, with the
+ * token<->image attentions re-associated (see mask_decoder.h). */
+#include "model/twoway_transformer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/gemm.h"
+#include "ops/mha.h"
+#include "ops/ops.h"
+
+size_t ms_twoway_ws_floats(const ms_config *c, int Nt) {
+    const size_t D = c->prompt_dim, I = D / c->dec_attn_down, F = c->dec_mlp_dim, h = c->dec_heads;
+    const size_t N = (size_t)c->grid * c->grid, wide = F > D ? F : D;
+    return 3 * Nt * D + Nt * wide + mha_scratch_floats(Nt, Nt, (int)D, (int)h) + 3 * Nt * I + 2 * h * Nt * D +
+           h * Nt + h * Nt * N + 2 * N * D;
+}
+
+float *ms_twoway_ws_carve(ms_twoway_ws *ws, const ms_config *c, int Nt, float *p) {
+    const size_t D = c->prompt_dim, I = D / c->dec_attn_down, F = c->dec_mlp_dim, h = c->dec_heads;
+    const size_t N = (size_t)c->grid * c->grid, wide = F > D ? F : D;
+    ws->tok0 = p, p += Nt * D;
+    ws->q = p, p += Nt * D;
+    ws->qpe = p, p += Nt * D;
+    ws->tmp = p, p += Nt * wide;
+    ws->mha = p, p += mha_scratch_floats(Nt, Nt, (int)D, (int)h);
+    ws->Qt = p, p += Nt * I;
+    ws->Vt = p, p += Nt * I;
+    ws->Ot = p, p += Nt * I;
+    ws->Xa = p, p += h * Nt * D;
+    ws->Xb = p, p += h * Nt * D;
+    ws->cvec = p, p += h * Nt;
+    ws->S = p, p += h * Nt * N;
+    ws->keys = p, p += N * D;
+    ws->kpe = p, p += N * D;
+    return p;
+}
+
+static mha_weights mha_of(const ms_attn_w *a) {
+    mha_weights m = {a->q_w, a->q_b, a->k_w, a->k_b, a->v_w, a->v_b, a->out_w, a->out_b};
+    return m;
+}
+
+/* dst (n) = a + b */
+static void add_arrays(float *dst, const float *a, const float *b, long n, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
+    for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+/* Token -> image attention, written to out (Nt, D).
+ * xq: (Nt, D) queries + query_pe; xk: (N, D) keys + key_pe; xv: (N, D) keys.
+ * k_pre, v_pre: (N, I) precomputed k_proj(xk), v_proj(xv), or NULL.
+ * ref: transformer.py:Attention.forward (q = tokens, k = v = image) */
+static void attn_token_to_image(float *out, const float *xq, const float *xk, const float *xv, const float *k_pre,
+                                const float *v_pre, const ms_attn_w *a, const ms_config *c, int Nt,
+                                ms_twoway_ws *ws, int nthreads) {
+    const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
+    const int N = c->grid * c->grid, hN = heads * Nt;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    float *S = ws->S;  // (heads*Nt, N): row h*Nt + t is head h, token t
+    linear_forward(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, 1);  // (Nt, I)
+    if (k_pre) {
+        // scores_h = q_h k_h^T / sqrt(hd) with the prompt-independent k
+        for (int h = 0; h < heads; h++)
+            gemm_f32(0, 1, Nt, N, hd, scale, ws->Qt + h * hd, I, k_pre + h * hd, I, 0.0f, S + (long)h * Nt * N, N,
+                     nthreads);
+    } else {
+        // Xa_h (Nt, D) = q_h Wk_h / sqrt(hd);  scores = Xa xk^T  (q_h . bk_h is softmax-invariant)
+        for (int h = 0; h < heads; h++)
+            gemm_f32(0, 0, Nt, D, hd, scale, ws->Qt + h * hd, I, a->k_w + (long)h * hd * D, D, 0.0f,
+                     ws->Xa + (long)h * Nt * D, D, 1);
+        gemm_f32(0, 1, hN, N, D, 1.0f, ws->Xa, D, xk, D, 0.0f, S, N, nthreads);
+    }
+    // ref: torch.softmax(attn, dim=-1)
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int r = 0; r < hN; r++) softmax_rows_forward(S + (long)r * N, 1, N);
+    if (v_pre) {
+        for (int h = 0; h < heads; h++)
+            gemm_f32(0, 0, Nt, hd, N, 1.0f, S + (long)h * Nt * N, N, v_pre + h * hd, I, 0.0f, ws->Ot + h * hd, I,
+                     nthreads);
+    } else {
+        // Xb (heads*Nt, D) = P xv;  o_h = Xb_h Wv_h^T + bv_h  (softmax rows sum to 1)
+        gemm_f32(0, 0, hN, D, N, 1.0f, S, N, xv, D, 0.0f, ws->Xb, D, nthreads);
+        for (int h = 0; h < heads; h++)
+            gemm_f32_bias(0, 1, Nt, hd, D, 1.0f, ws->Xb + (long)h * Nt * D, D, a->v_w + (long)h * hd * D, D, 0.0f,
+                          ws->Ot + h * hd, I, a->v_b + h * hd, 1);
+    }
+    // ref: _recombine_heads + out_proj
+    linear_forward(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, 1);
+}
+
+/* Image -> token attention, ADDED to keys (N, D) together with out_proj's bias.
+ * xq: (N, D) keys + key_pe; q_pre: (N, I) precomputed q_proj(xq) or NULL;
+ * xk: (Nt, D) queries + query_pe; xv: (Nt, D) queries.
+ * ref: transformer.py:Attention.forward (q = image, k = v = tokens) */
+static void attn_image_to_token_add(float *keys, const float *xq, const float *q_pre, const float *xk,
+                                    const float *xv, const ms_attn_w *a, const ms_config *c, int Nt,
+                                    ms_twoway_ws *ws, int nthreads) {
+    const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
+    const int N = c->grid * c->grid, hN = heads * Nt;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    float *S = ws->S;  // (N, heads*Nt): column h*Nt + t is head h, token t
+    float *K = ws->Qt; // (Nt, I)
+    linear_forward(K, xk, D, a->k_w, a->k_b, Nt, D, I, 1);
+    linear_forward(ws->Vt, xv, D, a->v_w, a->v_b, Nt, D, I, 1);
+    if (q_pre) {
+        for (int h = 0; h < heads; h++)
+            gemm_f32(0, 1, N, Nt, hd, scale, q_pre + h * hd, I, K + h * hd, I, 0.0f, S + h * Nt, hN, nthreads);
+    } else {
+        // Xa_h (Nt, D) = k_h Wq_h / sqrt(hd);  cvec_h = k_h bq_h / sqrt(hd);  scores = xq Xa^T + cvec
+        for (int h = 0; h < heads; h++) {
+            gemm_f32(0, 0, Nt, D, hd, scale, K + h * hd, I, a->q_w + (long)h * hd * D, D, 0.0f,
+                     ws->Xa + (long)h * Nt * D, D, 1);
+            for (int t = 0; t < Nt; t++) {
+                float acc = 0.0f;
+                for (int j = 0; j < hd; j++) acc += K[t * I + h * hd + j] * a->q_b[h * hd + j];
+                ws->cvec[h * Nt + t] = acc * scale;
+            }
+        }
+        gemm_f32_bias(0, 1, N, hN, D, 1.0f, xq, D, ws->Xa, D, 0.0f, S, hN, ws->cvec, nthreads);
+    }
+    // ref: torch.softmax(attn, dim=-1): per image token and head, over the Nt tokens
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int n = 0; n < N; n++) softmax_rows_forward(S + (long)n * hN, heads, Nt);
+    // Xb_h (Nt, D) = v_h Wout[:, h]^T;  keys += P Xb + bout
+    for (int h = 0; h < heads; h++)
+        gemm_f32(0, 1, Nt, D, hd, 1.0f, ws->Vt + h * hd, I, a->out_w + h * hd, I, 0.0f, ws->Xb + (long)h * Nt * D,
+                 D, 1);
+    gemm_f32_bias(0, 0, N, D, hN, 1.0f, S, hN, ws->Xb, D, 1.0f, keys, D, a->out_b, nthreads);
+}
+
+// ref: transformer.py:TwoWayTransformer.forward and TwoWayAttentionBlock.forward
+void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img, int Nt,
+                       ms_twoway_ws *ws, int nthreads, ms_trace_fn trace, void *trace_ctx) {
+    const int D = c->prompt_dim, F = c->dec_mlp_dim, heads = c->dec_heads;
+    const long N = (long)c->grid * c->grid;
+    const float eps = c->dec_ln_eps;
+    float *q = ws->q, *qpe = ws->qpe, *tmp = ws->tmp, *keys = ws->keys, *kpe = ws->kpe;
+    const float *tok0 = ws->tok0;
+    char stage[64];
+
+    memcpy(q, tok0, sizeof(float) * Nt * D);
+    memcpy(keys, img->src, sizeof(float) * N * D);
+    for (int l = 0; l < c->dec_depth; l++) {
+        const ms_twoway_layer_w *L = &w->layers[l];
+        const int pre = l == 0 && img->precomputed;
+        mha_weights sa = mha_of(&L->self_attn);
+        // Self attention block (skip_first_layer_pe on layer 0: no PE, no residual)
+        if (l == 0) {
+            mha_forward(tmp, q, q, q, &sa, Nt, Nt, D, D, heads, ws->mha, 1);
+            memcpy(q, tmp, sizeof(float) * Nt * D);
+        } else {
+            add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+            mha_forward(tmp, qpe, qpe, q, &sa, Nt, Nt, D, D, heads, ws->mha, 1);
+            add_arrays(q, q, tmp, (long)Nt * D, 1);
+        }
+        layernorm_forward(q, q, L->norm1_w, L->norm1_b, Nt, D, eps, 1);
+
+        // Cross attention block, tokens attending to image embedding
+        add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+        add_arrays(kpe, keys, img->pos, N * D, nthreads);
+        attn_token_to_image(tmp, qpe, kpe, keys, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i, c, Nt,
+                            ws, nthreads);
+        add_arrays(q, q, tmp, (long)Nt * D, 1);
+        layernorm_forward(q, q, L->norm2_w, L->norm2_b, Nt, D, eps, 1);
+
+        // MLP block (ReLU)
+        linear_forward(tmp, q, D, L->mlp_lin1_w, L->mlp_lin1_b, Nt, D, F, 1);
+        relu_forward(tmp, (long)Nt * F, 1);
+        gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, 1);
+        layernorm_forward(q, q, L->norm3_w, L->norm3_b, Nt, D, eps, 1);
+
+        // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe)
+        add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+        attn_image_to_token_add(keys, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, c, Nt, ws, nthreads);
+        layernorm_forward(keys, keys, L->norm4_w, L->norm4_b, N, D, eps, nthreads);
+
+        snprintf(stage, sizeof stage, "dec.layer%d.queries", l);
+        ms_trace(trace, trace_ctx, stage, q, (long)Nt * D);
+        snprintf(stage, sizeof stage, "dec.layer%d.keys", l);
+        ms_trace(trace, trace_ctx, stage, keys, N * D);
+    }
+    // Final attention layer from the points to the image
+    add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+    add_arrays(kpe, keys, img->pos, N * D, nthreads);
+    attn_token_to_image(tmp, qpe, kpe, keys, NULL, NULL, &w->final_attn, c, Nt, ws, nthreads);
+    add_arrays(q, q, tmp, (long)Nt * D, 1);
+    layernorm_forward(q, q, w->norm_final_w, w->norm_final_b, Nt, D, eps, 1);
+    ms_trace(trace, trace_ctx, "dec.final_queries", q, (long)Nt * D);
+}
