@@ -9,6 +9,8 @@
  *    stage, rms ~0.4, the part each block adds) relL2 <= 1e-5, atol 2e-5.
  *  - fast conv / attention vs the double-accumulating references:
  *    relL2 <= 1e-6; atol 1e-6 (conv) or 4e-6 (attention), rtol 1e-5.
+ *  - softmax (vectorised exp, both paths) vs the expf softmax: rtol 4e-7
+ *    (~3 ulp), relL2 <= 2e-7.
  *  - 1 vs 2 threads: bit-identical (encoder and attention). */
 #include <stdint.h>
 
@@ -18,6 +20,7 @@
 #include "model/params.h"
 #include "ops/attention.h"
 #include "ops/conv.h"
+#include "ops/ops.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/encoder/"
@@ -108,6 +111,27 @@ static void test_attention_case(const char *what, int ngroups, int sh, int sw, i
     t_close(name, got1, ref, n_out, 4e-6, 1e-5, 1e-6);
     CHECK(memcmp(got1, got2, sizeof(float) * n_out) == 0, "attention %s: 1 and 2 threads differ", what);
     free(qkv), free(rph), free(rpw), free(scratch), free(got1), free(got2), free(ref);
+}
+
+/* Both softmax paths vs the scalar expf softmax of ops.h, lengths around the
+ * 8-wide blocks; spread inputs so that some fall far below the row max. */
+static void test_softmax(void) {
+    rng r = {99};
+    const int lens[] = {1, 3, 8, 9, 15, 196, 4096};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int n = lens[li];
+        float *x = alloc_rand(&r, n, 60.0f), *ref = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
+        memcpy(ref, x, sizeof(float) * n);
+        softmax_rows_forward(ref, 1, n);
+        for (int path = 0; path < 2; path++) {
+            memcpy(got, x, sizeof(float) * n);
+            vit_softmax_row(got, n, path);
+            char what[64];
+            snprintf(what, sizeof what, "softmax n=%d %s vs expf", n, path ? "portable" : "dispatched");
+            t_close(what, got, ref, n, 1e-30, 4e-7, 2e-7);
+        }
+        free(x), free(ref), free(got);
+    }
 }
 
 static void test_attention(void) {
@@ -242,6 +266,7 @@ static void test_encoder_tiny(void) {
 
 int main(void) {
     test_conv();
+    test_softmax();
     test_attention();
     test_encoder_tiny();
     return t_summary();

@@ -47,10 +47,26 @@ ATTN_INLINE void attn_exp8(float *p, float mx, v8f *acc) {
     *acc += y;
 }
 
-/* row[j] = exp(row[j] - mx); returns the sum. row: (n) */
-ATTN_INLINE float attn_exp_row_body(float *row, int n, float mx) {
-    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+/* In place softmax of one row: max, exp(x - max) with the sum, scale by 1/sum.
+ * ref: torch.softmax(dim=-1). row: (n), n >= 1 */
+ATTN_INLINE void attn_softmax_row_body(float *row, int n) {
+    float mx = row[0];
     int j = 0;
+    if (n >= 8) {
+        v8f m8;
+        memcpy(&m8, row, sizeof m8);
+        for (j = 8; j + 8 <= n; j += 8) {
+            v8f x;
+            memcpy(&x, row + j, sizeof x);
+            v8i gt = x > m8;
+            m8 = (v8f)(((v8i)x & gt) | ((v8i)m8 & ~gt));
+        }
+        for (int k = 0; k < 8; k++) mx = m8[k] > mx ? m8[k] : mx;
+    }
+    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+
+    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    j = 0;
     for (; j + 8 <= n; j += 8) attn_exp8(row + j, mx, &acc);
     float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     if (j < n) {
@@ -61,21 +77,30 @@ ATTN_INLINE float attn_exp_row_body(float *row, int n, float mx) {
         memcpy(row + j, tail, (size_t)(n - j) * sizeof(float));
         for (int k = 0; k < n - j; k++) sum += tail[k];
     }
-    return sum;
+    const float inv = 1.0f / sum;
+    for (j = 0; j + 8 <= n; j += 8) {
+        v8f x;
+        memcpy(&x, row + j, sizeof x);
+        x = x * inv;
+        memcpy(row + j, &x, sizeof x);
+    }
+    for (; j < n; j++) row[j] *= inv;
 }
 
-__attribute__((target("avx2"))) static float attn_exp_row_avx2(float *row, int n, float mx) {
-    return attn_exp_row_body(row, n, mx);
-}
-static float attn_exp_row_generic(float *row, int n, float mx) { return attn_exp_row_body(row, n, mx); }
+__attribute__((target("avx2"))) static void attn_softmax_row_avx2(float *row, int n) { attn_softmax_row_body(row, n); }
+static void attn_softmax_row_generic(float *row, int n) { attn_softmax_row_body(row, n); }
 
-typedef float (*attn_exp_row_fn)(float *row, int n, float mx);
+typedef void (*attn_softmax_row_fn)(float *row, int n);
 
-static attn_exp_row_fn attn_pick_exp_row(void) {
+static attn_softmax_row_fn attn_pick_softmax_row(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2")) return attn_exp_row_avx2;
+    if (__builtin_cpu_supports("avx2")) return attn_softmax_row_avx2;
 #endif
-    return attn_exp_row_generic;
+    return attn_softmax_row_generic;
+}
+
+void vit_softmax_row(float *row, int n, int path) {
+    (path == 1 ? attn_softmax_row_generic : attn_pick_softmax_row())(row, n);
 }
 
 /* ---- one (group, head, query tile) item ------------------------------------ */
@@ -87,7 +112,7 @@ typedef struct {
     float *out;                    // (ngroups, T, C)
     int sh, sw, T, C, heads, hd, tq;
     float scale;
-    attn_exp_row_fn exp_row;
+    attn_softmax_row_fn softmax_row;
 } attn_args;
 
 size_t vit_attention_scratch_floats(int sh, int sw, int tile_q) {
@@ -127,21 +152,14 @@ static void attn_tile(const attn_args *a, int g, int h, int i0, int nq, const ge
         const float *rwi = RW + (size_t)i * Lw + qw + sw - 1;     // rwi[-kw] = rel_w[kw]
         for (int kw = 0; kw < sw; kw++) rw[kw] = rwi[-kw];
         // ref: add_decomposed_rel_pos -- attn.view(...) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
-        float mx = -INFINITY;
         for (int kh = 0; kh < a->sh; kh++) {
             float *seg = row + (size_t)kh * sw;  // (sw)
             const float rh = rhi[-kh];
-#pragma omp simd reduction(max : mx)
-            for (int kw = 0; kw < sw; kw++) {
-                float s = (seg[kw] + rh) + rw[kw];
-                seg[kw] = s;
-                mx = s > mx ? s : mx;
-            }
+#pragma omp simd
+            for (int kw = 0; kw < sw; kw++) seg[kw] = (seg[kw] + rh) + rw[kw];
         }
         // ref: Attention.forward -- attn = attn.softmax(dim=-1)
-        float inv = 1.0f / a->exp_row(row, T, mx);
-#pragma omp simd
-        for (int j = 0; j < T; j++) row[j] *= inv;
+        a->softmax_row(row, T);
     }
     // ref: Attention.forward -- (attn @ v).view(B, heads, H, W, -1).permute(0, 2, 3, 1, 4)
     float *o = a->out + ((size_t)g * T + i0) * C + h * hd;  // (nq, hd), row stride C
@@ -165,7 +183,7 @@ void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h,
     if (nthreads < 1) nthreads = 1;
     a.tq = tile_q < 1 ? 1 : tile_q < a.T ? tile_q : a.T;
     a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
-    a.exp_row = attn_pick_exp_row();
+    a.softmax_row = attn_pick_softmax_row();
     const size_t per_thread = vit_attention_scratch_floats(sh, sw, tile_q);
     const int ntiles = (a.T + a.tq - 1) / a.tq;
 

@@ -38,6 +38,12 @@ size_t vit_attention_scratch_floats(int sh, int sw, int tile_q);
 void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
                            int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads);
 
+/* The softmax used above, on one row in place: max, exp (vectorised Cephes
+ * polynomial, ~1 ulp; inputs more than 87.3 below the max give ~1e-38, not 0),
+ * sum, scale. path 0: the best for this CPU (AVX2 when present), 1: portable.
+ * row: (n), n >= 1 */
+void vit_softmax_row(float *row, int n, int path);
+
 /* Plain, obviously-correct version of the same computation (whole (T, T) score
  * matrix per group and head, double accumulation, explicit Rh/Rw gathers as in
  * get_rel_pos); single-threaded, allocates. For tests only. Returns 0, or -1
