@@ -1,0 +1,253 @@
+/* gemm.c — SGEMM driver: BLIS loop nest (NC / KC / MC blocks around an
+ * MR x NR micro-kernel), thread partition of C, run-time kernel dispatch,
+ * pre-packed B. Kernels and packers live in gemm_generic.c / gemm_avx2.c. */
+#include "ops/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ops/gemm_internal.h"
+
+/* Cache blocking. KC: a (KC, NR) B micro-panel (16 KB) stays in L1 while the
+ * MR-row A panels stream past it; MC: the (MC, KC) A block (144 KB) stays in
+ * L2; NC: the (KC, NC) B block (3 MB) stays in L3. NC and MC are multiples of
+ * NR and MR. Only KC affects the arithmetic (how K is chunked), and the chunks
+ * depend on K alone, never on the thread count or on MC/NC. */
+enum { GEMM_KC = 256, GEMM_MC = 144, GEMM_NC = 3072 };
+/* Below this many multiply-adds a call runs on one thread. */
+#define GEMM_MIN_PARALLEL_MACS 4.0e6
+
+static int gemm_min(int a, int b) { return a < b ? a : b; }
+static int gemm_ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* K chunk length: K split into ceil(K/KC) nearly equal chunks. */
+static int gemm_k_step(int K) {
+    int nk = gemm_ceil_div(K, GEMM_KC);
+    return nk > 0 ? gemm_ceil_div(K, nk) : 0;
+}
+
+static const float *gemm_op_a(const gemm_call *c, int i, int p) {
+    return c->trans_a ? c->A + (long)p * c->lda + i : c->A + (long)i * c->lda + p;
+}
+
+static const float *gemm_op_b(const gemm_call *c, int p, int j) {
+    return c->trans_b ? c->B + (long)j * c->ldb + p : c->B + (long)p * c->ldb + j;
+}
+
+/* alpha == 0 or K == 0: C = beta*C + bias without touching A or B. */
+static void gemm_scale_block(const gemm_call *c, int m0, int m1, int n0, int n1) {
+    for (int i = m0; i < m1; i++) {
+        float *row = c->C + (long)i * c->ldc;  // (N)
+        for (int j = n0; j < n1; j++) {
+            float t = c->beta == 0.0f ? 0.0f : c->beta * row[j];
+            row[j] = c->bias ? t + c->bias[j] : t;
+        }
+    }
+}
+
+/* C(m0:m1, n0:n1) with blocks of at most mcb rows and ncb columns; n0 is a
+ * multiple of NR. abuf holds an (mcb, KC) A block, bbuf a (KC, ncb) B block
+ * (unused with pre-packed B). */
+static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1, int mcb,
+                       int ncb, float *abuf, float *bbuf) {
+    const int K = c->K, kstep = gemm_k_step(K);
+    for (int jc = n0; jc < n1; jc += ncb) {
+        const int nc = gemm_min(ncb, n1 - jc);
+        for (int pc = 0; pc < K; pc += kstep) {
+            const int kc = gemm_min(kstep, K - pc);
+            const float *bblock;  // (ceil(nc/NR), bstride)
+            long bstride;
+            if (c->pb) {
+                bstride = (long)K * GEMM_NR;
+                bblock = c->pb->data + (long)(jc / GEMM_NR) * bstride + (long)pc * GEMM_NR;
+            } else {
+                bstride = (long)kc * GEMM_NR;
+                kern->pack_b(c->trans_b, gemm_op_b(c, pc, jc), c->ldb, kc, nc, bbuf, bstride);
+                bblock = bbuf;
+            }
+            gemm_update u = {c->alpha, c->beta, NULL, pc == 0};
+            for (int ic = m0; ic < m1; ic += mcb) {
+                const int mc = gemm_min(mcb, m1 - ic);
+                kern->pack_a(c->trans_a, gemm_op_a(c, ic, pc), c->lda, mc, kc, abuf);
+                for (int jr = 0; jr < nc; jr += GEMM_NR) {
+                    const float *bpanel = bblock + (long)(jr / GEMM_NR) * bstride;  // (kc, NR)
+                    const int nr = gemm_min(GEMM_NR, nc - jr);
+                    u.bias = (u.first && c->bias) ? c->bias + jc + jr : NULL;
+                    float *ctile = c->C + (long)ic * c->ldc + jc + jr;  // (mc, nr)
+                    for (int ir = 0; ir < mc; ir += GEMM_MR)
+                        kern->ukernel(kc, abuf + (long)ir * kc, bpanel, ctile + (long)ir * c->ldc, c->ldc,
+                                      gemm_min(GEMM_MR, mc - ir), nr, &u);
+                }
+            }
+        }
+    }
+}
+
+/* Allocation-free variant of gemm_block: one micro-tile per block. */
+static void gemm_block_small(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1) {
+    _Alignas(64) float abuf[GEMM_MR * GEMM_KC + 8];  // (1, KC, MR) + slack
+    _Alignas(64) float bbuf[GEMM_KC * GEMM_NR];      // (1, KC, NR)
+    gemm_block(c, kern, m0, m1, n0, n1, GEMM_MR, GEMM_NR, abuf, bbuf);
+}
+
+/* Thread t of nt gets the rows/columns [lo, hi) of C. Splits go along M in
+ * whole MR blocks (each thread packs its own copy of B) unless M is too short,
+ * then along N in whole NR blocks. */
+typedef struct {
+    int nt, split_m, blocks;
+} gemm_plan;
+
+static gemm_plan gemm_make_plan(const gemm_call *c, int nthreads) {
+    gemm_plan p = {1, 1, gemm_ceil_div(c->M, GEMM_MR)};
+    if (nthreads <= 1 || (double)c->M * c->N * (c->K > 0 ? c->K : 1) < GEMM_MIN_PARALLEL_MACS) return p;
+    int bm = p.blocks, bn = gemm_ceil_div(c->N, GEMM_NR);
+    if (bm < 2 * nthreads && bn > bm) {
+        p.split_m = 0;
+        p.blocks = bn;
+    }
+    p.nt = gemm_min(nthreads, p.blocks);
+    return p;
+}
+
+static void gemm_range(const gemm_call *c, const gemm_plan *p, int t, int *m0, int *m1, int *n0, int *n1) {
+    int b0 = (int)((long)p->blocks * t / p->nt), b1 = (int)((long)p->blocks * (t + 1) / p->nt);
+    *m0 = 0, *m1 = c->M, *n0 = 0, *n1 = c->N;
+    if (p->split_m) {
+        *m0 = b0 * GEMM_MR;
+        *m1 = gemm_min(b1 * GEMM_MR, c->M);
+    } else {
+        *n0 = b0 * GEMM_NR;
+        *n1 = gemm_min(b1 * GEMM_NR, c->N);
+    }
+}
+
+typedef struct {
+    const gemm_call *c;
+    const gemm_kernel *kern;
+    const gemm_plan *plan;
+    int no_product, mcb, ncb;
+    size_t a_len, b_len; /* floats per thread in work */
+    float *work;         /* (nt, a_len + b_len), or NULL: use stack buffers */
+} gemm_task;
+
+static void gemm_thread(const gemm_task *k, int t) {
+    int m0, m1, n0, n1;
+    gemm_range(k->c, k->plan, t, &m0, &m1, &n0, &n1);
+    if (k->no_product) {
+        gemm_scale_block(k->c, m0, m1, n0, n1);
+    } else if (k->work) {
+        float *abuf = k->work + (k->a_len + k->b_len) * (size_t)t;
+        gemm_block(k->c, k->kern, m0, m1, n0, n1, k->mcb, k->ncb, abuf, abuf + k->a_len);
+    } else {
+        gemm_block_small(k->c, k->kern, m0, m1, n0, n1);
+    }
+}
+
+void gemm_run(const gemm_call *c, const gemm_kernel *kern, int nthreads, int small_buffers) {
+    if (c->M <= 0 || c->N <= 0) return;
+    const gemm_plan plan = gemm_make_plan(c, nthreads);
+    const int no_product = c->K <= 0 || c->alpha == 0.0f;
+    /* Per-thread buffer sizes, in floats, for the largest range a thread gets. */
+    const int kstep = gemm_k_step(c->K);
+    const int rows = plan.split_m ? gemm_ceil_div(plan.blocks, plan.nt) * GEMM_MR : c->M;
+    const int cols = plan.split_m ? c->N : gemm_ceil_div(plan.blocks, plan.nt) * GEMM_NR;
+    const int mcb = gemm_min(GEMM_MC, gemm_ceil_div(rows, GEMM_MR) * GEMM_MR);
+    const int ncb = gemm_min(GEMM_NC, gemm_ceil_div(cols, GEMM_NR) * GEMM_NR);
+    size_t a_len = ((size_t)mcb * kstep + 8 + 15) & ~(size_t)15;  // keep each buffer 64-byte aligned
+    size_t b_len = c->pb ? 0 : (size_t)kstep * ncb;
+    float *work = NULL;
+    if (!no_product && !small_buffers) {
+        size_t bytes = (a_len + b_len) * sizeof(float) * plan.nt;
+        work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    }
+    gemm_task task = {c, kern, &plan, no_product, mcb, ncb, a_len, b_len, work};
+    if (plan.nt == 1) {
+        gemm_thread(&task, 0);
+    } else {
+#pragma omp parallel num_threads(plan.nt)
+        {
+            /* The team may be smaller than asked (nested regions, thread
+             * limits): each member takes every team_size-th range. */
+#ifdef _OPENMP
+            int first = omp_get_thread_num(), step = omp_get_num_threads();
+#else
+            int first = 0, step = 1;
+#endif
+            for (int t = first; t < plan.nt; t += step) gemm_thread(&task, t);
+        }
+    }
+    free(work);
+}
+
+/* ---- public entry points ---- */
+
+static const gemm_kernel *gemm_best_kernel(void) {
+    const gemm_kernel *k = gemm_kernel_avx2();
+    return k ? k : gemm_kernel_generic();
+}
+
+const char *gemm_kernel_name(void) { return gemm_best_kernel()->name; }
+
+static gemm_call gemm_make_call(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                                const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+    gemm_call c = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, lda, B, ldb, NULL, C, ldc, bias};
+    return c;
+}
+
+void gemm_f32_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int nthreads) {
+    gemm_call c = gemm_make_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    gemm_run(&c, gemm_best_kernel(), nthreads, 0);
+}
+
+void gemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc, int nthreads) {
+    gemm_f32_bias(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, nthreads);
+}
+
+void gemm_f32_generic(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc, int nthreads) {
+    gemm_call c = gemm_make_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    gemm_run(&c, gemm_kernel_generic(), nthreads, 0);
+}
+
+long gemm_packed_b_bytes(int K, int N) {
+    if (K < 0 || N < 0) return -1;
+    long panels = (N + GEMM_NR - 1) / GEMM_NR;
+    return (panels * K * GEMM_NR * (long)sizeof(float) + 63) & ~63L;
+}
+
+gemm_packed_b *gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb) {
+    long bytes = gemm_packed_b_bytes(K, N);
+    if (bytes < 0) return NULL;
+    gemm_packed_b *pb = malloc(sizeof *pb);
+    if (!pb) return NULL;
+    pb->K = K;
+    pb->N = N;
+    pb->data = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
+    if (!pb->data) {
+        free(pb);
+        return NULL;
+    }
+    if (K > 0 && N > 0) gemm_best_kernel()->pack_b(trans_b != 0, B, ldb, K, N, pb->data, (long)K * GEMM_NR);
+    return pb;
+}
+
+void gemm_packed_b_free(gemm_packed_b *pb) {
+    if (!pb) return;
+    free(pb->data);
+    free(pb);
+}
+
+int gemm_packed_b_rows(const gemm_packed_b *pb) { return pb->K; }
+int gemm_packed_b_cols(const gemm_packed_b *pb) { return pb->N; }
+
+void gemm_f32_packed(int trans_a, int M, float alpha, const float *A, int lda, const gemm_packed_b *pb, float beta,
+                     float *C, int ldc, const float *bias, int nthreads) {
+    gemm_call c = gemm_make_call(trans_a, 0, M, pb->N, pb->K, alpha, A, lda, NULL, 0, beta, C, ldc, bias);
+    c.pb = pb;
+    gemm_run(&c, gemm_best_kernel(), nthreads, 0);
+}
