@@ -4,7 +4,6 @@
 #include "ops/gemm.h"
 
 #include <stdlib.h>
-#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -14,9 +13,19 @@
 /* Cache blocking. KC: a (KC, NR) B micro-panel (16 KB) stays in L1 while the
  * MR-row A panels stream past it; MC: the (MC, KC) A block (144 KB) stays in
  * L2; NC: the (KC, NC) B block (3 MB) stays in L3. NC and MC are multiples of
- * NR and MR. Only KC affects the arithmetic (how K is chunked), and the chunks
- * depend on K alone, never on the thread count or on MC/NC. */
-enum { GEMM_KC = 256, GEMM_MC = 144, GEMM_NC = 3072 };
+ * NR and MR. Sized for Zen 3 (32 KB L1d, 512 KB L2); on the Zen 5 test
+ * machine (48 KB / 1 MB) KC 384 or MC 96..240 measured the same within noise.
+ * Only KC affects the arithmetic (how K is chunked), and the chunks depend on
+ * K alone, never on the thread count or on MC/NC. */
+#ifndef GEMM_KC /* overridable with -D for tuning experiments */
+#define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC 144
+#endif
+#ifndef GEMM_NC
+#define GEMM_NC 3072
+#endif
 /* Below this many multiply-adds a call runs on one thread. */
 #define GEMM_MIN_PARALLEL_MACS 4.0e6
 
@@ -88,7 +97,7 @@ static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int 
 
 /* Allocation-free variant of gemm_block: one micro-tile per block. */
 static void gemm_block_small(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1) {
-    _Alignas(64) float abuf[GEMM_MR * GEMM_KC + 8];  // (1, KC, MR) + slack
+    _Alignas(64) float abuf[GEMM_MR * GEMM_KC];  // (1, KC, MR)
     _Alignas(64) float bbuf[GEMM_KC * GEMM_NR];      // (1, KC, NR)
     gemm_block(c, kern, m0, m1, n0, n1, GEMM_MR, GEMM_NR, abuf, bbuf);
 }
@@ -156,7 +165,7 @@ void gemm_run(const gemm_call *c, const gemm_kernel *kern, int nthreads, int sma
     const int cols = plan.split_m ? c->N : gemm_ceil_div(plan.blocks, plan.nt) * GEMM_NR;
     const int mcb = gemm_min(GEMM_MC, gemm_ceil_div(rows, GEMM_MR) * GEMM_MR);
     const int ncb = gemm_min(GEMM_NC, gemm_ceil_div(cols, GEMM_NR) * GEMM_NR);
-    size_t a_len = ((size_t)mcb * kstep + 8 + 15) & ~(size_t)15;  // keep each buffer 64-byte aligned
+    size_t a_len = ((size_t)mcb * kstep + 15) & ~(size_t)15;  // keeps each buffer 64-byte aligned
     size_t b_len = c->pb ? 0 : (size_t)kstep * ncb;
     float *work = NULL;
     if (!no_product && !small_buffers) {

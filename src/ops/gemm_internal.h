@@ -36,7 +36,7 @@ typedef void (*gemm_ukernel_fn)(int kc, const float *a,  // (kc, MR) packed
                                 int mr, int nr, const gemm_update *u);
 /* Packs op(A)(0:mc, 0:kc); A points at op(A)(0, 0) of the block. */
 typedef void (*gemm_pack_a_fn)(int trans_a, const float *A, long lda, int mc, int kc,
-                               float *buf);  // (ceil(mc/MR), kc, MR) + 8 floats of slack
+                               float *buf);  // (ceil(mc/MR), kc, MR)
 /* Packs op(B)(0:kc, 0:nc); B points at op(B)(0, 0) of the block. */
 typedef void (*gemm_pack_b_fn)(int trans_b, const float *B, long ldb, int kc, int nc, float *buf,
                                long panel_stride);  // (ceil(nc/NR), panel_stride)
