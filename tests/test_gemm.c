@@ -250,7 +250,8 @@ static void test_thread_independence(rng *r) {
 static void test_packed_and_fallback(rng *r) {
     static const struct {
         int ta, tb, M, N, K;
-    } shapes[] = {{0, 1, 130, 200, 600}, {1, 0, 33, 17, 257}, {0, 0, 9, 4100, 64}, {0, 1, 1, 1, 1}, {1, 1, 20, 47, 1000}};
+    } shapes[] = {{0, 1, 130, 200, 600}, {1, 0, 33, 17, 257}, {0, 0, 9, 4100, 130}, {0, 1, 1, 1, 1}, {1, 1, 20, 47, 1000}};
+    // (the first splits M between 2 threads, the third N)
     const gemm_kernel *kernels[2] = {gemm_kernel_generic(), gemm_kernel_avx2()};
     for (int s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++) {
         problem p = make_problem(r, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N, shapes[s].K, 2, 1.0f,

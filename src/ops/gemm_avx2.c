@@ -195,7 +195,7 @@ GEMM_AVX2 static inline void gemm_avx2_update_row(float *row, __m256 x0, __m256 
     _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(va, x1, y1));
 }
 
-/* Edge tile: the update runs on a full 6x16 scratch copy of C. */
+/* Narrow edge tile (nr < NR): the update runs on a full 6x16 scratch copy of C. */
 GEMM_AVX2 __attribute__((noinline)) static void gemm_avx2_update_edge(const float *acc, float *c, long ldc, int mr,
                                                                       int nr, const gemm_update *u) {
     _Alignas(32) float tile[GEMM_MR * GEMM_NR];  // (MR, NR)
@@ -236,14 +236,14 @@ GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const f
         a += GEMM_MR;
         b += GEMM_NR;
     }
-    if (mr == GEMM_MR && nr == GEMM_NR) {
+    if (nr == GEMM_NR) {  // full-width rows (mr may be short): update C in place
         const float *bias = u->first ? u->bias : NULL;
         gemm_avx2_update_row(c, c00, c01, u, bias);
-        gemm_avx2_update_row(c + ldc, c10, c11, u, bias);
-        gemm_avx2_update_row(c + 2 * ldc, c20, c21, u, bias);
-        gemm_avx2_update_row(c + 3 * ldc, c30, c31, u, bias);
-        gemm_avx2_update_row(c + 4 * ldc, c40, c41, u, bias);
-        gemm_avx2_update_row(c + 5 * ldc, c50, c51, u, bias);
+        if (mr > 1) gemm_avx2_update_row(c + ldc, c10, c11, u, bias);
+        if (mr > 2) gemm_avx2_update_row(c + 2 * ldc, c20, c21, u, bias);
+        if (mr > 3) gemm_avx2_update_row(c + 3 * ldc, c30, c31, u, bias);
+        if (mr > 4) gemm_avx2_update_row(c + 4 * ldc, c40, c41, u, bias);
+        if (mr > 5) gemm_avx2_update_row(c + 5 * ldc, c50, c51, u, bias);
     } else {
         _Alignas(32) float acc[GEMM_MR * GEMM_NR];  // (MR, NR)
         _mm256_store_ps(acc + 0, c00), _mm256_store_ps(acc + 8, c01);
