@@ -12,6 +12,7 @@
 #include "ops/conv_transpose.h"
 #include "ops/gemm.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,13 +27,11 @@ size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute) {
 
 /* dst (N, D) = (a + b)^T for a, b (D, N); b may be NULL. */
 static void to_token_major(float *dst, const float *a, const float *b, int D, long N, int nthreads) {
-    const int BT = 32;
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (long n0 = 0; n0 < N; n0 += BT)
-        for (int d0 = 0; d0 < D; d0 += BT)
-            for (long n = n0; n < n0 + BT && n < N; n++)
-                for (int d = d0; d < d0 + BT && d < D; d++)
-                    dst[n * D + d] = b ? a[(long)d * N + n] + b[(long)d * N + n] : a[(long)d * N + n];
+    for (int t = 0; t < nthreads; t++) {
+        const long n0 = (N * t / nthreads) & ~7L, n1 = t == nthreads - 1 ? N : (N * (t + 1) / nthreads) & ~7L;
+        vec_transpose_add(dst, a, b, D, N, n0, n1);
+    }
 }
 
 void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
@@ -135,14 +134,14 @@ static void upscale_row(const ms_config *c, const ms_mask_decoder_w *w, const up
         gemm_f32_packed(0, G, 1.0f, keys_row, D, uw->pW1, 0.0f, Y, 4 * O1, uw->b1, 1);
     else
         gemm_f32_bias(0, 0, G, 4 * O1, D, 1.0f, keys_row, D, uw->W1, 4 * O1, 0.0f, Y, 4 * O1, uw->b1, 1);
-    layernorm_forward(Y, Y, w->up_ln_w, w->up_ln_b, 4L * G, O1, c->ln2d_eps, 1);
-    gelu_forward(Y, 4L * G * O1, 1);
+    vec_layernorm_forward(Y, Y, w->up_ln_w, w->up_ln_b, 4L * G, O1, c->ln2d_eps);
+    vec_gelu_forward(Y, 4L * G * O1);
     // ref: output_upscaling.3 ConvTranspose2d(D/4, D/8, 2, 2) -> .4 GELU
     if (uw->pW2)
         gemm_f32_packed(0, 4 * G, 1.0f, Y, O1, uw->pW2, 0.0f, Z, 4 * O2, uw->b2, 1);
     else
         gemm_f32_bias(0, 0, 4 * G, 4 * O2, O1, 1.0f, Y, O1, uw->W2, 4 * O2, 0.0f, Z, 4 * O2, uw->b2, 1);
-    gelu_forward(Z, 16L * G * O2, 1);
+    vec_gelu_forward(Z, 16L * G * O2);
     // ref: masks = hyper_in @ upscaled_embedding.view(b, c, h * w)
     gemm_f32(0, 1, nm, 16 * G, O2, 1.0f, hyper, O2, Z, O2, 0.0f, M, 16 * G, 1);
     for (int r = 0; r < 16 * G; r++) {

@@ -9,6 +9,7 @@
 #include "ops/gemm.h"
 #include "ops/mha.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 
 size_t ms_twoway_ws_floats(const ms_config *c, int Nt) {
     const size_t D = c->prompt_dim, I = D / c->dec_attn_down, F = c->dec_mlp_dim, h = c->dec_heads;
@@ -42,10 +43,26 @@ static mha_weights mha_of(const ms_attn_w *a) {
     return m;
 }
 
-/* dst (n) = a + b */
+/* dst (n) = a + b, in nthreads contiguous chunks */
 static void add_arrays(float *dst, const float *a, const float *b, long n, int nthreads) {
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
-    for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
+    if (nthreads < 2 || n < 65536) {
+        vec_add(dst, a, b, n);
+        return;
+    }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int t = 0; t < nthreads; t++) {
+        const long i0 = n * t / nthreads, i1 = n * (t + 1) / nthreads;
+        vec_add(dst + i0, a + i0, b + i0, i1 - i0);
+    }
+}
+
+/* LayerNorm of the image tokens x (N, D), in place, rows split among threads */
+static void layernorm_keys(float *x, const float *weight, const float *bias, long N, int D, float eps,
+                           int nthreads) {
+    const long chunk = 64;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (long r = 0; r < N; r += chunk)
+        vec_layernorm_forward(x + r * D, x + r * D, weight, bias, N - r < chunk ? N - r : chunk, D, eps);
 }
 
 /* Token -> image attention, written to out (Nt, D).
@@ -58,30 +75,29 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
     const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
     const int N = c->grid * c->grid, hN = heads * Nt;
     const float scale = (float)(1.0 / sqrt((double)hd));
-    float *S = ws->S;  // (heads*Nt, N): row h*Nt + t is head h, token t
+    float *S = ws->S;  // (N, heads*Nt), image-major: column h*Nt + t is head h, token t
     linear_forward(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, 1);  // (Nt, I)
     if (k_pre) {
         // scores_h = q_h k_h^T / sqrt(hd) with the prompt-independent k
         for (int h = 0; h < heads; h++)
-            gemm_f32(0, 1, Nt, N, hd, scale, ws->Qt + h * hd, I, k_pre + h * hd, I, 0.0f, S + (long)h * Nt * N, N,
-                     nthreads);
+            gemm_f32(0, 1, N, Nt, hd, scale, k_pre + h * hd, I, ws->Qt + h * hd, I, 0.0f, S + h * Nt, hN, nthreads);
     } else {
-        // Xa_h (Nt, D) = q_h Wk_h / sqrt(hd);  scores = Xa xk^T  (q_h . bk_h is softmax-invariant)
+        // Xa_h (Nt, D) = q_h Wk_h / sqrt(hd);  scores^T = xk Xa^T  (q_h . bk_h is softmax-invariant)
         for (int h = 0; h < heads; h++)
             gemm_f32(0, 0, Nt, D, hd, scale, ws->Qt + h * hd, I, a->k_w + (long)h * hd * D, D, 0.0f,
                      ws->Xa + (long)h * Nt * D, D, 1);
-        gemm_f32(0, 1, hN, N, D, 1.0f, ws->Xa, D, xk, D, 0.0f, S, N, nthreads);
+        gemm_f32(0, 1, N, hN, D, 1.0f, xk, D, ws->Xa, D, 0.0f, S, hN, nthreads);
     }
-    // ref: torch.softmax(attn, dim=-1)
+    // ref: torch.softmax(attn, dim=-1): over the N image tokens, i.e. down S's columns
+    const int ngroups = (hN + 7) / 8;
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (int r = 0; r < hN; r++) softmax_rows_forward(S + (long)r * N, 1, N);
+    for (int g = 0; g < ngroups; g++) vec_softmax_cols_forward(S, N, hN, g * 8, g * 8 + 8 < hN ? g * 8 + 8 : hN);
     if (v_pre) {
         for (int h = 0; h < heads; h++)
-            gemm_f32(0, 0, Nt, hd, N, 1.0f, S + (long)h * Nt * N, N, v_pre + h * hd, I, 0.0f, ws->Ot + h * hd, I,
-                     nthreads);
+            gemm_f32(1, 0, Nt, hd, N, 1.0f, S + h * Nt, hN, v_pre + h * hd, I, 0.0f, ws->Ot + h * hd, I, nthreads);
     } else {
         // Xb (heads*Nt, D) = P xv;  o_h = Xb_h Wv_h^T + bv_h  (softmax rows sum to 1)
-        gemm_f32(0, 0, hN, D, N, 1.0f, S, N, xv, D, 0.0f, ws->Xb, D, nthreads);
+        gemm_f32(1, 0, hN, D, N, 1.0f, S, hN, xv, D, 0.0f, ws->Xb, D, nthreads);
         for (int h = 0; h < heads; h++)
             gemm_f32_bias(0, 1, Nt, hd, D, 1.0f, ws->Xb + (long)h * Nt * D, D, a->v_w + (long)h * hd * D, D, 0.0f,
                           ws->Ot + h * hd, I, a->v_b + h * hd, 1);
@@ -122,7 +138,8 @@ static void attn_image_to_token_add(float *keys, const float *xq, const float *q
     }
     // ref: torch.softmax(attn, dim=-1): per image token and head, over the Nt tokens
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (int n = 0; n < N; n++) softmax_rows_forward(S + (long)n * hN, heads, Nt);
+    for (int n = 0; n < N; n += 16)
+        vec_softmax_rows_forward(S + (long)n * hN, (long)heads * (N - n < 16 ? N - n : 16), Nt);
     // Xb_h (Nt, D) = v_h Wout[:, h]^T;  keys += P Xb + bout
     for (int h = 0; h < heads; h++)
         gemm_f32(0, 1, Nt, D, hd, 1.0f, ws->Vt + h * hd, I, a->out_w + h * hd, I, 0.0f, ws->Xb + (long)h * Nt * D,
@@ -174,7 +191,7 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe)
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
         attn_image_to_token_add(keys, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, c, Nt, ws, nthreads);
-        layernorm_forward(keys, keys, L->norm4_w, L->norm4_b, N, D, eps, nthreads);
+        layernorm_keys(keys, L->norm4_w, L->norm4_b, N, D, eps, nthreads);
 
         snprintf(stage, sizeof stage, "dec.layer%d.queries", l);
         ms_trace(trace, trace_ctx, stage, q, (long)Nt * D);

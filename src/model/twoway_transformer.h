@@ -23,7 +23,7 @@ typedef struct {
     float *Xa;     // (heads*Nt, D) re-associated query/key rows
     float *Xb;     // (heads*Nt, D) re-associated value rows
     float *cvec;   // (heads*Nt) score offsets (image->token)
-    float *S;      // (heads*Nt, N) or (N, heads*Nt) attention scores
+    float *S;      // (N, heads*Nt) attention scores, image-major
     float *keys;   // (N, D) keys (image tokens); the output after ms_twoway_forward
     float *kpe;    // (N, D) keys + key_pe
 } ms_twoway_ws;

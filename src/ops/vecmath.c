@@ -1,0 +1,354 @@
+/* vecmath.c — GELU, softmax, LayerNorm, add: AVX2+FMA paths chosen at run time
+ * (function-level target attributes, no -march flag) and scalar fallbacks. */
+#include "ops/vecmath.h"
+
+#include <math.h>
+
+/* exp(y) = 2^n * exp(r), y = n ln2 + r, |r| <= ln2 / 2 (Cody-Waite split of ln2),
+ * exp(r) by its degree-7 Taylor polynomial (truncation < 6e-9 relative). */
+#define VM_LOG2E 1.44269504088896341f
+#define VM_LN2_HI 0.693359375f
+#define VM_LN2_LO -2.12194440e-4f
+#define VM_EXP_LO -87.0f /* 2^-125.5: stays a normal float */
+#define VM_EXP_HI 88.0f
+
+/* Abramowitz & Stegun 7.1.26: erf(a) = 1 - t (p1 + t (p2 + ... + t p5)) exp(-a^2), t = 1 / (1 + p a) */
+#define VM_AS_P 0.3275911f
+#define VM_AS_1 0.254829592f
+#define VM_AS_2 -0.284496736f
+#define VM_AS_3 1.421413741f
+#define VM_AS_4 -1.453152027f
+#define VM_AS_5 1.061405429f
+
+static inline float exp_scalar(float y) {
+    y = y < VM_EXP_LO ? VM_EXP_LO : (y > VM_EXP_HI ? VM_EXP_HI : y);
+    const float n = nearbyintf(y * VM_LOG2E);
+    const float r = (y - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    return ldexpf(p, (int)n);
+}
+
+static inline float gelu_scalar(float x) {
+    const float z = x * (float)M_SQRT1_2, a = fabsf(z);
+    const float t = 1.0f / (1.0f + VM_AS_P * a);
+    float poly = VM_AS_5;
+    poly = poly * t + VM_AS_4;
+    poly = poly * t + VM_AS_3;
+    poly = poly * t + VM_AS_2;
+    poly = poly * t + VM_AS_1;
+    float e = 1.0f - t * poly * exp_scalar(-a * a);
+    e = z < 0 ? -e : e;
+    return 0.5f * x * (1.0f + e);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define VM_AVX2 __attribute__((target("avx2,fma")))
+
+VM_AVX2 static inline __m256 exp_avx2(__m256 y) {
+    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(VM_EXP_LO)), _mm256_set1_ps(VM_EXP_HI));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(VM_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(VM_LN2_HI), y);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(VM_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+VM_AVX2 static void gelu_avx2(float *x, long n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 z = _mm256_mul_ps(v, _mm256_set1_ps((float)M_SQRT1_2));
+        const __m256 a = _mm256_andnot_ps(sign, z);
+        const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(VM_AS_P), a, one));
+        __m256 poly = _mm256_set1_ps(VM_AS_5);
+        poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(VM_AS_4));
+        poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(VM_AS_3));
+        poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(VM_AS_2));
+        poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(VM_AS_1));
+        const __m256 e = exp_avx2(_mm256_xor_ps(_mm256_mul_ps(a, a), sign));
+        __m256 erf = _mm256_fnmadd_ps(_mm256_mul_ps(t, poly), e, one);
+        erf = _mm256_or_ps(erf, _mm256_and_ps(z, sign));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
+    }
+    for (; i < n; i++) x[i] = gelu_scalar(x[i]);
+}
+
+VM_AVX2 static inline float hsum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+VM_AVX2 static inline float hmax_avx2(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+VM_AVX2 static void softmax_row_avx2(float *row, int C) {
+    int c = 0;
+    float mx = row[0];
+    if (C >= 8) {
+        __m256 m = _mm256_loadu_ps(row);
+        for (c = 8; c + 8 <= C; c += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(row + c));
+        mx = hmax_avx2(m);
+    }
+    for (; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    double sum = 0.0;
+    for (c = 0; c + 8 <= C; c += 8) {
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + c), vmx));
+        _mm256_storeu_ps(row + c, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    for (; c < C; c++) {
+        row[c] = exp_scalar(row[c] - mx);
+        sum += row[c];
+    }
+    sum += hsum_avx2(acc);
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (c = 0; c + 8 <= C; c += 8) _mm256_storeu_ps(row + c, _mm256_mul_ps(_mm256_loadu_ps(row + c), inv));
+    for (; c < C; c++) row[c] *= (float)(1.0 / sum);
+}
+
+/* Rows shorter than a vector (the image->token groups of Nt): one exp pass over
+ * the whole block after subtracting each row's max. */
+VM_AVX2 static void softmax_short_rows_avx2(float *x, long R, int C) {
+    for (long r = 0; r < R; r++) {
+        float *row = x + r * C, mx = row[0];
+        for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+        for (int c = 0; c < C; c++) row[c] -= mx;
+    }
+    const long n = R * C;
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp_avx2(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] = exp_scalar(x[i]);
+    for (long r = 0; r < R; r++) {
+        float *row = x + r * C;
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) sum += row[c];
+        const float inv = (float)(1.0 / sum);
+        for (int c = 0; c < C; c++) row[c] *= inv;
+    }
+}
+
+VM_AVX2 static void layernorm_avx2(float *out, const float *in, const float *weight, const float *bias, long N,
+                                   int C, float eps) {
+    for (long r = 0; r < N; r++) {
+        const float *x = in + r * C;
+        float *y = out + r * C;
+        __m256 acc = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 8 <= C; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + c));
+        float s = hsum_avx2(acc);
+        for (; c < C; c++) s += x[c];
+        const float mean = s / C;
+        const __m256 vm = _mm256_set1_ps(mean);
+        acc = _mm256_setzero_ps();
+        for (c = 0; c + 8 <= C; c += 8) {
+            const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + c), vm);
+            acc = _mm256_fmadd_ps(d, d, acc);
+        }
+        float v = hsum_avx2(acc);
+        for (; c < C; c++) v += (x[c] - mean) * (x[c] - mean);
+        const float rstd = 1.0f / sqrtf(v / C + eps);
+        const __m256 vr = _mm256_set1_ps(rstd);
+        for (c = 0; c + 8 <= C; c += 8) {
+            const __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), vm), vr);
+            _mm256_storeu_ps(y + c, _mm256_fmadd_ps(d, _mm256_loadu_ps(weight + c), _mm256_loadu_ps(bias + c)));
+        }
+        for (; c < C; c++) y[c] = (x[c] - mean) * rstd * weight[c] + bias[c];
+    }
+}
+
+VM_AVX2 static void add_avx2(float *dst, const float *a, const float *b, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+/* Columns c0 .. c0+7 of x (R, C): max, exp and sum down the rows. */
+VM_AVX2 static void softmax_cols8_avx2(float *x, long R, int C, int c0) {
+    __m256 mx = _mm256_loadu_ps(x + c0);
+    for (long r = 1; r < R; r++) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + r * C + c0));
+    __m256d s_lo = _mm256_setzero_pd(), s_hi = _mm256_setzero_pd();
+    for (long r0 = 0; r0 < R; r0 += 64) {
+        const long r1 = r0 + 64 < R ? r0 + 64 : R;
+        __m256 part = _mm256_setzero_ps();
+        for (long r = r0; r < r1; r++) {
+            const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + r * C + c0), mx));
+            _mm256_storeu_ps(x + r * C + c0, e);
+            part = _mm256_add_ps(part, e);
+        }
+        s_lo = _mm256_add_pd(s_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(part)));
+        s_hi = _mm256_add_pd(s_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(part, 1)));
+    }
+    const __m256d one = _mm256_set1_pd(1.0);
+    const __m256 inv = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(_mm256_div_pd(one, s_lo))),
+                                            _mm256_cvtpd_ps(_mm256_div_pd(one, s_hi)), 1);
+    for (long r = 0; r < R; r++) _mm256_storeu_ps(x + r * C + c0, _mm256_mul_ps(_mm256_loadu_ps(x + r * C + c0), inv));
+}
+
+/* 8 x 8 block: dst[n * D + d] = a[d * N + n] (+ b[d * N + n]) for 8 d and 8 n. */
+VM_AVX2 static void transpose8_avx2(float *dst, const float *a, const float *b, int D, long N) {
+    __m256 r[8];
+    for (int k = 0; k < 8; k++) {
+        r[k] = _mm256_loadu_ps(a + k * N);
+        if (b) r[k] = _mm256_add_ps(r[k], _mm256_loadu_ps(b + k * N));
+    }
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * D, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + 1 * D, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * D, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * D, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * D, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * D, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * D, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * D, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+
+int vec_has_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+int vec_has_avx2(void) { return 0; }
+#define gelu_avx2(x, n) ((void)0)
+#define softmax_row_avx2(x, c) ((void)0)
+#define softmax_short_rows_avx2(x, r, c) ((void)0)
+#define layernorm_avx2(o, i, w, b, n, c, e) ((void)0)
+#define add_avx2(d, a, b, n) ((void)0)
+#define softmax_cols8_avx2(x, r, c, c0) ((void)0)
+#define transpose8_avx2(d, a, b, D, N) ((void)0)
+#endif
+
+void vec_gelu_forward_generic(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = gelu_scalar(x[i]);
+}
+
+void vec_gelu_forward(float *x, long n) {
+    if (vec_has_avx2())
+        gelu_avx2(x, n);
+    else
+        vec_gelu_forward_generic(x, n);
+}
+
+// ref: torch.softmax(dim=-1)
+void vec_softmax_rows_forward(float *x, long R, int C) {
+    if (!vec_has_avx2())
+        vec_softmax_rows_forward_generic(x, R, C);
+    else if (C >= 16)
+        for (long r = 0; r < R; r++) softmax_row_avx2(x + r * C, C);
+    else
+        softmax_short_rows_avx2(x, R, C);
+}
+
+void vec_softmax_rows_forward_generic(float *x, long R, int C) {
+    for (long r = 0; r < R; r++) {
+        float *row = x + r * C, mx = row[0];
+        for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) {
+            row[c] = exp_scalar(row[c] - mx);
+            sum += row[c];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int c = 0; c < C; c++) row[c] *= inv;
+    }
+}
+
+// ref: torch.nn.functional.layer_norm
+void vec_layernorm_forward(float *out, const float *in, const float *weight, const float *bias, long N, int C,
+                           float eps) {
+    if (vec_has_avx2())
+        layernorm_avx2(out, in, weight, bias, N, C, eps);
+    else
+        vec_layernorm_forward_generic(out, in, weight, bias, N, C, eps);
+}
+
+void vec_layernorm_forward_generic(float *out, const float *in, const float *weight, const float *bias, long N, int C,
+                                   float eps) {
+    for (long r = 0; r < N; r++) {
+        const float *x = in + r * C;
+        float *y = out + r * C;
+        float s = 0.0f, v = 0.0f;
+        for (int c = 0; c < C; c++) s += x[c];
+        const float mean = s / C;
+        for (int c = 0; c < C; c++) v += (x[c] - mean) * (x[c] - mean);
+        const float rstd = 1.0f / sqrtf(v / C + eps);
+        for (int c = 0; c < C; c++) y[c] = (x[c] - mean) * rstd * weight[c] + bias[c];
+    }
+}
+
+void vec_add(float *dst, const float *a, const float *b, long n) {
+    if (vec_has_avx2()) {
+        add_avx2(dst, a, b, n);
+        return;
+    }
+    for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+static void softmax_cols_impl(float *x, long R, int C, int c0, int c1, int avx) {
+    int c = c0;
+    if (avx)
+        for (; c + 8 <= c1; c += 8) softmax_cols8_avx2(x, R, C, c);
+    for (; c < c1; c++) {
+        float mx = x[c];
+        for (long r = 1; r < R; r++) mx = x[r * C + c] > mx ? x[r * C + c] : mx;
+        double sum = 0.0;
+        for (long r = 0; r < R; r++) {
+            x[r * C + c] = exp_scalar(x[r * C + c] - mx);
+            sum += x[r * C + c];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (long r = 0; r < R; r++) x[r * C + c] *= inv;
+    }
+}
+
+void vec_softmax_cols_forward(float *x, long R, int C, int c0, int c1) {
+    softmax_cols_impl(x, R, C, c0, c1, vec_has_avx2());
+}
+
+void vec_softmax_cols_forward_generic(float *x, long R, int C, int c0, int c1) {
+    softmax_cols_impl(x, R, C, c0, c1, 0);
+}
+
+void vec_transpose_add(float *dst, const float *a, const float *b, int D, long N, long n_lo, long n_hi) {
+    const int avx = vec_has_avx2();
+    for (long n0 = n_lo; n0 < n_hi; n0 += 8)
+        for (int d0 = 0; d0 < D; d0 += 8) {
+            if (avx && n0 + 8 <= n_hi && d0 + 8 <= D) {
+                transpose8_avx2(dst + n0 * D + d0, a + (long)d0 * N + n0, b ? b + (long)d0 * N + n0 : NULL, D, N);
+                continue;
+            }
+            for (long n = n0; n < n0 + 8 && n < n_hi; n++)
+                for (int d = d0; d < d0 + 8 && d < D; d++)
+                    dst[n * D + d] = b ? a[(long)d * N + n] + b[(long)d * N + n] : a[(long)d * N + n];
+        }
+}
