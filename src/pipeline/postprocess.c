@@ -1,0 +1,78 @@
+/* postprocess.c — sigmoid, PyTorch bilinear (align_corners=False), threshold; see postprocess.h. */
+#include "pipeline/postprocess.h"
+
+#include <math.h>
+
+typedef struct {
+    long i0, i1;
+    float l0, l1;
+} pp_tap;
+
+// ref: ATen/native/UpSample.h:compute_source_index_and_lambda (align_corners=False)
+static pp_tap pp_source_tap(float scale, long dst, long in, long out) {
+    pp_tap t;
+    if (in == out) {  // scale 1: plain copy
+        t.i0 = t.i1 = dst;
+        t.l0 = 1.0f;
+        t.l1 = 0.0f;
+        return t;
+    }
+    double src = (double)scale * ((double)dst + 0.5) - 0.5;
+    if (src < 0) src = 0;
+    t.i0 = (long)src;
+    t.i1 = t.i0 + (t.i0 < in - 1 ? 1 : 0);
+    t.l1 = (float)(src - (double)t.i0);
+    t.l0 = 1.0f - t.l1;
+    return t;
+}
+
+static float pp_sigmoid(float x) {
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* Shared kernel; `sigmoid` applies torch.sigmoid to each input sample first.
+ * ref: ATen/native/cpu/UpSampleKernel.cpp:cpu_upsample_linear_channels_last — a (1, 1, h, w)
+ * tensor counts as channels-last: weights are float products, the sum is taken in double. */
+static void pp_bilinear(const float *in, int ih, int iw, int oh, int ow, int sigmoid, float *out) {
+    float sy = (float)ih / (float)oh, sx = (float)iw / (float)ow;
+    for (long y = 0; y < oh; y++) {
+        pp_tap ty = pp_source_tap(sy, y, ih, oh);
+        const float *r0 = in + ty.i0 * iw, *r1 = in + ty.i1 * iw;
+        for (long x = 0; x < ow; x++) {
+            pp_tap tx = pp_source_tap(sx, x, iw, ow);
+            float v00 = r0[tx.i0], v01 = r0[tx.i1], v10 = r1[tx.i0], v11 = r1[tx.i1];
+            if (sigmoid) v00 = pp_sigmoid(v00), v01 = pp_sigmoid(v01), v10 = pp_sigmoid(v10), v11 = pp_sigmoid(v11);
+            float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
+            double acc = (double)w00 * v00 + (double)w01 * v01;
+            acc += (double)w10 * v10;
+            acc += (double)w11 * v11;
+            out[y * ow + x] = (float)acc;
+        }
+    }
+}
+
+void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out) {
+    pp_bilinear(in, ih, iw, oh, ow, 0, out);
+}
+
+// ref: MedSAM_Inference.py:medsam_inference — torch.sigmoid, then F.interpolate to (H, W)
+void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out) {
+    pp_bilinear(logits, lh, lw, out_h, out_w, 1, prob_out);
+}
+
+// ref: MedSAM_Inference.py:medsam_inference — (low_res_pred > 0.5).astype(np.uint8)
+void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out) {
+    float sy = (float)lh / (float)out_h, sx = (float)lw / (float)out_w;
+    for (long y = 0; y < out_h; y++) {
+        pp_tap ty = pp_source_tap(sy, y, lh, out_h);
+        const float *r0 = logits + ty.i0 * lw, *r1 = logits + ty.i1 * lw;
+        for (long x = 0; x < out_w; x++) {
+            pp_tap tx = pp_source_tap(sx, x, lw, out_w);
+            float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
+            double acc = (double)w00 * pp_sigmoid(r0[tx.i0]) + (double)w01 * pp_sigmoid(r0[tx.i1]);
+            acc += (double)w10 * pp_sigmoid(r1[tx.i0]);
+            acc += (double)w11 * pp_sigmoid(r1[tx.i1]);
+            mask_out[y * out_w + x] = (float)acc > 0.5f;
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/* postprocess.h — MedSAM_Inference.py's mask postprocessing.
+ *
+ * ref: MedSAM_Inference.py:medsam_inference (lines 62-71):
+ *   low_res_pred = torch.sigmoid(low_res_logits)                       # (1, 1, 256, 256)
+ *   low_res_pred = F.interpolate(low_res_pred, size=(H, W), mode="bilinear", align_corners=False)
+ *   medsam_seg = (low_res_pred > 0.5).astype(np.uint8)
+ * Sigmoid comes FIRST, then the resize straight from 256 to the original H x W.
+ *
+ * Bilinear, align_corners=False, as PyTorch 1.13 computes it on the CPU for a
+ * (1, 1, h, w) float tensor (which is also "channels last", so it takes that kernel):
+ *   scale   = (float)in / (float)out                      (float)
+ *   src     = scale * (dst + 0.5) - 0.5, clamped at 0     (double)
+ *   i0      = (int)src, i1 = i0 + (i0 < in - 1),  l1 = (float)(src - i0), l0 = 1 - l1 (float)
+ *   (an axis whose size does not change copies: i1 = i0, l0 = 1, l1 = 0)
+ *   w_ab    = l_a(row) * l_b(col)                         (float products)
+ *   out     = (float)(((w00*v00 + w01*v01) + w10*v10) + w11*v11)   (double sums)
+ * This reproduces torch 1.13's output bit for bit. The sigmoid is 1 / (1 + expf(-x)) in
+ * float; torch's vectorised exp may differ by an ulp, which can only matter for a pixel
+ * whose interpolated probability is within ~1e-7 of 0.5. */
+#ifndef MS_POSTPROCESS_H
+#define MS_POSTPROCESS_H
+#include <stdint.h>
+
+/* Argument order follows the call sites: inputs, sizes, then the output. */
+
+/* in (ih, iw) -> out (oh, ow), PyTorch bilinear with align_corners=False. Sizes >= 1. */
+void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out);
+
+/* prob_out (out_h, out_w) = bilinear(sigmoid(logits)); logits (lh, lw), normally (256, 256).
+ * The sigmoid is evaluated per tap, so nothing is allocated. */
+void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out);
+
+/* mask_out (out_h, out_w): 1 where bilinear(sigmoid(logits)) > 0.5, else 0. */
+void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out);
+
+#endif
