@@ -65,7 +65,9 @@ size_t ms_mask_decoder_run_workspace_floats(const ms_config *c, int max_sparse, 
  *   "dec.tokens" (Nt, D), Nt = 1 + T + Ns; "dec.layer<l>.queries" (Nt, D);
  *   "dec.layer<l>.keys" (N, D); "dec.final_queries" (Nt, D); "dec.upscaled"
  *   (D/8, 4G, 4G); "dec.hyper_in" (T, D/8); "dec.iou_all" (T).
- * Returns MEDSAM_ERR_ARG on bad sizes, MEDSAM_ERR_NOMEM only when tracing. */
+ * Returns MEDSAM_ERR_ARG on a bad prompt count or multimask request,
+ * MEDSAM_ERR_UNSUPPORTED on dims the heads do not divide, MEDSAM_ERR_NOMEM only
+ * when tracing (the upscaled trace is allocated). */
 medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
                                   const float *sparse,  // (Ns, D)
                                   int Ns, int multimask_output,

@@ -176,7 +176,7 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
 
         // Cross attention block, tokens attending to image embedding
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-        add_arrays(kpe, keys, img->pos, N * D, nthreads);
+        if (!pre) add_arrays(kpe, keys, img->pos, N * D, nthreads);  // else the projections of src+pos are ready
         attn_token_to_image(tmp, qpe, kpe, keys, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i, c, Nt,
                             ws, nthreads);
         add_arrays(q, q, tmp, (long)Nt * D, 1);
