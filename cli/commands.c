@@ -240,8 +240,11 @@ int cmd_segment(int argc, char **argv) {
         /* Check the boxes before the (slow) encoder runs. */
         for (int i = 0; i < o.nboxes && !rc; i++) {
             medsam_box b = o.boxes[i];
-            if (!(b.x1 > b.x0) || !(b.y1 > b.y0) || b.x0 < 0 || b.y0 < 0 || b.x1 > W || b.y1 > H)
-                rc = cli_failf("%s: box %d (%g,%g,%g,%g) is empty or outside the %dx%d image", o.input, i + 1, b.x0, b.y0,
+            if (!(b.x1 > b.x0) || !(b.y1 > b.y0))
+                rc = cli_failf("%s: box %d (%g,%g,%g,%g) is empty: needs x0 < x1 and y0 < y1", o.input, i + 1, b.x0,
+                               b.y0, b.x1, b.y1);
+            else if (b.x0 < 0 || b.y0 < 0 || b.x1 > W || b.y1 > H)
+                rc = cli_failf("%s: box %d (%g,%g,%g,%g) lies outside the %dx%d image", o.input, i + 1, b.x0, b.y0,
                                b.x1, b.y1, W, H);
         }
     }

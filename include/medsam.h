@@ -62,20 +62,14 @@ void medsam_model_describe(const medsam_model *model, char *buf, int len);
 
 /* ---- images and preprocessing ----------------------------------------- */
 
-/* An image as read from disk: 8- or 16-bit samples, 1..4 channels, row-major
- * interleaved (H, W, C). Pixel values are kept as read (no scaling). */
-typedef struct {
-    int width, height, channels, bit_depth;
-    float *pixels;    /* (height, width, channels) sample values, owned */
-} medsam_image;
-
-medsam_status medsam_image_read(const char *path, medsam_image *img, medsam_error *err);
-void medsam_image_free(medsam_image *img);
-
-/* MedSAM_Inference.py preprocessing: grey -> 3 channels, alpha dropped,
- * skimage resize (order 3, anti-aliased) to size x size, uint8 truncation,
- * global min-max to [0,1]. out: (size, size, 3) HWC. */
-medsam_status medsam_preprocess(const medsam_image *img, int size, float *out, int nthreads, medsam_error *err);
+/* MedSAM_Inference.py preprocessing of pixels already in memory (e.g. from a
+ * viewer): (height, width, channels) interleaved samples, channels 1 (grey),
+ * 2 (grey+alpha), 3 (RGB) or 4 (RGBA; alpha dropped), bit_depth 8 (uint8_t
+ * samples) or 16 (uint16_t samples, handled as the official script would).
+ * Grey -> 3 channels, skimage resize (order 3, anti-aliased) to size x size,
+ * uint8 truncation, global min-max to [0,1]. out: (size, size, 3) HWC. */
+medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height, int channels, int bit_depth, int size,
+                                       int nthreads, float *out, medsam_error *err);
 
 /* Reads an image file and returns the encoder input (size, size, 3) HWC plus the
  * original width and height: PNG/JPEG go through medsam_preprocess; a .npy of

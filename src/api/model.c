@@ -76,7 +76,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
             st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
         } else {
             ms_prompt_dense_pe(c, &m->w.pe, m->dense_pe);
-            ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, 1);
+            ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, NULL, 1);
         }
     }
     if (st) {

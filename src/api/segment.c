@@ -104,33 +104,42 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     }
     const int D = c->prompt_dim, G = c->grid, L = 4 * G;
     const long plane = (long)L * L;
-    float *sparse = malloc((size_t)8 * D * sizeof(float));                       // (Ns, D)
-    float *low = malloc((size_t)plane * sizeof(float));                          // (L, L)
-    float *work = malloc(ms_mask_decoder_workspace_floats(c, 8) * sizeof(float));
+    const int Ns = ms_prompt_num_sparse(0, 1); /* box corners: 2 tokens */
+    const int precompute = n >= 2;             /* layer-0 image projections shared by all boxes */
+    float *sparse = malloc((size_t)n * Ns * D * sizeof(float));                  // (n, Ns, D)
+    float *low = logits ? logits : malloc((size_t)n * plane * sizeof(float));   // (n, L, L)
+    float *iou_all = malloc((size_t)n * sizeof(float));                          // (n)
+    float *img_buf = malloc(ms_mask_decoder_image_floats(c, precompute) * sizeof(float));
+    float *work = malloc(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads) * sizeof(float));
     uint8_t *one = mask ? malloc((size_t)W * H) : NULL;                          // (H, W)
     medsam_status st = MEDSAM_OK;
-    if (!sparse || !low || !work || (mask && !one)) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
-    if (mask && !st) memset(mask, 0, (size_t)W * H);
+    if (!sparse || !low || !iou_all || !img_buf || !work || (mask && !one))
+        st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
     for (int i = 0; i < n && !st; i++) {
         /* box_1024 = box_np / [W, H, W, H] * 1024 in float64, then torch.float */
         float box[4] = {(float)((double)boxes[i].x0 / W * c->img_size), (float)((double)boxes[i].y0 / H * c->img_size),
                         (float)((double)boxes[i].x1 / W * c->img_size), (float)((double)boxes[i].y1 / H * c->img_size)};
-        int Ns = 0;
-        ms_prompt_encode(c, &m->w.pe, NULL, NULL, 0, box, sparse, &Ns);
-        float iou_one;
-        st = ms_mask_decoder_forward(c, &m->w.dec, emb->data, m->dense_pe, sparse, Ns, m->no_mask, 0, low, &iou_one, work,
-                                     nthreads, NULL, NULL, err);
-        if (st) break;
-        if (logits) memcpy(logits + (long)i * plane, low, (size_t)plane * sizeof(float));
-        if (iou) iou[i] = iou_one;
-        if (mask) {
-            ms_postprocess_mask(low, L, L, H, W, one);
+        int got = 0;
+        ms_prompt_encode(c, &m->w.pe, NULL, NULL, 0, box, sparse + (size_t)i * Ns * D, &got);
+    }
+    if (!st) {
+        ms_dec_image img;
+        ms_mask_decoder_prepare(c, &m->w.dec, emb->data, m->dense_pe, m->no_mask, precompute, img_buf, &img, nthreads);
+        st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
+    }
+    if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
+    if (!st && mask) {
+        memset(mask, 0, (size_t)W * H);
+        for (int i = 0; i < n; i++) {
+            ms_postprocess_mask(low + (size_t)i * plane, L, L, H, W, one);
             for (long p = 0; p < (long)W * H; p++)
                 if (one[p]) mask[p] = (uint8_t)(i + 1);
         }
     }
+    if (low != logits) free(low);
+    free(iou_all);
+    free(img_buf);
     free(sparse);
-    free(low);
     free(work);
     free(one);
     return st;

@@ -32,7 +32,13 @@ medsam_status ms_error(medsam_error *err, medsam_status code, const char *fmt, .
 
 void ms_error_prefix(medsam_error *err, const char *prefix) {
     if (!err || !prefix) return;
-    char tmp[2 * sizeof err->message];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, err->message);
-    snprintf(err->message, sizeof err->message, "%s", tmp);
+    char tmp[sizeof err->message];
+    memcpy(tmp, err->message, sizeof tmp);
+    size_t n = strlen(prefix);
+    if (n > sizeof err->message - 3) n = sizeof err->message - 3;
+    memcpy(err->message, prefix, n);
+    memcpy(err->message + n, ": ", 2);
+    size_t rest = sizeof err->message - n - 3;
+    strncpy(err->message + n + 2, tmp, rest);
+    err->message[sizeof err->message - 1] = 0;
 }

@@ -15,7 +15,7 @@
 static const struct { ms_npy_dtype t; const char *descr; int size; } DTYPES[] = {
     {MS_NPY_F32, "<f4", 4}, {MS_NPY_F64, "<f8", 8}, {MS_NPY_U8, "|u1", 1},
     {MS_NPY_I16, "<i2", 2}, {MS_NPY_U16, "<u2", 2}, {MS_NPY_I32, "<i4", 4},
-    {MS_NPY_I64, "<i8", 8}, {MS_NPY_BOOL, "|b1", 1},
+    {MS_NPY_I64, "<i8", 8}, {MS_NPY_BOOL, "|b1", 1}, {MS_NPY_U32, "<u4", 4},
 };
 
 static int dtype_size(ms_npy_dtype t) {
@@ -139,6 +139,7 @@ medsam_status ms_npy_to_f32(const ms_npy *a, float **out, medsam_error *err) {
         case MS_NPY_U16: f[i] = ((const uint16_t *)a->data)[i]; break;
         case MS_NPY_I32: f[i] = (float)((const int32_t *)a->data)[i]; break;
         case MS_NPY_I64: f[i] = (float)((const int64_t *)a->data)[i]; break;
+        case MS_NPY_U32: f[i] = (float)((const uint32_t *)a->data)[i]; break;
         }
     }
     *out = f;

@@ -8,7 +8,7 @@
 
 #define MS_NPY_MAX_DIMS 8
 
-typedef enum { MS_NPY_F32, MS_NPY_F64, MS_NPY_U8, MS_NPY_I16, MS_NPY_U16, MS_NPY_I32, MS_NPY_I64, MS_NPY_BOOL } ms_npy_dtype;
+typedef enum { MS_NPY_F32, MS_NPY_F64, MS_NPY_U8, MS_NPY_I16, MS_NPY_U16, MS_NPY_I32, MS_NPY_I64, MS_NPY_BOOL, MS_NPY_U32 } ms_npy_dtype;
 
 typedef struct {
     ms_npy_dtype dtype;

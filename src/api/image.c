@@ -1,0 +1,47 @@
+/* image.c — public entry points from image files / pixel buffers to the encoder input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/image.h"
+#include "medsam.h"
+#include "pipeline/preprocess.h"
+
+medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height, int channels, int bit_depth, int size,
+                                       int nthreads, float *out, medsam_error *err) {
+    if (!pixels || width < 1 || height < 1 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16))
+        return ms_error(err, MEDSAM_ERR_ARG, "pixels: need width, height >= 1, 1..4 channels and 8 or 16 bits");
+    if (width > MS_IMAGE_MAX_SIDE || height > MS_IMAGE_MAX_SIDE || (long long)width * height > MS_IMAGE_MAX_PIXELS)
+        return ms_error(err, MEDSAM_ERR_NOMEM, "pixels: %dx%d image is over the size limit", width, height);
+    ms_image img = {.width = width, .height = height, .channels = channels, .bit_depth = bit_depth};
+    if (bit_depth == 8) img.u8 = (uint8_t *)pixels;
+    else img.u16 = (uint16_t *)pixels;
+    ms_preprocess_opts opts = {.target = size, .threads = nthreads};
+    return ms_preprocess_medsam(out, NULL, &img, &opts, err);
+}
+
+medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
+                                   medsam_error *err) {
+    *input_hwc = NULL;
+    ms_image img;
+    medsam_status st = ms_image_read(path, &img, err);
+    if (st) return st;
+    float *x = malloc((size_t)size * size * 3 * sizeof(float));
+    if (!x) {
+        ms_image_free(&img);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate the encoder input", path);
+    }
+    ms_preprocess_opts opts = {.target = size, .threads = nthreads};
+    st = ms_preprocess_medsam(x, NULL, &img, &opts, err);
+    if (st) {
+        if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
+        free(x);
+        ms_image_free(&img);
+        return st;
+    }
+    *width = img.width;
+    *height = img.height;
+    ms_image_free(&img);
+    *input_hwc = x;
+    return MEDSAM_OK;
+}
