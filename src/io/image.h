@@ -5,7 +5,8 @@
  * pipeline decides what the official code would have seen (see pipeline/preprocess.h):
  *   PNG  grey / grey+alpha / RGB / RGBA at 8 or 16 bits; 1-, 2- and 4-bit grey are
  *        expanded to 8 bits by bit replication (v * 255 / (2^bits - 1), as PIL does);
- *        palettes are expanded to RGB (a tRNS transparency chunk is ignored);
+ *        palettes are expanded to RGB, or RGBA when a tRNS chunk gives transparency
+ *        (as Pillow does; grey and RGB tRNS chunks are ignored);
  *        gamma, sBIT, ICC and other colour chunks are ignored (as PIL does).
  *   JPEG 8-bit grey or colour; YCbCr is converted to RGB by libjpeg with its default
  *        (islow IDCT, fancy upsampling), which is what PIL uses. CMYK/YCCK is refused.

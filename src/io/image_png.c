@@ -79,7 +79,8 @@ medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, lo
         return ms_error(err, MEDSAM_ERR_NOMEM, "PNG: image %ux%u is over the size limit (%lld pixels)",
                         (unsigned)width, (unsigned)height, max_pixels);
     }
-    // ref: PIL's PNG modes as skimage.io.imread sees them: palette -> RGB(A), low-bit grey -> 8 bit
+    // ref: PIL's PNG modes as skimage.io.imread sees them: palette -> RGB (RGBA with tRNS: libpng's
+    // palette expansion includes it), low-bit grey -> 8 bit by bit replication
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);

@@ -2,6 +2,8 @@
 #include "pipeline/postprocess.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct {
     long i0, i1;
@@ -26,8 +28,40 @@ static pp_tap pp_source_tap(float scale, long dst, long in, long out) {
     return t;
 }
 
+/* 2^e as a float, for -126 <= e <= 127. */
+static float pp_pow2i(int e) {
+    uint32_t bits = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* expf as torch 1.13's vectorised CPU kernels compute it (SLEEF's expf_u10 with fused
+ * multiply-adds): q = rint(d / ln2), s = d - q*ln2 in two fused steps, a degree-6
+ * polynomial, then 2^q applied in two halves. Matches torch.sigmoid bit for bit where a
+ * correctly rounded expf is off by one ulp in about 1 value in 6. */
+static float pp_expf_torch(float d) {
+    if (d != d) return d;
+    if (d < -104.0f) return 0.0f;
+    if (d > 100.0f) return INFINITY;
+    const float r_ln2 = 1.442695040888963407359924681001892137426645954152985934135449406931f;
+    const float l2u = 0.693145751953125f, l2l = 1.428606765330187045e-06f;
+    int q = (int)rintf(d * r_ln2);
+    float s = fmaf((float)q, -l2u, d);
+    s = fmaf((float)q, -l2l, s);
+    float u = 0.000198527617612853646278381f;
+    u = fmaf(u, s, 0.00139304355252534151077271f);
+    u = fmaf(u, s, 0.00833336077630519866943359f);
+    u = fmaf(u, s, 0.0416664853692054748535156f);
+    u = fmaf(u, s, 0.166666671633720397949219f);
+    u = fmaf(u, s, 0.5f);
+    u = 1.0f + fmaf(s * s, u, s);
+    return u * pp_pow2i(q >> 1) * pp_pow2i(q - (q >> 1));
+}
+
+// ref: torch sigmoid CPU kernel (vectorised): 1 / ((0 - x).exp() + 1)
 static float pp_sigmoid(float x) {
-    return 1.0f / (1.0f + expf(-x));
+    return 1.0f / (pp_expf_torch(0.0f - x) + 1.0f);
 }
 
 /* Shared kernel; `sigmoid` applies torch.sigmoid to each input sample first.
