@@ -103,6 +103,10 @@ static void test_resize_case(const char *src_name, const char *ref_name, int oh,
         o.threads = 3;
         ms_resize_skimage(out3, src.data, (int)src.shape[0], (int)src.shape[1], c, oh, ow, &o, &err);
         CHECK(memcmp(out, out3, n * sizeof(double)) == 0, "%s: 3 threads differ from 1", ref_name);
+        // the plain one-pixel-at-a-time kernel must give the same bits as the blocked one
+        o.threads = 1, o.plain = 1;
+        ms_resize_skimage(out3, src.data, (int)src.shape[0], (int)src.shape[1], c, oh, ow, &o, &err);
+        CHECK(memcmp(out, out3, n * sizeof(double)) == 0, "%s: plain kernel differs from blocked", ref_name);
         free(out3);
     }
     free(out);

@@ -96,6 +96,9 @@ medsam_status ms_image_decode(const uint8_t *buf, size_t len, const char *name, 
     if (st) {
         ms_image_free(out);
         if (name) ms_error_prefix(err, name);
+        // keep the message on one line even when it quotes bytes from the file
+        for (char *p = err ? err->message : NULL; p && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     }
     return st;
 }

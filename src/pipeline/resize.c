@@ -22,7 +22,6 @@
 #endif
 
 #define RS_MAX_SIDE 65536
-#define RS_MAX_TAPS 4   /* order + 1 for order <= 3 */
 #define RS_BLOCK 256    /* inner values per task in the spline prefilter */
 
 /* ref: scipy ndimage ni_interpolation.c:map_coordinate, mode 'mirror' (d c b | a b c d | c b a),
@@ -233,8 +232,79 @@ static void rs_zoom_taps(long *idx, double *wt, long n, long on, int order) {
 
 /* The tensor-product interpolation, terms summed in SciPy's order (row tap outermost,
  * channel tap innermost), each term ((f * w_row) * w_col) * w_chan.
- * src: (h, w, c) or (h, w) when c == 0; dst: (oh, ow, c) or (oh, ow). */
-static int rs_zoom(double *dst, const double *src, long h, long w, long c, long oh, long ow, int order,
+ * ref: ni_interpolation.c:NI_ZoomShift (the filter_size loop).
+ * This plain kernel does one output pixel at a time; rs_zoom_block_row below does the
+ * same arithmetic for RS_COLS pixels side by side and is the one normally used. */
+static void rs_zoom_pixel_row(double *o, const double *src, long w, long c, long ow, int taps, const long *ry,
+                              const double *vy, const long *ix, const double *wx, const long *ic, const double *wc,
+                              double *g, double *t) {
+    long cc = c > 0 ? c : 1;
+    for (long ox = 0; ox < ow; ox++, o += cc) {
+        const long *rx = ix + ox * taps;
+        const double *vx = wx + ox * taps;
+        for (long k = 0; k < cc; k++) t[k] = 0.0;
+        for (int a = 0; a < taps; a++) {
+            for (int b = 0; b < taps; b++) {
+                const double *f = src + (ry[a] * w + rx[b]) * cc;
+                if (c == 0) {
+                    t[0] += f[0] * vy[a] * vx[b];
+                    continue;
+                }
+                for (long ch = 0; ch < c; ch++) g[ch] = f[ch] * vy[a] * vx[b];
+                for (long k = 0; k < c; k++)
+                    for (int e = 0; e < taps; e++) t[k] += g[ic[k * taps + e]] * wc[k * taps + e];
+            }
+        }
+        for (long k = 0; k < cc; k++) o[k] = t[k];
+    }
+}
+
+#define RS_COLS 8 /* output pixels interpolated side by side */
+
+/* Same sums as rs_zoom_pixel_row, RS_COLS output columns at a time so that independent
+ * accumulators hide the addition latency; per pixel the operation order is unchanged.
+ * g: (c, RS_COLS), t: (c, RS_COLS) scratch. */
+static void rs_zoom_block_row(double *o, const double *src, long w, long c, long ow, int taps, const long *ry,
+                              const double *vy, const long *ix, const double *wx, const long *ic, const double *wc,
+                              double *g, double *t) {
+    long cc = c > 0 ? c : 1;
+    for (long ox0 = 0; ox0 < ow; ox0 += RS_COLS) {
+        int nb = ow - ox0 < RS_COLS ? (int)(ow - ox0) : RS_COLS;
+        for (long i = 0; i < cc * RS_COLS; i++) t[i] = 0.0;
+        for (int a = 0; a < taps; a++) {
+            const double *row = src + ry[a] * w * cc;
+            double wa = vy[a];
+            for (int b = 0; b < taps; b++) {
+                if (c == 0) {
+                    for (int j = 0; j < nb; j++) {
+                        long ox = ox0 + j;
+                        t[j] += row[ix[ox * taps + b]] * wa * wx[ox * taps + b];
+                    }
+                    continue;
+                }
+                for (int j = 0; j < nb; j++) {
+                    long ox = ox0 + j;
+                    const double *f = row + ix[ox * taps + b] * c;
+                    double wb = wx[ox * taps + b];
+                    for (long ch = 0; ch < c; ch++) g[ch * RS_COLS + j] = f[ch] * wa * wb;
+                }
+                for (long k = 0; k < c; k++) {
+                    double *tk = t + k * RS_COLS;
+                    for (int e = 0; e < taps; e++) {
+                        const double *ge = g + ic[k * taps + e] * RS_COLS;
+                        double we = wc[k * taps + e];
+                        for (int j = 0; j < RS_COLS; j++) tk[j] += ge[j] * we;
+                    }
+                }
+            }
+        }
+        for (int j = 0; j < nb; j++)
+            for (long k = 0; k < cc; k++) o[(ox0 + j) * cc + k] = t[k * RS_COLS + j];
+    }
+}
+
+/* src: (h, w, c) or (h, w) when c == 0; dst: (oh, ow, c) or (oh, ow). */
+static int rs_zoom(double *dst, const double *src, long h, long w, long c, long oh, long ow, int order, int plain,
                    int threads) {
     int taps = order + 1;
     long cc = c > 0 ? c : 1;
@@ -251,38 +321,20 @@ static int rs_zoom(double *dst, const double *src, long h, long w, long c, long 
     int failed = !ok;
 #pragma omp parallel num_threads(threads) if (threads != 1 && ok)
     {
-        double *g = ok ? malloc(sizeof(double) * cc) : NULL;  // (c,) row*col weighted sample
-        double *t = ok ? malloc(sizeof(double) * cc) : NULL;  // (c,) accumulators
+        double *g = ok ? calloc((size_t)cc * RS_COLS, sizeof(double)) : NULL;  // (c, RS_COLS) weighted samples
+        double *t = ok ? malloc(sizeof(double) * cc * RS_COLS) : NULL;  // (c, RS_COLS) accumulators
         if (!g || !t) {
 #pragma omp atomic write
             failed = 1;
         } else {
 #pragma omp for schedule(static)
             for (long oy = 0; oy < oh; oy++) {
-                const long *ry = iy + oy * taps;
-                const double *vy = wy + oy * taps;
-                for (long ox = 0; ox < ow; ox++) {
-                    const long *rx = ix + ox * taps;
-                    const double *vx = wx + ox * taps;
-                    double *o = dst + (oy * ow + ox) * cc;
-                    for (long k = 0; k < cc; k++) t[k] = 0.0;
-                    for (int a = 0; a < taps; a++) {
-                        for (int b = 0; b < taps; b++) {
-                            const double *f = src + (ry[a] * w + rx[b]) * cc;
-                            if (c == 0) {
-                                t[0] += f[0] * vy[a] * vx[b];
-                                continue;
-                            }
-                            for (long ch = 0; ch < c; ch++) g[ch] = f[ch] * vy[a] * vx[b];
-                            for (long k = 0; k < c; k++) {
-                                const long *rc = ic + k * taps;
-                                const double *vc = wc + k * taps;
-                                for (int e = 0; e < taps; e++) t[k] += g[rc[e]] * vc[e];
-                            }
-                        }
-                    }
-                    for (long k = 0; k < cc; k++) o[k] = t[k];
-                }
+                if (plain)
+                    rs_zoom_pixel_row(dst + oy * ow * cc, src, w, c, ow, taps, iy + oy * taps, wy + oy * taps, ix, wx,
+                                      ic, wc, g, t);
+                else
+                    rs_zoom_block_row(dst + oy * ow * cc, src, w, c, ow, taps, iy + oy * taps, wy + oy * taps, ix, wx,
+                                      ic, wc, g, t);
             }
         }
         free(g);
@@ -375,7 +427,7 @@ medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "resize: %dx%d -> %dx%d: scipy would round the shape to %ldx%ld",
                         h, w, oh, ow, chk_y, chk_x);
     }
-    int rc = rs_zoom(out, zsrc, h, w, c, oh, ow, order, threads);
+    int rc = rs_zoom(out, zsrc, h, w, c, oh, ow, order, opts ? opts->plain : 0, threads);
     free(work);
     if (rc) return ms_error(err, MEDSAM_ERR_NOMEM, "resize: cannot allocate interpolation tables");
     // ref: _warps.py:_clip_warp_output — np.clip(out, min, max) (NaN passes through)

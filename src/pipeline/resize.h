@@ -43,6 +43,7 @@ typedef struct {
     int clip;          /* nonzero: clip the result to the input's [min, max] */
     int threads;       /* OpenMP threads; <= 0 uses the OpenMP default */
     ms_resize_exp exp_kind; /* which np.exp the Gaussian weights reproduce */
+    int plain;              /* nonzero: the plain one-pixel-at-a-time interpolation kernel (tests) */
 } ms_resize_opts;
 
 /* Resizes `in` (h, w[, c]) to `out` (oh, ow[, c]). Sizes must be >= 1 and each side
