@@ -302,8 +302,7 @@ static void test_pickle_edge_cases(void) {
                      "cpuK\x01tQ."),
                   MEDSAM_ERR_FORMAT, "storage key");
 
-    /* 200000-deep nesting parses (no recursion), a self-containing list too;
-     * writing either back is refused by the depth guard. */
+    /* 200000-deep nesting parses (no recursion); writing it back is refused by the depth guard. */
     size_t depth = 200000;
     char *deep = malloc(2 * depth + 8);
     size_t n = 0;
@@ -322,12 +321,45 @@ static void test_pickle_edge_cases(void) {
     CHECK(st == MEDSAM_ERR_ARG && strstr(err.message, "deeper"), "deep tree refused by the writer: %s", err.message);
     free(deep);
     pth_heap_free(h);
+
+    /* A self-containing list, and a tuple in a cycle through a list, survive dump -> load. */
     h = pth_heap_new(PTH_PICKLE_MAX_NODES);
     CHECK(unpickle_bytes(PK("\x80\x02]q\x00h\x00" "a."), h, &root, &err) == MEDSAM_OK && root &&
               pth_value_item(root, 0) == root,
           "self-containing list parses");
-    st = root ? pth_pickle_dump(root, &out, &out_len, &ts, &nt, &err) : MEDSAM_OK;
-    CHECK(st == MEDSAM_ERR_ARG, "cyclic tree refused by the writer: %s", err.message);
+    pth_value *tl = pth_new_list(h), *tt = pth_new_tuple(h, &tl, 1);
+    pth_list_append(h, tl, tt);
+    pth_list_append(h, root, tt);
+    st = pth_pickle_dump(root, &out, &out_len, &ts, &nt, &err);
+    CHECK(st == MEDSAM_OK, "cyclic tree written: %s", err.message);
+    pth_heap *h2 = pth_heap_new(PTH_PICKLE_MAX_NODES);
+    pth_value *back = NULL;
+    CHECK(st == MEDSAM_OK && pth_unpickle(out, out_len, h2, &back, &err) == MEDSAM_OK && back &&
+              pth_value_item(back, 0) == back && pth_value_type(pth_value_item(back, 1)) == PTH_VAL_TUPLE,
+          "cycle reloads as a cycle: %s", err.message);
+    free(out);
+    free(ts);
+    pth_heap_free(h2);
+    pth_heap_free(h);
+
+    /* 60 levels of x = [x, x]: 2^60 paths, written in linear size thanks to the memo. */
+    h = pth_heap_new(0);
+    pth_value *x = pth_new_list(h);
+    for (int i = 0; i < 60; i++) {
+        pth_value *y = pth_new_list(h);
+        pth_list_append(h, y, x);
+        pth_list_append(h, y, x);
+        x = y;
+    }
+    st = pth_pickle_dump(x, &out, &out_len, &ts, &nt, &err);
+    CHECK(st == MEDSAM_OK && out_len < 2000, "shared DAG written once per node (%zu bytes)", out_len);
+    h2 = pth_heap_new(PTH_PICKLE_MAX_NODES);
+    CHECK(st == MEDSAM_OK && pth_unpickle(out, out_len, h2, &back, &err) == MEDSAM_OK &&
+              pth_value_item(back, 0) == pth_value_item(back, 1),
+          "sharing preserved");
+    free(out);
+    free(ts);
+    pth_heap_free(h2);
     pth_heap_free(h);
     /* node limit */
     h = pth_heap_new(10);

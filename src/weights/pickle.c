@@ -364,7 +364,7 @@ static medsam_status collect(unpickler *u, pth_vtype type) {
     size_t n = u->sp - start;
     pth_value *v;
     if (type == PTH_VAL_TUPLE) {
-        v = pth_new_tuple(u->h, u->stack + start, n);
+        v = pth_new_tuple(u->h, n ? u->stack + start : NULL, n);
     } else if (type == PTH_VAL_DICT) {
         if (n % 2) return bad(u, "odd number of items for a dict");
         v = pth_new_dict(u->h, 0);

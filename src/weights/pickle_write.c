@@ -1,7 +1,10 @@
 /* pickle_write.c — serialises a pth_value tree as a protocol-2 pickle laid
  * out like torch.save's data.pkl: tensors become
  * torch._utils._rebuild_tensor_v2(persistent storage id, 0, size, stride,
- * False, OrderedDict()), dicts from pth_new_dict(h, 1) become OrderedDicts. */
+ * False, OrderedDict()), dicts from pth_new_dict(h, 1) become OrderedDicts.
+ * Containers and tensors are memoised (BINPUT / BINGET) like Python's
+ * pickler, so a value reachable twice is written once and stays shared, and
+ * the output is linear in the number of distinct nodes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,9 @@ typedef struct {
     int oom;
     const pth_value **tensors;
     size_t nt, tcap;
+    const pth_value **memo_keys; /* open-addressing map node -> memo index */
+    uint32_t *memo_vals;
+    size_t memo_cap, memo_n;
     medsam_error *err;
 } dumper;
 
@@ -44,6 +50,55 @@ static void emit_le(dumper *d, uint64_t v, int n) {
     uint8_t b[8];
     for (int i = 0; i < n; i++) b[i] = (uint8_t)(v >> (8 * i));
     emit(d, b, (size_t)n);
+}
+
+static size_t memo_slot(const dumper *d, const pth_value *v) {
+    size_t h = ((uintptr_t)v >> 4) * 0x9E3779B97F4A7C15ull;
+    size_t i = h & (d->memo_cap - 1);
+    while (d->memo_keys[i] && d->memo_keys[i] != v) i = (i + 1) & (d->memo_cap - 1);
+    return i;
+}
+
+/* Memo index of v, or -1 when v has not been written yet. */
+static long memo_find(const dumper *d, const pth_value *v) {
+    if (!d->memo_cap) return -1;
+    size_t i = memo_slot(d, v);
+    return d->memo_keys[i] ? (long)d->memo_vals[i] : -1;
+}
+
+/* Stores the value on top of the pickle stack as v's memo entry (BINPUT / LONG_BINPUT). */
+static void memo_put(dumper *d, const pth_value *v) {
+    if (d->oom) return;
+    if (2 * (d->memo_n + 1) > d->memo_cap) {
+        size_t cap = d->memo_cap ? 2 * d->memo_cap : 256;
+        const pth_value **keys = d->memo_keys;
+        uint32_t *vals = d->memo_vals;
+        size_t old = d->memo_cap;
+        d->memo_keys = calloc(cap, sizeof *d->memo_keys);
+        d->memo_vals = calloc(cap, sizeof *d->memo_vals);
+        d->memo_cap = cap;
+        if (!d->memo_keys || !d->memo_vals) { d->oom = 1; free(keys); free(vals); d->memo_cap = 0; return; }
+        for (size_t i = 0; i < old; i++)
+            if (keys[i]) {
+                size_t j = memo_slot(d, keys[i]);
+                d->memo_keys[j] = keys[i];
+                d->memo_vals[j] = vals[i];
+            }
+        free(keys);
+        free(vals);
+    }
+    if (d->memo_n >= 0xFFFFFFFFu) { d->oom = 1; return; }
+    size_t i = memo_slot(d, v);
+    d->memo_keys[i] = v;
+    d->memo_vals[i] = (uint32_t)d->memo_n;
+    if (d->memo_n < 256) { op(d, 'q'); op(d, (uint8_t)d->memo_n); }
+    else { op(d, 'r'); emit_le(d, d->memo_n, 4); }
+    d->memo_n++;
+}
+
+static void memo_get(dumper *d, long idx) {
+    if (idx < 256) { op(d, 'h'); op(d, (uint8_t)idx); }
+    else { op(d, 'j'); emit_le(d, (uint64_t)idx, 4); }
 }
 
 static void emit_global(dumper *d, const char *module, const char *name) {
@@ -146,6 +201,9 @@ static medsam_status dump(dumper *d, const pth_value *v, int depth) {
     if (depth > DUMP_MAX_DEPTH)
         return ms_error(d->err, MEDSAM_ERR_ARG, "value tree nested deeper than %d (cyclic?)", DUMP_MAX_DEPTH);
     medsam_status st = MEDSAM_OK;
+    int shareable = v->type >= PTH_VAL_TUPLE && v->type <= PTH_VAL_TENSOR;
+    long idx = shareable ? memo_find(d, v) : -1;
+    if (idx >= 0) { memo_get(d, idx); return d->oom ? ms_error(d->err, MEDSAM_ERR_NOMEM, "out of memory") : MEDSAM_OK; }
     switch (v->type) {
     case PTH_VAL_NONE: op(d, 'N'); break;
     case PTH_VAL_BOOL: op(d, v->i ? 0x88 : 0x89); break;
@@ -176,20 +234,26 @@ static medsam_status dump(dumper *d, const pth_value *v, int depth) {
         if (v->len > 3) op(d, '(');
         for (size_t i = 0; i < v->len && !st; i++) st = dump(d, v->items[i], depth + 1);
         op(d, v->len > 3 ? 't' : (uint8_t)(0x84 + v->len));
+        if (!st) {
+            idx = memo_find(d, v); /* a cycle through a list may have written it already */
+            if (idx >= 0) { op(d, '0'); memo_get(d, idx); } else memo_put(d, v);
+        }
         break;
     case PTH_VAL_LIST:
     case PTH_VAL_SET:
         if (v->type == PTH_VAL_SET) emit_global(d, "__builtin__", v->kind ? "frozenset" : "set");
         op(d, ']');
+        if (v->type == PTH_VAL_LIST) memo_put(d, v); /* before the items, so a list may contain itself */
         if (v->len) {
             op(d, '(');
             for (size_t i = 0; i < v->len && !st; i++) st = dump(d, v->items[i], depth + 1);
             op(d, 'e');
         }
-        if (v->type == PTH_VAL_SET) { op(d, 0x85); op(d, 'R'); }
+        if (v->type == PTH_VAL_SET) { op(d, 0x85); op(d, 'R'); memo_put(d, v); }
         break;
     case PTH_VAL_DICT:
         if (v->kind) emit_empty_ordered_dict(d); else op(d, '}');
+        memo_put(d, v);
         for (size_t i = 0; i < v->len && !st; i++) {
             if (i % SETITEMS_BATCH == 0) op(d, '(');
             st = dump(d, v->items[2 * i], depth + 1);
@@ -197,7 +261,10 @@ static medsam_status dump(dumper *d, const pth_value *v, int depth) {
             if (i % SETITEMS_BATCH == SETITEMS_BATCH - 1 || i + 1 == v->len) op(d, 'u');
         }
         break;
-    case PTH_VAL_TENSOR: st = dump_tensor(d, v); break;
+    case PTH_VAL_TENSOR:
+        st = dump_tensor(d, v);
+        if (!st) memo_put(d, v);
+        break;
     case PTH_VAL_GLOBAL:
     case PTH_VAL_STORAGE:
         return ms_error(d->err, MEDSAM_ERR_UNSUPPORTED, "cannot write an internal global/storage node");
@@ -219,6 +286,8 @@ medsam_status pth_pickle_dump(const pth_value *root, uint8_t **out, size_t *out_
     op(&d, 2);
     medsam_status st = dump(&d, root, 0);
     op(&d, '.');
+    free(d.memo_keys);
+    free(d.memo_vals);
     if (!st && d.oom) st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory while writing the pickle");
     if (st) {
         free(d.buf);

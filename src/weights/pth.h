@@ -9,7 +9,9 @@
  *   (c) either of them with DDP's "module." prefix, stripped from each key.
  * Non-tensor values of the state dict are left out of the tensor list.
  * Every tensor's storage is checked at open (present in the archive, large
- * enough for the declared view), so pth_read_* only fails on I/O errors.
+ * enough for the declared view), so pth_read_* only fails on I/O errors or a
+ * CRC-32 mismatch (checked whenever a read covers a whole storage entry).
+ * Limits: data.pkl <= 256 MiB and <= 4M pickle objects; at most 8 dims.
  *
  * Typical use by a model loader:
  *     pth_file *f; if (pth_open(path, &f, err)) return err->code;
