@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* results must not depend on fused multiply-adds; GCC in ISO C mode does not fuse */
+#endif
+
 typedef struct {
     long i0, i1;
     float l0, l1;

@@ -7,6 +7,10 @@
 
 #include "core/error.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* results must not depend on fused multiply-adds; GCC in ISO C mode does not fuse */
+#endif
+
 // ref: MedSAM_Inference.py:114-118 (imread + 3 channels), utils/pre_grey_rgb.py:49-50 (16-bit rescale)
 medsam_status ms_preprocess_rgb_input(double **out, const ms_image *img, ms_u16_policy u16, medsam_error *err) {
     *out = NULL;
