@@ -10,9 +10,9 @@ tests/fixtures/preprocess/. Run with /usr/bin/python3 from the repository root:
 
     /usr/bin/python3 tools/ref/make_preprocess_fixtures.py
 
-Also prints, for the large synthetic cases that are only stored as row checksums and a
-subsample, nothing more: the C test recomputes them. SAM_REF_DIR (default /work/ref/MedSAM)
-locates assets/img_demo.png, of which only per-row CRC32s of the expected 1024 output are kept.
+Large synthetic inputs (integer formulas, recomputed by the C test) are kept only as
+per-row CRC32s of the expected 1024 output plus every 16th pixel. SAM_REF_DIR (default
+/work/ref/MedSAM) locates assets/img_demo.png, of which only per-row CRC32s are kept.
 
 NumPy's exp on AVX-512 (SKX) CPUs is Intel SVML's; the fixtures record which exp this
 machine used (kernels.npy lets the C test check its emulation directly).
