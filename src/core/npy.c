@@ -69,7 +69,8 @@ medsam_status ms_npy_parse(const uint8_t *buf, size_t len, ms_npy *out, medsam_e
     }
     if (!found) {
         char descr[16] = {0};
-        for (int i = 0; i < 15 && d + 1 + i < hdr + hlen && d[1 + i] != '\''; i++) descr[i] = d[1 + i];
+        for (int i = 0; i < 15 && d + 1 + i < hdr + hlen && d[1 + i] != '\''; i++)
+            descr[i] = (d[1 + i] >= 32 && d[1 + i] < 127) ? d[1 + i] : '?'; /* keep the message one printable line */
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "unsupported .npy dtype '%s'", descr);
     }
     const char *f = header_value(hdr, hlen, "'fortran_order'");
