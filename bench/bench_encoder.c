@@ -1,0 +1,487 @@
+/* bench_encoder.c — end-to-end speed of medsam.c on one real image: FMA peak,
+ * image encoder (whole, per block from the trace hook, per operation), decoder
+ * per box, and the `medsam embed` / `medsam segment` processes (wall time,
+ * peak RSS). Run by bench/run.sh (`make bench`), which builds it with the
+ * library's flags:
+ *   cc -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_encoder.c \
+ *      build/libmedsam.a -lpng -ljpeg -lz -lm -o build/bench/bench_encoder
+ * Usage:
+ *   bench_encoder -m MODEL.pth -i IMAGE [-b x0,y0,x1,y1] [--threads 1,2] [--reps 3]
+ *                 [--medsam build/medsam] [--results FILE]
+ * Prints tables to stdout; --results also writes "key value" lines (seconds,
+ * GFLOP/s, MB) that bench/run.sh sets beside bench/pytorch_bench.py's. */
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
+
+#include "api/model_internal.h"
+#include "core/rng.h"
+#include "model/image_encoder.h"
+#include "ops/attention.h"
+#include "ops/ops.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+extern char **environ;
+
+#define BENCH_MAX_THREADS 8
+#define BENCH_MAX_REPS 15
+
+static double bench_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int bench_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n values (sorts a copy). */
+static double bench_median(const double *v, int n) {
+    double s[BENCH_MAX_REPS + 1];
+    memcpy(s, v, (size_t)n * sizeof *v);
+    qsort(s, (size_t)n, sizeof *s, bench_cmp);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+/* ---- FMA peak: 10 independent 8-wide FMA chains per thread (AVX2, as the GEMM kernel) ---- */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"), noinline)) static float bench_fma_chains(long iters) {
+    const __m256 m = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-7f);
+    __m256 r0 = _mm256_set1_ps(0.f), r1 = _mm256_set1_ps(1.f), r2 = _mm256_set1_ps(2.f), r3 = _mm256_set1_ps(3.f);
+    __m256 r4 = _mm256_set1_ps(4.f), r5 = _mm256_set1_ps(5.f), r6 = _mm256_set1_ps(6.f), r7 = _mm256_set1_ps(7.f);
+    __m256 r8 = _mm256_set1_ps(8.f), r9 = _mm256_set1_ps(9.f);
+    for (long i = 0; i < iters; i++) {
+        r0 = _mm256_fmadd_ps(r0, m, c); r1 = _mm256_fmadd_ps(r1, m, c); r2 = _mm256_fmadd_ps(r2, m, c);
+        r3 = _mm256_fmadd_ps(r3, m, c); r4 = _mm256_fmadd_ps(r4, m, c); r5 = _mm256_fmadd_ps(r5, m, c);
+        r6 = _mm256_fmadd_ps(r6, m, c); r7 = _mm256_fmadd_ps(r7, m, c); r8 = _mm256_fmadd_ps(r8, m, c);
+        r9 = _mm256_fmadd_ps(r9, m, c);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(r0, r1), _mm256_add_ps(r2, r3)),
+                             _mm256_add_ps(_mm256_add_ps(r4, r5), _mm256_add_ps(r6, r7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(r8, r9));
+    return _mm256_cvtss_f32(s);
+}
+
+/* Best of 5 runs of ~0.1 s: GFLOP/s of nthreads concurrent chains (2 FLOP per FMA lane). */
+static double bench_peak(int nthreads) {
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
+    const long iters = 8000000;
+    double best = 0;
+    volatile float sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t = bench_now();
+#pragma omp parallel num_threads(nthreads)
+        {
+            float v = bench_fma_chains(iters);
+#pragma omp atomic
+            sink += v;
+        }
+        t = bench_now() - t;
+        double g = (double)iters * 10 * 8 * 2 * nthreads / t * 1e-9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+#else
+static double bench_peak(int nthreads) { (void)nthreads; return 0; }
+#endif
+
+/* ---- work of the encoder, in multiply-accumulates (MAC) ---- */
+
+typedef struct {
+    double patch, qkv, attn, proj, mlp, neck; /* whole image */
+    double win[4], glob[4];                   /* one block: qkv, attn, proj, mlp */
+    int n_win, n_glob;
+    int Hp;                                   /* padded grid of windowed blocks */
+} bench_work;
+
+/* Windowed blocks run qkv/attention/proj on the zero-padded Hp x Hp grid (70x70
+ * for ViT-B); attention counts q.k^T, p.v and the decomposed rel-pos dots. */
+static void bench_count_work(const ms_config *c, bench_work *w) {
+    memset(w, 0, sizeof *w);
+    const double G = c->grid, N = G * G, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans, hd = c->head_dim;
+    const double H = c->num_heads;
+    const int ws = c->window_size > 0 ? c->window_size : c->grid;
+    w->Hp = (c->grid + ws - 1) / ws * ws;
+    const double Np = (double)w->Hp * w->Hp, T = (double)ws * ws, nwin = Np / T;
+    w->win[0] = Np * C * 3 * C;
+    w->win[1] = nwin * H * (2 * T * T * hd + T * (2.0 * ws) * hd);
+    w->win[2] = Np * C * C;
+    w->win[3] = 2 * N * C * M;
+    w->glob[0] = N * C * 3 * C;
+    w->glob[1] = H * (2 * N * N * hd + N * (2 * G) * hd);
+    w->glob[2] = N * C * C;
+    w->glob[3] = 2 * N * C * M;
+    for (int b = 0; b < c->depth; b++) {
+        const int g = c->is_global[b] || c->window_size == 0;
+        const double *s = g ? w->glob : w->win;
+        g ? w->n_glob++ : w->n_win++;
+        w->qkv += s[0], w->attn += s[1], w->proj += s[2], w->mlp += s[3];
+    }
+    w->patch = N * C * c->in_chans * c->patch_size * c->patch_size;
+    w->neck = N * C * O + N * O * O * 9;
+}
+
+static double bench_work_total(const bench_work *w) { return w->patch + w->qkv + w->attn + w->proj + w->mlp + w->neck; }
+
+/* ---- whole encoder with trace timestamps ---- */
+
+typedef struct {
+    double t0;
+    double stamp[MS_MAX_DEPTH + 2]; /* patch_embed, block.0 .. block.depth-1, neck */
+    int n;
+} bench_trace;
+
+static void bench_trace_fn(void *ctx, const char *stage, const float *data, long n) {
+    (void)stage, (void)data, (void)n;
+    bench_trace *t = ctx;
+    if (t->n < MS_MAX_DEPTH + 2) t->stamp[t->n++] = bench_now() - t->t0;
+}
+
+typedef struct {
+    double seconds;
+    double patch, win_block, glob_block, neck; /* per-image totals from the median run */
+} bench_enc_result;
+
+static int bench_encoder(const medsam_model *m, const float *chw, float *emb, float *work, int nthreads, int reps,
+                         bench_enc_result *out) {
+    const ms_config *c = &m->cfg;
+    bench_trace tr[BENCH_MAX_REPS];
+    double secs[BENCH_MAX_REPS];
+    medsam_error err;
+    for (int r = 0; r < reps; r++) {
+        memset(&tr[r], 0, sizeof tr[r]);
+        tr[r].t0 = bench_now();
+        if (ms_image_encoder_forward(c, &m->w.enc, chw, emb, work, nthreads, bench_trace_fn, &tr[r], &err)) {
+            fprintf(stderr, "bench: encoder failed: %s\n", err.message);
+            return -1;
+        }
+        secs[r] = bench_now() - tr[r].t0;
+    }
+    out->seconds = bench_median(secs, reps);
+    int med = 0;
+    for (int r = 0; r < reps; r++)
+        if (secs[r] == out->seconds) med = r;
+    const bench_trace *t = &tr[med];
+    out->patch = t->stamp[0];
+    out->win_block = out->glob_block = 0;
+    for (int b = 0; b < c->depth; b++) {
+        double d = t->stamp[b + 1] - t->stamp[b];
+        if (c->is_global[b] || c->window_size == 0) out->glob_block += d;
+        else out->win_block += d;
+    }
+    out->neck = out->seconds - t->stamp[c->depth];
+    return 0;
+}
+
+/* ---- one windowed and one global block, operation by operation ---- */
+
+typedef struct { double ln, qkv, attn, proj, mlp; } bench_ops; /* seconds for one block */
+
+/* Runs block `blk`'s operations on random activations of the right shapes. */
+static void bench_block_ops(const ms_config *c, const ms_vit_block_w *bw, int windowed, int Hp, int nthreads, int reps,
+                            float *x, float *y, float *big, float *scratch, bench_ops *o) {
+    const int G = c->grid, C = c->embed_dim, M = c->mlp_dim, H = c->num_heads, hd = c->head_dim;
+    const int S = windowed ? c->window_size : G, T = S * S;
+    const long rows = windowed ? (long)Hp * Hp : (long)G * G, N = (long)G * G;
+    const int ngroups = windowed ? (Hp / S) * (Hp / S) : 1;
+    const int tile = T <= 256 ? T : MS_ENC_GLOBAL_TILE_Q; /* as image_encoder.c chooses */
+    const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
+    double t[5][BENCH_MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        layernorm_forward(y, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // y: (N, C)
+        layernorm_forward(y, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);
+        double t1 = bench_now();
+        linear_forward(big, x, C, bw->qkv_w, bw->qkv_b, rows, C, 3 * C, nthreads);  // big: (rows, 3C)
+        double t2 = bench_now();
+        vit_attention_forward(y, big, bw->rel_pos_h, bw->rel_pos_w, ngroups, S, S, H, hd, tile, scratch,
+                              attn_threads);                                         // y: (rows, C)
+        double t3 = bench_now();
+        linear_forward(x, y, C, bw->proj_w, bw->proj_b, rows, C, C, nthreads);       // x: (rows, C)
+        double t4 = bench_now();
+        linear_forward(big, x, C, bw->lin1_w, bw->lin1_b, N, C, M, nthreads);        // big: (N, M)
+        gelu_forward(big, N * M, nthreads);
+        linear_forward(y, big, M, bw->lin2_w, bw->lin2_b, N, M, C, nthreads);        // y: (N, C)
+        double t5 = bench_now();
+        t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2, t[3][r] = t4 - t3, t[4][r] = t5 - t4;
+    }
+    o->ln = bench_median(t[0], reps), o->qkv = bench_median(t[1], reps), o->attn = bench_median(t[2], reps);
+    o->proj = bench_median(t[3], reps), o->mlp = bench_median(t[4], reps);
+}
+
+/* ---- decoder ---- */
+
+/* Median milliseconds per box of medsam_decode_boxes(n boxes, 512x512 output, mask). */
+static double bench_decoder(const medsam_model *m, const medsam_embedding *e, int n, int nthreads, int reps) {
+    medsam_box boxes[10];
+    for (int k = 0; k < n && k < 10; k++)
+        boxes[k] = (medsam_box){(float)(40 + 17 * k), (float)(60 + 11 * k), (float)(300 + 13 * k), (float)(330 + 9 * k)};
+    uint8_t *mask = malloc(512 * 512); // (512, 512) labels
+    double t[BENCH_MAX_REPS];
+    medsam_error err;
+    double res = -1;
+    if (reps > BENCH_MAX_REPS) reps = BENCH_MAX_REPS;
+    if (!mask) goto done;
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        double t0 = bench_now();
+        if (medsam_decode_boxes(m, e, 512, 512, boxes, n, nthreads, NULL, NULL, mask, &err)) {
+            fprintf(stderr, "bench: decoder failed: %s\n", err.message);
+            goto done;
+        }
+        if (r >= 0) t[r] = (bench_now() - t0) * 1e3 / n;
+    }
+    res = bench_median(t, reps);
+done:
+    free(mask);
+    return res;
+}
+
+/* ---- child processes: wall time and peak RSS ---- */
+
+static int bench_process(char *const argv[], double *wall, double *rss_mb) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    double t0 = bench_now();
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "bench: cannot run %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: %s %s failed\n", argv[0], argv[1]);
+        return -1;
+    }
+    *wall = bench_now() - t0;
+    *rss_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+    return 0;
+}
+
+/* ---- main ---- */
+
+typedef struct {
+    const char *model, *image, *medsam, *results, *box;
+    int threads[BENCH_MAX_THREADS], nthreads, reps;
+} bench_opts;
+
+static int bench_parse(int argc, char **argv, bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->threads[0] = 1, o->threads[1] = 2, o->nthreads = 2, o->reps = 3;
+    o->box = "300,300,1100,1100";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!strcmp(a, "-m")) o->model = v;
+        else if (!strcmp(a, "-i")) o->image = v;
+        else if (!strcmp(a, "-b")) o->box = v;
+        else if (!strcmp(a, "--medsam")) o->medsam = v;
+        else if (!strcmp(a, "--results")) o->results = v;
+        else if (!strcmp(a, "--reps")) o->reps = atoi(v);
+        else if (!strcmp(a, "--threads")) {
+            o->nthreads = 0;
+            for (const char *p = v; *p && o->nthreads < BENCH_MAX_THREADS;) {
+                o->threads[o->nthreads++] = (int)strtol(p, (char **)&p, 10);
+                if (*p == ',') p++;
+                else if (*p) return -1;
+            }
+        } else return -1;
+    }
+    if (argc % 2 == 0 || !o->model || !o->image || o->reps < 1 || o->reps > BENCH_MAX_REPS || o->nthreads < 1) return -1;
+    for (int k = 0; k < o->nthreads; k++)
+        if (o->threads[k] < 1) return -1;
+    return 0;
+}
+
+static void bench_row(const char *name, double mac, const double *secs, const double *peak, int nt) {
+    printf("  %-24s %7.2f", name, mac * 1e-9);
+    for (int k = 0; k < nt; k++) {
+        double g = secs[k] > 0 && mac > 0 ? 2 * mac / secs[k] * 1e-9 : 0;
+        if (mac > 0) printf(" | %9.4f %7.1f %5.1f%%", secs[k], g, peak[k] > 0 ? 100 * g / peak[k] : 0);
+        else printf(" | %9.4f %7s %6s", secs[k], "-", "-");
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv) {
+    bench_opts o;
+    if (bench_parse(argc, argv, &o)) {
+        fprintf(stderr, "usage: bench_encoder -m MODEL.pth -i IMAGE [-b x0,y0,x1,y1] [--threads 1,2] [--reps 3] "
+                        "[--medsam build/medsam] [--results FILE]\n");
+        return 2;
+    }
+    FILE *res = o.results ? fopen(o.results, "w") : NULL;
+    /* processes first, while this process is small: Linux carries the RSS high-water mark of
+     * the spawning process's memory into a child's ru_maxrss at exec */
+    double proc_wall[2] = {-1, -1}, proc_rss[2] = {-1, -1};
+    if (o.medsam) {
+        char emb_out[] = "build/bench/embed_out.npy", mask_out[] = "build/bench/segment_out.png";
+        char *embed_argv[] = {(char *)o.medsam, "embed", "-m", (char *)o.model, "-i", (char *)o.image, "-o", emb_out, NULL};
+        char *seg_argv[] = {(char *)o.medsam, "segment", "-m", (char *)o.model, "-i", (char *)o.image, "-b",
+                            (char *)o.box, "-o", mask_out, NULL};
+        if (bench_process(embed_argv, &proc_wall[0], &proc_rss[0])) proc_wall[0] = -1;
+        if (bench_process(seg_argv, &proc_wall[1], &proc_rss[1])) proc_wall[1] = -1;
+        remove(emb_out);
+        remove(mask_out);
+    }
+    medsam_error err;
+    medsam_model *m;
+    if (medsam_model_load(o.model, &m, &err)) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        return 1;
+    }
+    const ms_config *c = &m->cfg;
+    const int S = c->img_size, nt = o.nthreads;
+    float *hwc = NULL;
+    int W, H;
+    if (medsam_prepare_input(o.image, S, o.threads[nt - 1], &hwc, &W, &H, &err)) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        return 1;
+    }
+    float *chw = malloc((size_t)3 * S * S * sizeof(float));  // (3, S, S)
+    float *emb = malloc((size_t)c->out_chans * c->grid * c->grid * sizeof(float)); // (O, G, G)
+    float *work = malloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
+    if (!chw || !emb || !work) return 1;
+    for (long p = 0; p < (long)S * S; p++)
+        for (int ch = 0; ch < 3; ch++) chw[(long)ch * S * S + p] = hwc[p * 3 + ch];
+
+    bench_work wk;
+    bench_count_work(c, &wk);
+    double peak[BENCH_MAX_THREADS];
+    printf("== FMA peak (AVX2 8-wide fp32 FMA chains, best of 5)\n");
+    for (int k = 0; k < nt; k++) {
+        peak[k] = bench_peak(o.threads[k]);
+        printf("  %d thread%s: %7.1f GFLOP/s\n", o.threads[k], o.threads[k] > 1 ? "s" : "", peak[k]);
+        if (res) fprintf(res, "peak_gflops_%d %.2f\n", o.threads[k], peak[k]);
+    }
+    printf("== model %s: embed %d, depth %d, img %d; image %s (%dx%d)\n", o.model, c->embed_dim, c->depth, S, o.image,
+           W, H);
+    printf("== encoder work: %.1f GMAC = %.3f TFLOP per image (windowed blocks on the padded %dx%d grid)\n",
+           bench_work_total(&wk) * 1e-9, 2 * bench_work_total(&wk) * 1e-12, wk.Hp, wk.Hp);
+
+    /* whole encoder */
+    bench_enc_result er[BENCH_MAX_THREADS];
+    printf("== encoder, ms_image_encoder_forward, median of %d (seconds per image)\n", o.reps);
+    for (int k = 0; k < nt; k++) {
+        if (bench_encoder(m, chw, emb, work, o.threads[k], o.reps, &er[k])) return 1;
+        double g = 2 * bench_work_total(&wk) / er[k].seconds * 1e-9;
+        printf("  %d thread%s: %9.4f s  %7.1f GFLOP/s  %5.1f%% of peak\n", o.threads[k], o.threads[k] > 1 ? "s" : "",
+               er[k].seconds, g, peak[k] > 0 ? 100 * g / peak[k] : 0);
+        if (res) fprintf(res, "encoder_s_%d %.4f\nencoder_gflops_%d %.2f\n", o.threads[k], er[k].seconds, o.threads[k], g);
+        fflush(stdout);
+    }
+
+    /* per stage: blocks from the trace of the median run, operations from one block of each kind */
+    printf("== encoder stages: GMAC per image | per thread count: seconds per image, GFLOP/s, %% of peak\n");
+    printf("  %-24s %7s", "stage", "GMAC");
+    for (int k = 0; k < nt; k++) {
+        char h[16];
+        snprintf(h, sizeof h, "s @%dthr", o.threads[k]);
+        printf(" | %9s %7s %6s", h, "GFLOP/s", "%peak");
+    }
+    printf("\n");
+    double col[BENCH_MAX_THREADS];
+    const double nwin = wk.n_win, nglob = wk.n_glob;
+#define BENCH_ROW(label, mac, expr)                                  \
+    do {                                                             \
+        for (int k = 0; k < nt; k++) col[k] = (expr);                \
+        bench_row(label, mac, col, peak, nt);             \
+    } while (0)
+    BENCH_ROW("patch embed (trace)", wk.patch, er[k].patch);
+    char label[64];
+    snprintf(label, sizeof label, "%d windowed blk (trace)", wk.n_win);
+    BENCH_ROW(label, nwin * (wk.win[0] + wk.win[1] + wk.win[2] + wk.win[3]), er[k].win_block);
+    snprintf(label, sizeof label, "%d global blk (trace)", wk.n_glob);
+    BENCH_ROW(label, nglob * (wk.glob[0] + wk.glob[1] + wk.glob[2] + wk.glob[3]), er[k].glob_block);
+    BENCH_ROW("neck (trace)", wk.neck, er[k].neck);
+
+    /* operations: block 0 style (windowed) and the first global block, scaled by the block counts */
+    int bwin = -1, bglob = -1;
+    for (int b = 0; b < c->depth; b++) {
+        if ((c->is_global[b] || c->window_size == 0) && bglob < 0) bglob = b;
+        if (!(c->is_global[b] || c->window_size == 0) && bwin < 0) bwin = b;
+    }
+    const long G = c->grid, Np = (long)wk.Hp * wk.Hp, rows = Np > G * G ? Np : G * G;
+    const size_t big_n = (size_t)(rows * 3 * c->embed_dim > G * G * c->mlp_dim ? rows * 3 * c->embed_dim : G * G * c->mlp_dim);
+    float *x = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (rows, C)
+    float *y = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (rows, C)
+    float *big = malloc(big_n * sizeof(float));                       // (rows, 3C) | (N, M)
+    int max_t = 1;
+    for (int k = 0; k < nt; k++) max_t = o.threads[k] > max_t ? o.threads[k] : max_t;
+    const int ws = c->window_size > 0 ? c->window_size : c->grid;
+    const size_t per_glob = vit_attention_scratch_floats(G, G, G * G <= 256 ? G * G : MS_ENC_GLOBAL_TILE_Q);
+    const size_t per_win = vit_attention_scratch_floats(ws, ws, ws * ws <= 256 ? ws * ws : MS_ENC_GLOBAL_TILE_Q);
+    const size_t per = per_glob > per_win ? per_glob : per_win;
+    if (max_t > MS_ENC_MAX_ATTN_THREADS) max_t = MS_ENC_MAX_ATTN_THREADS;
+    float *scratch = malloc(per * (size_t)max_t * sizeof(float)); // (attention threads, per)
+    if (!x || !y || !big || !scratch) return 1;
+    ms_rng rng;
+    ms_rng_seed(&rng, 1);
+    ms_rng_normal(&rng, x, (size_t)rows * c->embed_dim, 0.0, 1.0);
+    bench_ops ow[BENCH_MAX_THREADS], og[BENCH_MAX_THREADS];
+    memset(ow, 0, sizeof ow), memset(og, 0, sizeof og);
+    for (int k = 0; k < nt; k++) {
+        if (bwin >= 0) bench_block_ops(c, &m->w.enc.blocks[bwin], 1, wk.Hp, o.threads[k], o.reps, x, y, big, scratch, &ow[k]);
+        if (bglob >= 0) bench_block_ops(c, &m->w.enc.blocks[bglob], 0, wk.Hp, o.threads[k], o.reps, x, y, big, scratch, &og[k]);
+    }
+    BENCH_ROW("qkv (op)", wk.qkv, nwin * ow[k].qkv + nglob * og[k].qkv);
+    BENCH_ROW("attention (op)", wk.attn, nwin * ow[k].attn + nglob * og[k].attn);
+    BENCH_ROW("  windowed attention", nwin * wk.win[1], nwin * ow[k].attn);
+    BENCH_ROW("  global attention", nglob * wk.glob[1], nglob * og[k].attn);
+    BENCH_ROW("proj (op)", wk.proj, nwin * ow[k].proj + nglob * og[k].proj);
+    BENCH_ROW("mlp lin1+gelu+lin2 (op)", wk.mlp, nwin * ow[k].mlp + nglob * og[k].mlp);
+    BENCH_ROW("layernorm x2 (op)", 0, nwin * ow[k].ln + nglob * og[k].ln);
+    BENCH_ROW("other (blocks - ops)", 0,
+              er[k].win_block + er[k].glob_block - nwin * (ow[k].ln + ow[k].qkv + ow[k].attn + ow[k].proj + ow[k].mlp) -
+                  nglob * (og[k].ln + og[k].qkv + og[k].attn + og[k].proj + og[k].mlp));
+#undef BENCH_ROW
+    printf("  (op rows: one block of each kind timed op by op on random activations, times the block counts;\n"
+           "   other = partition/unpartition, residual adds and what op-by-op timing misses)\n");
+    free(x), free(y), free(big), free(scratch);
+
+    /* decoder */
+    medsam_embedding *e;
+    if (medsam_embedding_from_data(m, emb, (long)c->out_chans * c->grid * c->grid, &e, &err)) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        return 1;
+    }
+    printf("== decoder, medsam_decode_boxes on one embedding, 512x512 output with mask (ms per box, median)\n");
+    for (int k = 0; k < nt; k++) {
+        double one = bench_decoder(m, e, 1, o.threads[k], o.reps < 3 ? 3 : 3 * o.reps);
+        double ten = bench_decoder(m, e, 10, o.threads[k], o.reps);
+        printf("  %d thread%s:  1 box %8.2f ms/box   10 boxes %8.2f ms/box\n", o.threads[k], o.threads[k] > 1 ? "s" : "",
+               one, ten);
+        if (res) fprintf(res, "decoder_ms_1box_%d %.3f\ndecoder_ms_10box_%d %.3f\n", o.threads[k], one, o.threads[k], ten);
+    }
+    medsam_embedding_free(e);
+
+    if (o.medsam) {
+        printf("== processes (default threads = all CPUs), wall time and peak RSS (run first, one each)\n");
+        if (proc_wall[0] >= 0) {
+            printf("  medsam embed:   %7.2f s wall, peak RSS %7.1f MB\n", proc_wall[0], proc_rss[0]);
+            if (res) fprintf(res, "embed_wall_s %.3f\nembed_rss_mb %.1f\n", proc_wall[0], proc_rss[0]);
+        }
+        if (proc_wall[1] >= 0) {
+            printf("  medsam segment: %7.2f s wall, peak RSS %7.1f MB (box %s)\n", proc_wall[1], proc_rss[1], o.box);
+            if (res) fprintf(res, "segment_wall_s %.3f\nsegment_rss_mb %.1f\n", proc_wall[1], proc_rss[1]);
+        }
+    }
+    if (res) fclose(res);
+    free(hwc), free(chw), free(emb), free(work);
+    medsam_model_free(m);
+    return 0;
+}

@@ -1,0 +1,73 @@
+#!/bin/sh
+# `make bench`: medsam.c against the official PyTorch code on one real image.
+# See bench/README.md. Settings (environment variables):
+#   BENCH_ARCH     vit_b (default) | vit_l | vit_h | tiny (a quick smoke run)
+#   BENCH_REPS     timed runs per measurement, median reported (default 3)
+#   BENCH_THREADS  thread counts, comma-separated (default 1,2)
+#   BENCH_IMAGE    image (default tests/fixtures/images/retina.jpg, 1411x1411 RGB)
+#   BENCH_BOX      box for the whole-process runs (default 300,300,1100,1100)
+#   BENCH_TORCH    auto (default: run PyTorch when it is available) | 0 | 1
+#   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM)
+# The random-initialised checkpoint (`medsam init --seed 0`) is made once and
+# kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
+set -e
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ARCH=${BENCH_ARCH:-vit_b}
+REPS=${BENCH_REPS:-3}
+THREADS=${BENCH_THREADS:-1,2}
+IMG=${BENCH_IMAGE:-tests/fixtures/images/retina.jpg}
+BOX=${BENCH_BOX:-300,300,1100,1100}
+TORCH=${BENCH_TORCH:-auto}
+REF=${SAM_REF_DIR:-/work/ref/MedSAM}
+OUT=$BUILD/bench
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+
+CKPT=$OUT/${ARCH}_seed0.pth
+if [ ! -s "$CKPT" ]; then
+    "$BUILD/medsam" init --arch "$ARCH" --seed 0 -o "$CKPT"
+fi
+${CC:-cc} -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_encoder.c "$BUILD/libmedsam.a" \
+    -lpng -ljpeg -lz -lm -o "$OUT/bench_encoder"
+
+echo "######## medsam.c ($(uname -m), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
+rm -f "$OUT/results_c.txt" "$OUT/results_torch.txt"
+"$OUT/bench_encoder" -m "$CKPT" -i "$IMG" -b "$BOX" --threads "$THREADS" --reps "$REPS" \
+    --medsam "$BUILD/medsam" --results "$OUT/results_c.txt"
+
+run_torch=0
+case $TORCH in
+0) ;;
+1) run_torch=1 ;;
+*) if [ -x "$PY" ] && "$PY" -c "import torch, skimage" >/dev/null 2>&1 && [ -d "$REF/segment_anything" ]; then
+       run_torch=1
+   else
+       echo "(PyTorch side skipped: needs $PY with torch and scikit-image, and the official checkout at $REF)"
+   fi ;;
+esac
+if [ "$run_torch" -eq 1 ]; then
+    echo
+    echo "######## PyTorch (official code path of MedSAM_Inference.py)"
+    SAM_REF_DIR=$REF "$PY" bench/pytorch_bench.py --checkpoint "$CKPT" --arch "$ARCH" --image "$IMG" --box "$BOX" \
+        --threads "$THREADS" --reps "$REPS" --results "$OUT/results_torch.txt"
+    echo
+    echo "######## side by side ($ARCH, median of $REPS; ratio = PyTorch / medsam.c, > 1: medsam.c is faster or smaller)"
+    awk -v threads="$THREADS" '
+        function row(label, key,    ratio) {
+            if (!(key in cres) || !(key in tres)) return
+            ratio = (cres[key] > 0) ? tres[key] / cres[key] : 0
+            printf "  %-34s %12.3f %12.3f %8.2fx\n", label, cres[key], tres[key], ratio
+        }
+        FNR == NR { cres[$1] = $2; next }
+        { tres[$1] = $2 }
+        END {
+            printf "  %-34s %12s %12s %9s\n", "", "medsam.c", "PyTorch", "ratio"
+            n = split(threads, th, ",")
+            for (i = 1; i <= n; i++) row("encoder s/image, " th[i] " thr", "encoder_s_" th[i])
+            for (i = 1; i <= n; i++) row("decoder ms/box, 1 box, " th[i] " thr", "decoder_ms_1box_" th[i])
+            for (i = 1; i <= n; i++) row("decoder ms/box, 10 boxes, " th[i] " thr", "decoder_ms_10box_" th[i])
+            row("segment process wall s", "segment_wall_s")
+            row("segment process peak RSS MB", "segment_rss_mb")
+        }' "$OUT/results_c.txt" "$OUT/results_torch.txt"
+fi
