@@ -119,6 +119,72 @@ static void test_edt_brute(void) {
     CHECK(strstr(err.message, "spacing") != NULL, "edt spacing message: %s", err.message);
 }
 
+/* Grids above the one-thread threshold: 1 and 2 threads give the same bits, and
+ * sampled voxels equal the brute-force minimum. */
+static void test_edt_threads_large(void) {
+    uint32_t seed = 777;
+    const int64_t shape[3] = {40, 50, 60}, n = 40 * 50 * 60;
+    const double sp[3] = {0.7, 0.7, 5.0};
+    uint8_t lut[256] = {0};
+    lut[1] = 1;
+    uint8_t *map = malloc(n), *q = malloc(n);
+    double *d1 = malloc(sizeof(double) * n), *d2 = malloc(sizeof(double) * n), *at = malloc(sizeof(double) * n);
+    for (int64_t i = 0; i < n; i++) map[i] = lcg(&seed) % 1000 < 3, q[i] = lcg(&seed) % 2;
+    medsam_error err;
+    int ok = !ms_edt(map, lut, shape, sp, 1, d1, &err) && !ms_edt(map, lut, shape, sp, 2, d2, &err) &&
+             !ms_edt_at(map, lut, shape, sp, q, lut, 2, at, &err);
+    CHECK(ok, "large edt: %s", err.message);
+    int64_t diff_threads = 0, diff_at = 0, bad = 0;
+    for (int64_t i = 0, m = 0; ok && i < n; i++) {
+        diff_threads += memcmp(&d1[i], &d2[i], sizeof(double)) != 0;
+        if (q[i]) diff_at += memcmp(&at[m++], &d1[i], sizeof(double)) != 0;
+    }
+    for (int s = 0; ok && s < 400; s++) { /* brute force at sampled voxels */
+        int64_t i = lcg(&seed) % n, p0 = i / 3000, p1 = i / 60 % 50, p2 = i % 60;
+        double best = INFINITY;
+        for (int64_t f = 0; f < n; f++) {
+            if (!map[f]) continue;
+            double a0 = (double)(f / 3000 - p0) * sp[0], a1 = (double)(f / 60 % 50 - p1) * sp[1];
+            double a2 = (double)(f % 60 - p2) * sp[2], d = (a0 * a0 + a1 * a1) + a2 * a2;
+            if (d < best) best = d;
+        }
+        bad += !(fabs(sqrt(best) - d1[i]) <= 1e-12 * (1 + sqrt(best)));
+    }
+    CHECK(diff_threads == 0 && diff_at == 0 && bad == 0,
+          "large edt: %lld differ between threads, %lld between edt_at and edt, %lld of 400 from brute force",
+          (long long)diff_threads, (long long)diff_at, (long long)bad);
+    if (ok && !diff_threads && !diff_at && !bad)
+        printf("ok   edt 40x50x60: 1 and 2 threads bit-identical, edt_at = edt, 400 sampled voxels = brute force\n");
+    free(map), free(q), free(d1), free(d2), free(at);
+}
+
+/* Two overlapping ellipsoids on a grid big enough for threads: the same numbers,
+ * bit for bit, with 1 and 2 threads. */
+static void test_metrics_threads(void) {
+    const int64_t shape[3] = {48, 64, 64}, n = 48 * 64 * 64;
+    uint8_t *g = malloc(n), *p = malloc(n);
+    for (int64_t i = 0; i < n; i++) {
+        double z = (double)(i / 4096) - 23, y = (double)(i / 64 % 64) - 31, x = (double)(i % 64) - 30;
+        g[i] = z * z / 400 + y * y / 700 + x * x / 800 < 1;
+        p[i] = (z - 1) * (z - 1) / 380 + y * y / 760 + (x + 2) * (x + 2) / 790 < 1;
+    }
+    ms_mask_view gv = {g, MS_LABELS_U8, MS_MASK_NONZERO}, pv = {p, MS_LABELS_U8, MS_MASK_NONZERO};
+    ms_metrics_opts o;
+    ms_metrics_opts_default(&o);
+    o.spacing[0] = 2.5, o.spacing[1] = 0.8, o.spacing[2] = 0.8;
+    ms_metrics_result r1, r2;
+    medsam_error err;
+    o.threads = 1;
+    int ok = !ms_metrics_compute(&gv, &pv, shape, &o, &r1, &err);
+    o.threads = 2;
+    ok = ok && !ms_metrics_compute(&gv, &pv, shape, &o, &r2, &err);
+    CHECK(ok && !memcmp(&r1, &r2, sizeof r1) && r1.surfels_gt > 1000 && r1.nsd > 0.5 && r1.nsd < 1,
+          "metrics with 1 and 2 threads differ (nsd %.17g vs %.17g)", r1.nsd, r2.nsd);
+    printf("ok   48x64x64 ellipsoids: 1 and 2 threads give identical metrics (dsc %.6f nsd %.6f hd95 %.4f)\n", r1.dsc,
+           r1.nsd, r1.hd);
+    free(g), free(p);
+}
+
 /* ---- area table ------------------------------------------------------------ */
 
 static void test_area_table(void) {
@@ -335,6 +401,8 @@ static void test_small_facts(void) {
 int main(void) {
     test_small_facts();
     test_edt_brute();
+    test_edt_threads_large();
+    test_metrics_threads();
     test_area_table();
     test_binary_cases();
     test_challenge_cases();

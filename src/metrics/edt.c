@@ -18,6 +18,7 @@
 #include "core/error.h"
 
 #define OFF_NONE INT16_MIN
+#define MS_EDT_PAR_MIN (1 << 16) /* grids smaller than this run on one thread */
 
 typedef struct {
     double *f;      /* (len) parabola heights */
@@ -26,10 +27,11 @@ typedef struct {
     int32_t *near;  /* (len) winning q for each p, -1 when no feature */
     int16_t *o0;    /* (len) gathered off0 of the line */
     int32_t *last;  /* (n2) pass 0: last feature index per column */
+    double *recip;  /* (len) recip[d] = 1 / d, so the envelope needs no division */
 } edt_scratch;
 
 static void scratch_free(edt_scratch *s) {
-    free(s->f), free(s->z), free(s->v), free(s->near), free(s->o0), free(s->last);
+    free(s->f), free(s->z), free(s->v), free(s->near), free(s->o0), free(s->last), free(s->recip);
     memset(s, 0, sizeof *s);
 }
 
@@ -41,17 +43,22 @@ static int scratch_alloc(edt_scratch *s, int64_t len, int64_t n2) {
     s->near = malloc(sizeof(int32_t) * len);
     s->o0 = malloc(sizeof(int16_t) * len);
     s->last = malloc(sizeof(int32_t) * n2);
-    if (!s->f || !s->z || !s->v || !s->near || !s->o0 || !s->last) {
+    s->recip = malloc(sizeof(double) * len);
+    if (!s->f || !s->z || !s->v || !s->near || !s->o0 || !s->last || !s->recip) {
         scratch_free(s);
         return 0;
     }
+    s->recip[0] = 0;
+    for (int64_t d = 1; d < len; d++) s->recip[d] = 1.0 / (double)d;
     return 1;
 }
 
 /* Lower envelope of parabolas y = f[q] + w2*(p-q)^2 over q with finite f[q]
  * (Felzenszwalb & Huttenlocher, "Distance Transforms of Sampled Functions").
  * near[p] = the minimising q, or -1 for every p when no f[q] is finite. */
-static void envelope_1d(const double *f, int32_t n, double w2, int32_t *v, double *z, int32_t *near) {
+static void envelope_1d(const double *f, int32_t n, double w2, const double *recip, int32_t *v, double *z,
+                        int32_t *near) {
+    const double h = 0.5 / w2;
     int32_t k = -1;
     for (int32_t q = 0; q < n; q++) {
         if (isinf(f[q])) continue;
@@ -59,13 +66,13 @@ static void envelope_1d(const double *f, int32_t n, double w2, int32_t *v, doubl
             k = 0, v[0] = q, z[0] = -INFINITY, z[1] = INFINITY;
             continue;
         }
-        /* where the parabolas of v[k] < q meet (stable form of the FH formula); z[0] is
-         * -inf, so the loop stops at k == 0 at the latest */
+        /* where the parabolas of v[k] < q meet: (f[q]-f[r]) / (2 w2 (q-r)) + (q+r)/2, the
+         * stable form of the FH formula; z[0] is -inf, so the loop stops at k == 0 */
         int32_t r = v[k];
-        double s = (f[q] - f[r]) / (2.0 * w2 * (double)(q - r)) + 0.5 * (double)(q + r);
+        double s = (f[q] - f[r]) * h * recip[q - r] + 0.5 * (double)(q + r);
         while (s <= z[k]) {
             r = v[--k];
-            s = (f[q] - f[r]) / (2.0 * w2 * (double)(q - r)) + 0.5 * (double)(q + r);
+            s = (f[q] - f[r]) * h * recip[q - r] + 0.5 * (double)(q + r);
         }
         k++;
         v[k] = q, z[k] = s, z[k + 1] = INFINITY;
@@ -144,7 +151,7 @@ static int edt_passes01(const uint8_t *map, const uint8_t lut[256], const int64_
                     sc.o0[j] = o;
                     sc.f[j] = o == OFF_NONE ? INFINITY : a * a;
                 }
-                envelope_1d(sc.f, (int32_t)n1, w1, sc.v, sc.z, sc.near);
+                envelope_1d(sc.f, (int32_t)n1, w1, sc.recip, sc.v, sc.z, sc.near);
                 if (sc.near[0] < 0) continue; /* off0 is already NONE on the whole line */
                 for (int64_t p = 0; p < n1; p++) {
                     int32_t q = sc.near[p];
@@ -170,7 +177,7 @@ static int edt_line2(const int16_t *off0, const int16_t *off1, int64_t n2, const
             sc->f[k] = a0 * a0 + a1 * a1;
         }
     }
-    envelope_1d(sc->f, (int32_t)n2, spacing[2] * spacing[2], sc->v, sc->z, sc->near);
+    envelope_1d(sc->f, (int32_t)n2, spacing[2] * spacing[2], sc->recip, sc->v, sc->z, sc->near);
     return sc->near[0] >= 0;
 }
 
@@ -187,9 +194,9 @@ static medsam_status edt_run(const uint8_t *map, const uint8_t lut[256], const i
                              double *dist, medsam_error *err) {
     medsam_status st = check_args(shape, spacing, err);
     if (st) return st;
-    if (threads < 1) threads = 1;
     const int64_t n0 = shape[0], n1 = shape[1], n2 = shape[2], n = n0 * n1 * n2;
     const int64_t nlines = n0 * n1;
+    if (threads < 1 || n < MS_EDT_PAR_MIN) threads = 1; /* threads cost more than they save */
     int16_t *off0 = malloc(sizeof(int16_t) * n), *off1 = malloc(sizeof(int16_t) * n);
     int64_t *qstart = qmap ? malloc(sizeof(int64_t) * (nlines + 1)) : NULL;
     if (!off0 || !off1 || (qmap && !qstart)) {

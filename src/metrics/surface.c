@@ -6,6 +6,8 @@
 
 #include "metrics/surfel_normals.h"
 
+#define PAR_MIN (1 << 16) /* volumes smaller than this are scanned on one thread */
+
 /* Writes 0/1 for n voxels of the view starting at linear index `start`. */
 static void mask_row(const ms_mask_view *m, int64_t start, int64_t n, uint8_t *out) {
     const uint32_t label = m->label;
@@ -33,7 +35,7 @@ void ms_mask_scan(const ms_mask_view *gt, const ms_mask_view *pred, const int64_
     const int64_t n0 = shape[0], n1 = shape[1], n2 = shape[2];
     int64_t ng = 0, np_ = 0, ni = 0;
     int64_t lo0 = INT64_MAX, lo1 = INT64_MAX, lo2 = INT64_MAX, hi0 = -1, hi1 = -1, hi2 = -1;
-    if (threads < 1) threads = 1;
+    if (threads < 1 || n0 * n1 * n2 < PAR_MIN) threads = 1;
 #pragma omp parallel num_threads(threads) reduction(+ : ng, np_, ni) reduction(min : lo0, lo1, lo2) \
     reduction(max : hi0, hi1, hi2)
     {
@@ -106,7 +108,7 @@ void ms_surface_codes(const ms_mask_view *mask, const int64_t shape[3], const in
     const int64_t c0 = hi[0] - lo[0] + 1, c1 = hi[1] - lo[1] + 1, c2 = hi[2] - lo[2] + 1;
     const int64_t p1 = c1 + 2, p2 = c2 + 2;          /* pad: (c0+2, c1+2, c2+2) */
     const int64_t m0 = c0 + 1, m1 = c1 + 1, m2 = c2 + 1; /* codes: (c0+1, c1+1, c2+1) */
-    if (threads < 1) threads = 1;
+    if (threads < 1 || m0 * m1 * m2 < PAR_MIN) threads = 1;
     memset(pad, 0, (size_t)((c0 + 2) * p1 * p2));
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t i = 0; i < c0; i++)

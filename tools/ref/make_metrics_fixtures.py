@@ -14,6 +14,8 @@ the repository), on cases generated here, and writes tests/fixtures/metrics/:
   cli/gts, cli/segs      npz pairs for the CLI test, and cli/expected_challenge.csv
                          written by the unmodified compute_metrics.py script itself
   cli/png/*.png          8- and 16-bit label maps and cli/expected_png.txt
+  cli/nii/*.nii(.gz)     NIfTI label maps (pixdim 0.8, 0.9, 2.5) and cli/expected_nii.txt
+  cli/expected_npz_xyz.txt  3DBox_CT_a.npz with its spacing read as (x,y,z)
 
 Usage: /usr/bin/python3 tools/ref/make_metrics_fixtures.py   (SAM_REF_DIR defaults
 to /work/ref/MedSAM).
@@ -325,6 +327,11 @@ def make_cli_fixtures(sd_main, lite_dir, tmp):
         extra = {"spacing": np.array(sp, np.float64)} if sp is not None else {}
         np.savez_compressed(os.path.join(gts, name), gts=gt, imgs=np.zeros_like(gt), **extra)
         np.savez_compressed(os.path.join(segs, name), segs=seg)
+    # a 3-D case without 'spacing' (compute_metrics.py fails on it with a KeyError)
+    for sub, key in (("gts", "gts"), ("segs", "segs")):
+        d = os.path.join(cli, "nospacing", sub)
+        os.makedirs(d)
+        np.savez_compressed(os.path.join(d, "3DBox_nosp.npz"), **{key: g[:4, :8, :8]})
     # the unmodified official script over the folders writes the reference CSV
     out_csv = os.path.join(cli, "expected_challenge.csv")
     subprocess.check_call([sys.executable, os.path.join(lite_dir, "compute_metrics.py"), "-s", segs, "-g", gts,
@@ -346,6 +353,39 @@ def make_cli_fixtures(sd_main, lite_dir, tmp):
         f.write("# label dsc nsd@2 hd95 for gt8/pred8 (labels 1, 2) = gt16/pred16 (labels 300, 1000)\n")
         for lab in (1, 2):
             _, v = surface_numbers(sd_main, g8 == lab, p8 == lab, (1.0, 1.0, 1.0))
+            f.write("%d %s %s %s\n" % (lab, fmt(v[4]), fmt(v[6]), fmt(v[12])))
+
+    # the npz spacing is SimpleITK's (x, y, z); read that way it belongs reversed on (z, y, x)
+    gt_a, seg_a, sp_a = cases[0][1], cases[0][2], cases[0][3]
+    with open(os.path.join(cli, "expected_npz_xyz.txt"), "w") as f:
+        f.write("# label dsc nsd@2 hd95 of 3DBox_CT_a.npz with spacing (z,y,x) = reversed npz spacing\n")
+        for lab in (1, 2, 3):
+            _, v = surface_numbers(sd_main, gt_a == lab, seg_a == lab, sp_a[::-1])
+            f.write("%d %s %s %s\n" % (lab, fmt(v[4]), fmt(v[6]), fmt(v[12])))
+
+    # NIfTI: nibabel arrays are (x, y, z); medsam.c reads them as (z, y, x) with spacing
+    # (pixdim3, pixdim2, pixdim1) -- the official functions on the (z, y, x) arrays
+    import nibabel as nib
+
+    nii = os.path.join(cli, "nii")
+    os.makedirs(nii)
+    zooms = (0.8, 0.9, 2.5)  # x, y, z
+    gz = label_map((8, 22, 18), 2)  # (z, y, x)
+    pz = shift_labels(gz)
+    aff = np.diag([zooms[0], zooms[1], zooms[2], 1.0])
+    img = nib.Nifti1Image(np.ascontiguousarray(gz.transpose(2, 1, 0)).astype(np.uint8), aff)
+    img.header.set_zooms(zooms)
+    nib.save(img, os.path.join(nii, "case.nii.gz"))
+    img = nib.Nifti1Image(np.ascontiguousarray(pz.transpose(2, 1, 0)).astype(np.int16), aff)
+    img.header.set_zooms(zooms)
+    nib.save(img, os.path.join(nii, "pred.nii"))
+    # the header stores float32 voxel sizes: use them as nibabel reads them
+    zooms_read = [float(z) for z in nib.load(os.path.join(nii, "case.nii.gz")).header.get_zooms()]
+    with open(os.path.join(cli, "expected_nii.txt"), "w") as f:
+        f.write("# label dsc nsd@2 hd95 of nii/pred.nii vs nii/case.nii.gz, spacing (z,y,x) = float32 "
+                "pixdim (2.5, 0.9, 0.8)\n")
+        for lab in (1, 2):
+            _, v = surface_numbers(sd_main, gz == lab, pz == lab, zooms_read[::-1])
             f.write("%d %s %s %s\n" % (lab, fmt(v[4]), fmt(v[6]), fmt(v[12])))
 
 
