@@ -77,11 +77,13 @@ uint32_t ms_label_max(const void *data, ms_label_type type, int64_t n);
  * DSC = mean over labels of the per-label DSC (NaN when a label is absent from both,
  * as np.mean propagates it; NaN when gt has no label at all); NSD = mean over the
  * labels of the surface Dice at `tolerance`, computed only when that mean DSC > 0.2,
- * else 0. Optional per-label arrays (max(gt) entries, may be NULL) receive the
- * per-label values (NSD entries NaN when not computed); *nlabels gets max(gt). */
+ * else 0. For a 2-D case pass shape (H, W, 1) and spacing 1,1,1 (what the script
+ * does); for a 3-D case the npz spacing as stored. out->nlabels gets max(gt);
+ * label_dsc / label_nsd (may be NULL) receive the per-label values of the first
+ * label_cap labels (NSD NaN where it was not computed). */
 typedef struct {
     double dsc, nsd;
-    int nsd_computed;
+    int nsd_computed; /* mean DSC > 0.2 */
     uint32_t nlabels;
 } ms_challenge_result;
 
