@@ -2,6 +2,7 @@
 #include "pipeline/postprocess.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -68,38 +69,47 @@ static float pp_sigmoid(float x) {
     return 1.0f / (pp_expf_torch(0.0f - x) + 1.0f);
 }
 
-/* Shared kernel; `sigmoid` applies torch.sigmoid to each input sample first.
+/* Shared kernel over already-activated samples: out = bilinear(in), or, with
+ * mask_out, the mask bilinear(in) > 0.5. Column taps are computed once.
  * ref: ATen/native/cpu/UpSampleKernel.cpp:cpu_upsample_linear_channels_last — a (1, 1, h, w)
  * tensor counts as channels-last: weights are float products, the sum is taken in double. */
-static void pp_bilinear(const float *in, int ih, int iw, int oh, int ow, int sigmoid, float *out) {
+static void pp_bilinear(const float *in, int ih, int iw, int oh, int ow, float *out, uint8_t *mask_out) {
     float sy = (float)ih / (float)oh, sx = (float)iw / (float)ow;
+    pp_tap stack_taps[1024];
+    pp_tap *taps = ow <= 1024 ? stack_taps : malloc((size_t)ow * sizeof(pp_tap));
+    if (taps)
+        for (long x = 0; x < ow; x++) taps[x] = pp_source_tap(sx, x, iw, ow);
     for (long y = 0; y < oh; y++) {
         pp_tap ty = pp_source_tap(sy, y, ih, oh);
         const float *r0 = in + ty.i0 * iw, *r1 = in + ty.i1 * iw;
         for (long x = 0; x < ow; x++) {
-            pp_tap tx = pp_source_tap(sx, x, iw, ow);
-            float v00 = r0[tx.i0], v01 = r0[tx.i1], v10 = r1[tx.i0], v11 = r1[tx.i1];
-            if (sigmoid) v00 = pp_sigmoid(v00), v01 = pp_sigmoid(v01), v10 = pp_sigmoid(v10), v11 = pp_sigmoid(v11);
+            pp_tap tx = taps ? taps[x] : pp_source_tap(sx, x, iw, ow);
             float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
-            double acc = (double)w00 * v00 + (double)w01 * v01;
-            acc += (double)w10 * v10;
-            acc += (double)w11 * v11;
-            out[y * ow + x] = (float)acc;
+            double acc = (double)w00 * r0[tx.i0] + (double)w01 * r0[tx.i1];
+            acc += (double)w10 * r1[tx.i0];
+            acc += (double)w11 * r1[tx.i1];
+            if (mask_out) mask_out[y * ow + x] = (float)acc > 0.5f;
+            else out[y * ow + x] = (float)acc;
         }
     }
+    if (taps != stack_taps) free(taps);
+}
+
+/* sigmoid of every low-res logit, once (not once per output pixel). NULL when out of memory. */
+static float *pp_sigmoid_all(const float *logits, long n) {
+    float *p = malloc((size_t)n * sizeof(float));
+    if (p)
+        for (long i = 0; i < n; i++) p[i] = pp_sigmoid(logits[i]);
+    return p;
 }
 
 void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out) {
-    pp_bilinear(in, ih, iw, oh, ow, 0, out);
+    pp_bilinear(in, ih, iw, oh, ow, out, NULL);
 }
 
-// ref: MedSAM_Inference.py:medsam_inference — torch.sigmoid, then F.interpolate to (H, W)
-void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out) {
-    pp_bilinear(logits, lh, lw, out_h, out_w, 1, prob_out);
-}
-
-// ref: MedSAM_Inference.py:medsam_inference — (low_res_pred > 0.5).astype(np.uint8)
-void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out) {
+/* Per-pixel fallback when the sigmoid buffer cannot be allocated. */
+static void pp_postprocess_slow(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out,
+                                uint8_t *mask_out) {
     float sy = (float)lh / (float)out_h, sx = (float)lw / (float)out_w;
     for (long y = 0; y < out_h; y++) {
         pp_tap ty = pp_source_tap(sy, y, lh, out_h);
@@ -110,7 +120,24 @@ void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out
             double acc = (double)w00 * pp_sigmoid(r0[tx.i0]) + (double)w01 * pp_sigmoid(r0[tx.i1]);
             acc += (double)w10 * pp_sigmoid(r1[tx.i0]);
             acc += (double)w11 * pp_sigmoid(r1[tx.i1]);
-            mask_out[y * out_w + x] = (float)acc > 0.5f;
+            if (mask_out) mask_out[y * out_w + x] = (float)acc > 0.5f;
+            else prob_out[y * out_w + x] = (float)acc;
         }
     }
+}
+
+// ref: MedSAM_Inference.py:medsam_inference — torch.sigmoid, then F.interpolate to (H, W)
+void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out) {
+    float *p = pp_sigmoid_all(logits, (long)lh * lw);
+    if (!p) return pp_postprocess_slow(logits, lh, lw, out_h, out_w, prob_out, NULL);
+    pp_bilinear(p, lh, lw, out_h, out_w, prob_out, NULL);
+    free(p);
+}
+
+// ref: MedSAM_Inference.py:medsam_inference — (low_res_pred > 0.5).astype(np.uint8)
+void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out) {
+    float *p = pp_sigmoid_all(logits, (long)lh * lw);
+    if (!p) return pp_postprocess_slow(logits, lh, lw, out_h, out_w, NULL, mask_out);
+    pp_bilinear(p, lh, lw, out_h, out_w, NULL, mask_out);
+    free(p);
 }
