@@ -1,7 +1,8 @@
 /* zip.h — the zip container of torch.save checkpoints: a bounds-checked
  * reader (central directory, ZIP64, stored and deflate entries, read with
  * pread from a file or from a memory buffer, never loading the whole file)
- * and a writer for stored, 64-byte-aligned entries (ZIP64 when needed).
+ * and a writer for stored, 64-byte-aligned entries and for deflated entries
+ * (numpy .npz files), with ZIP64 records when needed.
  *
  * Error messages from this module do not name the file; callers prefix it. */
 #ifndef MS_WEIGHTS_ZIP_H
@@ -51,6 +52,8 @@ typedef struct {
     uint32_t crc32;
     uint64_t size;
     uint64_t header_offset;
+    uint16_t method;        /* 0 stored, 8 deflate */
+    uint64_t comp_size;     /* bytes in the archive (== size when stored) */
 } pth_zip_written;
 
 typedef struct {
@@ -65,6 +68,18 @@ void pth_zip_writer_init(pth_zip_writer *w, FILE *fp, int force_zip64);
 /* Appends one stored entry; data may be NULL when len is 0. */
 medsam_status pth_zip_writer_add(pth_zip_writer *w, const char *name, const void *data, uint64_t len,
                                  medsam_error *err);
+/* One piece of an entry's bytes (an entry may be written from several). */
+typedef struct {
+    const void *data;
+    uint64_t len;
+} pth_zip_part;
+/* Appends one entry made of parts[0..nparts) concatenated. deflate_level 0
+ * writes it stored and 64-byte aligned (exactly as pth_zip_writer_add);
+ * 1..9 deflates it with that zlib level (no alignment). A deflated entry's
+ * compressed size is patched into its local header afterwards, so the FILE
+ * must be seekable (a regular file, e.g. from ms_atomic_open). */
+medsam_status pth_zip_writer_add_parts(pth_zip_writer *w, const char *name, const pth_zip_part *parts, int nparts,
+                                       int deflate_level, medsam_error *err);
 /* Writes the central directory and end records. */
 medsam_status pth_zip_writer_finish(pth_zip_writer *w, medsam_error *err);
 /* Frees the entry list (after finish, or to give up). */

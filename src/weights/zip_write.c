@@ -1,7 +1,9 @@
 /* zip_write.c — writes stored (uncompressed) zip entries the way torch.save
  * lays them out: each entry's data starts on a 64-byte boundary (padding goes
  * into an "FB" extra field), sizes and CRC-32 are in the local header, and
- * ZIP64 records are added for entries or offsets past 4 GiB. */
+ * ZIP64 records are added for entries or offsets past 4 GiB. Deflated entries
+ * (for numpy .npz) are streamed through zlib and their compressed size is
+ * patched into the local header afterwards. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -35,22 +37,82 @@ void pth_zip_writer_free(pth_zip_writer *w) {
     w->n = w->cap = 0;
 }
 
-static uint32_t crc_of(const void *data, uint64_t len) {
+static uint32_t crc_of(const pth_zip_part *parts, int nparts) {
     uLong crc = crc32(0L, Z_NULL, 0);
-    const uint8_t *p = data;
-    while (len) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        crc = crc32(crc, p, n);
-        p += n;
-        len -= n;
+    for (int k = 0; k < nparts; k++) {
+        const uint8_t *p = parts[k].data;
+        for (uint64_t len = parts[k].len; len;) {
+            uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+            crc = crc32(crc, p, n);
+            p += n;
+            len -= n;
+        }
     }
     return (uint32_t)crc;
 }
 
-medsam_status pth_zip_writer_add(pth_zip_writer *w, const char *name, const void *data, uint64_t len,
-                                 medsam_error *err) {
+/* Deflates the parts (raw deflate, no zlib wrapper) straight to the file. */
+static medsam_status zw_deflate(pth_zip_writer *w, const pth_zip_part *parts, int nparts, int level,
+                                uint64_t *comp_size, medsam_error *err) {
+    enum { OUT_CHUNK = 256 << 10 };
+    uint8_t *out = malloc(OUT_CHUNK);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (!out || deflateInit2(&s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(out);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "cannot start deflate");
+    }
+    medsam_status st = MEDSAM_OK;
+    uint64_t start = w->pos;
+    for (int k = 0; k <= nparts && !st; k++) {
+        const uint8_t *p = k < nparts ? parts[k].data : NULL;
+        uint64_t left = k < nparts ? parts[k].len : 0;
+        int last = k == nparts;
+        do {
+            uInt n = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            s.next_in = (Bytef *)(uintptr_t)p;
+            s.avail_in = n;
+            if (n) p += n;
+            left -= n;
+            int flush = last ? Z_FINISH : Z_NO_FLUSH;
+            int zr;
+            do {
+                s.next_out = out;
+                s.avail_out = OUT_CHUNK;
+                zr = deflate(&s, flush);
+                if (zr == Z_STREAM_ERROR) { st = ms_error(err, MEDSAM_ERR_IO, "deflate failed"); break; }
+                st = zw_write(w, out, OUT_CHUNK - s.avail_out, err);
+            } while (!st && (s.avail_out == 0 || (last && zr != Z_STREAM_END)));
+        } while (!st && left);
+    }
+    deflateEnd(&s);
+    free(out);
+    *comp_size = w->pos - start;
+    return st;
+}
+
+/* Overwrites `len` bytes at absolute file offset `at`, then returns to the end. */
+static medsam_status zw_patch(pth_zip_writer *w, long long at, const uint8_t *bytes, size_t len,
+                              medsam_error *err) {
+    long long end = (long long)ftello(w->fp);
+    if (end < 0 || fseeko(w->fp, (off_t)at, SEEK_SET) != 0 || fwrite(bytes, 1, len, w->fp) != len ||
+        fseeko(w->fp, (off_t)end, SEEK_SET) != 0)
+        return ms_error(err, MEDSAM_ERR_IO, "cannot patch the zip local header (output not seekable?)");
+    return MEDSAM_OK;
+}
+
+medsam_status pth_zip_writer_add_parts(pth_zip_writer *w, const char *name, const pth_zip_part *parts, int nparts,
+                                       int deflate_level, medsam_error *err) {
     size_t nlen = strlen(name);
     if (nlen == 0 || nlen > 0xFFFF) return ms_error(err, MEDSAM_ERR_ARG, "bad zip entry name length %zu", nlen);
+    if (nparts < 0 || deflate_level < 0 || deflate_level > 9)
+        return ms_error(err, MEDSAM_ERR_ARG, "bad zip entry parts (%d) or deflate level (%d)", nparts, deflate_level);
+    uint64_t len = 0;
+    for (int k = 0; k < nparts; k++) len += parts[k].len;
+    int deflated = deflate_level > 0;
+    long long hdr_at = 0;
+    if (deflated && (hdr_at = (long long)ftello(w->fp)) < 0)
+        return ms_error(err, MEDSAM_ERR_IO, "deflated zip entries need a seekable output");
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 16;
         pth_zip_written *e = realloc(w->entries, (size_t)cap * sizeof *e);
@@ -59,30 +121,36 @@ medsam_status pth_zip_writer_add(pth_zip_writer *w, const char *name, const void
         w->cap = cap;
     }
     pth_zip_written *e = &w->entries[w->n];
+    memset(e, 0, sizeof *e);
     e->name = malloc(nlen + 1);
     if (!e->name) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
     memcpy(e->name, name, nlen + 1);
-    e->crc32 = crc_of(data, len);
+    e->crc32 = crc_of(parts, nparts);
     e->size = len;
+    e->comp_size = len;
+    e->method = deflated ? 8 : 0;
     e->header_offset = w->pos;
     w->n++;
 
-    int z64 = w->force_zip64 || len >= U32_MAX_FIELD;
+    /* deflate can grow incompressible data slightly: decide ZIP64 on a bound */
+    uint64_t comp_bound = deflated ? len + (len >> 10) + 1024 : len;
+    int z64 = w->force_zip64 || len >= U32_MAX_FIELD || comp_bound >= U32_MAX_FIELD;
     size_t z64_len = z64 ? 20 : 0; /* id, size, usize, csize */
     uint64_t base = w->pos + 30 + nlen + z64_len + 4;
-    size_t pad = (size_t)((ZIP_ALIGN - base % ZIP_ALIGN) % ZIP_ALIGN);
+    size_t pad = deflated ? 0 : (size_t)((ZIP_ALIGN - base % ZIP_ALIGN) % ZIP_ALIGN);
+    size_t fb_len = deflated ? 0 : 4 + pad; /* no alignment field for deflated entries */
     uint8_t hdr[30 + 20 + 4 + ZIP_ALIGN];
     wr32(hdr, 0x04034b50u);
     wr16(hdr + 4, z64 ? 45 : 20); /* version needed */
     wr16(hdr + 6, 0);             /* flags */
-    wr16(hdr + 8, 0);             /* stored */
+    wr16(hdr + 8, e->method);
     wr16(hdr + 10, 0);            /* time */
     wr16(hdr + 12, 0x21);         /* date: 1980-01-01 */
     wr32(hdr + 14, e->crc32);
-    wr32(hdr + 18, z64 ? U32_MAX_FIELD : (uint32_t)len);
+    wr32(hdr + 18, z64 ? U32_MAX_FIELD : (uint32_t)len); /* compressed size (patched when deflated) */
     wr32(hdr + 22, z64 ? U32_MAX_FIELD : (uint32_t)len);
     wr16(hdr + 26, (uint16_t)nlen);
-    wr16(hdr + 28, (uint16_t)(z64_len + 4 + pad));
+    wr16(hdr + 28, (uint16_t)(z64_len + fb_len));
     medsam_status st = zw_write(w, hdr, 30, err);
     if (!st) st = zw_write(w, name, nlen, err);
     size_t x = 0;
@@ -93,17 +161,39 @@ medsam_status pth_zip_writer_add(pth_zip_writer *w, const char *name, const void
         wr64(hdr + x + 12, len);
         x += 20;
     }
-    wr16(hdr + x, 0x4246); /* "FB": torch's alignment padding field */
-    wr16(hdr + x + 2, (uint16_t)pad);
-    memset(hdr + x + 4, 'Z', pad);
-    x += 4 + pad;
-    if (!st) st = zw_write(w, hdr, x, err);
-    for (uint64_t done = 0; !st && done < len;) {
-        size_t n = len - done > (1u << 30) ? (1u << 30) : (size_t)(len - done);
-        st = zw_write(w, (const uint8_t *)data + done, n, err);
-        done += n;
+    if (!deflated) {
+        wr16(hdr + x, 0x4246); /* "FB": torch's alignment padding field */
+        wr16(hdr + x + 2, (uint16_t)pad);
+        memset(hdr + x + 4, 'Z', pad);
+        x += 4 + pad;
     }
-    return st;
+    if (!st) st = zw_write(w, hdr, x, err);
+    if (st) return st;
+    if (!deflated) {
+        for (int k = 0; k < nparts && !st; k++) {
+            for (uint64_t done = 0; !st && done < parts[k].len;) {
+                size_t n = parts[k].len - done > (1u << 30) ? (1u << 30) : (size_t)(parts[k].len - done);
+                st = zw_write(w, (const uint8_t *)parts[k].data + done, n, err);
+                done += n;
+            }
+        }
+        return st;
+    }
+    if ((st = zw_deflate(w, parts, nparts, deflate_level, &e->comp_size, err))) return st;
+    uint8_t v[8];
+    if (z64) {
+        wr64(v, e->comp_size);
+        return zw_patch(w, hdr_at + 30 + (long long)nlen + 12, v, 8, err);
+    }
+    if (e->comp_size >= U32_MAX_FIELD) return ms_error(err, MEDSAM_ERR_IO, "deflated entry %s overflowed", name);
+    wr32(v, (uint32_t)e->comp_size);
+    return zw_patch(w, hdr_at + 18, v, 4, err);
+}
+
+medsam_status pth_zip_writer_add(pth_zip_writer *w, const char *name, const void *data, uint64_t len,
+                                 medsam_error *err) {
+    pth_zip_part part = {data, len};
+    return pth_zip_writer_add_parts(w, name, &part, 1, 0, err);
 }
 
 medsam_status pth_zip_writer_finish(pth_zip_writer *w, medsam_error *err) {
@@ -112,7 +202,7 @@ medsam_status pth_zip_writer_finish(pth_zip_writer *w, medsam_error *err) {
     for (int i = 0; i < w->n && !st; i++) {
         const pth_zip_written *e = &w->entries[i];
         size_t nlen = strlen(e->name);
-        int big_size = w->force_zip64 || e->size >= U32_MAX_FIELD;
+        int big_size = w->force_zip64 || e->size >= U32_MAX_FIELD || e->comp_size >= U32_MAX_FIELD;
         int big_off = w->force_zip64 || e->header_offset >= U32_MAX_FIELD;
         size_t z64_len = (big_size || big_off) ? 4 + 16u * (size_t)big_size + 8u * (size_t)big_off : 0;
         uint8_t h[46 + 28];
@@ -120,11 +210,11 @@ medsam_status pth_zip_writer_finish(pth_zip_writer *w, medsam_error *err) {
         wr16(h + 4, z64_len ? 45 : 20); /* version made by */
         wr16(h + 6, z64_len ? 45 : 20); /* version needed */
         wr16(h + 8, 0);
-        wr16(h + 10, 0);
+        wr16(h + 10, e->method);
         wr16(h + 12, 0);
         wr16(h + 14, 0x21);
         wr32(h + 16, e->crc32);
-        wr32(h + 20, big_size ? U32_MAX_FIELD : (uint32_t)e->size);
+        wr32(h + 20, big_size ? U32_MAX_FIELD : (uint32_t)e->comp_size);
         wr32(h + 24, big_size ? U32_MAX_FIELD : (uint32_t)e->size);
         wr16(h + 28, (uint16_t)nlen);
         wr16(h + 30, (uint16_t)z64_len);
@@ -140,7 +230,7 @@ medsam_status pth_zip_writer_finish(pth_zip_writer *w, medsam_error *err) {
             wr16(h + x, 1);
             wr16(h + x + 2, (uint16_t)(z64_len - 4));
             x += 4;
-            if (big_size) { wr64(h + x, e->size); wr64(h + x + 8, e->size); x += 16; }
+            if (big_size) { wr64(h + x, e->size); wr64(h + x + 8, e->comp_size); x += 16; }
             if (big_off) { wr64(h + x, e->header_offset); x += 8; }
             st = zw_write(w, h, x, err);
         }
