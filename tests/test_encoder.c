@@ -110,6 +110,9 @@ static void test_attention_case(const char *what, int ngroups, int sh, int sw, i
     snprintf(name, sizeof name, "attention %s vs ref", what);
     t_close(name, got1, ref, n_out, 4e-6, 1e-5, 1e-6);
     CHECK(memcmp(got1, got2, sizeof(float) * n_out) == 0, "attention %s: 1 and 2 threads differ", what);
+    vit_attention_forward_portable(got2, qkv, rph, rpw, ngroups, sh, sw, heads, hd, tq, scratch, 2);
+    snprintf(name, sizeof name, "attention %s portable vs ref", what);
+    t_close(name, got2, ref, n_out, 4e-6, 1e-5, 1e-6);
     free(qkv), free(rph), free(rpw), free(scratch), free(got1), free(got2), free(ref);
 }
 

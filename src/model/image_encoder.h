@@ -23,8 +23,9 @@
 #include "model/params.h"
 #include "model/trace.h"
 
-/* Query rows per attention tile in global blocks (scores tile: (64, G*G) per thread). */
-#define MS_ENC_GLOBAL_TILE_Q 64
+/* Query rows per attention tile in global blocks (scores tile: (48, G*G) per thread,
+ * 768 KB for ViT-B: it stays in a 1 MB L2; a multiple of the gemm's 6-row micro-tile). */
+#define MS_ENC_GLOBAL_TILE_Q 48
 /* The workspace holds attention scratch for this many threads; attention runs on
  * min(nthreads, MS_ENC_MAX_ATTN_THREADS) threads, everything else on nthreads. */
 #define MS_ENC_MAX_ATTN_THREADS 16

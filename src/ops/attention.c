@@ -11,96 +11,142 @@
 
 #include "ops/gemm.h"
 
-/* ---- softmax with a vectorised exp ------------------------------------------
- * exp(x) for x <= 0 (scores minus the row max): Cephes expf (round-to-nearest
- * range reduction with a two-part ln2, degree-6 polynomial, 2^n by exponent
- * add), about 1 ulp. x below -87.3 gives ~1e-38 instead of a denormal/zero. */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
+/* ---- fused score row: relative positions, max, exp, sum ----------------------
+ * For one query's score row (sh, sw):
+ *   row[kh*sw + kw] = (row[kh*sw + kw] + rhi[-kh]) + rw[kw]      (add_decomposed_rel_pos)
+ *   row = exp(row - max(row))                                        (softmax numerator)
+ * and the sum of the exponentials; the caller scales the attention output row
+ * by 1/sum (softmax(S) V = (exp(S - max) V) / sum: one multiply per output value
+ * instead of one per score, and one pass less over the scores). The AVX2 exp is
+ * the Cephes expf polynomial (~1 ulp; inputs more than 87.3 below the max give
+ * ~1e-38, not 0), the portable one libm's expf. */
+typedef struct {
+    /* adds the relative terms to row (sh*sw) in place, returns its max */
+    float (*relpos_max)(float *row, const float *rhi, const float *rw, int sh, int sw);
+    /* row (n) = exp(row - mx) in place, returns the sum */
+    float (*exp_sum)(float *row, int n, float mx);
+} attn_row_kernels;
 
-#define ATTN_INLINE static inline __attribute__((always_inline))
-
-/* p[0..7] = exp(p[0..7] - mx); adds the results to *acc. Pointers only, so
- * that no 32-byte vector crosses a function boundary (ABI). */
-ATTN_INLINE void attn_exp8(float *p, float mx, v8f *acc) {
-    v8f x;
-    memcpy(&x, p, sizeof x);
-    x = x - mx;
-    const v8f lo = {-87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f};
-    v8i below = x < lo;  // -1 where x < lo
-    x = (v8f)(((v8i)lo & below) | ((v8i)x & ~below));
-    const v8f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f,  // 1.5 * 2^23: adding it
-                       12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f}; // rounds to an integer
-    v8f t = x * 1.44269504088896341f + magic;
-    v8f n = t - magic;             // round(x / ln2), exact
-    v8i ni = (v8i)t - (v8i)magic;  // the same integer, from the low mantissa bits
-    v8f r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    v8f q = 1.9875691500e-4f * r + 1.3981999507e-3f;
-    q = q * r + 8.3334519073e-3f;
-    q = q * r + 4.1665795894e-2f;
-    q = q * r + 1.6666665459e-1f;
-    q = q * r + 5.0000001201e-1f;
-    v8f y = q * (r * r) + r + 1.0f;
-    y = (v8f)((v8i)y + (ni << 23));
-    memcpy(p, &y, sizeof y);
-    *acc += y;
-}
-
-/* In place softmax of one row: max, exp(x - max) with the sum, scale by 1/sum.
- * ref: torch.softmax(dim=-1). row: (n), n >= 1 */
-ATTN_INLINE void attn_softmax_row_body(float *row, int n) {
-    float mx = row[0];
-    int j = 0;
-    if (n >= 8) {
-        v8f m8;
-        memcpy(&m8, row, sizeof m8);
-        for (j = 8; j + 8 <= n; j += 8) {
-            v8f x;
-            memcpy(&x, row + j, sizeof x);
-            v8i gt = x > m8;
-            m8 = (v8f)(((v8i)x & gt) | ((v8i)m8 & ~gt));
+static float attn_relpos_max_generic(float *row, const float *rhi, const float *rw, int sh, int sw) {
+    float mx = -INFINITY;
+    for (int kh = 0; kh < sh; kh++) {
+        float *seg = row + (size_t)kh * sw;  // (sw)
+        const float rh = rhi[-kh];
+        for (int kw = 0; kw < sw; kw++) {
+            seg[kw] = (seg[kw] + rh) + rw[kw];
+            mx = seg[kw] > mx ? seg[kw] : mx;
         }
-        for (int k = 0; k < 8; k++) mx = m8[k] > mx ? m8[k] : mx;
     }
-    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-
-    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    j = 0;
-    for (; j + 8 <= n; j += 8) attn_exp8(row + j, mx, &acc);
-    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    if (j < n) {
-        float tail[8] = {mx, mx, mx, mx, mx, mx, mx, mx};
-        v8f tacc = {0, 0, 0, 0, 0, 0, 0, 0};
-        memcpy(tail, row + j, (size_t)(n - j) * sizeof(float));
-        attn_exp8(tail, mx, &tacc);
-        memcpy(row + j, tail, (size_t)(n - j) * sizeof(float));
-        for (int k = 0; k < n - j; k++) sum += tail[k];
-    }
-    const float inv = 1.0f / sum;
-    for (j = 0; j + 8 <= n; j += 8) {
-        v8f x;
-        memcpy(&x, row + j, sizeof x);
-        x = x * inv;
-        memcpy(row + j, &x, sizeof x);
-    }
-    for (; j < n; j++) row[j] *= inv;
+    return mx;
 }
 
-__attribute__((target("avx2"))) static void attn_softmax_row_avx2(float *row, int n) { attn_softmax_row_body(row, n); }
-static void attn_softmax_row_generic(float *row, int n) { attn_softmax_row_body(row, n); }
+static float attn_exp_sum_generic(float *row, int n, float mx) {
+    double sum = 0.0;
+    for (int j = 0; j < n; j++) sum += (row[j] = expf(row[j] - mx));
+    return (float)sum;
+}
 
-typedef void (*attn_softmax_row_fn)(float *row, int n);
+static const attn_row_kernels attn_generic = {attn_relpos_max_generic, attn_exp_sum_generic};
 
-static attn_softmax_row_fn attn_pick_softmax_row(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2")) return attn_softmax_row_avx2;
-#endif
-    return attn_softmax_row_generic;
+#include <immintrin.h>
+#define ATTN_AVX2 __attribute__((target("avx2,fma")))
+
+/* Lanes < n set (n clamped to 0..8). */
+ATTN_AVX2 static inline __m256i attn_mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* exp(x) for x <= 0, the Cephes polynomial of attn_exp8 with fused multiply-adds. */
+ATTN_AVX2 static inline __m256 attn_exp_avx2(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+    const __m256 n = _mm256_sub_ps(t, magic);  // round(x / ln2), exact
+    const __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), _mm256_slli_epi32(ni, 23)));
+}
+
+ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const float *rw, int sh, int sw) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    const int tail = sw % 8;
+    const __m256i mt = attn_mask(tail);
+    __m256 vmax = ninf;
+    for (int kh = 0; kh < sh; kh++) {
+        float *seg = row + (size_t)kh * sw;  // (sw)
+        const __m256 rh = _mm256_set1_ps(rhi[-kh]);
+        int kw = 0;
+        for (; kw + 8 <= sw; kw += 8) {
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(seg + kw), rh), _mm256_loadu_ps(rw + kw));
+            _mm256_storeu_ps(seg + kw, v);
+            vmax = _mm256_max_ps(vmax, v);
+        }
+        if (tail) {
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_maskload_ps(seg + kw, mt), rh),
+                                           _mm256_maskload_ps(rw + kw, mt));
+            _mm256_maskstore_ps(seg + kw, mt, v);
+            vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mt)));
+        }
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    return _mm_cvtss_f32(m4);
+}
+
+ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
+    const __m256 mx = _mm256_set1_ps(mxs);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 e0 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
+        const __m256 e1 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mx));
+        _mm256_storeu_ps(row + j, e0);
+        _mm256_storeu_ps(row + j + 8, e1);
+        acc0 = _mm256_add_ps(acc0, e0);
+        acc1 = _mm256_add_ps(acc1, e1);
+    }
+    for (; j < n; j += 8) {
+        const __m256i m = attn_mask(n - j);
+        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(row + j, m), mx));
+        _mm256_maskstore_ps(row + j, m, e);
+        acc0 = _mm256_add_ps(acc0, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
+    }
+    acc0 = _mm256_add_ps(acc0, acc1);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1));
+    return _mm_cvtss_f32(s4);
+}
+
+static const attn_row_kernels attn_avx2 = {attn_relpos_max_avx2, attn_exp_sum_avx2};
+
+static const attn_row_kernels *attn_pick_row(int path) {
+    if (path == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &attn_avx2;
+    return &attn_generic;
+}
+#else
+static const attn_row_kernels *attn_pick_row(int path) {
+    (void)path;
+    return &attn_generic;
+}
+#endif
+
+// ref: torch.softmax(dim=-1)
 void vit_softmax_row(float *row, int n, int path) {
-    (path == 1 ? attn_softmax_row_generic : attn_pick_softmax_row())(row, n);
+    const attn_row_kernels *k = attn_pick_row(path);
+    float mx = row[0];
+    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    const float inv = 1.0f / k->exp_sum(row, n, mx);
+    for (int j = 0; j < n; j++) row[j] *= inv;
 }
 
 /* ---- one (group, head, query tile) item ------------------------------------ */
@@ -109,15 +155,17 @@ typedef struct {
     const float *qkv;              // (ngroups, T, 3C)
     const float *rel_pos_h;        // (2sh-1, hd)
     const float *rel_pos_w;        // (2sw-1, hd)
+    const gemm_packed_b *rel;      // [rel_pos_h; rel_pos_w]^T packed: (hd, Lh+Lw), or NULL
     float *out;                    // (ngroups, T, C)
     int sh, sw, T, C, heads, hd, tq;
     float scale;
-    attn_softmax_row_fn softmax_row;
+    const attn_row_kernels *row;
 } attn_args;
 
 size_t vit_attention_scratch_floats(int sh, int sw, int tile_q) {
     size_t T = (size_t)sh * sw, tq = (size_t)tile_q < T ? (size_t)tile_q : T;
-    return tq * T + tq * (size_t)(2 * sh - 1 + 2 * sw - 1) + (size_t)sw + 16;
+    if (tq < 1) tq = 1;
+    return tq * T + tq * (size_t)(2 * sh - 1 + 2 * sw - 1) + (size_t)sw + tq + 16;
 }
 
 /* Queries i0 .. i0+nq-1 of group g, head h. kT / vp: pre-packed K^T and V of
@@ -125,15 +173,15 @@ size_t vit_attention_scratch_floats(int sh, int sw, int tile_q) {
 static void attn_tile(const attn_args *a, int g, int h, int i0, int nq, const gemm_packed_b *kT,
                       const gemm_packed_b *vp, float *scratch) {
     const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sw = a->sw;
-    const int Lh = 2 * a->sh - 1, Lw = 2 * sw - 1;
+    const int Lh = 2 * a->sh - 1, Lw = 2 * sw - 1, L = Lh + Lw;
     const float *grp = a->qkv + (size_t)g * T * ld;  // (T, 3C)
     const float *q = grp + (size_t)i0 * ld + h * hd;  // (nq, hd), row stride 3C
     const float *k = grp + C + h * hd;                // (T, hd), row stride 3C
     const float *v = grp + 2 * C + h * hd;            // (T, hd), row stride 3C
     float *S = scratch;                               // (nq, T)
-    float *RH = S + (size_t)nq * T;                   // (nq, Lh)
-    float *RW = RH + (size_t)nq * Lh;                 // (nq, Lw)
-    float *rw = RW + (size_t)nq * Lw;                 // (sw)
+    float *R = S + (size_t)nq * T;                    // (nq, Lh + Lw): [rel_h offsets | rel_w offsets]
+    float *rw = R + (size_t)nq * L;                   // (sw)
+    float *sums = rw + sw;                            // (nq)
 
     // ref: image_encoder.py:Attention.forward -- attn = (q * self.scale) @ k.transpose(-2, -1)
     if (kT)
@@ -141,25 +189,23 @@ static void attn_tile(const attn_args *a, int g, int h, int i0, int nq, const ge
     else
         gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, S, T, 1);
     // ref: add_decomposed_rel_pos -- rel_h = einsum("bhwc,hkc->bhwk", q, Rh), Rh[qh, kh] = rel_pos_h[qh - kh + sh-1]
-    // (q unscaled); computed as q @ rel_pos^T over all 2S-1 offsets, then gathered.
-    gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RH, Lh, 1);
-    gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RW, Lw, 1);
-
+    // (q unscaled); computed as q @ rel_pos^T over all 2S-1 offsets of both tables, then gathered.
+    if (a->rel) {
+        gemm_f32_packed(0, nq, 1.0f, q, ld, a->rel, 0.0f, R, L, NULL, 1);
+    } else {
+        gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, R, L, 1);
+        gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, R + Lh, L, 1);
+    }
     for (int i = 0; i < nq; i++) {
         const int qh = (i0 + i) / sw, qw = (i0 + i) % sw;
-        float *row = S + (size_t)i * T;  // (sh, sw)
-        const float *rhi = RH + (size_t)i * Lh + qh + a->sh - 1;  // rhi[-kh] = rel_h[kh]
-        const float *rwi = RW + (size_t)i * Lw + qw + sw - 1;     // rwi[-kw] = rel_w[kw]
+        const float *rhi = R + (size_t)i * L + qh + a->sh - 1;   // rhi[-kh] = rel_h[kh]
+        const float *rwi = R + (size_t)i * L + Lh + qw + sw - 1;  // rwi[-kw] = rel_w[kw]
         for (int kw = 0; kw < sw; kw++) rw[kw] = rwi[-kw];
-        // ref: add_decomposed_rel_pos -- attn.view(...) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
-        for (int kh = 0; kh < a->sh; kh++) {
-            float *seg = row + (size_t)kh * sw;  // (sw)
-            const float rh = rhi[-kh];
-#pragma omp simd
-            for (int kw = 0; kw < sw; kw++) seg[kw] = (seg[kw] + rh) + rw[kw];
-        }
-        // ref: Attention.forward -- attn = attn.softmax(dim=-1)
-        a->softmax_row(row, T);
+        // ref: add_decomposed_rel_pos -- attn.view(...) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :];
+        //      Attention.forward -- attn = attn.softmax(dim=-1) (numerator here, the sum below)
+        float *row = S + (size_t)i * T;  // (sh, sw)
+        const float mx = a->row->relpos_max(row, rhi, rw, a->sh, sw);
+        sums[i] = a->row->exp_sum(row, T, mx);
     }
     // ref: Attention.forward -- (attn @ v).view(B, heads, H, W, -1).permute(0, 2, 3, 1, 4)
     float *o = a->out + ((size_t)g * T + i0) * C + h * hd;  // (nq, hd), row stride C
@@ -167,6 +213,11 @@ static void attn_tile(const attn_args *a, int g, int h, int i0, int nq, const ge
         gemm_f32_packed(0, nq, 1.0f, S, T, vp, 0.0f, o, C, NULL, 1);
     else
         gemm_f32(0, 0, nq, hd, T, 1.0f, S, T, v, ld, 0.0f, o, C, 1);
+    for (int i = 0; i < nq; i++) {
+        const float inv = 1.0f / sums[i];
+        float *oi = o + (size_t)i * C;  // (hd)
+        for (int c = 0; c < hd; c++) oi[c] *= inv;
+    }
 }
 
 static int attn_thread_id(void) {
@@ -177,15 +228,29 @@ static int attn_thread_id(void) {
 #endif
 }
 
-void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
-                           int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads) {
-    attn_args a = {qkv, rel_pos_h, rel_pos_w, out, sh, sw, sh * sw, heads * hd, heads, hd, 0, 0.0f, NULL};
+/* [rel_pos_h; rel_pos_w] (Lh + Lw, hd) packed as op(B) = its transpose, or NULL
+ * when out of memory (attn_tile then multiplies the two tables separately). */
+static gemm_packed_b *attn_pack_rel(const float *rel_pos_h, int Lh, const float *rel_pos_w, int Lw, int hd) {
+    float *cat = malloc((size_t)(Lh + Lw) * hd * sizeof(float));  // (Lh + Lw, hd)
+    if (!cat) return NULL;
+    memcpy(cat, rel_pos_h, (size_t)Lh * hd * sizeof(float));
+    memcpy(cat + (size_t)Lh * hd, rel_pos_w, (size_t)Lw * hd * sizeof(float));
+    gemm_packed_b *pb = gemm_pack_b(1, hd, Lh + Lw, cat, hd);
+    free(cat);
+    return pb;
+}
+
+static void attn_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
+                         int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads, int path) {
+    attn_args a = {qkv, rel_pos_h, rel_pos_w, NULL, out, sh, sw, sh * sw, heads * hd, heads, hd, 0, 0.0f, NULL};
     if (nthreads < 1) nthreads = 1;
     a.tq = tile_q < 1 ? 1 : tile_q < a.T ? tile_q : a.T;
     a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
-    a.softmax_row = attn_pick_softmax_row();
-    const size_t per_thread = vit_attention_scratch_floats(sh, sw, tile_q);
+    a.row = attn_pick_row(path);
+    const size_t per_thread = vit_attention_scratch_floats(sh, sw, a.tq);
     const int ntiles = (a.T + a.tq - 1) / a.tq;
+    gemm_packed_b *rel = attn_pack_rel(rel_pos_h, 2 * sh - 1, rel_pos_w, 2 * sw - 1, hd);
+    a.rel = rel;
 
     if (ntiles == 1) {
         /* windows: one item per (group, head); K and V are small enough to pack per call */
@@ -194,6 +259,7 @@ void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h,
         for (long it = 0; it < items; it++)
             attn_tile(&a, (int)(it / heads), (int)(it % heads), 0, a.T, NULL, NULL,
                       scratch + (size_t)attn_thread_id() * per_thread);
+        gemm_packed_b_free(rel);
         return;
     }
     /* global: per (group, head), pack K^T and V once, then spread the query tiles */
@@ -216,6 +282,18 @@ void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h,
             gemm_packed_b_free(vp);
         }
     }
+    gemm_packed_b_free(rel);
+}
+
+void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
+                           int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads) {
+    attn_forward(out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q, scratch, nthreads, 0);
+}
+
+void vit_attention_forward_portable(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
+                                    int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
+                                    int nthreads) {
+    attn_forward(out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q, scratch, nthreads, 1);
 }
 
 /* ---- plain reference ------------------------------------------------------- */

@@ -11,7 +11,8 @@
  *     S = (q * scale) k^T                       (T, T), scale = hd^-0.5
  *     S[i, kh*sw+kw] += q_i . Rh[qh(i) - kh + sh-1] + q_i . Rw[qw(i) - kw + sw-1]
  *                                               (q UNSCALED here, as in the official code)
- *     out = softmax_rows(S) v                   (T, hd)
+ *     out = softmax_rows(S) v                   (T, hd), computed as
+ *           (exp(S - rowmax) v) * (1 / rowsum)
  *
  * Queries are processed in tiles of `tile_q` rows: only a (tile_q, T) block of
  * scores exists at any time per thread (never (heads, T, T)). OpenMP threads
@@ -38,10 +39,16 @@ size_t vit_attention_scratch_floats(int sh, int sw, int tile_q);
 void vit_attention_forward(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups,
                            int sh, int sw, int heads, int hd, int tile_q, float *scratch, int nthreads);
 
-/* The softmax used above, on one row in place: max, exp (vectorised Cephes
- * polynomial, ~1 ulp; inputs more than 87.3 below the max give ~1e-38, not 0),
- * sum, scale. path 0: the best for this CPU (AVX2 when present), 1: portable.
- * row: (n), n >= 1 */
+/* Same, on the portable (non-AVX2) row kernel whatever the CPU; for tests.
+ * Agrees with vit_attention_forward to rounding. */
+void vit_attention_forward_portable(float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
+                                    int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
+                                    int nthreads);
+
+/* Softmax of one row in place, on the exp + sum kernel the attention uses:
+ * max, exp (AVX2: Cephes polynomial, ~1 ulp; inputs more than 87.3 below the
+ * max give ~1e-38, not 0; portable: expf), sum, scale by 1/sum.
+ * path 0: the best for this CPU (AVX2 when present), 1: portable. row: (n), n >= 1 */
 void vit_softmax_row(float *row, int n, int path);
 
 /* Plain, obviously-correct version of the same computation (whole (T, T) score
