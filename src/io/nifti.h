@@ -13,7 +13,9 @@
  * Header fields are fixed on load as nibabel does (see volume.h).
  *
  * Writing: NIfTI-1 single file, little-endian, vox_offset 352, no
- * extensions, gzip when the path ends in ".gz"; written atomically.
+ * extensions, gzip when the path ends in ".gz"; written atomically. A volume
+ * read from NIfTI-1 comes back bit-identical (samples, header fields,
+ * affine); NIfTI-2 geometry and scaling are rounded to NIfTI-1's float32.
  *
  * Error messages are one line and name the file (ms_nifti_read*) or say
  * "<memory>" for buffers. */
@@ -36,7 +38,8 @@ medsam_status ms_nifti_read_mem(const void *buf, size_t len, ms_volume *out, med
  * gzip-compressed when `path` ends in ".gz" (any case). Fails when a size
  * does not fit NIfTI-1's int16 dims. */
 medsam_status ms_nifti_write(const char *path, const ms_volume *v, medsam_error *err);
-/* Same into an open stream (gzip when `gzip` is non-zero); no atomic rename. */
+/* Same into an open stream (gzip when `gzip` is non-zero); no atomic rename.
+ * The header/data are written sequentially (no seeking). */
 medsam_status ms_nifti_write_fp(FILE *fp, const ms_volume *v, int gzip, medsam_error *err);
 
 #endif

@@ -139,7 +139,7 @@ static medsam_status write_samples(nii_sink *k, const ms_volume *v, medsam_error
 }
 
 medsam_status ms_nifti_write_fp(FILE *fp, const ms_volume *v, int gzip, medsam_error *err) {
-    int dims[5];
+    int dims[5] = {0};
     medsam_status st = check_volume(v, dims, err);
     if (st) return st;
     uint8_t hdr[NII1_VOX_OFFSET];

@@ -86,9 +86,9 @@ medsam_status ms_volume_alloc(ms_volume *v, int nx, int ny, int nz, int nt, ms_v
 
 /* A new volume for results on the grid of `ref` (e.g. a label map for an
  * image): same nx, ny, nz and geometry (pixdim, qform/sform and codes,
- * xyzt_units, descrip, affine), `nt` volumes of type `t`, data zeroed, no
- * scaling (slope 1, inter 0), no intent. Written with ms_nifti_write it
- * overlays `ref` exactly. */
+ * quaternion, affine, xyzt_units, dim_info and slice timing), `nt` volumes
+ * of type `t`, data zeroed, no scaling (slope 1, inter 0), no intent, empty
+ * descrip. Written with ms_nifti_write it overlays `ref` exactly. */
 medsam_status ms_volume_create_like(ms_volume *out, const ms_volume *ref, ms_voxel_type t, int nt,
                                     medsam_error *err);
 
