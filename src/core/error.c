@@ -26,6 +26,9 @@ medsam_status ms_error(medsam_error *err, medsam_status code, const char *fmt, .
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+        /* messages are one printable line, whatever names a file put into them */
+        for (char *c = err->message; *c; c++)
+            if ((unsigned char)*c < 32 || *c == 127) *c = '?';
     }
     return code;
 }
