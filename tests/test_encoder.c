@@ -11,6 +11,10 @@
  *    relL2 <= 1e-6; atol 1e-6 (conv) or 4e-6 (attention), rtol 1e-5.
  *  - softmax (vectorised exp, both paths) vs the expf softmax: rtol 4e-7
  *    (~3 ulp), relL2 <= 2e-7.
+ *  - erf of the vectorised GELU vs double erf: <= 1.25 ulp on every 64th float in
+ *    [0, 4.5] (exhaustively it is <= 1.18); GELU vs the erff gelu_forward:
+ *    atol 4e-7 (one erf ulp times 0.5|x| where 1 + erf cancels), rtol 2.5e-7.
+ *  - vectorised double-sum LayerNorm vs layernorm_forward: rtol 2.5e-7, atol 1e-7.
  *  - 1 vs 2 threads: bit-identical (encoder and attention). */
 #include <stdint.h>
 
@@ -21,6 +25,7 @@
 #include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/encoder/"
@@ -134,6 +139,63 @@ static void test_softmax(void) {
             t_close(what, got, ref, n, 1e-30, 4e-7, 2e-7);
         }
         free(x), free(ref), free(got);
+    }
+}
+
+/* Vectorised erf / GELU / LayerNorm of the encoder vs libm and the plain kernels. */
+static void test_vec_kernels(void) {
+    /* erf in ulps of the float nearest the double erf, every 64th float in [0, 4.5] */
+    const long n = (long)(0x40900000u >> 6) + 1;  // 0x40900000 = 4.5f
+    float *z = malloc(sizeof(float) * n), *e = malloc(sizeof(float) * n);
+    for (long i = 0; i < n; i++) {
+        uint32_t b = (uint32_t)i << 6;
+        memcpy(&z[i], &b, sizeof b);
+    }
+    vec_erf(e, z, n);
+    double worst = 0;
+    long worst_i = 0;
+    for (long i = 0; i < n; i++) {
+        const double ref = erf((double)z[i]);
+        const float rf = (float)ref;
+        const double ulp = (double)nextafterf(rf, INFINITY) - rf, d = fabs(e[i] - ref) / ulp;
+        if (!(d <= worst)) worst = d, worst_i = i;
+    }
+    printf("     vec_erf: max %.3f ulp at %.9g (%ld points)\n", worst, z[worst_i], n);
+    CHECK(worst <= 1.25, "vec_erf: %.3f ulp at %.9g", worst, z[worst_i]);
+    const float special[8] = {NAN, INFINITY, -INFINITY, -0.0f, 1e-30f, -1.0f, 4.0f, -9.0f};
+    float sp[8];
+    vec_erf(sp, special, 8);
+    CHECK(isnan(sp[0]) && sp[1] == 1.0f && sp[2] == -1.0f && sp[3] == 0.0f && signbit(sp[3]) && sp[4] > 0 &&
+              fabsf(sp[5] + 0.8427008f) < 1e-7f && sp[6] == 1.0f && sp[7] == -1.0f,
+          "vec_erf specials: %g %g %g %g %g %g %g %g", sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7]);
+    free(z), free(e);
+
+    /* GELU over [-12, 12] plus odd lengths for the scalar tail */
+    rng r = {7};
+    const long m = 300007;
+    float *x = alloc_rand(&r, m, 12.0f), *ref = malloc(sizeof(float) * m);
+    memcpy(ref, x, sizeof(float) * m);
+    gelu_forward(ref, m, 1);
+    vec_gelu_erf_forward(x, m);
+    t_close("vec_gelu_erf vs erff gelu", x, ref, m, 4e-7, 2.5e-7, 1e-7);
+    free(x), free(ref);
+
+    /* LayerNorm: rows with a large mean, widths with and without a vector tail */
+    const int widths[] = {768, 256, 13};
+    for (int k = 0; k < 3; k++) {
+        const int C = widths[k];
+        const long R = 37;
+        float *in = alloc_rand(&r, R * C, 3.0f), *w = alloc_rand(&r, C, 1.0f), *bias = alloc_rand(&r, C, 1.0f);
+        for (long i = 0; i < R * C; i++) in[i] += 40.0f;
+        float *got = malloc(sizeof(float) * R * C), *want = malloc(sizeof(float) * R * C);
+        layernorm_forward(want, in, w, bias, R, C, 1e-6f, 1);
+        vec_layernorm_f64_forward(got, in, w, bias, R, C, 1e-6f);
+        char what[64];
+        snprintf(what, sizeof what, "vec_layernorm_f64 C=%d vs layernorm", C);
+        t_close(what, got, want, R * C, 1e-7, 2.5e-7, 1e-7);
+        vec_layernorm_f64_forward(in, in, w, bias, R, C, 1e-6f);  // in place
+        CHECK(memcmp(in, got, sizeof(float) * R * C) == 0, "vec_layernorm_f64 C=%d: in place differs", C);
+        free(in), free(w), free(bias), free(got), free(want);
     }
 }
 
@@ -270,6 +332,7 @@ static void test_encoder_tiny(void) {
 int main(void) {
     test_conv();
     test_softmax();
+    test_vec_kernels();
     test_attention();
     test_encoder_tiny();
     return t_summary();

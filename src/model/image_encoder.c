@@ -8,6 +8,7 @@
 #include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 
 /* Where each activation lives in the workspace (offsets in floats). */
 typedef struct {
@@ -70,6 +71,23 @@ size_t ms_image_encoder_workspace_floats(const ms_config *c) {
     return enc_plan_make(c, &p) ? 0 : p.total;
 }
 
+/* ref: torch.nn.LayerNorm / LayerNorm2d (layernorm_forward's arithmetic, vectorised),
+ * rows split between threads. out, in: (N, C); out may alias in. */
+static void enc_layernorm(float *out, const float *in, const float *weight, const float *bias, long N, int C,
+                          float eps, int nthreads) {
+    const long step = 64;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && N > step)
+    for (long r0 = 0; r0 < N; r0 += step)
+        vec_layernorm_f64_forward(out + r0 * C, in + r0 * C, weight, bias, N - r0 < step ? N - r0 : step, C, eps);
+}
+
+/* ref: torch.nn.GELU() (exact erf), in place. x: (n) */
+static void enc_gelu(float *x, long n, int nthreads) {
+    const long step = 1L << 16;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > step)
+    for (long i0 = 0; i0 < n; i0 += step) vec_gelu_erf_forward(x + i0, n - i0 < step ? n - i0 : step);
+}
+
 /* x += y, elementwise. x, y: (n) */
 static void enc_add_inplace(float *x, const float *y, long n, int nthreads) {
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
@@ -114,7 +132,7 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
     const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
     const long N = p->N;
     // ref: Block.forward -- shortcut = x; x = self.norm1(x)
-    layernorm_forward(b, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // b: (N, C)
+    enc_layernorm(b, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // b: (N, C)
     if (enc_is_windowed(c, blk)) {
         const int ws = c->window_size, nw = p->Hp / ws, T = ws * ws;
         const long rows = (long)p->Hp * p->Hp;
@@ -136,11 +154,11 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
         enc_add_inplace(x, b, N * C, nthreads);                                     // x = shortcut + x
     }
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
-    layernorm_forward(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
+    enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
     for (long r0 = 0; r0 < N; r0 += p->mlp_rows) {
         const long rows = N - r0 < p->mlp_rows ? N - r0 : p->mlp_rows;
         linear_forward(big, a + r0 * C, C, bw->lin1_w, bw->lin1_b, rows, C, M, nthreads);  // big: (rows, M)
-        gelu_forward(big, rows * M, nthreads);
+        enc_gelu(big, rows * M, nthreads);
         linear_forward(b + r0 * C, big, M, bw->lin2_w, bw->lin2_b, rows, M, C, nthreads);  // b: (rows, C)
     }
     enc_add_inplace(x, b, N * C, nthreads);
@@ -185,9 +203,9 @@ medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encode
 
     // ref: ImageEncoderViT.forward -- x = self.neck(x.permute(0, 3, 1, 2)), computed channels-last
     conv1x1_forward(a, x, w->neck_conv1_w, NULL, N, C, O, nthreads);                   // a: (N, O)
-    layernorm_forward(a, a, w->neck_ln1_w, w->neck_ln1_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
+    enc_layernorm(a, a, w->neck_ln1_w, w->neck_ln1_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
     conv3x3_forward(b, a, w->neck_conv2_w, NULL, G, G, O, O, big, nthreads);            // b: (N, O)
-    layernorm_forward(b, b, w->neck_ln2_w, w->neck_ln2_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
+    enc_layernorm(b, b, w->neck_ln2_w, w->neck_ln2_b, N, O, c->ln2d_eps, nthreads);  // LayerNorm2d
     /* (N, O) channels-last -> (O, G, G) NCHW */
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (int o = 0; o < O; o++)

@@ -20,6 +20,18 @@
 #define VM_AS_4 -1.453152027f
 #define VM_AS_5 1.061405429f
 
+/* erf(z) to about 1 ulp, from two polynomials fitted (minimax, float coefficients,
+ * highest degree first) for this file:
+ *   |z| < 1:      erf(z) = z + z R(z^2),       R(s) ~ erf(z)/z - 1
+ *   1 <= t <= 4:  erf(t) = 1 - exp(Q(t)),      Q(t) ~ log(erfc(t)); t = min(|z|, 4),
+ *                 beyond 4 erfc < 2^-26 and erf rounds to 1. */
+#define VM_ERF_SPLIT 1.0f
+#define VM_ERF_TMAX 4.0f
+static const float vm_erf_r[7] = {7.889178960e-05f, -8.020860841e-04f, 5.189537536e-03f, -2.685444616e-02f,
+                                  1.128360033e-01f, -3.761262596e-01f, 1.283791661e-01f};
+static const float vm_erf_q[8] = {-2.168677202e-05f, 4.413354036e-04f, -4.204556812e-03f, 2.520824224e-02f,
+                                  -1.084185541e-01f, -6.332198977e-01f, -1.129578471e+00f, 1.880373748e-04f};
+
 static inline float exp_scalar(float y) {
     y = y < VM_EXP_LO ? VM_EXP_LO : (y > VM_EXP_HI ? VM_EXP_HI : y);
     const float n = nearbyintf(y * VM_LOG2E);
@@ -88,6 +100,41 @@ VM_AVX2 static void gelu_avx2(float *x, long n) {
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
     }
     for (; i < n; i++) x[i] = gelu_scalar(x[i]);
+}
+
+/* erf(z), about 1 ulp (see vm_erf_r / vm_erf_q); NaN gives NaN, +-inf +-1. */
+VM_AVX2 static inline __m256 erf_avx2(__m256 z) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 a = _mm256_andnot_ps(sign, z);
+    const __m256 s = _mm256_mul_ps(a, a);
+    __m256 r = _mm256_set1_ps(vm_erf_r[0]);
+    for (int i = 1; i < 7; i++) r = _mm256_fmadd_ps(r, s, _mm256_set1_ps(vm_erf_r[i]));
+    const __m256 small = _mm256_fmadd_ps(a, r, a);  // |z| < 1
+    const __m256 t = _mm256_min_ps(_mm256_max_ps(a, _mm256_set1_ps(VM_ERF_SPLIT)), _mm256_set1_ps(VM_ERF_TMAX));
+    __m256 q = _mm256_set1_ps(vm_erf_q[0]);
+    for (int i = 1; i < 8; i++) q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(vm_erf_q[i]));
+    const __m256 large = _mm256_sub_ps(_mm256_set1_ps(1.0f), exp_avx2(q));  // |z| >= 1
+    const __m256 e = _mm256_blendv_ps(large, small, _mm256_cmp_ps(a, _mm256_set1_ps(VM_ERF_SPLIT), _CMP_LT_OQ));
+    return _mm256_or_ps(_mm256_and_ps(z, sign), _mm256_or_ps(e, _mm256_and_ps(a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))));
+}
+
+/* gelu_forward's formula, 0.5 x (1 + erf(x / sqrt 2)), operation for operation,
+ * with erf_avx2 in place of erff. */
+VM_AVX2 static void gelu_erf_avx2(float *x, long n) {
+    const __m256 c = _mm256_set1_ps((float)M_SQRT1_2), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 e = erf_avx2(_mm256_mul_ps(v, c));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    }
+    for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+VM_AVX2 static void erf_avx2_array(float *y, const float *z, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf_avx2(_mm256_loadu_ps(z + i)));
+    for (; i < n; i++) y[i] = erff(z[i]);
 }
 
 VM_AVX2 static inline float hsum_avx2(__m256 v) {
@@ -181,6 +228,51 @@ VM_AVX2 static void layernorm_avx2(float *out, const float *in, const float *wei
     }
 }
 
+VM_AVX2 static inline double hsum_pd_avx2(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* layernorm_forward's arithmetic (double sums, two passes; float output formula
+ * ((x - mean) rstd) w + b), with the sums taken 8 lanes wide. */
+VM_AVX2 static void layernorm_f64_avx2(float *out, const float *in, const float *weight, const float *bias, long N,
+                                       int C, float eps) {
+    for (long r = 0; r < N; r++) {
+        const float *x = in + r * C;  // (C)
+        float *y = out + r * C;       // (C)
+        __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+        int c = 0;
+        for (; c + 8 <= C; c += 8) {
+            const __m256 v = _mm256_loadu_ps(x + c);
+            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        }
+        double sum = hsum_pd_avx2(_mm256_add_pd(s0, s1));
+        for (; c < C; c++) sum += x[c];
+        const double mean = sum / C;
+        const __m256d vmd = _mm256_set1_pd(mean);
+        s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+        for (c = 0; c + 8 <= C; c += 8) {
+            const __m256 v = _mm256_loadu_ps(x + c);
+            const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vmd);
+            const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vmd);
+            s0 = _mm256_add_pd(s0, _mm256_mul_pd(d0, d0));
+            s1 = _mm256_add_pd(s1, _mm256_mul_pd(d1, d1));
+        }
+        double var = hsum_pd_avx2(_mm256_add_pd(s0, s1));
+        for (; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        var /= C;
+        const float rstd = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+        const __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rstd);
+        for (c = 0; c + 8 <= C; c += 8) {
+            const __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), vm), vr),
+                                           _mm256_loadu_ps(weight + c));
+            _mm256_storeu_ps(y + c, _mm256_add_ps(t, _mm256_loadu_ps(bias + c)));
+        }
+        for (; c < C; c++) y[c] = (x[c] - m) * rstd * weight[c] + bias[c];
+    }
+}
+
 VM_AVX2 static void add_avx2(float *dst, const float *a, const float *b, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
@@ -240,9 +332,12 @@ int vec_has_avx2(void) {
 #else
 int vec_has_avx2(void) { return 0; }
 #define gelu_avx2(x, n) ((void)0)
+#define gelu_erf_avx2(x, n) ((void)0)
+#define erf_avx2_array(y, z, n) ((void)0)
 #define softmax_row_avx2(x, c) ((void)0)
 #define softmax_short_rows_avx2(x, r, c) ((void)0)
 #define layernorm_avx2(o, i, w, b, n, c, e) ((void)0)
+#define layernorm_f64_avx2(o, i, w, b, n, c, e) ((void)0)
 #define add_avx2(d, a, b, n) ((void)0)
 #define softmax_cols8_avx2(x, r, c, c0) ((void)0)
 #define transpose8_avx2(d, a, b, D, N) ((void)0)
@@ -257,6 +352,23 @@ void vec_gelu_forward(float *x, long n) {
         gelu_avx2(x, n);
     else
         vec_gelu_forward_generic(x, n);
+}
+
+// ref: torch.nn.GELU(approximate='none'): 0.5 * x * (1 + erf(x / sqrt(2)))
+void vec_gelu_erf_forward(float *x, long n) {
+    if (vec_has_avx2()) {
+        gelu_erf_avx2(x, n);
+        return;
+    }
+    for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+void vec_erf(float *y, const float *z, long n) {
+    if (vec_has_avx2()) {
+        erf_avx2_array(y, z, n);
+        return;
+    }
+    for (long i = 0; i < n; i++) y[i] = erff(z[i]);
 }
 
 // ref: torch.softmax(dim=-1)
@@ -290,6 +402,26 @@ void vec_layernorm_forward(float *out, const float *in, const float *weight, con
         layernorm_avx2(out, in, weight, bias, N, C, eps);
     else
         vec_layernorm_forward_generic(out, in, weight, bias, N, C, eps);
+}
+
+// ref: torch.nn.functional.layer_norm
+void vec_layernorm_f64_forward(float *out, const float *in, const float *weight, const float *bias, long N, int C,
+                               float eps) {
+    if (vec_has_avx2()) {
+        layernorm_f64_avx2(out, in, weight, bias, N, C, eps);
+        return;
+    }
+    for (long r = 0; r < N; r++) {
+        const float *x = in + r * C;  // (C)
+        float *y = out + r * C;       // (C)
+        double sum = 0.0, var = 0.0;
+        for (int c = 0; c < C; c++) sum += x[c];
+        const double mean = sum / C;
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        var /= C;
+        const float rstd = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rstd * weight[c] + bias[c];
+    }
 }
 
 void vec_layernorm_forward_generic(float *out, const float *in, const float *weight, const float *bias, long N, int C,

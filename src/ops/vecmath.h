@@ -10,6 +10,14 @@
  * Within 2e-7 absolute of the exact-erf gelu_forward. x: (n) */
 void vec_gelu_forward(float *x, long n);
 
+/* In place GELU with an erf accurate to about 1 ulp (AVX2: two fitted polynomials
+ * and an exp; otherwise libm erff): gelu_forward's formula operation for
+ * operation, so the two differ only where erf rounds differently. x: (n) */
+void vec_gelu_erf_forward(float *x, long n);
+
+/* y = erf(z), the erf of vec_gelu_erf_forward. y, z: (n); y may alias z. */
+void vec_erf(float *y, const float *z, long n);
+
 /* In place softmax over each row of C contiguous values (exp accurate to about
  * 1 ulp, sums in double). x: (R, C) */
 void vec_softmax_rows_forward(float *x, long R, int C);
@@ -27,6 +35,13 @@ void vec_transpose_add(float *dst, const float *a, const float *b, int D, long N
  * out, in: (N, C); weight, bias: (C). out may alias in. */
 void vec_layernorm_forward(float *out, const float *in, const float *weight, const float *bias, long N, int C,
                            float eps);
+
+/* LayerNorm with layernorm_forward's arithmetic (sums and variance in double,
+ * two passes, the same float output formula), the sums taken in another order:
+ * the two agree to the last bit but for rare double-rounding cases.
+ * out, in: (N, C); weight, bias: (C). out may alias in. */
+void vec_layernorm_f64_forward(float *out, const float *in, const float *weight, const float *bias, long N, int C,
+                               float eps);
 
 /* dst = a + b. dst, a, b: (n); dst may alias a or b. */
 void vec_add(float *dst, const float *a, const float *b, long n);
