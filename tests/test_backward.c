@@ -390,6 +390,189 @@ static void test_loss(void) {
 }
 
 
+/* ---- thread-count independence and accumulation --------------------------------
+ * Each case runs a backward on shapes big enough to open the parallel regions
+ * (rows, column blocks, tiles, windows) into one concatenated gradient buffer;
+ * the results with 1, 2 and 3 threads must be bit-identical, and a run into a
+ * buffer pre-filled with 1 must give 1 + the fresh result (+= semantics). */
+
+static unsigned long long thr_state = 12345;
+
+static float *thr_rand(long n) {
+    float *x = malloc((size_t)n * sizeof(float));
+    for (long i = 0; i < n; i++) {
+        thr_state = thr_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((double)(thr_state >> 40) / 8388608.0 - 1.0);
+    }
+    return x;
+}
+
+typedef struct {
+    const float *a[12];  // inputs of the case
+    long nout;           // floats of the gradient buffer
+} thr_ctx;
+
+typedef void (*thr_fn)(const thr_ctx *c, float *g, int nthreads);
+
+static void thr_check(const char *what, thr_fn f, const thr_ctx *c) {
+    const long n = c->nout;
+    float *g1 = zeros(n), *g2 = zeros(n), *g3 = zeros(n), *acc = zeros(n);
+    f(c, g1, 1), f(c, g2, 2), f(c, g3, 3);
+    for (long i = 0; i < n; i++) acc[i] = 1.0f;
+    f(c, acc, 3);
+    for (long i = 0; i < n; i++) acc[i] -= 1.0f;
+    CHECK(memcmp(g1, g2, (size_t)n * sizeof(float)) == 0 && memcmp(g1, g3, (size_t)n * sizeof(float)) == 0,
+          "%s: results differ between 1, 2 and 3 threads", what);
+    CHECK(max_abs(g1, n) > 0, "%s: all-zero gradient", what);
+    char name[96];
+    snprintf(name, sizeof name, "%s accumulates (+=)", what);
+    t_close(name, acc, g1, n, 1e-5 * max_abs(g1, n), 1e-4, 1e-5);
+    free(g1), free(g2), free(g3), free(acc);
+}
+
+enum { TL_N = 300, TL_I = 70, TL_O = 130 };
+static void thr_linear(const thr_ctx *c, float *g, int nt) {
+    linear_backward(g, g + TL_N * TL_I, g + TL_N * TL_I + TL_O * TL_I, c->a[0], c->a[1], TL_I, c->a[2], TL_N, TL_I, TL_O, nt);
+}
+
+enum { TN_N = 200, TN_C = 200 };
+static void thr_layernorm(const thr_ctx *c, float *g, int nt) {
+    layernorm_backward(g, g + TN_N * TN_C, g + TN_N * TN_C + TN_C, c->a[0], c->a[3], c->a[4], c->a[1], c->a[2], TN_N,
+                       TN_C, nt);
+}
+
+enum { TA_N = 70000 };
+static void thr_act(const thr_ctx *c, float *g, int nt) {
+    gelu_backward(g, c->a[0], c->a[1], TA_N, nt);
+    relu_backward(g + TA_N, c->a[0], c->a[1], TA_N, nt);
+}
+
+/* attention: a[0] dout, a[1] qkv, a[2] rel_h, a[3] rel_w; sizes in a thr_attn */
+typedef struct {
+    int G, sh, sw, heads, hd, tile;
+} thr_attn;
+static const thr_attn thr_attn_cases[2] = {{6, 4, 4, 3, 8, 16}, {1, 6, 7, 2, 8, 8}};
+static int thr_attn_pick;
+static void thr_attention(const thr_ctx *c, float *g, int nt) {
+    const thr_attn *s = &thr_attn_cases[thr_attn_pick];
+    const int T = s->sh * s->sw, C = s->heads * s->hd;
+    float *scr = zeros((long)vit_attention_backward_scratch_floats(s->G, s->sh, s->sw, s->heads, s->tile, nt));
+    float *dqkv = g, *drh = g + (long)s->G * T * 3 * C, *drw = drh + (2 * s->sh - 1) * s->hd;
+    vit_attention_backward(dqkv, drh, drw, c->a[0], c->a[1], c->a[2], c->a[3], s->G, s->sh, s->sw, s->heads, s->hd,
+                           s->tile, scr, nt);
+    free(scr);
+}
+
+enum { TM_Q = 40, TM_K = 70, TM_D = 32, TM_I = 16, TM_H = 4 };
+static void thr_mha(const thr_ctx *c, float *g, int nt) {
+    const float *p = c->a[4];  // all 8 weights, concatenated
+    mha_weights w = {p, p + TM_I * TM_D, p + TM_I * TM_D + TM_I, p + 2 * TM_I * TM_D + TM_I, p + 2 * (TM_I * TM_D + TM_I),
+                     p + 3 * TM_I * TM_D + 2 * TM_I, p + 3 * (TM_I * TM_D + TM_I), p + 4 * TM_I * TM_D + 3 * TM_I};
+    float *d = g + TM_Q * TM_D + 2 * TM_K * TM_D;  // weight grads, same layout as p
+    mha_grads dw = {d, d + (w.q_b - p), d + (w.k_w - p), d + (w.k_b - p), d + (w.v_w - p), d + (w.v_b - p),
+                    d + (w.out_w - p), d + (w.out_b - p)};
+    float *cache = zeros((long)mha_cache_floats(TM_Q, TM_K, TM_I, TM_H)), *out = zeros(TM_Q * TM_D);
+    float *scr = zeros((long)mha_backward_scratch_floats(TM_Q, TM_K, TM_I));
+    mha_forward_train(out, cache, c->a[1], c->a[2], c->a[3], &w, TM_Q, TM_K, TM_D, TM_I, TM_H, nt);
+    mha_backward(g, g + TM_Q * TM_D, g + TM_Q * TM_D + TM_K * TM_D, &dw, c->a[0], cache, c->a[1], c->a[2], c->a[3], &w,
+                 TM_Q, TM_K, TM_D, TM_I, TM_H, scr, nt);
+    free(cache), free(out), free(scr);
+}
+
+enum { TC_H = 12, TC_W = 10, TC_CI = 8, TC_CO = 12, TP_CI = 3, TP_H = 32, TP_W = 24, TP_P = 4, TP_CO = 20 };
+static void thr_conv(const thr_ctx *c, float *g, int nt) {
+    float *col = zeros((long)conv3x3_col_floats(TC_CI, TC_H, TC_W));
+    float *dx = g, *dw = dx + TC_H * TC_W * TC_CI, *db = dw + TC_CO * TC_CI * 9;
+    conv3x3_backward(dx, dw, db, c->a[0], c->a[1], c->a[2], TC_H, TC_W, TC_CI, TC_CO, col, nt);
+    free(col);
+    col = zeros((long)conv_patchify_col_floats(TP_CI, TP_H, TP_W, TP_P));
+    float *pw = db + TC_CO, *pb = pw + TP_CO * TP_CI * TP_P * TP_P;
+    conv_patchify_backward(pw, pb, c->a[3], c->a[4], TP_CI, TP_H, TP_W, TP_CO, TP_P, col, nt);
+    free(col);
+}
+
+enum { TT_CI = 8, TT_CO = 70, TT_H = 5, TT_W = 7 };
+static void thr_convt(const thr_ctx *c, float *g, int nt) {
+    const long P = TT_H * TT_W;
+    float *dx = g, *dw = dx + TT_CI * P, *db = dw + TT_CI * TT_CO * 4;
+    conv_transpose2x2_backward(dx, dw, db, c->a[0], c->a[1], c->a[2], TT_CI, TT_CO, TT_H, TT_W, nt);
+    float *dx2 = db + TT_CO, *dw2 = dx2 + TT_CI * P, *db2 = dw2 + TT_CI * TT_CO * 4, *dwp = zeros(TT_CI * 4 * TT_CO);
+    conv_transpose2x2_packed_backward(dx2, dw2, db2, c->a[3], c->a[1], c->a[4], P, TT_CI, TT_CO, dwp, nt);
+    free(dwp);
+}
+
+enum { TU_N = 2, TU_I = 16, TU_O = 64, TL_B = 2, TL_HW = 70000 };
+static void thr_upsample_loss(const thr_ctx *c, float *g, int nt) {
+    upsample_bilinear_backward(g, c->a[0], TU_N, TU_I, TU_I, TU_O, TU_O, nt);
+    loss_dice_bce_stats st[TL_B];
+    double v[3];
+    loss_dice_bce_forward(v, st, c->a[1], c->a[2], TL_B, TL_HW);
+    loss_dice_bce_backward(g + TU_N * TU_I * TU_I, st, c->a[1], c->a[2], 1.0f, TL_B, TL_HW, nt);
+}
+
+static void test_threads(void) {
+    thr_ctx c;
+    float *f[12];
+    memset(&c, 0, sizeof c);
+#define THR_INPUTS(...)                                                      \
+    do {                                                                     \
+        const long sz[] = {__VA_ARGS__};                                     \
+        for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) c.a[i] = f[i] = thr_rand(sz[i]); \
+    } while (0)
+#define THR_FREE(k) for (int i = 0; i < (k); i++) free(f[i])
+    THR_INPUTS(TL_N * TL_O, TL_N * TL_I, TL_O * TL_I);
+    c.nout = TL_N * TL_I + TL_O * TL_I + TL_O;
+    thr_check("threads linear", thr_linear, &c);
+    THR_FREE(3);
+
+    THR_INPUTS(TN_N * TN_C, TN_N * TN_C, TN_C, TN_N, TN_N);
+    for (int i = 0; i < TN_N; i++) f[4][i] = 1.0f + 0.5f * fabsf(f[4][i]);  // rstd > 0
+    c.nout = TN_N * TN_C + 2 * TN_C;
+    thr_check("threads layernorm", thr_layernorm, &c);
+    THR_FREE(5);
+
+    THR_INPUTS(TA_N, TA_N);
+    c.nout = 2 * TA_N;
+    thr_check("threads gelu+relu", thr_act, &c);
+    THR_FREE(2);
+
+    for (thr_attn_pick = 0; thr_attn_pick < 2; thr_attn_pick++) {
+        const thr_attn *s = &thr_attn_cases[thr_attn_pick];
+        const long T = s->sh * s->sw, C = s->heads * s->hd;
+        THR_INPUTS(s->G * T * C, s->G * T * 3 * C, (2 * s->sh - 1) * s->hd, (2 * s->sw - 1) * s->hd);
+        c.nout = s->G * T * 3 * C + (2 * s->sh - 1 + 2 * s->sw - 1) * s->hd;
+        thr_check(thr_attn_pick ? "threads vit attention (query/key tiles)" : "threads vit attention (windows)",
+                  thr_attention, &c);
+        THR_FREE(4);
+    }
+
+    const long mw = 4 * TM_I * TM_D + 3 * TM_I + TM_D;
+    THR_INPUTS(TM_Q * TM_D, TM_Q * TM_D, TM_K * TM_D, TM_K * TM_D, mw);
+    c.nout = TM_Q * TM_D + 2 * TM_K * TM_D + mw;
+    thr_check("threads mha", thr_mha, &c);
+    THR_FREE(5);
+
+    const long pn = (TP_H / TP_P) * (TP_W / TP_P);
+    THR_INPUTS(TC_H * TC_W * TC_CO, TC_H * TC_W * TC_CI, TC_CO * TC_CI * 9, pn * TP_CO, TP_CI * TP_H * TP_W);
+    c.nout = TC_H * TC_W * TC_CI + TC_CO * TC_CI * 9 + TC_CO + TP_CO * TP_CI * TP_P * TP_P + TP_CO;
+    thr_check("threads conv3x3 + patch_embed", thr_conv, &c);
+    THR_FREE(5);
+
+    const long tp = TT_H * TT_W;
+    THR_INPUTS(TT_CO * 4 * tp, TT_CI * tp, TT_CI * TT_CO * 4, tp * 4 * TT_CO, TT_CI * 4 * TT_CO);
+    c.nout = 2 * (TT_CI * tp + TT_CI * TT_CO * 4 + TT_CO);
+    thr_check("threads conv_transpose (both forms)", thr_convt, &c);
+    THR_FREE(5);
+
+    THR_INPUTS(TU_N * TU_O * TU_O, TL_B * TL_HW, TL_B * TL_HW);
+    for (long i = 0; i < TL_B * TL_HW; i++) f[2][i] = f[2][i] > 0.3f;  // binary target
+    c.nout = TU_N * TU_I * TU_I + TL_B * TL_HW;
+    thr_check("threads upsample + loss", thr_upsample_loss, &c);
+    THR_FREE(3);
+#undef THR_INPUTS
+#undef THR_FREE
+}
+
 int main(void) {
     test_linear();
     layernorm_case("layernorm", 6, 16);
@@ -403,5 +586,6 @@ int main(void) {
     test_convs();
     test_upsample();
     test_loss();
+    test_threads();
     return t_summary();
 }
