@@ -1,5 +1,6 @@
 /* model.c — medsam_model: load an official checkpoint through the parameter table. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,36 @@ static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
     if (n < (int)len) snprintf(buf + n, len - n, ")");
 }
 
-/* Reads every parameter of the table from the checkpoint, checking name and shape. */
+/* Index of the first non-finite value of v, or -1. v: (n) */
+static long first_nonfinite(const float *v, size_t n) {
+    for (size_t k0 = 0; k0 < n; k0 += 4096) {
+        const size_t k1 = n - k0 < 4096 ? n : k0 + 4096;
+        uint32_t bad = 0;
+        for (size_t k = k0; k < k1; k++) {  // exponent all ones: inf or NaN
+            uint32_t b;
+            memcpy(&b, v + k, sizeof b);
+            bad |= (b & 0x7F800000u) == 0x7F800000u;
+        }
+        if (bad)
+            for (size_t k = k0; k < k1; k++)
+                if (!isfinite(v[k])) return (long)k;
+    }
+    return -1;
+}
+
+/* Reads tensor i of the table into its place and checks its values. */
+static medsam_status load_one(medsam_model *m, pth_file *f, int i, medsam_error *err) {
+    const ms_param *p = &m->table.items[i];
+    medsam_status st = pth_read_f32(f, pth_find(f, p->name), m->params + p->offset, err);
+    if (st) return st;
+    long k = first_nonfinite(m->params + p->offset, p->numel);
+    if (k >= 0) return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s' holds a non-finite value at index %ld", p->name, k);
+    return MEDSAM_OK;
+}
+
+/* Checks name and shape of every parameter of the table, then reads them all
+ * (tensors spread over OpenMP threads; pth_read_f32 is thread-safe). On errors
+ * the one of the first tensor in table order is reported, whatever the threads. */
 static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err) {
     for (int i = 0; i < m->table.count; i++) {
         const ms_param *p = &m->table.items[i];
@@ -36,12 +66,23 @@ static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err
             shape_text(got, sizeof got, t->ndim, t->shape);
             return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", p->name, want, got);
         }
-        medsam_status st = pth_read_f32(f, t, m->params + p->offset, err);
-        if (st) return st;
-        const float *v = m->params + p->offset;
-        for (size_t k = 0; k < p->numel; k++)
-            if (!isfinite(v[k]))
-                return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s' holds a non-finite value at index %zu", p->name, k);
+    }
+    const int n = m->table.count;
+    int first_bad = n;
+    medsam_status first_st = MEDSAM_OK;
+    medsam_error first_err = {0};
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) {
+        medsam_error e = {0};
+        medsam_status st = load_one(m, f, i, &e);
+        if (st) {
+#pragma omp critical(ms_load_params)
+            if (i < first_bad) first_bad = i, first_st = st, first_err = e;
+        }
+    }
+    if (first_st) {
+        if (err) *err = first_err;
+        return first_st;
     }
     m->extra_tensors = pth_tensor_count(f) - m->table.count;
     return MEDSAM_OK;

@@ -14,6 +14,11 @@
 
 #define PTH_MAX_PICKLE_BYTES ((uint64_t)256 << 20)
 #define PTH_READ_CHUNK ((size_t)1 << 20)
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PTH_HOST_LITTLE_ENDIAN 1
+#else
+#define PTH_HOST_LITTLE_ENDIAN 0
+#endif
 #define PTH_SPAN_SLACK ((uint64_t)64 << 20) /* read a strided view's whole span up to this size */
 
 struct pth_file {
@@ -368,18 +373,21 @@ static medsam_status read_contiguous(const pth_file *f, const pth_zip_entry *e, 
     uint64_t off = (uint64_t)t->storage_offset * (uint64_t)es, total = (uint64_t)t->numel * (uint64_t)es;
     size_t chunk = e->method == 0 ? PTH_READ_CHUNK : (size_t)total; /* inflate once for deflated entries */
     if (chunk > total) chunk = (size_t)total;
-    uint8_t *buf = malloc(chunk);
-    if (!buf) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes", chunk);
     int check_crc = off == 0 && total == e->size;
     uLong crc = crc32(0L, Z_NULL, 0);
     medsam_status st = MEDSAM_OK;
+    /* stored little-endian float32: the file bytes are the values, read in place */
+    const int in_place = PTH_HOST_LITTLE_ENDIAN && t->dtype == PTH_F32 && f32 && e->method == 0;
+    uint8_t *buf = in_place ? NULL : malloc(chunk);
+    if (!in_place && !buf) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes", chunk);
     for (uint64_t done = 0; done < total && !st;) {
         size_t n = total - done < chunk ? (size_t)(total - done) : chunk;
-        st = pth_zip_read(f->zip, e, off + done, buf, n, err);
+        uint8_t *dst = in_place ? (uint8_t *)f32 + done : buf;
+        st = pth_zip_read(f->zip, e, off + done, dst, n, err);
         if (st) break;
-        if (check_crc) crc = crc_update(crc, buf, n);
+        if (check_crc) crc = crc_update(crc, dst, n);
         size_t el = (size_t)(done / (uint64_t)es);
-        convert(t->dtype, buf, n / (size_t)es, f32 ? f32 + el : NULL, i64 ? i64 + el : NULL);
+        if (!in_place) convert(t->dtype, buf, n / (size_t)es, f32 ? f32 + el : NULL, i64 ? i64 + el : NULL);
         done += n;
     }
     free(buf);
