@@ -15,6 +15,7 @@ int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 
 #endif

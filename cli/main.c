@@ -41,6 +41,7 @@ static void usage(FILE *fp) {
           "  embed       encode an image, write the image embedding (.npy)\n"
           "  segment     segment box prompts, write a mask PNG (and logits)\n"
           "  preprocess  write the encoder input tensor (.npy) for an image\n"
+          "  eval        DSC / NSD of predicted label maps against ground truth\n"
           "  init        write a random-initialised checkpoint (tests, benchmarks)\n"
           "\n"
           "Run `medsam <command> -h` for the options of a command.\n",
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
     if (!strcmp(cmd, "segment")) return cmd_segment(argc - 1, argv + 1);
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "init")) return cmd_init(argc - 1, argv + 1);
     fprintf(stderr, "medsam: unknown command '%s'\n", cmd);
     usage(stderr);
