@@ -151,7 +151,8 @@ static void attnb_query_tile(const attnb_args *a, int g, int h, int i0, int nq, 
 }
 
 /* Key rows j0 .. j0+nk-1 of group g, head h (tiled path): recomputes the
- * transposed scores from the statistics of the query pass, writes dk and dv. */
+ * scores of all queries against these keys, (T, nk), from the statistics of the
+ * query pass (row by row, like the forward), and writes dk and dv. */
 static void attnb_key_tile(const attnb_args *a, int g, int h, int j0, int nk, float *scratch) {
     const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw, Lh = a->Lh, Lw = a->Lw;
     const float *grp = a->qkv + (size_t)g * T * ld;               // (T, 3C)
@@ -160,24 +161,26 @@ static void attnb_key_tile(const attnb_args *a, int g, int h, int j0, int nk, fl
     const float *vt = grp + (size_t)j0 * ld + 2 * C + h * hd;     // (nk, hd), row stride 3C
     const float *dO = a->dout + (size_t)g * T * C + h * hd;       // (T, hd), row stride C
     float *dk = a->dqkv + ((size_t)g * T + j0) * ld + C + h * hd;  // (nk, hd), row stride 3C
-    float *Pt = scratch;                     // (nk, T) transposed scores, then probabilities
-    float *dSt = Pt + (size_t)nk * T;        // (nk, T) dP^T, then dS^T
+    float *P = scratch;                      // (T, nk) scores, then probabilities
+    float *dS = P + (size_t)T * nk;          // (T, nk) dP, then dS
 
-    gemm_f32(0, 1, nk, T, hd, a->scale, kt, ld, q, ld, 0.0f, Pt, T, 1);
-    gemm_f32(0, 1, nk, T, hd, 1.0f, vt, ld, dO, C, 0.0f, dSt, T, 1);  // dP^T = V_t dO^T
-    for (int j = 0; j < nk; j++) {
-        const int kh = (j0 + j) / sw, kw = (j0 + j) % sw;
-        float *p = Pt + (size_t)j * T;    // (T) over queries
-        float *ds = dSt + (size_t)j * T;  // (T)
-        for (int i = 0; i < T; i++) {
-            const int qh = i / sw, qw = i % sw;
-            const float s = (p[i] + a->RH[(size_t)i * Lh + qh - kh + sh - 1]) + a->RW[(size_t)i * Lw + qw - kw + sw - 1];
-            p[i] = expf(s - a->mx[i]) * a->inv[i];
-            ds[i] = p[i] * (ds[i] - a->D[i]);
+    gemm_f32(0, 1, T, nk, hd, a->scale, q, ld, kt, ld, 0.0f, P, nk, 1);
+    gemm_f32(0, 1, T, nk, hd, 1.0f, dO, C, vt, ld, 0.0f, dS, nk, 1);  // dP = dO V_t^T
+    const int kh0 = j0 / sw, kw0 = j0 % sw;
+    for (int i = 0; i < T; i++) {
+        const int qh = i / sw, qw = i % sw;
+        const float *rhi = a->RH + (size_t)i * Lh + qh + sh - 1;  // rhi[-kh]
+        const float *rwi = a->RW + (size_t)i * Lw + qw + sw - 1;  // rwi[-kw]
+        const float mx = a->mx[i], inv = a->inv[i], Di = a->D[i];
+        float *p = P + (size_t)i * nk, *ds = dS + (size_t)i * nk;  // (nk) each
+        for (int jj = 0, kh = kh0, kw = kw0; jj < nk; jj++) {
+            p[jj] = expf(((p[jj] + rhi[-kh]) + rwi[-kw]) - mx) * inv;
+            ds[jj] = p[jj] * (ds[jj] - Di);
+            if (++kw == sw) kw = 0, kh++;
         }
     }
-    gemm_f32(0, 0, nk, hd, T, a->scale, dSt, T, q, ld, 1.0f, dk, ld, 1);  // dk += scale dS^T Q
-    gemm_f32(0, 0, nk, hd, T, 1.0f, Pt, T, dO, C, 1.0f, dk + C, ld, 1);   // dv += P^T dO
+    gemm_f32(1, 0, nk, hd, T, a->scale, dS, nk, q, ld, 1.0f, dk, ld, 1);  // dk += scale dS^T Q
+    gemm_f32(1, 0, nk, hd, T, 1.0f, P, nk, dO, C, 1.0f, dk + C, ld, 1);   // dv += P^T dO
 }
 
 /* Row r of drel_pos_h (r < Lh) or of drel_pos_w (r - Lh): the sum over groups,
