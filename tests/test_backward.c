@@ -184,7 +184,8 @@ static void test_vit_block_window(void) {
     vit_attention_forward(att, qkv, rh, rw, nwin, ws, ws, heads, hd, T, fs, 1);
     linear_forward(yw, att, C, pw, pb, R, C, C, 1);
 
-    float *dyw = zeros(R * C), *datt = zeros(R * C), *dqkv = zeros(R * 3 * C), *dxw = zeros(R * C), *dx = zeros(G * G * C);
+    float *dyw = zeros(R * C), *datt = zeros(R * C), *dqkv = zeros(R * 3 * C), *dxw = zeros(R * C);
+    float *dx = zeros(G * G * C);
     float *dqw = zeros(3 * C * C), *dqb = zeros(3 * C), *dpw = zeros(C * C), *dpb = zeros(C), *drh = zeros(L * hd),
           *drw = zeros(L * hd);
     float *s = zeros((long)vit_attention_backward_scratch_floats(nwin, ws, ws, heads, T, 1));
@@ -222,12 +223,15 @@ static void mha_case(const char *name, int Nq, int Nk, int D, int heads, int I, 
     for (int i = 0; i < 8; i++) p[i] = fix_get(z, pn[i], &pnum[i]), dp[i] = zeros(pnum[i]);
     mha_weights w = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
     mha_grads dw = {dp[0], dp[1], dp[2], dp[3], dp[4], dp[5], dp[6], dp[7]};
-    float *q = fix_get(z, "q", NULL), *k = self_attn ? q : fix_get(z, "k", NULL), *v = self_attn ? q : fix_get(z, "v", NULL);
+    float *q = fix_get(z, "q", NULL);
+    float *k = self_attn ? q : fix_get(z, "k", NULL), *v = self_attn ? q : fix_get(z, "v", NULL);
     float *dout = fix_get(z, "dout", NULL);
-    float *out = zeros((long)Nq * D), *out_inf = zeros((long)Nq * D), *cache = zeros((long)mha_cache_floats(Nq, Nk, I, heads));
+    float *out = zeros((long)Nq * D), *out_inf = zeros((long)Nq * D);
+    float *cache = zeros((long)mha_cache_floats(Nq, Nk, I, heads));
     float *fs = zeros((long)mha_scratch_floats(Nq, Nk, I, heads));
     float *s = zeros((long)mha_backward_scratch_floats(Nq, Nk, I));
-    float *dq = zeros((long)Nq * D), *dk = self_attn ? dq : zeros((long)Nk * D), *dv = self_attn ? dq : zeros((long)Nk * D);
+    float *dq = zeros((long)Nq * D);
+    float *dk = self_attn ? dq : zeros((long)Nk * D), *dv = self_attn ? dq : zeros((long)Nk * D);
     char what[96];
     mha_forward_train(out, cache, q, k, v, &w, Nq, Nk, D, I, heads, 1);
     mha_forward(out_inf, q, k, v, &w, Nq, Nk, D, I, heads, fs, 1);
@@ -286,7 +290,8 @@ static void test_convs(void) {
     {  // 3x3 pad 1: (4*6, 5) -> (4*6, 6)
         ms_npz *z = fix_open("conv3x3");
         float *x = fix_get(z, "x", NULL), *w = fix_get(z, "w", NULL), *dout = fix_get(z, "dout", NULL);
-        float *dx = zeros(24 * 5), *dw = zeros(6 * 5 * 9), *db = zeros(6), *col = zeros((long)conv3x3_col_floats(5, 4, 6));
+        float *dx = zeros(24 * 5), *dw = zeros(6 * 5 * 9), *db = zeros(6);
+        float *col = zeros((long)conv3x3_col_floats(5, 4, 6));
         conv3x3_backward(dx, dw, db, dout, x, w, 4, 6, 5, 6, col, 1);
         expect(z, "conv3x3 dx", "dx", dx);
         expect(z, "conv3x3 dweight", "dw", dw);
@@ -314,7 +319,8 @@ static void test_convs(void) {
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++)
                     for (int k = 0; k < 4; k++)
-                        dycl[(i * W + j) * 4 * Cout + k * Cout + o] = dout[(o * 2 * H + 2 * i + k / 2) * 2 * W + 2 * j + k % 2];
+                        dycl[(i * W + j) * 4 * Cout + k * Cout + o] =
+                            dout[(o * 2 * H + 2 * i + k / 2) * 2 * W + 2 * j + k % 2];
         conv_transpose2x2_pack(wp, bp, w, b, Cin, Cout);
         conv_transpose2x2_packed_backward(dxcl, dw2, db2, dycl, xcl, wp, P, Cin, Cout, dwp, 1);
         for (int c = 0; c < Cin; c++)
@@ -432,7 +438,8 @@ static void thr_check(const char *what, thr_fn f, const thr_ctx *c) {
 
 enum { TL_N = 300, TL_I = 70, TL_O = 130 };
 static void thr_linear(const thr_ctx *c, float *g, int nt) {
-    linear_backward(g, g + TL_N * TL_I, g + TL_N * TL_I + TL_O * TL_I, c->a[0], c->a[1], TL_I, c->a[2], TL_N, TL_I, TL_O, nt);
+    linear_backward(g, g + TL_N * TL_I, g + TL_N * TL_I + TL_O * TL_I, c->a[0], c->a[1], TL_I, c->a[2], TL_N, TL_I,
+                    TL_O, nt);
 }
 
 enum { TN_N = 200, TN_C = 200 };
@@ -466,8 +473,9 @@ static void thr_attention(const thr_ctx *c, float *g, int nt) {
 enum { TM_Q = 40, TM_K = 70, TM_D = 32, TM_I = 16, TM_H = 4 };
 static void thr_mha(const thr_ctx *c, float *g, int nt) {
     const float *p = c->a[4];  // all 8 weights, concatenated
-    mha_weights w = {p, p + TM_I * TM_D, p + TM_I * TM_D + TM_I, p + 2 * TM_I * TM_D + TM_I, p + 2 * (TM_I * TM_D + TM_I),
-                     p + 3 * TM_I * TM_D + 2 * TM_I, p + 3 * (TM_I * TM_D + TM_I), p + 4 * TM_I * TM_D + 3 * TM_I};
+    const long wi = TM_I * TM_D, bi = TM_I;  // one projection weight, one bias
+    mha_weights w = {p,          p + wi,         p + wi + bi,         p + 2 * wi + bi,
+                     p + 2 * (wi + bi), p + 3 * wi + 2 * bi, p + 3 * (wi + bi), p + 4 * wi + 3 * bi};
     float *d = g + TM_Q * TM_D + 2 * TM_K * TM_D;  // weight grads, same layout as p
     mha_grads dw = {d, d + (w.q_b - p), d + (w.k_w - p), d + (w.k_b - p), d + (w.v_w - p), d + (w.v_b - p),
                     d + (w.out_w - p), d + (w.out_b - p)};

@@ -132,7 +132,8 @@ static double ln_loss(const void *p) {
 static void test_layernorm(void) {
     const int N = 3, C = 7;
     float *x = frand(N * C, 2), *w = frand(C, 1), *b = frand(C, 1), *R = frand(N * C, 1);
-    float *y = fzeros(N * C), *mean = fzeros(N), *rstd = fzeros(N), *dx = fzeros(N * C), *dw = fzeros(C), *db = fzeros(C);
+    float *y = fzeros(N * C), *mean = fzeros(N), *rstd = fzeros(N);
+    float *dx = fzeros(N * C), *dw = fzeros(C), *db = fzeros(C);
     layernorm_forward_train(y, mean, rstd, x, w, b, N, C, 1e-5f, 1);
     layernorm_backward(dx, dw, db, R, mean, rstd, x, w, N, C, 1);
     ln_ctx c = {dcopy(x, N * C), dcopy(w, C), dcopy(b, C), dcopy(R, N * C), N, C, (double)1e-5f};
@@ -329,7 +330,8 @@ static double conv_loss(const void *p) {
                         for (int kx = 0; kx < c->K; kx++) {
                             const int sy = y * c->stride + ky - c->pad, sx = x * c->stride + kx - c->pad;
                             if (sy < 0 || sy >= c->H || sx < 0 || sx >= c->W) continue;
-                            acc += c->w[((o * c->Cin + ci) * c->K + ky) * c->K + kx] * c->x[(ci * c->H + sy) * c->W + sx];
+                            acc += c->w[((o * c->Cin + ci) * c->K + ky) * c->K + kx] *
+                                   c->x[(ci * c->H + sy) * c->W + sx];
                         }
                 L += acc * c->R[(y * Wo + x) * c->Cout + o];
             }
@@ -350,7 +352,8 @@ static void test_convs(void) {
         float *x = frand(Cin * H * W, 1), *w = frand(Cout * K, 1), *b = frand(Cout, 1), *R = frand(N * Cout, 1);
         float *dw = fzeros(Cout * K), *db = fzeros(Cout), *col = fzeros((long)conv_patchify_col_floats(Cin, H, W, P));
         conv_patchify_backward(dw, db, R, x, Cin, H, W, Cout, P, col, 1);
-        conv_ctx c = {dcopy(x, Cin * H * W), dcopy(w, Cout * K), dcopy(b, Cout), dcopy(R, N * Cout), Cin, H, W, Cout, P, P, 0};
+        conv_ctx c = {dcopy(x, Cin * H * W), dcopy(w, Cout * K), dcopy(b, Cout), dcopy(R, N * Cout),
+                      Cin, H, W, Cout, P, P, 0};
         fd_check("fd patch_embed dweight", dw, c.w, Cout * K, conv_loss, &c);
         fd_check("fd patch_embed dbias", db, c.b, Cout, conv_loss, &c);
         free(x), free(w), free(b), free(R), free(dw), free(db), free(col), free(c.x), free(c.w), free(c.b), free(c.R);
@@ -360,7 +363,8 @@ static void test_convs(void) {
         float *x = frand(Cin * N, 1), *w = frand(Cout * Cin, 1), *b = frand(Cout, 1), *R = frand(N * Cout, 1);
         float *xcl = to_cl(x, Cin, N), *dx = fzeros(N * Cin), *dw = fzeros(Cout * Cin), *db = fzeros(Cout);
         conv1x1_backward(dx, dw, db, R, xcl, w, N, Cin, Cout, 1);
-        conv_ctx c = {dcopy(x, Cin * N), dcopy(w, Cout * Cin), dcopy(b, Cout), dcopy(R, N * Cout), Cin, H, W, Cout, 1, 1, 0};
+        conv_ctx c = {dcopy(x, Cin * N), dcopy(w, Cout * Cin), dcopy(b, Cout), dcopy(R, N * Cout),
+                      Cin, H, W, Cout, 1, 1, 0};
         float *dx_chw = fzeros(Cin * N);
         for (int ci = 0; ci < Cin; ci++)
             for (int p = 0; p < N; p++) dx_chw[ci * N + p] = dx[p * Cin + ci];
@@ -376,7 +380,8 @@ static void test_convs(void) {
         float *xcl = to_cl(x, Cin, N), *dx = fzeros(N * Cin), *dw = fzeros(Cout * Cin * 9), *db = fzeros(Cout);
         float *col = fzeros((long)conv3x3_col_floats(Cin, H, W));
         conv3x3_backward(dx, dw, db, R, xcl, w, H, W, Cin, Cout, col, 1);
-        conv_ctx c = {dcopy(x, Cin * N), dcopy(w, Cout * Cin * 9), dcopy(b, Cout), dcopy(R, N * Cout), Cin, H, W, Cout, 3, 1, 1};
+        conv_ctx c = {dcopy(x, Cin * N), dcopy(w, Cout * Cin * 9), dcopy(b, Cout), dcopy(R, N * Cout),
+                      Cin, H, W, Cout, 3, 1, 1};
         float *dx_chw = fzeros(Cin * N);
         for (int ci = 0; ci < Cin; ci++)
             for (int p = 0; p < N; p++) dx_chw[ci * N + p] = dx[p * Cin + ci];
@@ -404,7 +409,8 @@ static double ct_loss(const void *p) {
             for (int x = 0; x < 2 * c->W; x++) {
                 double acc = c->b[o];
                 for (int ci = 0; ci < c->Cin; ci++)
-                    acc += c->x[(ci * c->H + y / 2) * c->W + x / 2] * c->w[((ci * c->Cout + o) * 2 + y % 2) * 2 + x % 2];
+                    acc += c->x[(ci * c->H + y / 2) * c->W + x / 2] *
+                           c->w[((ci * c->Cout + o) * 2 + y % 2) * 2 + x % 2];
                 L += acc * c->R[(o * 2 * c->H + y) * 2 * c->W + x];
             }
     return L;

@@ -56,7 +56,8 @@ void conv_transpose2x2_packed_backward(float *dinp, float *dweight, float *dbias
         gemm_f32(1, 0, Cin, O4, (int)P, 1.0f, inp, Cin, dout, O4, 0.0f, dwpacked, O4, nthreads);
         for (int c = 0; c < Cin; c++)
             for (int o = 0; o < Cout; o++)
-                for (int k = 0; k < 4; k++) dweight[((long)c * Cout + o) * 4 + k] += dwpacked[(long)c * O4 + k * Cout + o];
+                for (int k = 0; k < 4; k++)
+                    dweight[((long)c * Cout + o) * 4 + k] += dwpacked[(long)c * O4 + k * Cout + o];
     }
     if (dbias) {
         /* dbias[o] += sum over pixels and the 4 block positions, in that order; threads own blocks of 64 channels */

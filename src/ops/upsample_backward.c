@@ -37,9 +37,10 @@ static upb_tap upb_source(float scale, int dst, int in, int out) {
 /* torch (UpSampleMoreKernel.cpp, upsample_bilinear2d_backward) adds, for each
  * output pixel in raster order, w = h0*w0 (float) times g to (i0, j0), then h0*w1
  * to (i0, j1), h1*w0 to (i1, j0), h1*w1 to (i1, j1); its AVX2 build contracts
- * acc += w * g into one fused multiply-add, hence fmaf (exact on any CPU). Restricted to the taps that land in input row
- * r, the same loop gives every element of row r its additions in the same order,
- * so rows are independent work items with torch's exact sums. */
+ * acc += w * g into one fused multiply-add, hence fmaf (exact on any CPU).
+ * Restricted to the taps that land in input row r, the same loop gives every
+ * element of row r its additions in the same order, so rows are independent
+ * work items with torch's exact sums. */
 static void upb_row(float *drow, const float *dplane, int r, int ih, int iw, int oh, int ow, float hs, float ws) {
     for (int y = 0; y < oh; y++) {
         const upb_tap ty = upb_source(hs, y, ih, oh);
