@@ -39,7 +39,7 @@ typedef struct {
     char where[16], name[128];
     int status;
     char contains[400];
-    int shape[3], datatype, codes, has_quatern, has_window, varies, nslices, nskipped, uneven;
+    int shape[3], datatype, codes, has_quatern, has_window, varies, nslices, nskipped, uneven, sheared;
     double scl[2], affine[16], pixdim[3], sum, abssum, window[2], rescale[2], spacing, deviation, quatern[4];
     char modality[17];
     unsigned long crc;
@@ -159,6 +159,8 @@ static int load_expected(expect_rec **recs) {
             sscanf(v, "%d %d", &r->nslices, &r->nskipped);
         } else if (!strncmp(line, "meta_spacing ", 13)) {
             sscanf(v, "%lf %lf %d", &r->spacing, &r->deviation, &r->uneven);
+        } else if (!strncmp(line, "meta_sheared ", 13)) {
+            r->sheared = atoi(v);
         } else if (!strncmp(line, "quatern ", 8)) {
             r->has_quatern = read_doubles(v, r->quatern, 4) == 4;
         }
@@ -229,9 +231,13 @@ static void check_volume(const expect_rec *r, const ms_volume *v, const ms_dicom
     /* qform: nibabel's quaternion, and the same matrix as the sform when unsheared */
     if (r->codes) {
         if (r->has_quatern) {
-            double q[4] = {v->quatern_b, v->quatern_c, v->quatern_d, v->pixdim[0]}, w = 0;
-            for (int i = 0; i < 4; i++) w = fmax(w, fabs(q[i] - r->quatern[i]));
-            CHECK(w <= 1e-6, "%s: quaternion/qfac differs from nibabel's set_qform by %.3g", n, w);
+            /* q and -q are the same rotation when a = 0 (180 degrees): either sign matches */
+            double q[3] = {v->quatern_b, v->quatern_c, v->quatern_d}, same = 0, flip = 0;
+            for (int i = 0; i < 3; i++)
+                same = fmax(same, fabs(q[i] - r->quatern[i])), flip = fmax(flip, fabs(q[i] + r->quatern[i]));
+            double a2 = 1 - (q[0] * q[0] + q[1] * q[1] + q[2] * q[2]), w = a2 < 1e-6 ? fmin(same, flip) : same;
+            CHECK(w <= 1e-6 && v->pixdim[0] == r->quatern[3], "%s: quaternion differs from nibabel's set_qform by %.3g",
+                  n, w);
         }
         double Q[4][4];
         CHECK(ms_volume_qform(v, Q, &err) == MEDSAM_OK, "%s: qform: %s", n, err.message);
@@ -257,6 +263,7 @@ static void check_volume(const expect_rec *r, const ms_volume *v, const ms_dicom
     CHECK(fabs(m->max_spacing_deviation - r->deviation) <= 1e-9 && m->uneven_spacing == r->uneven,
           "%s: spacing deviation %.3g uneven %d, expected %.3g %d", n, m->max_spacing_deviation, m->uneven_spacing,
           r->deviation, r->uneven);
+    CHECK(m->sheared == r->sheared, "%s: sheared %d, expected %d", n, m->sheared, r->sheared);
     CHECK(m->rows == v->ny && m->columns == v->nx, "%s: meta rows/columns %d %d", n, m->rows, m->columns);
 }
 
@@ -415,9 +422,25 @@ static void test_built_folders(void) {
     free(b);
     expect_error(dir, MEDSAM_ERR_FORMAT, "12 pixels, but", "size mismatch");
 
+    /* a Rescale Slope of 0 */
+    make_dir(dir, "slope0");
+    snprintf(p, sizeof p, "%s/IM1", dir), copy_file(FIX_DIR "/ct_series/IM1", p);
+    b = slurp(p, &n);
+    patched = 0;
+    for (size_t i = 132; b && i + 11 < n; i++)
+        if (!memcmp(b + i, "\x28\x00\x53\x10" "DS\x04\x00" "0.5 ", 12)) memcpy(b + i + 8, "0.0 ", 4), patched = 1;
+    CHECK(patched, "slope patch");
+    if (b) spit(p, b, n);
+    free(b);
+    expect_error(dir, MEDSAM_ERR_FORMAT, "Rescale Slope is 0", "slope 0");
+
     /* nothing to read */
     make_dir(dir, "empty");
-    expect_error(dir, MEDSAM_ERR_FORMAT, "empty folder", "empty folder");
+    expect_error(dir, MEDSAM_ERR_FORMAT, "no files in the folder", "empty folder");
+    make_dir(dir, "empty/series1");
+    snprintf(p, sizeof p, "%s/empty", g_tmp);
+    expect_error(p, MEDSAM_ERR_FORMAT, "subfolders are not searched", "folder of folders");
+    snprintf(dir, sizeof dir, "%s/empty", g_tmp);
     snprintf(p, sizeof p, "%s/notes.txt", dir), spit(p, "hello\n", 6);
     expect_error(dir, MEDSAM_ERR_FORMAT, "no DICOM image", "folder without DICOM");
     snprintf(p, sizeof p, "%s/missing.dcm", g_tmp);
@@ -470,7 +493,7 @@ static void read_must_fail_cleanly(const uint8_t *b, size_t n, const char *what,
 
 static void test_truncations_and_mutations(const char *pydicom_dir) {
     const char *files[] = {"mr_single.dcm", "implicit_u8.dcm", "be_multiframe.dcm", "deflate_rgb.dcm",
-                           "seg_1bit.dcm", "ct_series/IM1", "jpeg2000_header.dcm"};
+                           "seg_1bit.dcm", "ct_series/IM1", "jpeg2000_header.dcm", "high_bit.dcm"};
     char path[1024];
     long cuts = 0, mutations = 0;
     g_bad_results = 0;

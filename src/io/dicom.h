@@ -14,8 +14,9 @@
  * measures, pixel value transformation, frame VOI LUT).
  *
  * Pixels: Bits Allocated 1 (unpacked to 0/1 uint8), 8, 16, 32, signed or
- * unsigned (Pixel Representation); bits above Bits Stored are masked
- * (unsigned) or replaced by the sign bit (signed). Samples per Pixel 1
+ * unsigned (Pixel Representation); the Bits Stored bits end at High Bit
+ * (usually Bits Stored - 1; others are shifted down), the bits above are
+ * masked (unsigned) or replaced by the sign bit (signed). Samples per Pixel 1
  * (MONOCHROME1/2 and PALETTE COLOR kept as stored indices) or 3 with RGB
  * photometric interpretation, 8 bits, planar configuration 0 or 1 (-> RGB24).
  *
@@ -33,6 +34,10 @@
  * nibabel's set_qform: polar decomposition, pixdim = column norms). Without
  * orientation/position on every slice the slices are ordered by Instance
  * Number (then file name, frame), codes are 0, pixdim holds the spacings.
+ *
+ * Not handled: Siemens mosaics (refused), Modality LUT Sequence (ignored),
+ * MONOCHROME1 and PALETTE COLOR are kept as stored (meta.photometric says
+ * which), YBR colour spaces (refused).
  *
  * Rescale Slope/Intercept go to the volume's scl_slope/scl_inter, so that
  * ms_volume_to_f32 gives modality units (e.g. Hounsfield). When they differ

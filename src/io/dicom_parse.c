@@ -249,10 +249,9 @@ static medsam_status get_numbers(uint32_t tag, const uint8_t *v, size_t n, doubl
 static medsam_status frames_get(dcm_parser *p, medsam_error *err) {
     ms_dicom_file *f = p->f;
     if (f->frames) return MEDSAM_OK;
-    int64_t bits = (int64_t)(f->rows > 0 ? f->rows : 1) * (f->columns > 0 ? f->columns : 1) *
-                   (f->samples_per_pixel > 0 ? f->samples_per_pixel : 1) *
-                   (f->bits_allocated > 0 ? f->bits_allocated : 1);
-    if ((double)f->nframes * (double)bits > 8.0 * (double)p->len)
+    double bits = (double)(f->rows > 0 ? f->rows : 1) * (f->columns > 0 ? f->columns : 1) *
+                  (f->samples_per_pixel > 0 ? f->samples_per_pixel : 1) * (f->bits_allocated > 0 ? f->bits_allocated : 1);
+    if ((double)f->nframes * bits > 8.0 * (double)p->len)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Number of Frames %d does not fit in a file of %zu bytes", f->nframes,
                         p->len);
     f->frames = calloc((size_t)f->nframes, sizeof *f->frames);
@@ -712,14 +711,16 @@ static void resolve_values(dcm_parser *p) {
 static medsam_status check_image(ms_dicom_file *f, medsam_error *err) {
     if (f->rows < 1 || f->columns < 1)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Pixel Data without valid Rows/Columns (%d x %d)", f->rows, f->columns);
+    if (f->rows > 65535 || f->columns > 65535)
+        return ms_error(err, MEDSAM_ERR_FORMAT, "Rows/Columns %d x %d over 65535", f->rows, f->columns);
     int ba = f->bits_allocated, spp = f->samples_per_pixel;
     if (ba != 1 && ba != 8 && ba != 16 && ba != 32)
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "Bits Allocated %d is not supported (1, 8, 16 or 32)", ba);
     if (f->bits_stored < 1 || f->bits_stored > ba)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Bits Stored %d with Bits Allocated %d", f->bits_stored, ba);
-    if (f->high_bit != f->bits_stored - 1)
-        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "High Bit %d with Bits Stored %d is not supported", f->high_bit,
-                        f->bits_stored);
+    if (f->high_bit < f->bits_stored - 1 || f->high_bit >= ba)
+        return ms_error(err, MEDSAM_ERR_FORMAT, "High Bit %d with Bits Stored %d and Bits Allocated %d", f->high_bit,
+                        f->bits_stored, ba);
     if (f->pixel_representation != 0 && f->pixel_representation != 1)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Pixel Representation %d (0 or 1)", f->pixel_representation);
     const char *pi = f->photometric;
@@ -807,66 +808,4 @@ medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, meds
     }
     if (st != MEDSAM_OK) ms_dicom_file_free(f);
     return st;
-}
-
-/* ---- pixels ---- */
-
-ms_voxel_type ms_dicom_file_voxel_type(const ms_dicom_file *f) {
-    int s = f->pixel_representation == 1 && f->bits_allocated > 1;
-    if (f->samples_per_pixel == 3) return MS_VOX_RGB24;
-    if (f->bits_allocated <= 8) return s ? MS_VOX_INT8 : MS_VOX_UINT8;
-    if (f->bits_allocated == 16) return s ? MS_VOX_INT16 : MS_VOX_UINT16;
-    return s ? MS_VOX_INT32 : MS_VOX_UINT32;
-}
-
-/* Keeps the low `bits` bits; signed: the bit above is copied upwards. */
-static uint32_t fix_bits(uint32_t raw, int bits, int is_signed) {
-    if (bits >= 32) return raw;
-    uint32_t mask = (1u << bits) - 1;
-    raw &= mask;
-    if (is_signed && (raw >> (bits - 1) & 1)) raw |= ~mask;
-    return raw;
-}
-
-medsam_status ms_dicom_decode_frame(const ms_dicom_file *f, int frame, void *dst, medsam_error *err) {
-    if (!f->has_pixel_data) return ms_error(err, MEDSAM_ERR_FORMAT, "no Pixel Data (7FE0,0010)");
-    if (frame < 0 || frame >= f->nframes)
-        return ms_error(err, MEDSAM_ERR_ARG, "frame %d outside 0..%d", frame, f->nframes - 1);
-    // dst: (rows, columns, samples) of ms_dicom_file_voxel_type(f)
-    const size_t npix = (size_t)f->rows * (size_t)f->columns, spp = (size_t)f->samples_per_pixel;
-    const int ba = f->bits_allocated, bs = f->bits_stored, sgn = f->pixel_representation == 1, big = f->big_endian;
-    const uint8_t *src = f->pixel_data;
-    /* OW in big endian: bytes swapped in 16-bit words, which moves 1- and 8-bit samples */
-    const size_t swap = f->pixel_words_swapped && ba <= 8 ? 1 : 0;
-    if (ba == 1) {
-        uint8_t *d = dst;
-        size_t bit0 = (size_t)frame * npix; /* frames follow each other bit by bit */
-        for (size_t i = 0; i < npix; i++) d[i] = (uint8_t)(src[((bit0 + i) >> 3) ^ swap] >> ((bit0 + i) & 7) & 1);
-        return MEDSAM_OK;
-    }
-    const size_t frame_samples = npix * spp;
-    const size_t at = (size_t)frame * frame_samples * (size_t)(ba / 8);
-    if (ba == 8) {
-        uint8_t *d = dst;
-        if (spp == 3 && f->planar_configuration == 1) {
-            for (size_t i = 0; i < npix; i++)
-                for (size_t c = 0; c < 3; c++) d[3 * i + c] = src[(at + c * npix + i) ^ swap];
-        } else if (swap) {
-            for (size_t i = 0; i < frame_samples; i++) d[i] = src[(at + i) ^ swap];
-        } else {
-            memcpy(d, src + at, frame_samples);
-        }
-        if (bs < 8)
-            for (size_t i = 0; i < frame_samples; i++) d[i] = (uint8_t)fix_bits(d[i], bs, sgn);
-        return MEDSAM_OK;
-    }
-    src += at;
-    if (ba == 16) {
-        uint16_t *d = dst;
-        for (size_t i = 0; i < frame_samples; i++) d[i] = (uint16_t)fix_bits(rd16(src + 2 * i, big), bs, sgn);
-    } else {
-        uint32_t *d = dst;
-        for (size_t i = 0; i < frame_samples; i++) d[i] = fix_bits(rd32(src + 4 * i, big), bs, sgn);
-    }
-    return MEDSAM_OK;
 }

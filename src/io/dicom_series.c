@@ -37,6 +37,7 @@ typedef struct {
     const size_t *lens;
     const char *const *names;
     int folder;                /* skip non-DICOM entries, series semantics */
+    int nsubdirs;              /* folders inside the folder (not searched) */
     const char *where;         /* the folder (or "<memory>") for messages */
 } dcm_sources;
 
@@ -109,6 +110,7 @@ static medsam_status list_folder(const char *dir, dcm_sources *s, medsam_error *
         snprintf(p, n, "%s/%s", dir, e->d_name);
         struct stat sb;
         if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            s->nsubdirs += stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
             free(p);
             continue;
         }
@@ -236,8 +238,8 @@ static medsam_status scan_sources(dcm_job *j, medsam_error *err) {
         j->nimg++;
     }
     if (!j->nimg)
-        return ms_error(err, MEDSAM_ERR_FORMAT, "%s: no DICOM image among %d file(s) (%d skipped)", s->where, s->n,
-                        j->nskipped);
+        return ms_error(err, MEDSAM_ERR_FORMAT, "%s: no DICOM image among %d file(s)%s", s->where, s->n,
+                        s->nsubdirs ? " (subfolders are not searched: pass the folder of one series)" : "");
     return MEDSAM_OK;
 }
 
@@ -666,8 +668,10 @@ medsam_status ms_dicom_read(const char *path, ms_volume *out, ms_dicom_meta *met
             return with_name(err, st, path);
         }
         if (!j.src.n) {
+            int sub = j.src.nsubdirs;
             job_free(&j);
-            return ms_error(err, MEDSAM_ERR_FORMAT, "%s: empty folder", path);
+            return ms_error(err, MEDSAM_ERR_FORMAT, "%s: no files in the folder%s", path,
+                            sub ? " (subfolders are not searched: pass the folder of one series)" : "");
         }
     } else {
         j.src.paths = malloc(sizeof *j.src.paths);

@@ -1,0 +1,76 @@
+/* dicom_pixels.c — one frame of uncompressed DICOM pixel data into host
+ * samples: bit-packed (1 bit), 8/16/32 bits in either byte order, High Bit /
+ * Bits Stored applied, RGB planes interleaved. The frame's bounds were
+ * checked by ms_dicom_parse (Pixel Data holds every frame). */
+#include <stdint.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/dicom.h"
+
+static uint32_t rd16(const uint8_t *p, int big) { return big ? (uint32_t)p[0] << 8 | p[1] : (uint32_t)p[1] << 8 | p[0]; }
+static uint32_t rd32(const uint8_t *p, int big) {
+    return big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+ms_voxel_type ms_dicom_file_voxel_type(const ms_dicom_file *f) {
+    int s = f->pixel_representation == 1 && f->bits_allocated > 1;
+    if (f->samples_per_pixel == 3) return MS_VOX_RGB24;
+    if (f->bits_allocated <= 8) return s ? MS_VOX_INT8 : MS_VOX_UINT8;
+    if (f->bits_allocated == 16) return s ? MS_VOX_INT16 : MS_VOX_UINT16;
+    return s ? MS_VOX_INT32 : MS_VOX_UINT32;
+}
+
+/* Keeps the low `bits` bits; signed: the bit above is copied upwards. */
+static uint32_t fix_bits(uint32_t raw, int bits, int is_signed) {
+    if (bits >= 32) return raw;
+    uint32_t mask = (1u << bits) - 1;
+    raw &= mask;
+    if (is_signed && (raw >> (bits - 1) & 1)) raw |= ~mask;
+    return raw;
+}
+
+medsam_status ms_dicom_decode_frame(const ms_dicom_file *f, int frame, void *dst, medsam_error *err) {
+    if (!f->has_pixel_data) return ms_error(err, MEDSAM_ERR_FORMAT, "no Pixel Data (7FE0,0010)");
+    if (frame < 0 || frame >= f->nframes)
+        return ms_error(err, MEDSAM_ERR_ARG, "frame %d outside 0..%d", frame, f->nframes - 1);
+    // dst: (rows, columns, samples) of ms_dicom_file_voxel_type(f)
+    const size_t npix = (size_t)f->rows * (size_t)f->columns, spp = (size_t)f->samples_per_pixel;
+    const int ba = f->bits_allocated, bs = f->bits_stored, sgn = f->pixel_representation == 1, big = f->big_endian;
+    const int shift = f->high_bit - (bs - 1); /* stored bits sit at [high_bit - bs + 1, high_bit] */
+    const uint8_t *src = f->pixel_data;
+    /* OW in big endian: bytes swapped in 16-bit words, which moves 1- and 8-bit samples */
+    const size_t swap = f->pixel_words_swapped && ba <= 8 ? 1 : 0;
+    if (ba == 1) {
+        uint8_t *d = dst;
+        size_t bit0 = (size_t)frame * npix; /* frames follow each other bit by bit */
+        for (size_t i = 0; i < npix; i++) d[i] = (uint8_t)(src[((bit0 + i) >> 3) ^ swap] >> ((bit0 + i) & 7) & 1);
+        return MEDSAM_OK;
+    }
+    const size_t frame_samples = npix * spp;
+    const size_t at = (size_t)frame * frame_samples * (size_t)(ba / 8);
+    if (ba == 8) {
+        uint8_t *d = dst;
+        if (spp == 3 && f->planar_configuration == 1) {
+            for (size_t i = 0; i < npix; i++)
+                for (size_t c = 0; c < 3; c++) d[3 * i + c] = src[(at + c * npix + i) ^ swap];
+        } else if (swap) {
+            for (size_t i = 0; i < frame_samples; i++) d[i] = src[(at + i) ^ swap];
+        } else {
+            memcpy(d, src + at, frame_samples);
+        }
+        if (bs < 8)
+            for (size_t i = 0; i < frame_samples; i++) d[i] = (uint8_t)fix_bits((uint32_t)d[i] >> shift, bs, sgn);
+        return MEDSAM_OK;
+    }
+    src += at;
+    if (ba == 16) {
+        uint16_t *d = dst;
+        for (size_t i = 0; i < frame_samples; i++) d[i] = (uint16_t)fix_bits(rd16(src + 2 * i, big) >> shift, bs, sgn);
+    } else {
+        uint32_t *d = dst;
+        for (size_t i = 0; i < frame_samples; i++) d[i] = fix_bits(rd32(src + 4 * i, big) >> shift, bs, sgn);
+    }
+    return MEDSAM_OK;
+}
