@@ -2,6 +2,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "api/model_internal.h"
 #include "core/error.h"
@@ -82,6 +85,42 @@ void medsam_embedding_free(medsam_embedding *e) {
     free(e);
 }
 
+/* mask (H, W) = label of the last box whose postprocessed mask covers the pixel,
+ * 0 where none does, i.e. the largest such label: boxes are postprocessed on
+ * up to nthreads threads, thread t keeping the largest label it has seen per
+ * pixel in its own plane (thread 0 in mask), and the planes are merged by max.
+ * ref: MedSAM_Inference.py:medsam_inference (sigmoid, resize, > 0.5) per box.
+ * low: (n, L, L) logits; one: (H, W) scratch. */
+static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *one,
+                          uint8_t *mask) {
+    const size_t npix = (size_t)W * H;
+    int nt = nthreads < n ? nthreads : n;
+    uint8_t *extra = nt > 1 ? malloc(2 * npix * (size_t)(nt - 1)) : NULL;  // (nt-1) x [labels (H, W), one (H, W)]
+    if (!extra) nt = 1; /* no memory for more planes: one thread, same result */
+    memset(mask, 0, npix);
+    if (extra) memset(extra, 0, 2 * npix * (size_t)(nt - 1));
+#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
+    for (int i = 0; i < n; i++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        uint8_t *lab = t ? extra + 2 * npix * (size_t)(t - 1) : mask;  // (H, W)
+        uint8_t *cur = t ? lab + npix : one;                            // (H, W)
+        ms_postprocess_mask(low + (size_t)i * L * L, L, L, H, W, cur);
+        const uint8_t label = (uint8_t)(i + 1);
+        for (size_t p = 0; p < npix; p++)
+            if (cur[p] && label > lab[p]) lab[p] = label;
+    }
+    for (int t = 1; t < nt; t++) {
+        const uint8_t *lab = extra + 2 * npix * (size_t)(t - 1);
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && npix > 65536)
+        for (long p = 0; p < (long)npix; p++)
+            if (lab[p] > mask[p]) mask[p] = lab[p];
+    }
+    free(extra);
+}
+
 // ref: MedSAM_Inference.py:medsam_inference
 medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding *emb, int W, int H,
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
@@ -128,14 +167,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
     }
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
-    if (!st && mask) {
-        memset(mask, 0, (size_t)W * H);
-        for (int i = 0; i < n; i++) {
-            ms_postprocess_mask(low + (size_t)i * plane, L, L, H, W, one);
-            for (long p = 0; p < (long)W * H; p++)
-                if (one[p]) mask[p] = (uint8_t)(i + 1);
-        }
-    }
+    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, one, mask);
     if (low != logits) free(low);
     free(iou_all);
     free(img_buf);
