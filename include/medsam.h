@@ -102,6 +102,124 @@ medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedd
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err);
 
+/* ==== volumes (3-D): NIfTI / DICOM / npz in, label volumes out ===========
+ *
+ * Slices are taken along the volume's third array axis (k, "z") in voxel
+ * space. Slice z is a 2-D image of ny rows and nx columns: pixel (row y,
+ * column x) is voxel (x, y, z), exactly as NIfTI stores it and as MedSAM's
+ * npz files hold it (imgs[z] is (H, W) = (ny, nx)). Box x / y coordinates are
+ * pixel coordinates of that image, with the same rules as medsam_box.
+ *
+ * Pipeline (LiteMedSAM's 3-D protocol on MedSAM's 2-D pipeline):
+ *  1. intensities of the whole volume to uint8 (pre_CT_MR.py): a CT window or
+ *     the 0.5 / 99.5 percentiles of the voxels > 0 (see medsam_intensity);
+ *  2. each slice goes through MedSAM_Inference.py's 2-D preprocessing (grey to
+ *     3 channels, skimage resize to img_size, uint8, min-max) and the encoder;
+ *  3. for each 3-D box, the middle slice z0 + (z1 - z0) / 2 is segmented with
+ *     the box's x / y; segmentation then propagates up to z1 and down to z0:
+ *     each next slice's box is the bounding box of the previous slice's mask
+ *     (inclusive pixel indices, as MedSAM's get_bbox) grown by `margin` pixels
+ *     on every side and clamped to the slice, or the box's own x / y when the
+ *     previous mask is empty;
+ *  4. box k (1-based) writes label k; where boxes overlap the later box wins.
+ * Every slice is encoded once: all boxes on a slice share its embedding. */
+
+typedef struct medsam_volume medsam_volume; /* a volume read from a file, with its geometry */
+
+typedef struct {
+    int nx, ny, nz;          /* voxels; slices are (ny, nx) images along z */
+    double spacing[3];       /* voxel size along x, y, z (NIfTI pixdim[1..3]) */
+    double affine[4][4];     /* voxel (x, y, z, 1) -> world: NIfTI's best affine, or DICOM's geometry */
+    const char *format;      /* "nifti", "dicom" or "npz" */
+    const char *dtype;       /* stored sample type, e.g. "int16" */
+    int scaled;              /* values are stored * slope + intercept */
+    char modality[17];       /* DICOM Modality ("CT", "MR", ...), "" when the file has none */
+    int has_window;          /* DICOM WindowCenter / WindowWidth present */
+    double window_center, window_width;
+} medsam_volume_info;
+
+/* Reads a NIfTI (.nii, .nii.gz), a DICOM file or series folder, or an npz
+ * with imgs (D, H, W) [+ spacing (x, y, z)]; the format comes from the content.
+ * Only single-channel 3-D volumes (or 4-D with one volume) can be segmented. */
+medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err);
+void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info);
+void medsam_volume_free(medsam_volume *vol);
+
+typedef enum {
+    MEDSAM_INTENSITY_AUTO = 0,     /* DICOM CT: soft-tissue window; uint8 volumes (unscaled): as they are;
+                                      anything else: percentiles. NIfTI and npz carry no modality: pass a
+                                      window for CT. */
+    MEDSAM_INTENSITY_AS_IS,        /* uint8 volumes only: no change */
+    MEDSAM_INTENSITY_WINDOW,       /* CT: clip to [level - width/2, level + width/2], min-max to 0..255 */
+    MEDSAM_INTENSITY_PERCENTILE,   /* MR: clip to the 0.5 / 99.5 percentiles of voxels > 0, min-max to
+                                      0..255, voxels that were 0 stay 0 */
+    MEDSAM_INTENSITY_DICOM_WINDOW, /* the DICOM file's own WindowCenter / WindowWidth as a window */
+} medsam_intensity_mode;
+
+typedef struct {
+    medsam_intensity_mode mode;
+    double level, width; /* MEDSAM_INTENSITY_WINDOW */
+} medsam_intensity;
+
+/* Parses "soft" (L40/W400), "lung" (L-600/W1500), "brain" (L40/W80),
+ * "bone" (L400/W1800), "dicom" (the file's window) or "LEVEL,WIDTH". */
+medsam_status medsam_intensity_parse(const char *spec, medsam_intensity *out, medsam_error *err);
+
+/* What medsam_volume_normalize applied: the resolved mode and the clip bounds
+ * (window edges, or the two percentiles; 0 for AS_IS). */
+typedef struct {
+    medsam_intensity_mode mode;
+    double lo, hi;
+} medsam_intensity_applied;
+
+/* The uint8 volume the segmentation works on: out (nz, ny, nx). `how` may be
+ * NULL (AUTO); `applied` may be NULL. */
+medsam_status medsam_volume_normalize(const medsam_volume *vol, const medsam_intensity *how, uint8_t *out,
+                                      medsam_intensity_applied *applied, medsam_error *err);
+
+/* A 3-D box: x / y as medsam_box on every slice, z0 <= z1 the inclusive slice
+ * range (0 <= z0 <= z1 < nz), as the CVPR24 npz's [x_min, y_min, z_min, x_max, y_max, z_max]. */
+typedef struct {
+    float x0, y0, x1, y1;
+    int z0, z1;
+} medsam_box3d;
+
+/* Progress: `done` of `total` slices encoded so far (called with done = 0
+ * first). Returning non-zero stops the work: the call then returns
+ * MEDSAM_ERR_IO with the message "cancelled" and writes nothing else. */
+typedef int (*medsam_progress_fn)(void *user, int done, int total);
+
+typedef struct {
+    int nthreads;            /* <= 0: 1 */
+    double margin;           /* pixels added around the previous mask's box; <= 0: 3 * max(nx, ny) / 256,
+                                LiteMedSAM's 3 px of its 256-pixel longest side mapped back to the slice */
+    long long cache_bytes;   /* bound on embeddings kept for reuse between the downward and upward sweeps;
+                                0: 1 GiB; < 0: none (slices needed twice are then encoded twice) */
+    medsam_progress_fn progress; /* may be NULL */
+    void *progress_user;
+    /* filled by the call */
+    int slices_encoded;      /* encoder runs */
+    int boxes_decoded;       /* decoder runs (one per box per slice) */
+} medsam_volume_opts;
+
+/* Segments n 3-D boxes in a normalised uint8 volume vol (nz, ny, nx).
+ * labels (nz, ny, nx): label_bytes 1 (uint8_t, n <= 255) or 2 (uint16_t,
+ * n <= 65535); 0 background, k for box k. `opts` may be NULL (defaults). */
+medsam_status medsam_segment_volume(const medsam_model *model, const uint8_t *vol, int nx, int ny, int nz,
+                                    const medsam_box3d *boxes, int n, medsam_volume_opts *opts, void *labels,
+                                    int label_bytes, medsam_error *err);
+
+/* One slice z of vol (nz, ny, nx) with 2-D boxes: mask (ny, nx) labels 1..n
+ * (later box wins); the same result as medsam_segment_volume with z0 = z1 = z. */
+medsam_status medsam_segment_slice(const medsam_model *model, const uint8_t *vol, int nx, int ny, int nz, int z,
+                                   const medsam_box *boxes, int n, int nthreads, uint8_t *mask, medsam_error *err);
+
+/* Writes labels (nz, ny, nx) on the grid of `ref` (same dimensions, voxel
+ * sizes, qform / sform and codes: it overlays the input in any viewer) as
+ * NIfTI-1, gzip-compressed when `path` ends in ".gz"; atomic. */
+medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *ref, const void *labels,
+                                         int label_bytes, medsam_error *err);
+
 #ifdef __cplusplus
 }
 #endif
