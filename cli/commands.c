@@ -6,13 +6,14 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_volume.h"
 #include "core/npy.h"
 #include "io/image.h"
 
 #define MAX_BOXES 255
 
 typedef struct {
-    const char *model, *input, *output, *logits, *embedding;
+    const char *model, *input, *output, *logits, *embedding, *overlay;
     int threads, verbose, help;
     medsam_box boxes[MAX_BOXES];
     int nboxes;
@@ -62,12 +63,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "-b") || !strcmp(a, "--box")) flag = 'b';
         else if (!strcmp(a, "--logits")) flag = 'l';
         else if (!strcmp(a, "--embedding")) flag = 'e';
+        else if (!strcmp(a, "--overlay")) flag = 'O';
+        else if (!strcmp(a, "--progress")) flag = 'P';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
         if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
         }
         if (flag == 'v') { o->verbose = 1; continue; }
+        if (flag == 'P') continue; /* progress lines are for volumes; one image has nothing to report */
         if (!val) {
             fprintf(stderr, "medsam: option '%s' needs a value\n", a);
             return 2;
@@ -79,6 +83,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         case 'o': o->output = val; break;
         case 'l': o->logits = val; break;
         case 'e': o->embedding = val; break;
+        case 'O': o->overlay = val; break;
         case 't':
             if (!(o->threads = cli_threads(val))) {
                 fprintf(stderr, "medsam: --threads wants a positive integer, got '%s'\n", val);
@@ -209,17 +214,21 @@ int cmd_embed(int argc, char **argv) {
 }
 
 int cmd_segment(int argc, char **argv) {
+    if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "miobleh", &o);
+    int rc = parse_opts(argc, argv, "mioblehOP", &o);
     if (rc) return rc;
     if (o.help) {
         puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
-             "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--threads N] [-v]\n\n"
+             "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
+             "                      [--threads N] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
              "low-resolution logits, float32 (N,1,256,256). --embedding reuses an embedding\n"
-             "written by `medsam embed` for the same image instead of encoding again.");
+             "written by `medsam embed` for the same image instead of encoding again.\n"
+             "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n");
+        cli_segment_volume_help();
         return 0;
     }
     if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
@@ -270,6 +279,14 @@ int cmd_segment(int argc, char **argv) {
     if (!rc && ms_png_write_gray8(o.output, mask, W, H, &err)) {
         rc = cli_fail(&err);
         if (o.logits) remove(o.logits); /* all outputs or none */
+    }
+    if (!rc && o.overlay) {
+        if (o.nboxes == 1)
+            for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 1 : 0;
+        if ((rc = cli_overlay_image_file(o.overlay, o.input, mask, W, H, o.boxes, o.nboxes))) {
+            remove(o.output);
+            if (o.logits) remove(o.logits);
+        }
     }
     free(x);
     free(logits);
