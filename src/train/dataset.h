@@ -1,0 +1,45 @@
+/* dataset.h — MedSAM's training data (train_one_gpu.py:NpyDataset): DIR/gts/NAME.npy
+ * label maps (S, S) of integers paired with DIR/imgs/NAME.npy images (S, S, 3) in
+ * [0, 1] (float32 or float64), S = the model's img_size (1024 for MedSAM).
+ *
+ * One sample, with Python's `random` generator (core/pyrandom.h) in the official order:
+ *   label_ids = np.unique(gt)[1:];  label = random.choice(label_ids)   (the smallest
+ *   value, normally 0, is dropped); mask = gt == label; tight box of the mask, then
+ *   x_min = max(0, x_min - randint(0, shift)); x_max = min(W, x_max + randint(0, shift));
+ *   y_min = max(0, y_min - randint(0, shift)); y_max = min(H, y_max + randint(0, shift)).
+ * shift 0 keeps the tight box (randint(0, 0) still draws, as Python does).
+ * Differences from the official loader: gts/ is read one level deep (not
+ * recursively) and the epoch order comes from random.shuffle on the same
+ * generator (torch's DataLoader uses torch's generator). */
+#ifndef MS_TRAIN_DATASET_H
+#define MS_TRAIN_DATASET_H
+#include <stdint.h>
+
+#include "core/pyrandom.h"
+#include "medsam.h"
+
+typedef struct {
+    char *dir;    /* DIR */
+    char **names; // (count) file names present in both gts/ and imgs/, sorted by strcmp
+    int count;
+    int size;     /* S */
+} ms_dataset;
+
+medsam_status ms_dataset_open(const char *dir, int size, ms_dataset *ds, medsam_error *err);
+void ms_dataset_free(ms_dataset *ds);
+
+/* The official label choice and box jitter on a label map labels (H, W).
+ * label: the chosen value; box: x_min, y_min, x_max, y_max (pixels, as floats);
+ * mask (H, W) = 1 where labels == label, may be NULL. Fails when no label is left. */
+medsam_status ms_dataset_pick_box(const int32_t *labels, int H, int W, int bbox_shift, pyrandom *rng, int32_t *label,
+                                  float box[4], float *mask, medsam_error *err);
+
+/* Sample `index`: image (3, S, S) CHW, gt (S, S) binary mask, box (4). */
+medsam_status ms_dataset_load(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float *image, float *gt,
+                              float box[4], medsam_error *err);
+
+/* Deterministic split of [0, n): round(fraction * n) validation indices (at most
+ * n - 1), chosen by random.shuffle with Python's random.seed(seed); both lists sorted. */
+void ms_dataset_split(int n, double val_fraction, int64_t seed, int *train_idx, int *ntrain, int *val_idx, int *nval);
+
+#endif
