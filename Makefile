@@ -16,7 +16,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-.PHONY: all test asan-test bench clean
+.PHONY: all test asan-test test-noavx2 bench clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -40,6 +40,11 @@ test: $(TEST_BIN) $(BUILD)/medsam
 asan-test:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" test
+
+# The portable (non-AVX2) code paths: the same tests on an emulated CPU without
+# AVX/AVX2/FMA (qemu-user's Nehalem), where run-time dispatch picks the plain C kernels.
+test-noavx2: $(TEST_BIN) $(BUILD)/medsam
+	@BUILD=$(BUILD) TEST_WRAPPER="qemu-x86_64 -cpu Nehalem" sh tests/run_tests.sh $(TEST_BIN)
 
 bench: all
 	sh bench/run.sh

@@ -378,7 +378,7 @@ int cli_run_volume(const vol_opts *o) {
         medsam_status st;
         int encoded = 1;
         if (o->has_slice) {
-            st = cli_progress_cb(&prog, 0, 1) ? (medsam_status)ms_error(&err, MEDSAM_ERR_IO, "cancelled")
+            st = cli_progress_cb(&prog, 0, 1) ? (medsam_status)ms_error(&err, MEDSAM_ERR_CANCELLED, "cancelled")
                                               : medsam_segment_slice(m, u8, nx, ny, nz, o->slice, o->boxes2, o->n2, o->threads,
                                         (uint8_t *)labels + o->slice * plane, &err);
             if (!st) cli_progress_cb(&prog, 1, 1);

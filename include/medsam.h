@@ -25,6 +25,7 @@ typedef enum {
     MEDSAM_ERR_NOMEM,       /* allocation failed or size over a limit */
     MEDSAM_ERR_UNSUPPORTED, /* valid input that this build cannot handle */
     MEDSAM_ERR_NUMERIC,     /* NaN or Inf where finite values are required */
+    MEDSAM_ERR_CANCELLED,   /* a progress callback asked to stop */
 } medsam_status;
 
 typedef struct {

@@ -6,7 +6,11 @@ passed=0; failed=0
 for t in "$@" tests/cli_*.sh; do
     [ -e "$t" ] || continue
     echo "== $t"
-    case "$t" in *.sh) out=$(BUILD=${BUILD:-build} sh "$t" 2>&1) ;; *) out=$("./$t" 2>&1) ;; esac
+    case "$t" in
+    *.sh) [ -n "${TEST_WRAPPER:-}" ] && continue  # shell tests run the native binary
+          out=$(BUILD=${BUILD:-build} sh "$t" 2>&1) ;;
+    *) out=$(${TEST_WRAPPER:-} "./$t" 2>&1) ;;
+    esac
     rc=$?
     printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)

@@ -15,6 +15,7 @@ const char *medsam_status_name(medsam_status s) {
     case MEDSAM_ERR_NOMEM: return "out of memory";
     case MEDSAM_ERR_UNSUPPORTED: return "unsupported";
     case MEDSAM_ERR_NUMERIC: return "numeric error";
+    case MEDSAM_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

@@ -148,7 +148,7 @@ medsam_status ms_segment3d(const ms_seg3d_backend *be, int nx, int ny, int nz, c
     memset(labels, 0, (size_t)nx * ny * nz * label_bytes);
     run_ctx r = {be, nx, ny, boxes, n, margin, mask, labels, label_bytes, stats};
     int done = 0;
-    if (report(&o, 0, total)) s = ms_error(err, MEDSAM_ERR_IO, "cancelled");
+    if (report(&o, 0, total)) s = ms_error(err, MEDSAM_ERR_CANCELLED, "cancelled");
 
     // sweep A: middle slices, then each box's downward chain
     for (int z = zhiA; z >= 0 && !s; z--) {
@@ -169,7 +169,7 @@ medsam_status ms_segment3d(const ms_seg3d_backend *be, int nx, int ny, int nz, c
         }
         if (need[z] & 4) cache[z] = emb;
         else be->release(be->ctx, emb);
-        if (!s && report(&o, ++done, total)) s = ms_error(err, MEDSAM_ERR_IO, "cancelled");
+        if (!s && report(&o, ++done, total)) s = ms_error(err, MEDSAM_ERR_CANCELLED, "cancelled");
     }
     // sweep B: each box's upward chain
     for (int z = zloB; z < nz && !s; z++) {
@@ -186,7 +186,7 @@ medsam_status ms_segment3d(const ms_seg3d_backend *be, int nx, int ny, int nz, c
         for (int i = 0; i < n && !s; i++)
             if (active_up(&boxes[i], z)) s = step(&r, emb, z, i, &up[i], &up[i], err);
         be->release(be->ctx, emb);
-        if (!s && !(need[z] & 4) && report(&o, ++done, total)) s = ms_error(err, MEDSAM_ERR_IO, "cancelled");
+        if (!s && !(need[z] & 4) && report(&o, ++done, total)) s = ms_error(err, MEDSAM_ERR_CANCELLED, "cancelled");
     }
     for (int z = 0; z < nz; z++)
         if (cache[z]) be->release(be->ctx, cache[z]);
