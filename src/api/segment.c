@@ -7,6 +7,7 @@
 #endif
 
 #include "api/model_internal.h"
+#include "core/big_alloc.h"
 #include "core/error.h"
 #include "model/image_encoder.h"
 #include "model/mask_decoder.h"
@@ -37,8 +38,8 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
     for (long i = 0; i < plane * 3; i++)
         if (!isfinite(input_hwc[i]))
             return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", i);
-    float *chw = malloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
-    float *work = malloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
+    float *chw = ms_big_alloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
+    float *work = ms_big_alloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
     medsam_embedding *e = NULL;
     medsam_status st = (!chw || !work) ? ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory")
                                        : embedding_alloc(m, &e, err);
@@ -148,8 +149,8 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     float *sparse = malloc((size_t)n * Ns * D * sizeof(float));                  // (n, Ns, D)
     float *low = logits ? logits : malloc((size_t)n * plane * sizeof(float));   // (n, L, L)
     float *iou_all = malloc((size_t)n * sizeof(float));                          // (n)
-    float *img_buf = malloc(ms_mask_decoder_image_floats(c, precompute) * sizeof(float));
-    float *work = malloc(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads) * sizeof(float));
+    float *img_buf = ms_big_alloc(ms_mask_decoder_image_floats(c, precompute) * sizeof(float));
+    float *work = ms_big_alloc(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads) * sizeof(float));
     uint8_t *one = mask ? malloc((size_t)W * H) : NULL;                          // (H, W)
     medsam_status st = MEDSAM_OK;
     if (!sparse || !low || !iou_all || !img_buf || !work || (mask && !one))
