@@ -88,10 +88,12 @@ medsam_status ms_image_decode(const uint8_t *buf, size_t len, const char *name, 
         st = ms_img_decode_png(buf, len, max_side, max_pixels, out, err);
     } else if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) {
         st = ms_img_decode_jpeg(buf, len, max_side, max_pixels, out, err);
+    } else if (len >= 2 && buf[0] == 'B' && buf[1] == 'M') {
+        st = ms_img_decode_bmp(buf, len, max_side, max_pixels, out, err);
     } else if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0) {
         st = img_decode_npy(buf, len, max_side, max_pixels, out, err);
     } else {
-        st = ms_error(err, MEDSAM_ERR_FORMAT, "not a PNG, JPEG or .npy file (unknown signature)");
+        st = ms_error(err, MEDSAM_ERR_FORMAT, "not a PNG, JPEG, BMP or .npy file (unknown signature)");
     }
     if (st) {
         ms_image_free(out);

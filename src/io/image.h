@@ -11,6 +11,8 @@
  *   JPEG 8-bit grey or colour; YCbCr is converted to RGB by libjpeg with its default
  *        (islow IDCT, fancy upsampling), which is what PIL uses. CMYK/YCCK is refused.
  *        EXIF orientation is not applied (neither does skimage.io.imread).
+ *   BMP  uncompressed 1/4/8-bit palette, 16/24/32-bit and bit-field bitmaps, values as
+ *        Pillow reads them (grey-ramp palettes as grey, others as RGB); RLE is refused.
  *   .npy uint8 or uint16 arrays (H, W) or (H, W, C) with C in 1..4 are images like the
  *        above; float32/float64 arrays (H, W, C) are kept as float (bit_depth 32): a
  *        (1024, 1024, 3) float array in [0, 1] is an already preprocessed image.
@@ -27,7 +29,7 @@
 #define MS_IMAGE_MAX_SIDE 65536
 #define MS_IMAGE_MAX_PIXELS (1LL << 30)
 
-typedef enum { MS_IMAGE_PNG = 1, MS_IMAGE_JPEG = 2, MS_IMAGE_NPY = 3 } ms_image_format;
+typedef enum { MS_IMAGE_PNG = 1, MS_IMAGE_JPEG = 2, MS_IMAGE_NPY = 3, MS_IMAGE_BMP = 4 } ms_image_format;
 
 typedef struct {
     int width, height;

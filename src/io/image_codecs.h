@@ -9,6 +9,8 @@ medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, lo
                                 medsam_error *err);
 medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
                                  medsam_error *err);
+medsam_status ms_img_decode_bmp(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
+                                medsam_error *err);
 /* channels 1 (grey) or 3 (RGB), 8-bit; errors name `path`. */
 medsam_status ms_img_write_png8(const char *path, const uint8_t *pix, int w, int h, int channels, medsam_error *err);
 
