@@ -3,13 +3,17 @@
  * (tools/ref/make_train_fixtures.py), checkpoint round trip, resume equal to an
  * uninterrupted run (with a stub loss defined here), refused resume files. */
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/npy.h"
 #include "core/pyrandom.h"
 #include "test.h"
 #include "train/adamw.h"
+#include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/trainer.h"
+#include "weights/pth.h"
 
 #define FIX "tests/fixtures/train/"
 
@@ -219,9 +223,243 @@ static void test_adamw(void) {
     free(txt);
 }
 
+
+/* ---- a stub model for the training loop: a quadratic loss whose target depends
+ * on the batch (image mean, box, mask), so order, jitter and labels all matter ---- */
+static ms_param stub_items[4] = {
+    {"image_encoder.a", 2, {4, 3}, 0, 12, 1},
+    {"prompt_encoder.frozen", 1, {3}, 12, 3, 0},
+    {"mask_decoder.b", 1, {5}, 15, 5, 1},
+    {"mask_decoder.iou_prediction_head.c", 1, {2}, 20, 2, 1},
+};
+static const ms_param_table stub_table = {stub_items, 4, 22};
+#define STUB_S 16
+
+static int stub_gets_grad(const ms_param *p) { return strstr(p->name, "iou_prediction_head") == NULL; }
+
+static void stub_targets(const float *image, const float *box, const float *gt, float *tg /* (22) */) {
+    double im = 0, g = 0;
+    for (int i = 0; i < 3 * STUB_S * STUB_S; i++) im += image[i];
+    for (int i = 0; i < STUB_S * STUB_S; i++) g += gt[i];
+    for (int i = 0; i < 22; i++)
+        tg[i] = (float)(im / (3 * STUB_S * STUB_S) * (i % 3) + box[i % 4] / STUB_S - g / (STUB_S * STUB_S) * (i % 5));
+}
+
+static medsam_status stub_loss_grad(void *ctx, const float *params, float *grads, const float *images,
+                                    const float *boxes, const float *gt, int B, double loss[3], medsam_error *err) {
+    (void)ctx, (void)err;
+    loss[0] = loss[1] = loss[2] = 0;
+    for (int b = 0; b < B; b++) {
+        float tg[22];
+        stub_targets(images + (size_t)b * 3 * STUB_S * STUB_S, boxes + 4 * b, gt + (size_t)b * STUB_S * STUB_S, tg);
+        for (int i = 0; i < 22; i++) {
+            if (i >= 12 && i < 15) continue; /* prompt encoder: no gradient */
+            if (i >= 20) continue;           /* IoU head: not in the loss */
+            double d = params[i] - tg[i];
+            loss[0] += 0.5 * d * d / B;
+            grads[i] += (float)(d / B);
+        }
+    }
+    loss[1] = loss[0];
+    return MEDSAM_OK;
+}
+
+static medsam_status stub_evaluate(void *ctx, const float *params, const float *image, const float box[4],
+                                   const float *gt, double loss[3], double *dsc, medsam_error *err) {
+    float g[22] = {0};
+    stub_loss_grad(ctx, params, g, image, box, gt, 1, loss, err);
+    *dsc = 1.0 / (1.0 + loss[0]);
+    return MEDSAM_OK;
+}
+
+typedef struct { volatile sig_atomic_t *stop; int64_t stop_at; int reports; } stub_progress;
+
+static void stub_on_progress(void *ctx, const ms_train_report *r) {
+    stub_progress *sp = ctx;
+    sp->reports++;
+    if (!r->is_validation && sp->stop && r->global_step == sp->stop_at) *sp->stop = 1;
+}
+
+static void write_stub_dataset(const char *dir, int n) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/imgs", dir);
+    mkdir(dir, 0777);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/gts", dir);
+    mkdir(p, 0777);
+    medsam_error err;
+    for (int k = 0; k < n; k++) {
+        float img[STUB_S * STUB_S * 3];
+        uint8_t gt[STUB_S * STUB_S] = {0};
+        for (int i = 0; i < STUB_S * STUB_S * 3; i++) img[i] = (float)((i * 7 + k * 13) % 97) / 96.0f;
+        for (int y = 2 + k % 3; y < 9 + k % 4; y++)
+            for (int x = 1 + k % 5; x < 12; x++) gt[y * STUB_S + x] = 1;
+        for (int y = 11; y < 15; y++)
+            for (int x = 3; x < 7 + k % 6; x++) gt[y * STUB_S + x] = (uint8_t)(3 + k % 2);
+        int64_t si[3] = {STUB_S, STUB_S, 3}, sg[2] = {STUB_S, STUB_S};
+        snprintf(p, sizeof p, "%s/imgs/case%02d.npy", dir, k);
+        ms_npy_write(p, MS_NPY_F32, 3, si, img, &err);
+        snprintf(p, sizeof p, "%s/gts/case%02d.npy", dir, k);
+        ms_npy_write(p, MS_NPY_U8, 2, sg, gt, &err);
+    }
+    snprintf(p, sizeof p, "%s/gts/unpaired.npy", dir); /* no image: ignored */
+    int64_t sg[2] = {STUB_S, STUB_S};
+    uint8_t z[STUB_S * STUB_S] = {1};
+    ms_npy_write(p, MS_NPY_U8, 2, sg, z, &err);
+}
+
+static void stub_init(float *params) {
+    for (int i = 0; i < 22; i++) params[i] = 0.1f * (float)((i * 5) % 7) - 0.3f;
+}
+
+static medsam_status run_stub(const char *data, const char *out, const char *resume, int64_t stop_at, int save_every,
+                              float *params, medsam_error *err) {
+    ms_dataset ds;
+    medsam_status s = ms_dataset_open(data, STUB_S, &ds, err);
+    if (s) return s;
+    volatile sig_atomic_t stop = 0;
+    stub_progress sp = {stop_at > 0 ? &stop : NULL, stop_at, 0};
+    ms_train_hooks h = {NULL, stub_loss_grad, stub_evaluate, stub_gets_grad, NULL, NULL, stub_on_progress, &sp};
+    ms_train_options o = {out, resume, 3, 2, 1e-2, 0.01, 3, 7, 0.25, save_every, 2, &stop};
+    s = ms_train_run(&o, &stub_table, params, &ds, &h, err);
+    ms_dataset_free(&ds);
+    return s;
+}
+
+static int files_equal_params(const char *a, const char *b) {
+    float pa[22], pb[22];
+    medsam_error err;
+    ms_train_progress ga, gb;
+    ms_adamw_segment seg[3] = {{0, 12, 1, 0, 0}, {15, 5, 1, 0, 0}, {20, 2, 0, 0, 0}};
+    ms_adamw_hparams hp = ms_adamw_defaults(1, 0);
+    ms_adamw *oa = ms_adamw_new(&hp, seg, 3, 22, &err), *ob = ms_adamw_new(&hp, seg, 3, 22, &err);
+    int idx[4], n = ms_ckpt_optimizer_params(&stub_table, idx);
+    int ok = n == 3 && ms_ckpt_load(a, &stub_table, pa, oa, idx, &ga, &err) == MEDSAM_OK &&
+             ms_ckpt_load(b, &stub_table, pb, ob, idx, &gb, &err) == MEDSAM_OK;
+    if (ok) {
+        ok = memcmp(pa, pb, sizeof pa) == 0 && memcmp(oa->exp_avg, ob->exp_avg, 22 * sizeof(float)) == 0 &&
+             memcmp(oa->exp_avg_sq, ob->exp_avg_sq, 22 * sizeof(float)) == 0 && ga.epoch == gb.epoch &&
+             ga.global_step == gb.global_step && ga.best_val == gb.best_val && oa->seg[0].step == ob->seg[0].step &&
+             memcmp(ga.rng.state, gb.rng.state, sizeof ga.rng.state) == 0 && ga.rng.index == gb.rng.index;
+        ms_train_progress_free(&ga);
+        ms_train_progress_free(&gb);
+    } else {
+        printf("load: %s\n", err.message);
+    }
+    ms_adamw_free(oa);
+    ms_adamw_free(ob);
+    return ok;
+}
+
+static void test_trainer(void) {
+    char tmp[] = "/tmp/test_train_infraXXXXXX";
+    if (!mkdtemp(tmp)) { CHECK(0, "mkdtemp"); return; }
+    char data[600], runA[600], runB[600], path[700], path2[700];
+    snprintf(data, sizeof data, "%s/data", tmp);
+    snprintf(runA, sizeof runA, "%s/runA", tmp);
+    snprintf(runB, sizeof runB, "%s/runB", tmp);
+    write_stub_dataset(data, 7);
+    medsam_error err = {0};
+    ms_dataset ds;
+    CHECK(ms_dataset_open(data, STUB_S, &ds, &err) == MEDSAM_OK && ds.count == 7 &&
+              strcmp(ds.names[0], "case00.npy") == 0,
+          "dataset: 7 pairs, unpaired gt ignored (%d) %s", ds.count, err.message);
+    ms_dataset_free(&ds);
+    int tr[7], va[7], nt, nv;
+    ms_dataset_split(7, 0.25, 7, tr, &nt, va, &nv);
+    CHECK(nt == 5 && nv == 2, "split 7 x 0.25 -> 5 + 2 (%d + %d)", nt, nv);
+
+    /* uninterrupted: 3 epochs of ceil(5/2) = 3 steps */
+    float pa[22], pb[22], p0[22];
+    stub_init(pa);
+    stub_init(p0);
+    CHECK(run_stub(data, runA, NULL, 0, 0, pa, &err) == MEDSAM_OK, "run A: %s", err.message);
+    CHECK(memcmp(pa, p0, 12 * sizeof(float)) != 0, "trained parameters moved");
+    CHECK(memcmp(pa + 12, p0 + 12, 3 * sizeof(float)) == 0 && memcmp(pa + 20, p0 + 20, 2 * sizeof(float)) == 0,
+          "prompt encoder and IoU head untouched (no gradient -> no decay either)");
+    /* interrupted after step 4 (mid epoch 1), then resumed to the end */
+    stub_init(pb);
+    medsam_status s = run_stub(data, runB, NULL, 4, 0, pb, &err);
+    CHECK(s != MEDSAM_OK && strstr(err.message, "interrupted") != NULL, "stop flag -> interrupted: %s", err.message);
+    snprintf(path, sizeof path, "%s/latest.pth", runB);
+    float pr[22];
+    stub_init(pr);
+    CHECK(run_stub(data, runB, path, 0, 0, pr, &err) == MEDSAM_OK, "resume: %s", err.message);
+    CHECK(memcmp(pa, pr, sizeof pa) == 0, "resumed run ends bit-identical to the uninterrupted one");
+    snprintf(path2, sizeof path2, "%s/latest.pth", runA);
+    CHECK(files_equal_params(path, path2), "latest.pth of both runs: same params, moments, steps, generator");
+    snprintf(path, sizeof path, "%s/log.csv", runB);
+    snprintf(path2, sizeof path2, "%s/log.csv", runA);
+    char *la = slurp(path2), *lb = slurp(path);
+    CHECK(la && lb && strcmp(la, lb) == 0, "log.csv of the resumed run equals the uninterrupted one");
+    CHECK(la && strstr(la, "val,2,,9,") != NULL, "log.csv has the epoch-2 validation line");
+    free(la);
+    free(lb);
+    snprintf(path, sizeof path, "%s/best.pth", runA);
+    CHECK(access(path, F_OK) == 0, "best.pth written");
+
+    /* --save-every: interrupted run whose last save came from save_every */
+    /* corrupted / mismatched resume files */
+    snprintf(path, sizeof path, "%s/corrupt.pth", tmp);
+    snprintf(path2, sizeof path2, "%s/latest.pth", runA);
+    char *raw = NULL;
+    FILE *f = fopen(path2, "rb");
+    long n = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        raw = malloc((size_t)n);
+        if (fread(raw, 1, (size_t)n, f) != (size_t)n) n = 0;
+        fclose(f);
+    }
+    f = fopen(path, "wb");
+    if (f && raw) { fwrite(raw, 1, (size_t)n / 2, f); fclose(f); }
+    free(raw);
+    float pc[22];
+    stub_init(pc);
+    s = run_stub(data, runB, path, 0, 0, pc, &err);
+    CHECK(s != MEDSAM_OK && strchr(err.message, '\n') == NULL && strstr(err.message, "corrupt.pth") != NULL,
+          "truncated resume file refused in one line: %s", err.message);
+    /* another architecture: a's shape differs */
+    stub_items[0].shape[1] = 4;
+    s = run_stub(data, runB, path2, 0, 0, pc, &err);
+    stub_items[0].shape[1] = 3;
+    CHECK(s != MEDSAM_OK && strstr(err.message, "image_encoder.a") && strstr(err.message, "expected shape (4,4)"),
+          "mismatched architecture refused: %s", err.message);
+    /* model-only file (no optimizer) refused for resume */
+    snprintf(path, sizeof path, "%s/model_only.pth", tmp);
+    CHECK(ms_ckpt_save(path, &stub_table, pa, NULL, NULL, NULL, &err) == MEDSAM_OK, "model-only save");
+    s = run_stub(data, runB, path, 0, 0, pc, &err);
+    CHECK(s != MEDSAM_OK && strstr(err.message, "no AdamW optimizer state"), "model-only resume refused: %s",
+          err.message);
+    /* save-every: the checkpoint at step 2 equals run A's state at step 2 (run to 2 steps, stop) */
+    char runC[600];
+    snprintf(runC, sizeof runC, "%s/runC", tmp);
+    stub_init(pc);
+    s = run_stub(data, runC, NULL, 5, 2, pc, &err);
+    snprintf(path, sizeof path, "%s/latest.pth", runC);
+    pth_file *pf = NULL;
+    CHECK(s != MEDSAM_OK && pth_open(path, &pf, &err) == MEDSAM_OK, "save-every run: %s", err.message);
+    if (pf) {
+        int64_t gs = 0;
+        pth_value_as_int(pth_dict_get(pth_dict_get(pth_root(pf), "medsam_train"), "global_step"), &gs);
+        CHECK(gs == 5, "interrupted at step 5 -> latest.pth at step 5 (got %lld)", (long long)gs);
+        pth_close(pf);
+    }
+    const char *keep = getenv("TRAIN_INFRA_KEEP");
+    if (keep) printf("run folder kept: %s\n", tmp);
+    else {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0) printf("could not remove %s\n", tmp);
+    }
+}
+
 int main(void) {
     test_pyrandom();
     test_jitter();
     test_adamw();
+    test_trainer();
     return t_summary();
 }
