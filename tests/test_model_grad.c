@@ -54,17 +54,21 @@ static uint32_t grad_hash(uint64_t i, uint64_t seed) {
     return (uint32_t)x;
 }
 
-static void make_inputs(float *img, float *boxes, float *gt, int S) {
+/* nb images of S x S (S a multiple of 128: the rectangles and boxes are scaled by S / 128) */
+static void make_inputs(float *img, float *boxes, float *gt, int S, int nb) {
     static const int rects[2][4] = {{24, 88, 32, 100}, {44, 116, 14, 66}};
     static const float bx[2][4] = {{20.0f, 28.5f, 91.25f, 104.0f}, {40.5f, 10.25f, 120.0f, 70.75f}};
     const long SS = (long)S * S;
-    for (long i = 0; i < B * 3 * SS; i++) img[i] = (float)((double)(grad_hash((uint64_t)i, 1) >> 8) / 16777216.0);
-    for (int b = 0; b < B; b++) {
-        memcpy(boxes + 4 * b, bx[b], sizeof bx[b]);
+    const int f = S / 128;
+    for (long i = 0; i < nb * 3 * SS; i++) img[i] = (float)((double)(grad_hash((uint64_t)i, 1) >> 8) / 16777216.0);
+    for (int b = 0; b < nb; b++) {
+        for (int k = 0; k < 4; k++) boxes[4 * b + k] = bx[b][k] * (float)f;
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++) {
                 const long i = b * SS + (long)y * S + x;
-                float v = (x >= rects[b][0] && x < rects[b][1] && y >= rects[b][2] && y < rects[b][3]) ? 1.0f : 0.0f;
+                float v = (x >= f * rects[b][0] && x < f * rects[b][1] && y >= f * rects[b][2] && y < f * rects[b][3])
+                              ? 1.0f
+                              : 0.0f;
                 if ((double)(grad_hash((uint64_t)i, 2) >> 8) / 16777216.0 < 0.1) v = 1.0f - v;
                 gt[i] = v;
             }
@@ -246,6 +250,83 @@ static void check_fd(fixture *f, ms_grad_ctx *ctx, const float *grads) {
     free(scratch);
 }
 
+/* Optional full-size check (tools/ref/check_vit_b_grads.py): MS_GRAD_VITB_DIR=<dir>,
+ * MS_GRAD_THREADS (default 2). Batch 1 at 1024; prints time and memory. */
+static void check_vitb(void) {
+    const char *dir = getenv("MS_GRAD_VITB_DIR");
+    if (!dir || !*dir) return;
+    const char *th = getenv("MS_GRAD_THREADS");
+    const int nthreads = th && atoi(th) > 0 ? atoi(th) : 2;
+    fixture f;
+    medsam_error err = {0};
+    char path[1024];
+    CHECK(ms_config_preset("vit_b", &f.c, &err) == MEDSAM_OK, "%s", err.message);
+    CHECK(ms_param_table_build(&f.c, &f.tab) == 0, "param table");
+    snprintf(path, sizeof path, "%s/params.npy", dir);
+    if (ms_npy_read(path, &f.pn, &err) != MEDSAM_OK || f.pn.dtype != MS_NPY_F32 ||
+        (size_t)f.pn.count != f.tab.total) {
+        CHECK(0, "%s: %s", path, err.message);
+        return;
+    }
+    ms_weights_bind(&f.c, f.pn.data, &f.w);
+    const int S = f.c.img_size;
+    f.img = malloc(sizeof(float) * 3 * S * S);
+    f.boxes = malloc(sizeof(float) * 4);
+    f.gt = malloc(sizeof(float) * S * S);
+    make_inputs(f.img, f.boxes, f.gt, S, 1);
+    ms_grad_ctx *ctx = ms_grad_ctx_new(&f.c, 1, nthreads, &err);
+    CHECK(ctx != NULL, "%s", err.message);
+    if (!ctx) return;
+    float *g = calloc(f.tab.total, sizeof(float));
+    double loss[3];
+    medsam_error e2 = {0};
+    const double t0 = now_s();
+    CHECK(ms_model_loss_grad(ctx, &f.c, &f.w, g, f.img, f.boxes, f.gt, 1, loss, &e2) == MEDSAM_OK, "%s",
+          e2.message);
+    printf("  ViT-B step (batch 1, 1024 px, %d threads): %.1f s; activations %.0f MB\n", nthreads, now_s() - t0,
+           ms_grad_ctx_bytes(ctx) / 1048576.0);
+    ms_npy ln, gr;
+    snprintf(path, sizeof path, "%s/loss.npy", dir);
+    if (!read_f64(path, &ln, 3)) {
+        const double *lr = ln.data;
+        printf("  ViT-B loss %.9f (torch %.9f) dice %.9f (%.9f) bce %.9f (%.9f)\n", loss[0], lr[0], loss[1], lr[1],
+               loss[2], lr[2]);
+        CHECK(fabs(loss[0] - lr[0]) <= 1e-5 * fabs(lr[0]), "ViT-B loss %.9g vs %.9g", loss[0], lr[0]);
+        ms_npy_free(&ln);
+    }
+    snprintf(path, sizeof path, "%s/grads_full.npy", dir);
+    if (ms_npy_read(path, &gr, &err) == MEDSAM_OK && gr.dtype == MS_NPY_F32 && (size_t)gr.count == f.tab.total) {
+        const float *ref = gr.data;
+        double worst = 0;
+        const char *wn = "";
+        for (int k = 0; k < f.tab.count; k++) {
+            const ms_param *p = &f.tab.items[k];
+            double d = 0, n = 0, m = 0;
+            for (size_t j = 0; j < p->numel; j++) {
+                const double a = g[p->offset + j], r = ref[p->offset + j];
+                d += (a - r) * (a - r), n += r * r, m += a * a;
+            }
+            const size_t L = strlen(p->name);
+            if (n == 0 || (L > 11 && strcmp(p->name + L - 11, "k_proj.bias") == 0)) {
+                printf("  ViT-B %s: zero in exact arithmetic, norms %.2e (C) %.2e (torch)\n", p->name, sqrt(m),
+                       sqrt(n));
+                continue;
+            }
+            const double rel = sqrt(d / n);
+            if (rel > worst) worst = rel, wn = p->name;
+            CHECK(rel <= 1e-4, "ViT-B %s: rel L2 %.3e", p->name, rel);
+        }
+        printf("  ViT-B gradients: worst per-tensor rel L2 %.3e (%s)\n", worst, wn);
+        ms_npy_free(&gr);
+    } else {
+        CHECK(0, "%s: %s", path, err.message);
+    }
+    ms_grad_ctx_free(ctx);
+    free(g), free(f.img), free(f.boxes), free(f.gt);
+    ms_npy_free(&f.pn);
+    ms_param_table_free(&f.tab);
+}
+
 int main(void) {
     fixture f;
     medsam_error err = {0};
@@ -262,7 +343,7 @@ int main(void) {
     f.img = malloc(sizeof(float) * B * 3 * S * S);
     f.boxes = malloc(sizeof(float) * B * 4);
     f.gt = malloc(sizeof(float) * B * S * S);
-    make_inputs(f.img, f.boxes, f.gt, S);
+    make_inputs(f.img, f.boxes, f.gt, S, B);
 
     ms_grad_ctx *ctx1 = ms_grad_ctx_new(&f.c, B, 1, &err);
     ms_grad_ctx *ctx3 = ms_grad_ctx_new(&f.c, B, 3, &err);
@@ -299,5 +380,6 @@ int main(void) {
     free(f.img), free(f.boxes), free(f.gt);
     ms_npy_free(&f.pn);
     ms_param_table_free(&f.tab);
+    check_vitb();
     return t_summary();
 }

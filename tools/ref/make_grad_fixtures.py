@@ -49,6 +49,7 @@ def grad_hash(i, seed):
     return x
 
 
+# In a 128-pixel frame; scaled by S / 128 (an integer) for other sizes (check_vit_b_grads.py).
 RECTS = [(24, 88, 32, 100), (44, 116, 14, 66)]           # x0, x1, y0, y1 (integers, exclusive ends)
 BOXES = [(20.0, 28.5, 91.25, 104.0), (40.5, 10.25, 120.0, 70.75)]
 
@@ -60,11 +61,12 @@ def make_inputs(B, S):
     gt = np.zeros((B, S, S), np.float32)
     flip = ((grad_hash(np.arange(B * S * S), 2) >> np.uint64(8)).astype(np.float64) / 16777216.0 < 0.1)
     flip = flip.reshape(B, S, S)
+    f = S // 128
     for b in range(B):
-        x0, x1, y0, y1 = RECTS[b]
+        x0, x1, y0, y1 = (v * f for v in RECTS[b])
         gt[b, y0:y1, x0:x1] = 1.0
         gt[b] = np.where(flip[b], 1.0 - gt[b], gt[b])
-    return img, np.array(BOXES[:B], np.float32), gt
+    return img, np.array(BOXES[:B], np.float32) * np.float32(f), gt
 
 
 def dice_loss(x, g):
@@ -75,12 +77,10 @@ def dice_loss(x, g):
     return (1.0 - (2.0 * inter + 1e-5) / (den + 1e-5)).mean()
 
 
-def main():
-    full = sys.argv[sys.argv.index("--full") + 1] if "--full" in sys.argv else None
-    sam = sam_ref.build_sam("tiny")
-    sam.load_state_dict(torch.load(os.path.join(ROOT, "tests/fixtures/tiny/model.pth")))
+def loss_and_grads(sam, B):
+    """train_one_gpu.py's forward and loss on make_inputs(B, S); fills .grad. Returns (loss, dice, bce)."""
     S = sam.image_encoder.img_size
-    img, boxes, gt = make_inputs(2, S)
+    img, boxes, gt = make_inputs(B, S)
     image, gt2D = torch.from_numpy(img), torch.from_numpy(gt)[:, None]
     for p in sam.prompt_encoder.parameters():
         p.requires_grad_(False)
@@ -98,6 +98,14 @@ def main():
     bce = F.binary_cross_entropy_with_logits(pred, gt2D, reduction="mean")
     loss = dice + bce
     loss.backward()
+    return loss, dice, bce
+
+
+def main():
+    full = sys.argv[sys.argv.index("--full") + 1] if "--full" in sys.argv else None
+    sam = sam_ref.build_sam("tiny")
+    sam.load_state_dict(torch.load(os.path.join(ROOT, "tests/fixtures/tiny/model.pth")))
+    loss, dice, bce = loss_and_grads(sam, 2)
     out = os.path.join(ROOT, "tests/fixtures/grad")
     os.makedirs(out, exist_ok=True)
     np.save(os.path.join(out, "loss.npy"), np.array([loss.item(), dice.item(), bce.item()], np.float64))
