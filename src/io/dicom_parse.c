@@ -20,42 +20,40 @@
 #define UNDEF_LEN 0xFFFFFFFFu
 #define NO_END SIZE_MAX
 
-enum {
-    T_TRANSFER_SYNTAX = TAG(0x0002, 0x0010),
-    T_IMAGE_TYPE = TAG(0x0008, 0x0008),
-    T_MODALITY = TAG(0x0008, 0x0060),
-    T_SLICE_THICKNESS = TAG(0x0018, 0x0050),
-    T_SPACING_BETWEEN = TAG(0x0018, 0x0088),
-    T_PATIENT_POSITION = TAG(0x0018, 0x5100),
-    T_SERIES_UID = TAG(0x0020, 0x000E),
-    T_INSTANCE_NUMBER = TAG(0x0020, 0x0013),
-    T_IPP = TAG(0x0020, 0x0032),
-    T_IOP = TAG(0x0020, 0x0037),
-    T_SAMPLES = TAG(0x0028, 0x0002),
-    T_PHOTOMETRIC = TAG(0x0028, 0x0004),
-    T_PLANAR = TAG(0x0028, 0x0006),
-    T_NFRAMES = TAG(0x0028, 0x0008),
-    T_ROWS = TAG(0x0028, 0x0010),
-    T_COLUMNS = TAG(0x0028, 0x0011),
-    T_PIXEL_SPACING = TAG(0x0028, 0x0030),
-    T_BITS_ALLOCATED = TAG(0x0028, 0x0100),
-    T_BITS_STORED = TAG(0x0028, 0x0101),
-    T_HIGH_BIT = TAG(0x0028, 0x0102),
-    T_PIXEL_REP = TAG(0x0028, 0x0103),
-    T_WINDOW_CENTER = TAG(0x0028, 0x1050),
-    T_WINDOW_WIDTH = TAG(0x0028, 0x1051),
-    T_RESCALE_INTERCEPT = TAG(0x0028, 0x1052),
-    T_RESCALE_SLOPE = TAG(0x0028, 0x1053),
-    T_GRID_OFFSETS = TAG(0x3004, 0x000C),
-    T_SHARED_GROUPS = TAG(0x5200, 0x9229),
-    T_PERFRAME_GROUPS = TAG(0x5200, 0x9230),
-    T_FLOAT_PIXEL_DATA = TAG(0x7FE0, 0x0008),
-    T_DOUBLE_PIXEL_DATA = TAG(0x7FE0, 0x0009),
-    T_PIXEL_DATA = TAG(0x7FE0, 0x0010),
-    T_ITEM = TAG(0xFFFE, 0xE000),
-    T_ITEM_END = TAG(0xFFFE, 0xE00D),
-    T_SEQ_END = TAG(0xFFFE, 0xE0DD),
-};
+#define T_TRANSFER_SYNTAX TAG(0x0002, 0x0010)
+#define T_IMAGE_TYPE TAG(0x0008, 0x0008)
+#define T_MODALITY TAG(0x0008, 0x0060)
+#define T_SLICE_THICKNESS TAG(0x0018, 0x0050)
+#define T_SPACING_BETWEEN TAG(0x0018, 0x0088)
+#define T_PATIENT_POSITION TAG(0x0018, 0x5100)
+#define T_SERIES_UID TAG(0x0020, 0x000E)
+#define T_INSTANCE_NUMBER TAG(0x0020, 0x0013)
+#define T_IPP TAG(0x0020, 0x0032)
+#define T_IOP TAG(0x0020, 0x0037)
+#define T_SAMPLES TAG(0x0028, 0x0002)
+#define T_PHOTOMETRIC TAG(0x0028, 0x0004)
+#define T_PLANAR TAG(0x0028, 0x0006)
+#define T_NFRAMES TAG(0x0028, 0x0008)
+#define T_ROWS TAG(0x0028, 0x0010)
+#define T_COLUMNS TAG(0x0028, 0x0011)
+#define T_PIXEL_SPACING TAG(0x0028, 0x0030)
+#define T_BITS_ALLOCATED TAG(0x0028, 0x0100)
+#define T_BITS_STORED TAG(0x0028, 0x0101)
+#define T_HIGH_BIT TAG(0x0028, 0x0102)
+#define T_PIXEL_REP TAG(0x0028, 0x0103)
+#define T_WINDOW_CENTER TAG(0x0028, 0x1050)
+#define T_WINDOW_WIDTH TAG(0x0028, 0x1051)
+#define T_RESCALE_INTERCEPT TAG(0x0028, 0x1052)
+#define T_RESCALE_SLOPE TAG(0x0028, 0x1053)
+#define T_GRID_OFFSETS TAG(0x3004, 0x000C)
+#define T_SHARED_GROUPS TAG(0x5200, 0x9229)
+#define T_PERFRAME_GROUPS TAG(0x5200, 0x9230)
+#define T_FLOAT_PIXEL_DATA TAG(0x7FE0, 0x0008)
+#define T_DOUBLE_PIXEL_DATA TAG(0x7FE0, 0x0009)
+#define T_PIXEL_DATA TAG(0x7FE0, 0x0010)
+#define T_ITEM TAG(0xFFFE, 0xE000)
+#define T_ITEM_END TAG(0xFFFE, 0xE00D)
+#define T_SEQ_END TAG(0xFFFE, 0xE0DD)
 
 /* ---- small readers ---- */
 
@@ -101,7 +99,7 @@ static int parse_decimal(const char *s, size_t n, double *out) {
     if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
         if (m < 100000000000000000ull) m = m * 10 + (uint64_t)(s[i] - '0');
-        else exp10++;
+        else if (exp10 < 100000) exp10++; /* digits past 17: only the magnitude counts */
     }
     if (i < n && s[i] == '.') {
         for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
@@ -131,9 +129,9 @@ static int parse_decimal(const char *s, size_t n, double *out) {
     return 0;
 }
 
-/* Backslash-separated numbers (DS or IS). Empty text gives *count 0.
- * Returns -1 when a value is not a number (or, with max > 0, when there are
- * more than max values and `exact` is set). */
+/* Backslash-separated numbers (DS or IS): the first `max` go to out, *count
+ * says how many there are. Empty text gives *count 0. Returns -1 when a
+ * value is not a finite number. */
 static int parse_numbers(const uint8_t *v, size_t n, double *out, int max, int *count) {
     *count = 0;
     size_t start = 0;

@@ -585,9 +585,9 @@ static medsam_status fill_volume(dcm_job *j, ms_volume *v, int as_float, medsam_
         }
         for (int f = 0; f < h->nframes && st == MEDSAM_OK; f++) {
             const dcm_slice *s = &j->sl[slot[im->first_slice + f]];
-            uint8_t *dst = (uint8_t *)v->data + (size_t)slot[im->first_slice + f] * out_bytes;
+            void *dst = (char *)v->data + (size_t)slot[im->first_slice + f] * out_bytes;
             st = ms_dicom_decode_frame(h, f, as_float ? tmp : dst, err);
-            if (st == MEDSAM_OK && as_float) to_float(tmp, raw_t, frame_samples, s->slope, s->inter, (float *)dst);
+            if (st == MEDSAM_OK && as_float) to_float(tmp, raw_t, frame_samples, s->slope, s->inter, dst);
             if (st != MEDSAM_OK) st = with_name(err, st, name);
         }
         if (reparsed) ms_dicom_file_free(&again);
