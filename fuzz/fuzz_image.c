@@ -1,4 +1,4 @@
-/* fuzz_image.c — libFuzzer target for the PNG / JPEG / .npy image readers.
+/* fuzz_image.c — libFuzzer target for the PNG / JPEG / BMP / .npy image readers.
  *
  * Every input goes through ms_image_decode with small limits (so that a header claiming a
  * huge image is refused rather than allocated); a decoded image is checked for a
@@ -11,7 +11,7 @@
 //     -Iinclude -Isrc fuzz/fuzz_image.c src/io/image*.c src/pipeline/preprocess.c src/pipeline/resize.c \
 //     src/core/error.c src/core/npy.c src/core/atomic_file.c -lpng -ljpeg -lz -lm -o build/fuzz_image
 // mkdir -p build/fuzz_image_corpus && cp tests/fixtures/preprocess/*.png tests/fixtures/preprocess/*.jpg \
-//     tests/fixtures/preprocess/*decoded.npy build/fuzz_image_corpus/
+//     tests/fixtures/preprocess/*decoded.npy tests/fixtures/bmp/*.bmp build/fuzz_image_corpus/
 // build/fuzz_image -max_len=65536 -timeout=10 -rss_limit_mb=2048 -max_total_time=300 build/fuzz_image_corpus
 #include <stdint.h>
 #include <stdlib.h>

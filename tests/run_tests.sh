@@ -8,7 +8,7 @@ for t in "$@" tests/cli_*.sh; do
     echo "== $t"
     case "$t" in
     *.sh) [ -n "${TEST_WRAPPER:-}" ] && continue  # shell tests run the native binary
-          out=$(BUILD=${BUILD:-build} sh "$t" 2>&1) ;;
+          out=$(BUILD=${BUILD:-build} ASAN_OPTIONS=${CLI_ASAN_OPTIONS:-${ASAN_OPTIONS:-}} sh "$t" 2>&1) ;;
     *) out=$(${TEST_WRAPPER:-} "./$t" 2>&1) ;;
     esac
     rc=$?
