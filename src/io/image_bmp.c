@@ -23,7 +23,7 @@ static void mask_shape(uint32_t mask, int *shift, int *bits) {
 
 static uint8_t scale_field(uint32_t px, int shift, int bits) {
     if (!bits) return 0;
-    uint32_t v = (px >> shift) & ((1u << bits) - 1), max = (1u << bits) - 1;
+    uint64_t max = (UINT64_C(1) << bits) - 1, v = ((uint64_t)px >> shift) & max; /* bits may be 32 */
     return (uint8_t)(bits == 8 ? v : v * 255 / max);
 }
 
