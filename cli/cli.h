@@ -17,5 +17,6 @@ int cmd_segment(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif
