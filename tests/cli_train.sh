@@ -94,6 +94,24 @@ if [ -s "$T/la.npy" ] && cmp -s "$T/la.npy" "$T/lb.npy" && cmp -s "$T/runA/log.c
 then ok "interrupted + resumed run = uninterrupted run (same logits, same log.csv)"
 else bad "resumed run differs from the uninterrupted one"; fi
 
+# validation (inference path) and training (ms_model_loss_grad) agree on the loss: two copies of
+# one single-label sample, one trained with --lr 0 and tight boxes, the other validated
+mkdir -p "$T/same/imgs" "$T/same/gts"
+for n in a b; do
+    cp "$T/data/imgs/case1.npy" "$T/same/imgs/$n.npy"
+    { npy_header '|u1' "($S, $S)"
+      r=0; while [ "$r" -lt "$S" ]; do
+        if [ "$r" -ge 30 ] && [ "$r" -lt 90 ]; then printf '\000%.0s' $(seq 1 40); printf '\003%.0s' $(seq 1 50); printf '\000%.0s' $(seq 1 38)
+        else printf '\000%.0s' $(seq 1 $S); fi
+        r=$((r + 1)); done; } >"$T/same/gts/$n.npy"
+done
+if $B train --data "$T/same" --init "$T/init.pth" --out "$T/runS" --epochs 1 --batch 1 --lr 0 --bbox-shift 0 \
+    --val-fraction 0.5 --threads 2 2>"$T/s.err"; then
+    tl=$(grep '^step,' "$T/runS/log.csv" | cut -d, -f5); vl=$(grep '^val,' "$T/runS/log.csv" | cut -d, -f5)
+    if awk -v a="$tl" -v b="$vl" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-4 * b + 1e-6) }'
+    then ok "validation loss $vl = training-step loss $tl (rtol 1e-4)"; else bad "validation loss $vl vs training loss $tl"; fi
+else bad "train on same-sample data: $(tail -n 2 "$T/s.err")"; fi
+
 PY=/usr/bin/python3
 if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
     if out=$("$PY" tools/ref/make_train_fixtures.py --check "$T/runA/latest.pth" 2>&1); then

@@ -312,6 +312,9 @@ static void stub_init(float *params) {
     for (int i = 0; i < 22; i++) params[i] = 0.1f * (float)((i * 5) % 7) - 0.3f;
 }
 
+static int stub_batch = 2;
+static int64_t stub_seed = 7;
+
 static medsam_status run_stub(const char *data, const char *out, const char *resume, int64_t stop_at, int save_every,
                               float *params, medsam_error *err) {
     ms_dataset ds;
@@ -320,7 +323,7 @@ static medsam_status run_stub(const char *data, const char *out, const char *res
     volatile sig_atomic_t stop = 0;
     stub_progress sp = {stop_at > 0 ? &stop : NULL, stop_at, 0};
     ms_train_hooks h = {NULL, stub_loss_grad, stub_evaluate, stub_gets_grad, NULL, NULL, stub_on_progress, &sp};
-    ms_train_options o = {out, resume, 3, 2, 1e-2, 0.01, 3, 7, 0.25, save_every, 2, &stop};
+    ms_train_options o = {out, resume, 3, stub_batch, 1e-2, 0.01, 3, stub_seed, 0.25, save_every, 2, &stop};
     s = ms_train_run(&o, &stub_table, params, &ds, &h, err);
     ms_dataset_free(&ds);
     return s;
@@ -427,6 +430,21 @@ static void test_trainer(void) {
     stub_items[0].shape[1] = 3;
     CHECK(s != MEDSAM_OK && strstr(err.message, "image_encoder.a") && strstr(err.message, "expected shape (4,4)"),
           "mismatched architecture refused: %s", err.message);
+    /* mid-epoch checkpoint resumed with another batch size or seed */
+    char runD[600];
+    snprintf(runD, sizeof runD, "%s/runD", tmp);
+    stub_init(pc);
+    run_stub(data, runD, NULL, 4, 0, pc, &err);
+    snprintf(path, sizeof path, "%s/latest.pth", runD);
+    stub_batch = 3;
+    s = run_stub(data, runD, path, 0, 0, pc, &err);
+    stub_batch = 2;
+    CHECK(s != MEDSAM_OK && strstr(err.message, "--batch 2, resumed with --batch 3"), "other batch refused: %s",
+          err.message);
+    stub_seed = 8;
+    s = run_stub(data, runD, path, 0, 0, pc, &err);
+    stub_seed = 7;
+    CHECK(s != MEDSAM_OK && strstr(err.message, "--seed"), "other seed refused: %s", err.message);
     /* model-only file (no optimizer) refused for resume */
     snprintf(path, sizeof path, "%s/model_only.pth", tmp);
     CHECK(ms_ckpt_save(path, &stub_table, pa, NULL, NULL, NULL, &err) == MEDSAM_OK, "model-only save");

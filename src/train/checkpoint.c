@@ -85,6 +85,7 @@ medsam_status ms_ckpt_save(const char *path, const ms_param_table *t, const floa
         pth_writer_set(w, ts, "best_val", pth_writer_float(w, prog->best_val));
         pth_writer_set(w, ts, "epoch_loss_sum", pth_writer_float(w, prog->epoch_loss_sum));
         pth_writer_set(w, ts, "seed", pth_writer_int(w, prog->seed));
+        pth_writer_set(w, ts, "batch", pth_writer_int(w, prog->batch));
         pth_writer_set(w, ts, "rng", pth_writer_tensor(w, PTH_I64, rng_state, 1, &nrng));
         pth_writer_set(w, ts, "order", pth_writer_tensor(w, PTH_I64, order, 1, &nord));
         pth_writer_set(w, root, "medsam_train", ts);
@@ -170,6 +171,7 @@ static medsam_status load_progress(const char *path, pth_file *f, ms_train_progr
         !pth_value_as_int(pth_dict_get(ts, "step_in_epoch"), &prog->step_in_epoch) ||
         !pth_value_as_int(pth_dict_get(ts, "global_step"), &prog->global_step) ||
         !pth_value_as_int(pth_dict_get(ts, "seed"), &prog->seed) ||
+        !pth_value_as_int(pth_dict_get(ts, "batch"), &prog->batch) ||
         !pth_value_as_float(pth_dict_get(ts, "best_val"), &prog->best_val) ||
         !pth_value_as_float(pth_dict_get(ts, "epoch_loss_sum"), &prog->epoch_loss_sum) || !rng ||
         rng->numel != PYRANDOM_N + 1 || !order || order->numel > (1 << 30))

@@ -11,7 +11,7 @@
  *             starts at epoch + 1),
  *    "medsam_train": {"format": 1, "step_in_epoch", "global_step", "best_val",
  *                     "epoch_loss_sum",
- *                     "seed", "rng": int64 (625) Python-random state,
+ *                     "seed", "batch", "rng": int64 (625) Python-random state,
  *                     "order": int64 (n) this epoch's sample order}}
  * The optimizer's parameter list is the official one: image_encoder parameters
  * then mask_decoder parameters, in table (= module registration) order. */
@@ -31,6 +31,7 @@ typedef struct {
     double best_val;       /* best validation loss so far (1e10 before the first) */
     double epoch_loss_sum; /* sum of the step losses of the current epoch so far */
     int64_t seed;
+    int64_t batch;         /* batch size the steps were counted in */
     pyrandom rng;          /* training generator after the last completed step */
     int *order;            // (norder) sample order of the current epoch (dataset indices), owned
     int norder;

@@ -157,6 +157,7 @@ static medsam_status setup(trainer *T, medsam_error *err) {
     T->prog.epoch = -1;
     T->prog.best_val = 1e10;
     T->prog.seed = o->seed;
+    T->prog.batch = o->batch;
     pyrandom_seed(&T->prog.rng, o->seed);
     if (o->resume) {
         medsam_status s = ms_ckpt_load(o->resume, t, T->params, T->opt, T->opt_param, &T->prog, err);
@@ -164,6 +165,9 @@ static medsam_status setup(trainer *T, medsam_error *err) {
         if (!T->prog.has_train_state) { /* an official checkpoint: next epoch, fresh generator */
             T->prog.seed = o->seed;
             pyrandom_seed(&T->prog.rng, o->seed + T->prog.epoch + 1);
+        } else if (T->prog.step_in_epoch > 0 && T->prog.batch != o->batch) {
+            return ms_error(err, MEDSAM_ERR_ARG, "%s: saved mid-epoch with --batch %lld, resumed with --batch %d",
+                            o->resume, (long long)T->prog.batch, o->batch);
         } else if (T->prog.step_in_epoch > 0 && T->prog.norder != T->ntrain) {
             return ms_error(err, MEDSAM_ERR_ARG,
                             "%s: saved mid-epoch over %d training samples, the data now gives %d (same --data, "
@@ -172,6 +176,7 @@ static medsam_status setup(trainer *T, medsam_error *err) {
         if (T->prog.seed != o->seed)
             return ms_error(err, MEDSAM_ERR_ARG, "%s: saved with --seed %lld, resumed with --seed %lld", o->resume,
                             (long long)T->prog.seed, (long long)o->seed);
+        T->prog.batch = o->batch;
         log_reload(T);
     } else {
         log_add(T, LOG_HEADER);
