@@ -3,7 +3,8 @@
 # a run writes latest.pth / best.pth / log.csv; an interrupted run (SIGTERM)
 # resumed from latest.pth ends with the same weights as an uninterrupted run;
 # latest.pth loads in `medsam segment` (and, when Debian's python3 with torch is
-# present, in torch.load + AdamW.load_state_dict); bad arguments and broken
+# present, in torch.load + AdamW.load_state_dict, and the same run replayed in PyTorch with
+# the official modules ends with the same weights); bad arguments and broken
 # resume files give one line on stderr and a non-zero exit.
 B=${BUILD:-build}/medsam
 T=$(mktemp -d)
@@ -62,7 +63,7 @@ mkdata "$T/data" 4
 $B init --arch tiny --seed 1 -o "$T/init.pth" >/dev/null 2>&1 || bad "init"
 
 # uninterrupted: 2 epochs of 2 steps, 1 validation sample
-if $B train --data "$T/data" --init "$T/init.pth" --out "$T/runA" --epochs 2 --batch 2 --lr 1e-3 \
+if $B train --data "$T/data" --init "$T/init.pth" --out "$T/runA" --epochs 2 --batch 2 --lr 1e-3 --bbox-shift 20 --seed 2023 \
     --val-fraction 0.25 --threads 2 2>"$T/a.err"; then
     ok "train runs: $(tail -n 2 "$T/a.err" | head -n 1)"
 else bad "train: $(tail -n 3 "$T/a.err")"; fi
@@ -117,6 +118,11 @@ if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
     if out=$("$PY" tools/ref/make_train_fixtures.py --check "$T/runA/latest.pth" 2>&1); then
         ok "torch.load + AdamW.load_state_dict: $out"
     else bad "torch check: $out"; fi
+    # the same run in PyTorch (official modules, official box formula, torch AdamW), weights compared
+    if [ -d "${SAM_REF_DIR:-/work/ref/MedSAM}/segment_anything" ]; then
+        if out=$("$PY" tools/ref/make_train_fixtures.py --replay "$T/data" "$T/init.pth" "$T/runA/latest.pth" \
+            2 2 1e-3 0.01 20 2023 0.25 2>&1); then ok "PyTorch replay: $out"; else bad "PyTorch replay: $out"; fi
+    else echo "skip PyTorch replay (no official checkout)"; fi
 else echo "skip torch.load check (no torch)"; fi
 
 # errors

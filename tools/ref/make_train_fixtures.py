@@ -4,6 +4,8 @@
   pyrandom.txt   Python `random` outputs (seed -> getrandbits / randint / choice / shuffle)
   jitter.txt     box jitter of MedSAM's NpyDataset.__getitem__ formula, same seed
   adamw.txt      torch.optim.AdamW over several steps on small tensors
+Also: --check CKPT (torch.load + AdamW.load_state_dict of a `medsam train` checkpoint) and
+--replay ... (the same training run in PyTorch with the official modules, compared).
 
 Values are written as text (repr of floats = exact round trip)."""
 import os
@@ -12,6 +14,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/train"
 
@@ -122,10 +125,108 @@ def check_checkpoint(path):
                                                                    osd["param_groups"][0]["lr"]))
 
 
+def dice_bce(pred, gt):
+    """monai DiceLoss(sigmoid=True, squared_pred=True, reduction="mean") + BCEWithLogitsLoss
+    (the formula of src/train/loss.h; monai is not installed here)."""
+    p = torch.sigmoid(pred)
+    dims = tuple(range(2, pred.dim()))
+    inter = (p * gt).sum(dims)
+    den = (gt * gt).sum(dims) + (p * p).sum(dims)
+    dice = (1.0 - (2.0 * inter + 1e-5) / (den + 1e-5)).mean()
+    return dice + F.binary_cross_entropy_with_logits(pred, gt)
+
+
+def replay(data, init, ckpt, epochs, batch, lr, wd, shift, seed, val_fraction):
+    """Re-runs `medsam train` in PyTorch with the official modules: the same split,
+    order and jitter (Python random, as src/train/trainer.h documents), the official
+    box formula, MedSAM.forward, Dice + BCE and torch AdamW; then compares the
+    weights with the C run's checkpoint."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from sam_ref import build_sam
+    sam = build_sam("tiny")
+    sd0 = torch.load(init, map_location="cpu")
+    sam.load_state_dict(sd0, strict=False)
+    S = sam.image_encoder.img_size
+    names = sorted(os.path.basename(f) for f in os.listdir(os.path.join(data, "gts"))
+                   if f.endswith(".npy") and os.path.isfile(os.path.join(data, "imgs", f)))
+    n = len(names)
+    nv = min(int(np.floor(val_fraction * n + 0.5)), n - 1)
+    perm = list(range(n))
+    if nv > 0:
+        random.seed(seed)
+        random.shuffle(perm)
+    val = set(perm[:nv])
+    train = [i for i in range(n) if i not in val]
+    params = list(sam.image_encoder.parameters()) + list(sam.mask_decoder.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    for p in sam.prompt_encoder.parameters():
+        p.requires_grad = False
+    random.seed(seed)
+    steps = 0
+    for epoch in range(epochs):
+        order = list(train)
+        random.shuffle(order)
+        for b0 in range(0, len(order), batch):
+            imgs, gts, boxes = [], [], []
+            for idx in order[b0:b0 + batch]:
+                img = np.load(os.path.join(data, "imgs", names[idx]))
+                gt = np.load(os.path.join(data, "gts", names[idx]))
+                label_ids = np.unique(gt)[1:]
+                gt2D = np.uint8(gt == random.choice(label_ids.tolist()))
+                y_indices, x_indices = np.where(gt2D > 0)
+                x_min, x_max = np.min(x_indices), np.max(x_indices)
+                y_min, y_max = np.min(y_indices), np.max(y_indices)
+                H, W = gt2D.shape
+                x_min = max(0, x_min - random.randint(0, shift))
+                x_max = min(W, x_max + random.randint(0, shift))
+                y_min = max(0, y_min - random.randint(0, shift))
+                y_max = min(H, y_max + random.randint(0, shift))
+                imgs.append(torch.tensor(np.transpose(img, (2, 0, 1))).float())
+                gts.append(torch.tensor(gt2D[None]).float())
+                boxes.append([x_min, y_min, x_max, y_max])
+            image = torch.stack(imgs)
+            gt = torch.stack(gts)
+            box = torch.tensor(boxes, dtype=torch.float32)[:, None, :]
+            opt.zero_grad()
+            emb = sam.image_encoder(image)
+            with torch.no_grad():
+                sparse, dense = sam.prompt_encoder(points=None, boxes=box, masks=None)
+            low, _ = sam.mask_decoder(image_embeddings=emb, image_pe=sam.prompt_encoder.get_dense_pe(),
+                                      sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                      multimask_output=False)
+            pred = F.interpolate(low, size=(S, S), mode="bilinear", align_corners=False)
+            loss = dice_bce(pred, gt)
+            loss.backward()
+            opt.step()
+            steps += 1
+    ck = torch.load(ckpt, map_location="cpu")
+    got = ck["model"]
+    worst_rel = 0.0
+    num = den = 0.0
+    for k, v in sam.state_dict().items():
+        if k not in got:
+            continue
+        d0 = (v - sd0[k]).double()
+        dc = (got[k] - sd0[k]).double()
+        num += float(((dc - d0) ** 2).sum())
+        den += float((d0 ** 2).sum())
+    rel = (num / den) ** 0.5 if den > 0 else 0.0
+    step_c = float(ck["optimizer"]["state"][0]["step"])
+    ok = rel < 2e-3 and step_c == steps
+    print("%s replay of %d steps: rel L2 of the weight change C vs torch %.2e (tolerance 2e-3), step %g" %
+          ("ok" if ok else "FAIL", steps, rel, step_c))
+    return ok
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--check":
         check_checkpoint(sys.argv[2])
         sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[1] == "--replay":
+        # --replay DATA INIT CKPT EPOCHS BATCH LR WD SHIFT SEED VAL_FRACTION
+        a = sys.argv[2:]
+        sys.exit(0 if replay(a[0], a[1], a[2], int(a[3]), int(a[4]), float(a[5]), float(a[6]), int(a[7]),
+                             int(a[8]), float(a[9])) else 1)
     os.makedirs(OUT, exist_ok=True)
     write_pyrandom(os.path.join(OUT, "pyrandom.txt"))
     write_jitter(os.path.join(OUT, "jitter.txt"))
