@@ -199,12 +199,52 @@ static void test_vec_kernels(void) {
     }
 }
 
+/* Windows taken straight from the unpadded grid vs window_partition (zero rows
+ * through the qkv linear = its bias) + the window-major attention + crop: the
+ * same bits, for 1 and 2 threads; the portable path within rounding. */
+static void test_window_attention_case(int G, int ws, int heads, int hd) {
+    rng r = {(uint64_t)(G * 100 + ws)};
+    const int C = heads * hd, nw = (G + ws - 1) / ws, Hp = nw * ws, T = ws * ws;
+    const long N = (long)G * G, Np = (long)Hp * Hp;
+    float *qkv = alloc_rand(&r, N * 3 * C, 1.5f), *bias = alloc_rand(&r, 3 * C, 1.5f);
+    float *rph = alloc_rand(&r, (long)(2 * ws - 1) * hd, 0.5f), *rpw = alloc_rand(&r, (long)(2 * ws - 1) * hd, 0.5f);
+    float *part = malloc(sizeof(float) * Np * 3 * C), *pout = malloc(sizeof(float) * Np * C);
+    for (long row = 0; row < Np; row++) {  // window-major, padded tokens get the bias
+        const int win = (int)(row / T), in = (int)(row % T);
+        const int y = win / nw * ws + in / ws, x = win % nw * ws + in % ws;
+        memcpy(part + row * 3 * C, y < G && x < G ? qkv + ((long)y * G + x) * 3 * C : bias, sizeof(float) * 3 * C);
+    }
+    float *scratch = malloc(sizeof(float) * 2 *
+                            (vit_window_attention_scratch_floats(ws, hd) + vit_attention_scratch_floats(ws, ws, T)));
+    vit_attention_forward(pout, part, rph, rpw, nw * nw, ws, ws, heads, hd, T, scratch, 1);
+    float *want = malloc(sizeof(float) * N * C), *got = malloc(sizeof(float) * N * C);
+    for (int y = 0; y < G; y++)
+        for (int x = 0; x < G; x++) {
+            const long row = (long)(y / ws * nw + x / ws) * T + (y % ws) * ws + x % ws;
+            memcpy(want + ((long)y * G + x) * C, pout + row * C, sizeof(float) * C);
+        }
+    char what[96];
+    for (int nt = 1; nt <= 2; nt++) {
+        for (long i = 0; i < N * C; i++) got[i] = NAN;
+        vit_window_attention_forward(got, qkv, bias, G, ws, rph, rpw, heads, hd, scratch, nt);
+        CHECK(memcmp(got, want, sizeof(float) * N * C) == 0,
+              "window attention G=%d ws=%d, %d thread(s): differs from partition + attention + crop", G, ws, nt);
+    }
+    vit_window_attention_forward_portable(got, qkv, bias, G, ws, rph, rpw, heads, hd, scratch, 2);
+    snprintf(what, sizeof what, "window attention G=%d ws=%d portable", G, ws);
+    t_close(what, got, want, N * C, 4e-6, 1e-5, 1e-6);
+    free(qkv), free(bias), free(rph), free(rpw), free(part), free(pout), free(scratch), free(want), free(got);
+}
+
 static void test_attention(void) {
     test_attention_case("4 windows 3x3, 2 heads", 4, 3, 3, 2, 8, 9);
     test_attention_case("1 window 14x14, hd 64", 1, 14, 14, 1, 64, 196);
     test_attention_case("global 5x7, tiles of 8", 2, 5, 7, 3, 16, 8);
     test_attention_case("global 8x8, tiles of 64", 1, 8, 8, 2, 16, 64);
     test_attention_case("global 9x6, tiles of 5", 1, 9, 6, 2, 12, 5);
+    test_window_attention_case(8, 3, 2, 8);   // 8 -> 9 padding, as the tiny model
+    test_window_attention_case(12, 4, 3, 16); // no padding
+    test_window_attention_case(15, 7, 2, 64); // 15 -> 21, hd as ViT-B
 }
 
 /* ---- the whole encoder vs PyTorch ---- */

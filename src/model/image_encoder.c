@@ -13,8 +13,6 @@
 /* Where each activation lives in the workspace (offsets in floats). */
 typedef struct {
     long N;           /* tokens, G*G */
-    int Hp;           /* padded grid side for windowed blocks (G when there are none) */
-    long Npad;        /* max(N, Hp*Hp) rows */
     long mlp_rows;    /* MLP hidden activations are computed this many tokens at a time */
     size_t per_thread;/* attention scratch per thread */
     size_t x, a, b, big, scratch, total;
@@ -24,7 +22,7 @@ static size_t enc_round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 static int enc_is_windowed(const ms_config *c, int blk) { return !c->is_global[blk] && c->window_size > 0; }
 
-/* Query tile for attention over T tokens: a whole window when it is small. */
+/* Query tile for global attention over T tokens: all of them when they are few. */
 static int enc_attn_tile(int T) { return T <= 256 ? T : MS_ENC_GLOBAL_TILE_Q; }
 
 static int enc_plan_make(const ms_config *c, enc_plan *p) {
@@ -35,19 +33,13 @@ static int enc_plan_make(const ms_config *c, enc_plan *p) {
     const long G = c->grid, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans;
     memset(p, 0, sizeof *p);
     p->N = G * G;
-    p->Hp = (int)G;
     p->per_thread = 0;
     for (int blk = 0; blk < c->depth; blk++) {
-        int S = (int)G;
-        if (enc_is_windowed(c, blk)) {
-            S = c->window_size;
-            p->Hp = (int)((G + S - 1) / S * S);
-        }
-        size_t s = vit_attention_scratch_floats(S, S, enc_attn_tile(S * S));
+        size_t s = enc_is_windowed(c, blk) ? vit_window_attention_scratch_floats(c->window_size, c->head_dim)
+                                           : vit_attention_scratch_floats((int)G, (int)G, enc_attn_tile((int)(G * G)));
         if (s > p->per_thread) p->per_thread = s;
     }
-    p->Npad = (long)p->Hp * p->Hp > p->N ? (long)p->Hp * p->Hp : p->N;
-    size_t big = (size_t)p->Npad * 3 * C;
+    size_t big = (size_t)p->N * 3 * C;
     p->mlp_rows = (long)(big / (size_t)M);
     if (p->mlp_rows < 64) p->mlp_rows = 64;
     if (p->mlp_rows > p->N) p->mlp_rows = p->N;
@@ -57,8 +49,8 @@ static int enc_plan_make(const ms_config *c, enc_plan *p) {
     for (int i = 0; i < 3; i++) big = need[i] > big ? need[i] : big;
     size_t off = 0;
     p->x = off, off += enc_round16((size_t)p->N * (C > O ? C : O));
-    p->a = off, off += enc_round16((size_t)p->Npad * (C > O ? C : O));
-    p->b = off, off += enc_round16((size_t)p->Npad * (C > O ? C : O));
+    p->a = off, off += enc_round16((size_t)p->N * (C > O ? C : O));
+    p->b = off, off += enc_round16((size_t)p->N * (C > O ? C : O));
     p->big = off, off += enc_round16(big);
     p->scratch = off, off += enc_round16(p->per_thread) * MS_ENC_MAX_ATTN_THREADS;
     p->per_thread = enc_round16(p->per_thread);
@@ -94,37 +86,6 @@ static void enc_add_inplace(float *x, const float *y, long n, int nthreads) {
     for (long i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* ref: image_encoder.py:window_partition -- F.pad at bottom/right, then windows in
- * (wy, wx, iy, ix) order. dst: (Hp*Hp, C) window-major; src: (G*G, C) */
-static void enc_window_partition(float *dst, const float *src, int G, int Hp, int ws, int C, int nthreads) {
-    const int nw = Hp / ws;
-    const long rows = (long)Hp * Hp;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (long r = 0; r < rows; r++) {
-        const int win = (int)(r / (ws * ws)), in = (int)(r % (ws * ws));
-        const int y = win / nw * ws + in / ws, x = win % nw * ws + in % ws;
-        float *d = dst + r * C;  // (C)
-        if (y < G && x < G)
-            memcpy(d, src + ((long)y * G + x) * C, (size_t)C * sizeof(float));
-        else
-            memset(d, 0, (size_t)C * sizeof(float));
-    }
-}
-
-/* ref: image_encoder.py:window_unpartition + crop, then Block.forward's
- * x = shortcut + x. x: (G*G, C); win: (Hp*Hp, C) window-major */
-static void enc_window_unpartition_add(float *x, const float *win, int G, int Hp, int ws, int C, int nthreads) {
-    const int nw = Hp / ws;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (int y = 0; y < G; y++)
-        for (int xx = 0; xx < G; xx++) {
-            const long r = ((long)(y / ws) * nw + xx / ws) * ws * ws + (y % ws) * ws + xx % ws;
-            float *d = x + ((long)y * G + xx) * C;  // (C)
-            const float *s = win + r * C;           // (C)
-            for (int ch = 0; ch < C; ch++) d[ch] += s[ch];
-        }
-}
-
 /* One transformer block, in place on x. ref: image_encoder.py:Block.forward */
 static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, const enc_plan *p, float *x, float *a,
                       float *b, float *big, float *scratch, int nthreads) {
@@ -133,26 +94,18 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
     const long N = p->N;
     // ref: Block.forward -- shortcut = x; x = self.norm1(x)
     enc_layernorm(b, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // b: (N, C)
-    if (enc_is_windowed(c, blk)) {
-        const int ws = c->window_size, nw = p->Hp / ws, T = ws * ws;
-        const long rows = (long)p->Hp * p->Hp;
-        // ref: Block.forward -- x, pad_hw = window_partition(x, self.window_size)
-        enc_window_partition(a, b, G, p->Hp, ws, C, nthreads);  // a: (nw*nw, T, C), padded tokens = 0
-        // ref: Attention.forward -- qkv = self.qkv(x) (padded tokens get the bias)
-        linear_forward(big, a, C, bw->qkv_w, bw->qkv_b, rows, C, 3 * C, nthreads);  // big: (nw*nw, T, 3C)
-        vit_attention_forward(b, big, bw->rel_pos_h, bw->rel_pos_w, nw * nw, ws, ws, H, hd, enc_attn_tile(T), scratch,
-                              attn_threads);  // b: (nw*nw, T, C)
-        // ref: Attention.forward -- x = self.proj(x)
-        linear_forward(a, b, C, bw->proj_w, bw->proj_b, rows, C, C, nthreads);  // a: (nw*nw, T, C)
-        // ref: Block.forward -- window_unpartition(...); x = shortcut + x
-        enc_window_unpartition_add(x, a, G, p->Hp, ws, C, nthreads);
-    } else {
-        linear_forward(big, b, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
+    // ref: Attention.forward -- qkv = self.qkv(x), on the real tokens only (a padded token's qkv is the bias)
+    linear_forward(big, b, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
+    if (enc_is_windowed(c, blk))
+        // ref: Block.forward -- window_partition (zero padding), self.attn, window_unpartition (crop)
+        vit_window_attention_forward(a, big, bw->qkv_b, G, c->window_size, bw->rel_pos_h, bw->rel_pos_w, H, hd,
+                                     scratch, attn_threads);  // a: (N, C)
+    else
         vit_attention_forward(a, big, bw->rel_pos_h, bw->rel_pos_w, 1, G, G, H, hd, enc_attn_tile(G * G), scratch,
-                              attn_threads);                                        // a: (N, C)
-        linear_forward(b, a, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);          // b: (N, C)
-        enc_add_inplace(x, b, N * C, nthreads);                                     // x = shortcut + x
-    }
+                              attn_threads);  // a: (N, C)
+    // ref: Attention.forward -- x = self.proj(x); Block.forward -- x = shortcut + x
+    linear_forward(b, a, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // b: (N, C)
+    enc_add_inplace(x, b, N * C, nthreads);
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
     enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
     for (long r0 = 0; r0 < N; r0 += p->mlp_rows) {

@@ -75,6 +75,9 @@ ATTN_AVX2 static inline __m256 attn_exp_avx2(__m256 x) {
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), _mm256_slli_epi32(ni, 23)));
 }
 
+/* Rows of at least 8 values end with one full vector that overlaps the previous
+ * one (loaded before anything is stored, so the overlap gets the same values
+ * twice); masked loads and stores, slow on some CPUs, only for rows under 8. */
 ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const float *rw, int sh, int sw) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
     const int tail = sw % 8;
@@ -83,6 +86,13 @@ ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const 
     for (int kh = 0; kh < sh; kh++) {
         float *seg = row + (size_t)kh * sw;  // (sw)
         const __m256 rh = _mm256_set1_ps(rhi[-kh]);
+        if (sw < 8) {
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_maskload_ps(seg, mt), rh), _mm256_maskload_ps(rw, mt));
+            _mm256_maskstore_ps(seg, mt, v);
+            vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mt)));
+            continue;
+        }
+        const __m256 last = _mm256_loadu_ps(seg + sw - 8);
         int kw = 0;
         for (; kw + 8 <= sw; kw += 8) {
             const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(seg + kw), rh), _mm256_loadu_ps(rw + kw));
@@ -90,10 +100,9 @@ ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const 
             vmax = _mm256_max_ps(vmax, v);
         }
         if (tail) {
-            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_maskload_ps(seg + kw, mt), rh),
-                                           _mm256_maskload_ps(rw + kw, mt));
-            _mm256_maskstore_ps(seg + kw, mt, v);
-            vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mt)));
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(last, rh), _mm256_loadu_ps(rw + sw - 8));
+            _mm256_storeu_ps(seg + sw - 8, v);
+            vmax = _mm256_max_ps(vmax, v);
         }
     }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
@@ -105,6 +114,8 @@ ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const 
 ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
     const __m256 mx = _mm256_set1_ps(mxs);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const int tail = n % 8;
+    const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
     int j = 0;
     for (; j + 16 <= n; j += 16) {
         const __m256 e0 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
@@ -114,10 +125,22 @@ ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
         acc0 = _mm256_add_ps(acc0, e0);
         acc1 = _mm256_add_ps(acc1, e1);
     }
-    for (; j < n; j += 8) {
-        const __m256i m = attn_mask(n - j);
-        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(row + j, m), mx));
-        _mm256_maskstore_ps(row + j, m, e);
+    if (j + 8 <= n) {
+        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
+        _mm256_storeu_ps(row + j, e);
+        acc0 = _mm256_add_ps(acc0, e);
+        j += 8;
+    }
+    if (tail && n >= 8) {  // lanes 8-tail .. 7 of the last full vector are the tail
+        const __m256 m = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                                                _mm256_set1_epi32(7 - tail)));
+        const __m256 e = attn_exp_avx2(_mm256_sub_ps(last, mx));
+        _mm256_storeu_ps(row + n - 8, _mm256_blendv_ps(_mm256_loadu_ps(row + n - 8), e, m));
+        acc1 = _mm256_add_ps(acc1, _mm256_and_ps(e, m));
+    } else if (tail) {
+        const __m256i m = attn_mask(tail);
+        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(row, m), mx));
+        _mm256_maskstore_ps(row, m, e);
         acc0 = _mm256_add_ps(acc0, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
     }
     acc0 = _mm256_add_ps(acc0, acc1);
@@ -294,6 +317,66 @@ void vit_attention_forward_portable(float *out, const float *qkv, const float *r
                                     int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
                                     int nthreads) {
     attn_forward(out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q, scratch, nthreads, 1);
+}
+
+/* ---- windows straight from the unpadded grid ---------------------------------- */
+
+size_t vit_window_attention_scratch_floats(int ws, int hd) {
+    const size_t T = (size_t)ws * ws;
+    return T * 4 * (size_t)hd + vit_attention_scratch_floats(ws, ws, (int)T);
+}
+
+static void attn_window_forward(float *out, const float *qkv, const float *qkv_bias, int G, int ws,
+                                const float *rel_pos_h, const float *rel_pos_w, int heads, int hd, float *scratch,
+                                int nthreads, int path) {
+    if (nthreads < 1) nthreads = 1;
+    const int C = heads * hd, ld = 3 * C, T = ws * ws, nw = (G + ws - 1) / ws;
+    /* one (window, head) at a time, as a single group of one head of width hd */
+    attn_args a = {NULL, rel_pos_h, rel_pos_w, NULL, NULL, ws, ws, T, hd, 1, hd, T, 0.0f, NULL};
+    a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
+    a.row = attn_pick_row(path);
+    gemm_packed_b *rel = attn_pack_rel(rel_pos_h, 2 * ws - 1, rel_pos_w, 2 * ws - 1, hd);
+    a.rel = rel;
+    const size_t per_thread = vit_window_attention_scratch_floats(ws, hd);
+    const long items = (long)nw * nw * heads;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
+    for (long it = 0; it < items; it++) {
+        const int win = (int)(it / heads), h = (int)(it % heads), wy = win / nw, wx = win % nw;
+        float *qkv_w = scratch + (size_t)attn_thread_id() * per_thread;  // (T, 3hd): [q | k | v] of head h
+        float *o = qkv_w + (size_t)T * 3 * hd;                            // (T, hd)
+        // ref: image_encoder.py:window_partition -- tokens past the grid are F.pad zeros, whose qkv is the bias
+        for (int r = 0; r < T; r++) {
+            const int y = wy * ws + r / ws, x = wx * ws + r % ws;
+            const float *src = y < G && x < G ? qkv + ((size_t)y * G + x) * ld : qkv_bias;  // (3C)
+            float *dst = qkv_w + (size_t)r * 3 * hd;
+            memcpy(dst, src + h * hd, (size_t)hd * sizeof(float));
+            memcpy(dst + hd, src + C + h * hd, (size_t)hd * sizeof(float));
+            memcpy(dst + 2 * hd, src + 2 * C + h * hd, (size_t)hd * sizeof(float));
+        }
+        attn_args ai = a;
+        ai.qkv = qkv_w;
+        ai.out = o;
+        attn_tile(&ai, 0, 0, 0, T, NULL, NULL, o + (size_t)T * hd);
+        // ref: window_unpartition -- crop the padding; head h owns columns h*hd .. h*hd+hd-1
+        for (int r = 0; r < T; r++) {
+            const int y = wy * ws + r / ws, x = wx * ws + r % ws;
+            if (y < G && x < G)
+                memcpy(out + ((size_t)y * G + x) * C + h * hd, o + (size_t)r * hd, (size_t)hd * sizeof(float));
+        }
+    }
+    gemm_packed_b_free(rel);
+}
+
+void vit_window_attention_forward(float *out, const float *qkv, const float *qkv_bias, int G, int ws,
+                                  const float *rel_pos_h, const float *rel_pos_w, int heads, int hd, float *scratch,
+                                  int nthreads) {
+    attn_window_forward(out, qkv, qkv_bias, G, ws, rel_pos_h, rel_pos_w, heads, hd, scratch, nthreads, 0);
+}
+
+void vit_window_attention_forward_portable(float *out, const float *qkv, const float *qkv_bias, int G, int ws,
+                                           const float *rel_pos_h, const float *rel_pos_w, int heads, int hd,
+                                           float *scratch, int nthreads) {
+    attn_window_forward(out, qkv, qkv_bias, G, ws, rel_pos_h, rel_pos_w, heads, hd, scratch, nthreads, 1);
 }
 
 /* ---- plain reference ------------------------------------------------------- */

@@ -45,6 +45,28 @@ void vit_attention_forward_portable(float *out, const float *qkv, const float *r
                                     int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
                                     int nthreads);
 
+/* Windowed attention (image_encoder.py Block with window_size > 0) straight on
+ * the unpadded (G, G) token grid: the grid is cut into ws x ws windows after
+ * padding it at the bottom/right to a multiple of ws, as window_partition does;
+ * a padded token is a zero input row of the qkv linear, so its q/k/v are the
+ * linear's bias. Each window attends within itself exactly as
+ * vit_attention_forward does on the partitioned windows (the same bits), and
+ * only the outputs of real tokens are written (window_unpartition's crop).
+ * out:      (G*G, heads*hd), every element written
+ * qkv:      (G*G, 3*heads*hd) the qkv linear on the real tokens
+ * qkv_bias: (3*heads*hd) the qkv linear's bias (the rows of padded tokens)
+ * rel_pos_h, rel_pos_w: (2*ws-1, hd)
+ * scratch:  nthreads * vit_window_attention_scratch_floats(ws, hd) floats
+ * Work items are (window, head) pairs; results do not depend on nthreads. */
+size_t vit_window_attention_scratch_floats(int ws, int hd);
+void vit_window_attention_forward(float *out, const float *qkv, const float *qkv_bias, int G, int ws,
+                                  const float *rel_pos_h, const float *rel_pos_w, int heads, int hd, float *scratch,
+                                  int nthreads);
+/* Same on the portable row kernel (for tests). */
+void vit_window_attention_forward_portable(float *out, const float *qkv, const float *qkv_bias, int G, int ws,
+                                           const float *rel_pos_h, const float *rel_pos_w, int heads, int hd,
+                                           float *scratch, int nthreads);
+
 /* Softmax of one row in place, on the exp + sum kernel the attention uses:
  * max, exp (AVX2: Cephes polynomial, ~1 ulp; inputs more than 87.3 below the
  * max give ~1e-38, not 0; portable: expf), sum, scale by 1/sum.
