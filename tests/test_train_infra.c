@@ -430,6 +430,26 @@ static void test_trainer(void) {
     stub_items[0].shape[1] = 3;
     CHECK(s != MEDSAM_OK && strstr(err.message, "image_encoder.a") && strstr(err.message, "expected shape (4,4)"),
           "mismatched architecture refused: %s", err.message);
+    /* a checkpoint without "medsam_train" (as the official script writes): resume starts at
+     * epoch + 1 with the generator seeded by seed + epoch + 1; from epoch -1 that is a fresh run */
+    {
+        ms_adamw_segment seg[3] = {{0, 12, 1, 0, 0}, {15, 5, 1, 0, 0}, {20, 2, 0, 0, 0}};
+        ms_adamw_hparams hp = ms_adamw_defaults(1e-2, 0.01);
+        ms_adamw *fresh = ms_adamw_new(&hp, seg, 3, 22, &err);
+        int idx[4];
+        ms_ckpt_optimizer_params(&stub_table, idx);
+        float p_init[22];
+        stub_init(p_init);
+        snprintf(path, sizeof path, "%s/official_like.pth", tmp);
+        CHECK(fresh && ms_ckpt_save(path, &stub_table, p_init, fresh, idx, NULL, &err) == MEDSAM_OK, "save: %s",
+              err.message);
+        ms_adamw_free(fresh);
+        char runE[600];
+        snprintf(runE, sizeof runE, "%s/runE", tmp);
+        stub_init(pc);
+        CHECK(run_stub(data, runE, path, 0, 0, pc, &err) == MEDSAM_OK && memcmp(pc, pa, sizeof pa) == 0,
+              "resume from a checkpoint without training state at epoch -1 = fresh run %s", err.message);
+    }
     /* mid-epoch checkpoint resumed with another batch size or seed */
     char runD[600];
     snprintf(runD, sizeof runD, "%s/runD", tmp);
