@@ -140,7 +140,8 @@ static int parse_real(const char *s, double lo, double hi, double *out) {
 
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *init = NULL;
-    ms_train_options o = {NULL, NULL, 1, 2, 1e-4, 0.01, 20, 2023, 0.0, 0, cli_default_threads(), &train_stop};
+    ms_train_options o = {.epochs = 1, .batch = 2, .lr = 1e-4, .weight_decay = 0.01, .bbox_shift = 20, .seed = 2023,
+                          .nthreads = cli_default_threads(), .stop = &train_stop};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -202,7 +203,8 @@ int cmd_train(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    ms_train_hooks h = {&m, cli_loss_grad, cli_evaluate, ms_param_gets_grad, NULL, NULL, cli_progress, NULL};
+    ms_train_hooks h = {.ctx = &m, .loss_grad = cli_loss_grad, .evaluate = cli_evaluate,
+                        .gets_grad = ms_param_gets_grad, .progress = cli_progress};
     medsam_status s = ms_train_run(&o, &m.model->table, m.model->params, &ds, &h, &err);
     ms_grad_ctx_free(m.gctx);
     ms_dataset_free(&ds);

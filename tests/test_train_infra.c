@@ -322,8 +322,11 @@ static medsam_status run_stub(const char *data, const char *out, const char *res
     if (s) return s;
     volatile sig_atomic_t stop = 0;
     stub_progress sp = {stop_at > 0 ? &stop : NULL, stop_at, 0};
-    ms_train_hooks h = {NULL, stub_loss_grad, stub_evaluate, stub_gets_grad, NULL, NULL, stub_on_progress, &sp};
-    ms_train_options o = {out, resume, 3, stub_batch, 1e-2, 0.01, 3, stub_seed, 0.25, save_every, 2, &stop};
+    ms_train_hooks h = {.loss_grad = stub_loss_grad, .evaluate = stub_evaluate, .gets_grad = stub_gets_grad,
+                        .progress = stub_on_progress, .progress_ctx = &sp};
+    ms_train_options o = {.out_dir = out, .resume = resume, .epochs = 3, .batch = stub_batch, .lr = 1e-2,
+                          .weight_decay = 0.01, .bbox_shift = 3, .seed = stub_seed, .val_fraction = 0.25,
+                          .save_every = save_every, .nthreads = 2, .stop = &stop};
     s = ms_train_run(&o, &stub_table, params, &ds, &h, err);
     ms_dataset_free(&ds);
     return s;
