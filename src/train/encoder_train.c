@@ -32,8 +32,8 @@ static int enct_tile(int T, int global_tile) { return T <= 256 ? T : global_tile
 
 /* Carves (or, with buf NULL, only counts) the buffer. Returns floats, 0 if unsupported. */
 static size_t enct_layout(ms_enc_train *e, const ms_config *c, int nthreads, float *buf) {
-    if (c->img_size <= 0 || c->patch_size <= 0 || c->img_size % c->patch_size || c->grid != c->img_size / c->patch_size ||
-        c->embed_dim <= 0 || c->num_heads <= 0 || c->head_dim * c->num_heads != c->embed_dim || c->depth < 1 ||
+    if (c->img_size <= 0 || c->patch_size <= 0 || c->img_size % c->patch_size ||
+        c->grid != c->img_size / c->patch_size || c->embed_dim <= 0 || c->num_heads <= 0 || c->head_dim * c->num_heads != c->embed_dim || c->depth < 1 ||
         c->depth > MS_MAX_DEPTH || c->mlp_dim <= 0 || c->out_chans <= 0 || c->window_size < 0)
         return 0;
     if (nthreads < 1) nthreads = 1;
