@@ -117,16 +117,43 @@ medsam_status ms_dataset_pick_box(const int32_t *labels, int H, int W, int bbox_
     return MEDSAM_OK;
 }
 
+/* DIR/gts/NAME.npy of sample `index` as int32 labels (S, S); *gp_out: its path (caller frees both). */
+static medsam_status read_labels(const ms_dataset *ds, int index, char **gp_out, int32_t **lab_out, medsam_error *err) {
+    const int S = ds->size;
+    const size_t plane = (size_t)S * S;
+    char *gp = join3(ds->dir, "gts", ds->names[index]);
+    ms_npy g = {0};
+    float *f = NULL;
+    int32_t *lab = NULL;
+    medsam_status st;
+    *gp_out = gp;
+    *lab_out = NULL;
+    if (!gp) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
+    if ((st = ms_npy_read(gp, &g, err))) goto done;
+    if (g.ndim != 2 || g.shape[0] != S || g.shape[1] != S || g.dtype == MS_NPY_F32 || g.dtype == MS_NPY_F64) {
+        st = ms_error(err, MEDSAM_ERR_SHAPE, "%s: expected an integer label map of shape (%d,%d)", gp, S, S);
+        goto done;
+    }
+    if ((st = ms_npy_to_f32(&g, &f, err))) { ms_error_prefix(err, gp); goto done; }
+    if (!(lab = malloc(plane * sizeof *lab))) { st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"); goto done; }
+    for (size_t i = 0; i < plane; i++) lab[i] = (int32_t)f[i];
+    *lab_out = lab;
+done:
+    free(f);
+    ms_npy_free(&g);
+    return st;
+}
+
 medsam_status ms_dataset_load(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float *image, float *gt,
                               float box[4], medsam_error *err) {
     const int S = ds->size;
     const size_t plane = (size_t)S * S;
-    char *ip = join3(ds->dir, "imgs", ds->names[index]), *gp = join3(ds->dir, "gts", ds->names[index]);
-    ms_npy a = {0}, g = {0};
+    char *ip = join3(ds->dir, "imgs", ds->names[index]), *gp = NULL;
+    ms_npy a = {0};
     float *f = NULL;
     int32_t *lab = NULL;
     medsam_status st;
-    if (!ip || !gp) { st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"); goto done; }
+    if (!ip) { st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = ms_npy_read(ip, &a, err))) goto done;
     if (a.ndim != 3 || a.shape[0] != S || a.shape[1] != S || a.shape[2] != 3 ||
         (a.dtype != MS_NPY_F32 && a.dtype != MS_NPY_F64)) {
@@ -142,16 +169,7 @@ medsam_status ms_dataset_load(const ms_dataset *ds, int index, int bbox_shift, p
     // ref: train_one_gpu.py:NpyDataset.__getitem__ — np.transpose(img_1024, (2, 0, 1))
     for (size_t p = 0; p < plane; p++)
         for (int c = 0; c < 3; c++) image[c * plane + p] = f[p * 3 + c];
-    free(f);
-    f = NULL;
-    if ((st = ms_npy_read(gp, &g, err))) goto done;
-    if (g.ndim != 2 || g.shape[0] != S || g.shape[1] != S || g.dtype == MS_NPY_F32 || g.dtype == MS_NPY_F64) {
-        st = ms_error(err, MEDSAM_ERR_SHAPE, "%s: expected an integer label map of shape (%d,%d)", gp, S, S);
-        goto done;
-    }
-    if ((st = ms_npy_to_f32(&g, &f, err))) { ms_error_prefix(err, gp); goto done; }
-    if (!(lab = malloc(plane * sizeof *lab))) { st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"); goto done; }
-    for (size_t i = 0; i < plane; i++) lab[i] = (int32_t)f[i];
+    if ((st = read_labels(ds, index, &gp, &lab, err))) goto done;
     int32_t chosen;
     if ((st = ms_dataset_pick_box(lab, S, S, bbox_shift, rng, &chosen, box, gt, err))) ms_error_prefix(err, gp);
 done:
@@ -160,7 +178,18 @@ done:
     free(f);
     free(lab);
     ms_npy_free(&a);
-    ms_npy_free(&g);
+    return st;
+}
+
+medsam_status ms_dataset_draw(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float box[4],
+                              medsam_error *err) {
+    char *gp = NULL;
+    int32_t *lab = NULL, chosen;
+    medsam_status st = read_labels(ds, index, &gp, &lab, err);
+    if (!st && (st = ms_dataset_pick_box(lab, ds->size, ds->size, bbox_shift, rng, &chosen, box, NULL, err)))
+        ms_error_prefix(err, gp);
+    free(gp);
+    free(lab);
     return st;
 }
 

@@ -38,6 +38,13 @@ medsam_status ms_dataset_pick_box(const int32_t *labels, int H, int W, int bbox_
 medsam_status ms_dataset_load(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float *image, float *gt,
                               float box[4], medsam_error *err);
 
+/* The generator draws of ms_dataset_load(index) (label choice, box jitter) without
+ * reading the image: reads only the label map. A data-parallel process calls it for
+ * the samples of the global batch that other processes train on, so that every
+ * process's generator stays that of a single process running the whole batch. */
+medsam_status ms_dataset_draw(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float box[4],
+                              medsam_error *err);
+
 /* Deterministic split of [0, n): round(fraction * n) validation indices (at most
  * n - 1), chosen by random.shuffle with Python's random.seed(seed); both lists sorted. */
 void ms_dataset_split(int n, double val_fraction, int64_t seed, int *train_idx, int *ntrain, int *val_idx, int *nval);

@@ -26,6 +26,8 @@ typedef struct {
     int *train_idx, ntrain; // dataset indices of the training split
     int *val_idx, nval;
     ms_train_progress prog;
+    int rank, world;        /* data parallel (trainer.h); 0, 1 for a single process */
+    int stop_agreed;        /* world > 1: the stop flag ORed over processes at the last step */
     char *log;              /* log.csv text */
     size_t log_len, log_cap;
     char latest[4096], best[4096], log_path[4096];
@@ -58,6 +60,7 @@ static int log_add(trainer *T, const char *fmt, ...) {
 }
 
 static medsam_status log_write(trainer *T, medsam_error *err) {
+    if (T->rank != 0) return MEDSAM_OK; /* only rank 0 writes */
     ms_atomic_file af;
     medsam_status s = ms_atomic_open(&af, T->log_path, err);
     if (s) return s;
@@ -90,6 +93,7 @@ static void log_reload(trainer *T) {
 }
 
 static medsam_status save(trainer *T, const char *path, medsam_error *err) {
+    if (T->rank != 0) return MEDSAM_OK; /* only rank 0 writes */
     return ms_ckpt_save(path, T->t, T->params, T->opt, T->opt_param, &T->prog, err);
 }
 
@@ -127,7 +131,7 @@ static medsam_status validate(trainer *T, int64_t epoch, double *val_loss, medsa
 static medsam_status setup(trainer *T, medsam_error *err) {
     const ms_train_options *o = T->o;
     const ms_param_table *t = T->t;
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
+    if (T->rank == 0 && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return ms_error(err, MEDSAM_ERR_IO, "%s: cannot create the run folder: %s", o->out_dir, strerror(errno));
     snprintf(T->latest, sizeof T->latest, "%s/latest.pth", o->out_dir);
     snprintf(T->best, sizeof T->best, "%s/best.pth", o->out_dir);
@@ -157,7 +161,8 @@ static medsam_status setup(trainer *T, medsam_error *err) {
     T->prog.epoch = -1;
     T->prog.best_val = 1e10;
     T->prog.seed = o->seed;
-    T->prog.batch = o->batch;
+    const int64_t G = (int64_t)o->batch * T->world; /* steps are counted in global batches */
+    T->prog.batch = G;
     pyrandom_seed(&T->prog.rng, o->seed);
     if (o->resume) {
         medsam_status s = ms_ckpt_load(o->resume, t, T->params, T->opt, T->opt_param, &T->prog, err);
@@ -165,7 +170,10 @@ static medsam_status setup(trainer *T, medsam_error *err) {
         if (!T->prog.has_train_state) { /* an official checkpoint: next epoch, fresh generator */
             T->prog.seed = o->seed;
             pyrandom_seed(&T->prog.rng, o->seed + T->prog.epoch + 1);
-        } else if (T->prog.step_in_epoch > 0 && T->prog.batch != o->batch) {
+        } else if (T->prog.step_in_epoch > 0 && T->prog.batch != G) {
+            if (T->world > 1)
+                return ms_error(err, MEDSAM_ERR_ARG, "%s: saved mid-epoch with a global batch of %lld, resumed with "
+                                "--batch %d x %d processes", o->resume, (long long)T->prog.batch, o->batch, T->world);
             return ms_error(err, MEDSAM_ERR_ARG, "%s: saved mid-epoch with --batch %lld, resumed with --batch %d",
                             o->resume, (long long)T->prog.batch, o->batch);
         } else if (T->prog.step_in_epoch > 0 && T->prog.norder != T->ntrain) {
@@ -176,7 +184,7 @@ static medsam_status setup(trainer *T, medsam_error *err) {
         if (T->prog.seed != o->seed)
             return ms_error(err, MEDSAM_ERR_ARG, "%s: saved with --seed %lld, resumed with --seed %lld", o->resume,
                             (long long)T->prog.seed, (long long)o->seed);
-        T->prog.batch = o->batch;
+        T->prog.batch = G;
         log_reload(T);
     } else {
         log_add(T, LOG_HEADER);
@@ -193,7 +201,7 @@ static medsam_status setup(trainer *T, medsam_error *err) {
 
 static medsam_status train_epochs(trainer *T, medsam_error *err) {
     const ms_train_options *o = T->o;
-    const int S = T->ds->size, B = o->batch;
+    const int S = T->ds->size, B = o->batch, G = B * T->world; /* G: the global batch */
     const size_t plane = (size_t)S * S;
     float *images = malloc((size_t)B * 3 * plane * sizeof(float)); // (B, 3, S, S)
     float *gts = malloc((size_t)B * plane * sizeof(float));         // (B, S, S)
@@ -202,7 +210,7 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
         free(images), free(gts), free(boxes);
         return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory for a batch of %d images of %dx%d", B, S, S);
     }
-    const int64_t steps_per_epoch = (T->ntrain + B - 1) / B;
+    const int64_t steps_per_epoch = (T->ntrain + G - 1) / G;
     const int64_t total_steps = steps_per_epoch * o->epochs;
     const int64_t first_step = T->prog.global_step;
     const double t0 = now_s();
@@ -215,16 +223,34 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
         }
         if (T->prog.step_in_epoch == 0) T->prog.epoch_loss_sum = 0;
         for (int64_t step = T->prog.step_in_epoch; step < steps_per_epoch && !s; step++) {
-            int b0 = (int)(step * B), nb = T->ntrain - b0 < B ? T->ntrain - b0 : B;
-            for (int b = 0; b < nb && !s; b++)
-                s = ms_dataset_load(T->ds, T->prog.order[b0 + b], o->bbox_shift, &T->prog.rng, images + b * 3 * plane,
-                                    gts + b * plane, boxes + 4 * b, err);
+            int b0 = (int)(step * G), nb = T->ntrain - b0 < G ? T->ntrain - b0 : G;
+            /* this process's part of the global batch: [lo, hi) (all of it for a single process) */
+            int lo = (int)((int64_t)T->rank * nb / T->world), hi = (int)((int64_t)(T->rank + 1) * nb / T->world);
+            for (int b = 0; b < nb && !s; b++) {
+                float other_box[4];
+                if (b < lo || b >= hi) /* another process's sample: the same generator draws, no image */
+                    s = ms_dataset_draw(T->ds, T->prog.order[b0 + b], o->bbox_shift, &T->prog.rng, other_box, err);
+                else
+                    s = ms_dataset_load(T->ds, T->prog.order[b0 + b], o->bbox_shift, &T->prog.rng,
+                                        images + (b - lo) * 3 * plane, gts + (b - lo) * plane, boxes + 4 * (b - lo), err);
+            }
             if (s) break;
             // ref: train_one_gpu.py:main — zero_grad, forward, loss.backward(), optimizer.step()
-            double loss[3];
+            double loss[3] = {0, 0, 0};
             memset(T->grads, 0, T->t->total * sizeof(float));
-            if ((s = T->h->loss_grad(T->h->ctx, T->params, T->grads, images, boxes, gts, nb, loss, err))) break;
-            if (T->h->allreduce && (s = T->h->allreduce(T->h->allreduce_ctx, T->grads, T->t->total, loss, err))) break;
+            if (hi > lo && (s = T->h->loss_grad(T->h->ctx, T->params, T->grads, images, boxes, gts, hi - lo, loss, err)))
+                break;
+            int interrupted = o->stop && *o->stop;
+            if (T->world > 1) { /* weight by this process's share; the hook sums over processes */
+                const float share = (float)(hi - lo) / (float)nb;
+                if (share != 1.0f)
+                    for (size_t i = 0; i < T->t->total; i++) T->grads[i] *= share;
+                for (int k = 0; k < 3; k++) loss[k] *= (double)(hi - lo) / nb;
+            }
+            if (T->h->allreduce &&
+                (s = T->h->allreduce(T->h->allreduce_ctx, T->grads, T->t->total, loss, &interrupted, err)))
+                break;
+            T->stop_agreed = interrupted;
             ms_adamw_step(T->opt, T->params, T->grads, o->nthreads);
             T->prog.global_step++;
             T->prog.step_in_epoch = step + 1;
@@ -233,7 +259,7 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
             int64_t done = T->prog.global_step - first_step;
             ms_train_report r = {0, epoch, o->epochs, step + 1, steps_per_epoch, T->prog.global_step, total_steps,
                                  {loss[0], loss[1], loss[2]}, 0, 0, 0};
-            r.samples_per_s = el > 0 ? (double)done * B / el : 0;
+            r.samples_per_s = el > 0 ? (double)done * G / el : 0;
             r.eta_s = done > 0 ? el / done * (double)(total_steps - T->prog.global_step) : 0;
             if (T->h->progress) T->h->progress(T->h->progress_ctx, &r);
             if (log_add(T, "step,%lld,%lld,%lld,%.9g,%.9g,%.9g,\n", (long long)epoch, (long long)(step + 1),
@@ -242,7 +268,7 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
                 break;
             }
             int last = step + 1 == steps_per_epoch;
-            int interrupted = o->stop && *o->stop;
+            if (T->world <= 1) interrupted = o->stop && *o->stop;
             if (!last && (interrupted || (o->save_every > 0 && T->prog.global_step % o->save_every == 0))) {
                 if ((s = save(T, T->latest, err)) || (s = log_write(T, err))) break;
             }
@@ -262,14 +288,17 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
             s = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
             break;
         }
-        if (T->nval > 0 && (s = validate(T, epoch, &score, err))) break;
+        /* validation on rank 0 only (the only one that writes best.pth) */
+        if (T->nval > 0 && T->rank == 0 && (s = validate(T, epoch, &score, err))) break;
         int is_best = score < T->prog.best_val;
         if (is_best) T->prog.best_val = score;
         // ref: train_one_gpu.py:main — save latest, and best when the loss improved
         if ((s = save(T, T->latest, err))) break;
         if (is_best && (s = save(T, T->best, err))) break;
         if ((s = log_write(T, err))) break;
-        if (o->stop && *o->stop && epoch + 1 < o->epochs)
+        /* processes stop together: on the flag they agreed on at the epoch's last step */
+        int stop_now = T->world > 1 ? T->stop_agreed : o->stop && *o->stop;
+        if (stop_now && epoch + 1 < o->epochs)
             s = ms_error(err, MEDSAM_ERR_IO, "interrupted after epoch %lld: %s holds the state to --resume",
                          (long long)epoch, T->latest);
     }
@@ -283,9 +312,14 @@ medsam_status ms_train_run(const ms_train_options *o, const ms_param_table *tabl
                            const ms_dataset *ds, const ms_train_hooks *h, medsam_error *err) {
     if (o->batch < 1 || o->epochs < 1 || !h->loss_grad || (!h->evaluate && o->val_fraction > 0) || !o->out_dir)
         return ms_error(err, MEDSAM_ERR_ARG, "train: batch and epochs must be >= 1 and the hooks set");
+    const int world = o->world > 1 ? o->world : 1;
+    if (world > 1 && (!h->allreduce || o->rank < 0 || o->rank >= world || (int64_t)o->batch * world > 1 << 20))
+        return ms_error(err, MEDSAM_ERR_ARG, "train: %d processes need rank in 0..%d, the allreduce hook set and "
+                        "batch * processes <= 2^20", world, world - 1);
     trainer T;
     memset(&T, 0, sizeof T);
     T.o = o, T.t = table, T.ds = ds, T.h = h, T.params = params;
+    T.rank = world > 1 ? o->rank : 0, T.world = world;
     medsam_status s = setup(&T, err);
     if (!s && T.ntrain < 1) s = ms_error(err, MEDSAM_ERR_ARG, "%s: no training samples left after the split", ds->dir);
     if (!s) s = train_epochs(&T, err);

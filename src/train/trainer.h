@@ -7,9 +7,22 @@
  * The model enters only through ms_train_hooks (the real backward in the CLI, a
  * stub in the tests). Gradients of each step pass through one `allreduce` hook
  * between the backward and the optimizer step: identity (NULL) for a single
- * process; a data-parallel driver passes a function that averages grads (and the
- * loss) over processes, e.g. MPI_Allreduce(MPI_IN_PLACE, grads, n, MPI_FLOAT,
- * MPI_SUM) then a scale by 1/world — every process then takes the same step.
+ * process.
+ *
+ * Data parallel (options world > 1, one ms_train_run per process, rank 0..world-1):
+ * a step takes a global batch of batch * world samples, in the order and with the
+ * label and box-jitter draws of a single process run with --batch batch * world.
+ * Every process draws for the whole global batch (ms_dataset_draw for the samples
+ * of the others, which reads only their label maps) and trains on its own
+ * contiguous part: samples [rank * nb / world, (rank + 1) * nb / world) of the nb
+ * in the step (a short last batch gives some processes fewer, or none). Its grads
+ * and loss are scaled by (its samples) / nb, then the allreduce hook SUMS them
+ * over processes, so every process holds the gradient of the global batch's mean
+ * loss and takes the same AdamW step. The hook also ORs the stop flags (each read
+ * just before the exchange), so all processes stop after the same step: the step
+ * during which the first flag was raised. Only rank 0 creates the run folder,
+ * validates and writes checkpoints and log.csv; every process resumes from the
+ * same checkpoint file. Equal to the single-process run up to fp32 summation order.
  *
  * Randomness: one Python-`random` generator seeded with `seed` draws, per epoch,
  * the sample order (random.shuffle) and then per sample the label and the box
@@ -49,8 +62,10 @@ typedef struct {
     /* Whether the optimizer updates this parameter (ms_param_gets_grad); NULL: every
      * image_encoder / mask_decoder parameter. */
     int (*gets_grad)(const ms_param *p);
-    /* Data-parallel hook: reduce grads (n floats) and loss (3) over processes; NULL = identity. */
-    medsam_status (*allreduce)(void *ctx, float *grads, size_t n, double loss[3], medsam_error *err);
+    /* Data-parallel hook (world > 1): sum grads (n floats) and loss (3) over processes in
+     * place, the same values on every process; *stop: in, this process's stop flag; out,
+     * 1 when any process has it set. NULL: identity (a single process). */
+    medsam_status (*allreduce)(void *ctx, float *grads, size_t n, double loss[3], int *stop, medsam_error *err);
     void *allreduce_ctx;
     /* Progress report after each step and each validation (may be NULL). */
     void (*progress)(void *ctx, const struct ms_train_report *r);
@@ -70,6 +85,8 @@ typedef struct {
     int save_every;          /* also write latest.pth every N steps (0: epochs only) */
     int nthreads;
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, return */
+    int rank, world;         /* data parallel: this process and the number of processes (world 0 or 1:
+                                a single process; world > 1 needs the allreduce hook) */
 } ms_train_options;
 
 /* Trains params (table->total floats) in place. Returns MEDSAM_OK when all epochs
