@@ -35,17 +35,23 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
     const ms_config *c = &m->cfg;
     const long S = c->img_size, plane = S * S;
     if (nthreads < 1) nthreads = 1;
-    for (long i = 0; i < plane * 3; i++)
-        if (!isfinite(input_hwc[i]))
-            return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", i);
+    long bad = plane * 3;  // first non-finite index, found by rows of S values on nthreads threads
+#pragma omp parallel for num_threads(nthreads) schedule(static) reduction(min : bad) if (nthreads > 1)
+    for (long r = 0; r < 3 * S; r++)
+        for (long i = r * S; i < (r + 1) * S && i < bad; i++)
+            if (!isfinite(input_hwc[i])) bad = i;
+    if (bad < plane * 3)
+        return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", bad);
     float *chw = ms_big_alloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
     float *work = ms_big_alloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
     medsam_embedding *e = NULL;
     medsam_status st = (!chw || !work) ? ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory")
                                        : embedding_alloc(m, &e, err);
     if (!st) {
-        for (long p = 0; p < plane; p++)
-            for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+        for (long y = 0; y < S; y++)
+            for (long p = y * S; p < (y + 1) * S; p++)
+                for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
         st = ms_image_encoder_forward(c, &m->w.enc, chw, e->data, work, nthreads, NULL, NULL, err);
     }
     free(chw);

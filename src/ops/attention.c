@@ -285,26 +285,37 @@ static void attn_forward(float *out, const float *qkv, const float *rel_pos_h, c
         gemm_packed_b_free(rel);
         return;
     }
-    /* global: per (group, head), pack K^T and V once, then spread the query tiles */
+    /* global: per group, pack every head's K^T and V once (in parallel), then spread
+     * the (head, query tile) items over the threads, head by head */
     const int C = a.C, ld = 3 * C;
+    gemm_packed_b **packs = calloc((size_t)2 * heads, sizeof *packs);  // [K^T, V] per head
     for (int g = 0; g < ngroups; g++) {
-        for (int h = 0; h < heads; h++) {
-            const float *grp = qkv + (size_t)g * a.T * ld;
-            gemm_packed_b *kT = gemm_pack_b(1, hd, a.T, grp + C + h * hd, ld);  // op(B) = K^T: (hd, T)
-            gemm_packed_b *vp = kT ? gemm_pack_b(0, a.T, hd, grp + 2 * C + h * hd, ld) : NULL;  // (T, hd)
-            if (!vp) {  // out of memory for the packed copies: same bits via the unpacked path
-                gemm_packed_b_free(kT);
-                kT = NULL;
-            }
+        const float *grp = qkv + (size_t)g * a.T * ld;  // (T, 3C)
+        if (packs) {
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
-            for (int t = 0; t < ntiles; t++) {
-                const int i0 = t * a.tq, nq = a.T - i0 < a.tq ? a.T - i0 : a.tq;
-                attn_tile(&a, g, h, i0, nq, kT, vp, scratch + (size_t)attn_thread_id() * per_thread);
-            }
-            gemm_packed_b_free(kT);
-            gemm_packed_b_free(vp);
+            for (int i = 0; i < 2 * heads; i++)
+                packs[i] = i % 2 == 0 ? gemm_pack_b(1, hd, a.T, grp + C + i / 2 * hd, ld)       // op(B) = K^T: (hd, T)
+                                      : gemm_pack_b(0, a.T, hd, grp + 2 * C + i / 2 * hd, ld);  // V: (T, hd)
+            for (int h = 0; h < heads; h++)
+                if (!packs[2 * h] || !packs[2 * h + 1]) {  // out of memory: same bits via the unpacked path
+                    gemm_packed_b_free(packs[2 * h]), gemm_packed_b_free(packs[2 * h + 1]);
+                    packs[2 * h] = packs[2 * h + 1] = NULL;
+                }
+        }
+        const long items = (long)heads * ntiles;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
+        for (long it = 0; it < items; it++) {
+            const int h = (int)(it / ntiles), t = (int)(it % ntiles);
+            const int i0 = t * a.tq, nq = a.T - i0 < a.tq ? a.T - i0 : a.tq;
+            attn_tile(&a, g, h, i0, nq, packs ? packs[2 * h] : NULL, packs ? packs[2 * h + 1] : NULL,
+                      scratch + (size_t)attn_thread_id() * per_thread);
+        }
+        for (int i = 0; packs && i < 2 * heads; i++) {
+            gemm_packed_b_free(packs[i]);
+            packs[i] = NULL;
         }
     }
+    free(packs);
     gemm_packed_b_free(rel);
 }
 
