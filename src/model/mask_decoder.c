@@ -51,7 +51,8 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
     if (precompute && c->dec_depth > 0) {
         float *k0 = pos + N * D, *v0 = k0 + N * I, *q0 = v0 + N * I;  // (N, I) each
         float *srcpos = q0 + N * I;                                    // (N, D)
-        for (long i = 0; i < N * D; i++) srcpos[i] = src[i] + pos[i];
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+        for (long r = 0; r < N; r++) vec_add(srcpos + r * D, src + r * D, pos + r * D, D);
         const ms_twoway_layer_w *L = &w->layers[0];
         linear_forward(k0, srcpos, D, L->cross_t2i.k_w, L->cross_t2i.k_b, N, D, I, nthreads);
         linear_forward(v0, src, D, L->cross_t2i.v_w, L->cross_t2i.v_b, N, D, I, nthreads);
