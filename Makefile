@@ -11,8 +11,18 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc
 LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp
 
+# Optional: `make MPI=1` builds everything into build-mpi/ with mpicc and
+# -DMEDSAM_MPI, adding cli/mpi/*.c (data-parallel `medsam train`, see
+# cli/train_dist.h). Debian: libopenmpi-dev openmpi-bin. The default build needs no MPI.
+ifeq ($(MPI),1)
+CC      = mpicc
+BUILD   = build-mpi
+CFLAGS  += -DMEDSAM_MPI
+MPI_SRC := $(sort $(wildcard cli/mpi/*.c))
+endif
+
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
-CLI_SRC  := $(sort $(wildcard cli/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c)) $(MPI_SRC)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -54,6 +64,6 @@ bench: all
 	sh bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-mpi
 
 -include $(DEPS)

@@ -18,6 +18,7 @@
 #include "train/loss.h"
 #include "train/model_grad.h"
 #include "train/trainer.h"
+#include "train_dist.h"
 
 static volatile sig_atomic_t train_stop; /* the CLI process's one signal flag */
 
@@ -29,7 +30,7 @@ static void on_signal(int sig) {
 static void train_usage(void) {
     puts("usage: medsam train --data DIR (--init CHECKPOINT.pth | --resume RUNDIR/latest.pth) --out RUNDIR\n"
          "                    [--epochs N] [--batch B] [--lr 1e-4] [--weight-decay 0.01] [--bbox-shift 20]\n"
-         "                    [--seed S] [--val-fraction F] [--save-every N] [--threads N]\n"
+         "                    [--seed S] [--val-fraction F] [--save-every N] [--threads N] [--mpi]\n"
          "\n"
          "Fine-tunes the image encoder and mask decoder as train_one_gpu.py does (AdamW,\n"
          "Dice + BCE loss, prompt encoder frozen) on MedSAM's npy layout: DIR/imgs/NAME.npy\n"
@@ -50,7 +51,10 @@ static void train_usage(void) {
          "  --seed S            random seed (default 2023)\n"
          "  --val-fraction F    fraction held out for validation (default 0: best.pth on train loss)\n"
          "  --save-every N      also write latest.pth every N steps\n"
-         "  --threads N         worker threads (default: all CPUs)");
+         "  --threads N         worker threads (default: all CPUs)\n"
+         "  --mpi               data parallel over MPI (builds made with `make MPI=1`; implied when\n"
+         "                      started by mpirun): each of P processes trains B of every global\n"
+         "                      batch of B x P samples, the same run as one process with --batch B x P");
 }
 
 typedef struct {
@@ -140,6 +144,7 @@ static int parse_real(const char *s, double lo, double hi, double *out) {
 
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *init = NULL;
+    int mpi_flag = 0;
     ms_train_options o = {.epochs = 1, .batch = 2, .lr = 1e-4, .weight_decay = 0.01, .bbox_shift = 20, .seed = 2023,
                           .nthreads = cli_default_threads(), .stop = &train_stop};
     for (int i = 1; i < argc; i++) {
@@ -147,6 +152,10 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             train_usage();
             return 0;
+        }
+        if (!strcmp(a, "--mpi")) {
+            mpi_flag = 1;
+            continue;
         }
         static const char *const known[] = {"--data", "--init", "--out", "--resume", "--epochs", "--batch", "--lr",
                                             "--weight-decay", "--bbox-shift", "--seed", "--val-fraction",
@@ -180,40 +189,57 @@ int cmd_train(int argc, char **argv) {
     if (!o.out_dir) return cli_failf("missing --out RUNDIR (see -h)");
     if (!init && !o.resume) return cli_failf("missing --init CHECKPOINT.pth or --resume RUNDIR/latest.pth (see -h)");
 
+    cli_dist d; /* data parallel: rank, processes, allreduce hook (one process without MPI) */
+    int rc = cli_dist_start(mpi_flag, &d);
+    if (rc) return rc;
     medsam_error err;
     train_cli_model m = {NULL, NULL, o.nthreads};
     /* the architecture comes from --init, or from the resumed checkpoint's "model" */
-    if (medsam_model_load(init ? init : o.resume, &m.model, &err)) return cli_fail(&err);
+    if (medsam_model_load(init ? init : o.resume, &m.model, &err)) return cli_dist_fail(&d, &err);
     ms_dataset ds;
     if (ms_dataset_open(data, m.model->cfg.img_size, &ds, &err)) {
         medsam_model_free(m.model);
-        return cli_fail(&err);
+        return cli_dist_fail(&d, &err);
     }
     m.gctx = ms_grad_ctx_new(&m.model->cfg, o.batch, o.nthreads, &err);
     if (!m.gctx) {
         ms_dataset_free(&ds);
         medsam_model_free(m.model);
-        return cli_fail(&err);
+        return cli_dist_fail(&d, &err);
     }
-    fprintf(stderr, "medsam train: %d samples of %dx%d in %s, batch %d, %d epochs, %d threads\n", ds.count,
-            ds.size, ds.size, data, o.batch, o.epochs, o.nthreads);
+    ms_train_hooks h = {.ctx = &m, .loss_grad = cli_loss_grad, .evaluate = cli_evaluate,
+                        .gets_grad = ms_param_gets_grad, .progress = cli_progress};
+    if ((rc = cli_dist_setup(&d, &o, &h, m.model->params, m.model->table.total, &ds))) {
+        ms_grad_ctx_free(m.gctx);
+        ms_dataset_free(&ds);
+        medsam_model_free(m.model);
+        return rc;
+    }
+    if (d.rank == 0 && d.world > 1)
+        fprintf(stderr, "medsam train: %d processes x batch %d = global batch %d\n", d.world, o.batch,
+                d.world * o.batch);
+    if (d.rank == 0)
+        fprintf(stderr, "medsam train: %d samples of %dx%d in %s, batch %d, %d epochs, %d threads\n", ds.count,
+                ds.size, ds.size, data, o.batch, o.epochs, o.nthreads);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    ms_train_hooks h = {.ctx = &m, .loss_grad = cli_loss_grad, .evaluate = cli_evaluate,
-                        .gets_grad = ms_param_gets_grad, .progress = cli_progress};
+    if (d.world > 1) sigaction(SIGUSR1, &sa, NULL); /* mpirun forwards SIGUSR1 to every process */
     medsam_status s = ms_train_run(&o, &m.model->table, m.model->params, &ds, &h, &err);
     ms_grad_ctx_free(m.gctx);
     ms_dataset_free(&ds);
     medsam_model_free(m.model);
-    if (s && train_stop) {
-        fprintf(stderr, "medsam: %s\n", err.message);
+    /* several processes stop together, also those that got no signal */
+    int stopped = s && (train_stop || (d.world > 1 && strstr(err.message, "interrupted")));
+    if (s && !stopped) return cli_dist_fail(&d, &err);
+    cli_dist_end(&d);
+    if (stopped) {
+        if (d.rank == 0) fprintf(stderr, "medsam: %s\n", err.message);
         return 130;
     }
-    if (s) return cli_fail(&err);
-    fprintf(stderr, "medsam train: done, %s/latest.pth\n", o.out_dir);
+    if (d.rank == 0) fprintf(stderr, "medsam train: done, %s/latest.pth\n", o.out_dir);
     return 0;
 }

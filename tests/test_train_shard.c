@@ -92,6 +92,8 @@ typedef struct {
     int batch, epochs, save_every;
     int64_t stop_at; /* raise this rank's stop flag after this global step (0: never) */
     float params[SH_P];
+    float grad1[SH_P]; /* the reduced gradient of the first step (AdamW hides a wrong scale in the weights) */
+    int steps_seen;
     volatile sig_atomic_t stop;
     medsam_status status;
     medsam_error err;
@@ -100,6 +102,10 @@ typedef struct {
 static medsam_status sh_allreduce(void *ctx, float *grads, size_t n, double loss[3], int *stop, medsam_error *err) {
     sh_rank *r = ctx;
     sh_comm *c = r->comm;
+    if (!c) { /* a single process: identity, the first gradient kept */
+        if (r->steps_seen++ == 0) memcpy(r->grad1, grads, sizeof r->grad1);
+        return MEDSAM_OK;
+    }
     c->grads[r->rank] = grads;
     memcpy(c->loss[r->rank], loss, sizeof c->loss[0]);
     c->stop[r->rank] = *stop;
@@ -119,6 +125,7 @@ static medsam_status sh_allreduce(void *ctx, float *grads, size_t n, double loss
     pthread_barrier_wait(&c->bar); /* every rank has read every buffer */
     if (n != SH_P) return ms_error(err, MEDSAM_ERR_ARG, "allreduce: %zu values", n);
     memcpy(grads, sum, sizeof sum);
+    if (r->steps_seen++ == 0) memcpy(r->grad1, grads, sizeof r->grad1);
     memcpy(loss, ls, sizeof ls);
     *stop = any;
     return MEDSAM_OK;
@@ -137,7 +144,7 @@ static void *sh_run(void *arg) {
     sh_rank *r = arg;
     int world = r->comm ? r->comm->world : 1;
     ms_train_hooks h = {.ctx = r, .loss_grad = sh_loss_grad, .evaluate = sh_evaluate, .gets_grad = sh_gets_grad,
-                        .allreduce = world > 1 ? sh_allreduce : NULL, .allreduce_ctx = r, .progress = sh_progress,
+                        .allreduce = sh_allreduce, .allreduce_ctx = r, .progress = sh_progress,
                         .progress_ctx = r};
     ms_train_options o = {.out_dir = r->out, .resume = r->resume, .epochs = r->epochs, .batch = r->batch, .lr = 5e-2,
                           .weight_decay = 0.01, .bbox_shift = 3, .seed = 11, .val_fraction = 0.25,
@@ -146,7 +153,7 @@ static void *sh_run(void *arg) {
     return NULL;
 }
 
-/* Runs `world` ranks (world 1: this thread, no allreduce); rank k's run folder out[k]. */
+/* Runs `world` ranks (world 1: in this thread, with an identity allreduce); rank k writes to out[k]. */
 static void sh_launch(int world, sh_rank *rk, const ms_dataset *ds, char out[][600], const char *resume, int batch,
                       int epochs, int64_t stop_at_rank1) {
     static const sh_rank zero;
@@ -252,6 +259,8 @@ static void test_two_ranks_equal_batch2(const char *tmp, const ms_dataset *ds) {
     CHECK(two[0].status == MEDSAM_OK && two[1].status == MEDSAM_OK, "2 ranks: %s / %s", two[0].err.message,
           two[1].err.message);
     CHECK(memcmp(two[0].params, two[1].params, sizeof two[0].params) == 0, "2 ranks hold the same weights");
+    CHECK(memcmp(two[1].grad1, one[0].grad1, sizeof one[0].grad1) == 0 && one[0].grad1[0] != 0,
+          "first-step gradient of 2 ranks = 1 process's, bit for bit (%.9g vs %.9g)", two[1].grad1[0], one[0].grad1[0]);
     CHECK(memcmp(two[0].params, one[0].params, sizeof one[0].params) == 0,
           "2 ranks x batch 1 = 1 process x batch 2, bit for bit (%.9g vs %.9g)", two[0].params[0], one[0].params[0]);
     float ps[SH_P], pd[SH_P];
@@ -292,6 +301,7 @@ static void test_three_ranks_short_batch(const char *tmp, const ms_dataset *ds) 
               three[2].status == MEDSAM_OK, "runs: %s / %s", one[0].err.message, three[0].err.message);
     CHECK(memcmp(three[0].params, three[2].params, sizeof three[0].params) == 0, "3 ranks hold the same weights");
     t_close("3 ranks x batch 2 vs 1 x batch 6 (short batch)", three[0].params, one[0].params, SH_P, 1e-6, 1e-6, 1e-6);
+    t_close("first-step gradient, 3 ranks vs 1 process", three[2].grad1, one[0].grad1, SH_P, 1e-7, 1e-6, 1e-6);
     /* batch 1 x 3 ranks: steps of 3 and 2 per epoch (rank 0 without a sample in the short one) */
     sh_rank a[1], b[3];
     snprintf(out[0], sizeof out[0], "%s/single3", tmp);
