@@ -94,18 +94,16 @@ void medsam_embedding_free(medsam_embedding *e) {
 
 /* mask (H, W) = label of the last box whose postprocessed mask covers the pixel,
  * 0 where none does, i.e. the largest such label: boxes are postprocessed on
- * up to nthreads threads, thread t keeping the largest label it has seen per
+ * min(nthreads, n) threads, thread t keeping the largest label it has seen per
  * pixel in its own plane (thread 0 in mask), and the planes are merged by max.
  * ref: MedSAM_Inference.py:medsam_inference (sigmoid, resize, > 0.5) per box.
- * low: (n, L, L) logits; one: (H, W) scratch. */
-static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *one,
+ * low: (n, L, L) logits; one: (H, W) scratch; extra: (nt - 1, 2, H, W) scratch. */
+static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *one, uint8_t *extra,
                           uint8_t *mask) {
     const size_t npix = (size_t)W * H;
-    int nt = nthreads < n ? nthreads : n;
-    uint8_t *extra = nt > 1 ? malloc(2 * npix * (size_t)(nt - 1)) : NULL;  // (nt-1) x [labels (H, W), one (H, W)]
-    if (!extra) nt = 1; /* no memory for more planes: one thread, same result */
+    const int nt = nthreads < n ? nthreads : n;
     memset(mask, 0, npix);
-    if (extra) memset(extra, 0, 2 * npix * (size_t)(nt - 1));
+    if (nt > 1) memset(extra, 0, 2 * npix * (size_t)(nt - 1));
 #pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
     for (int i = 0; i < n; i++) {
         int t = 0;
@@ -125,8 +123,10 @@ static void decode_labels(const float *low, int L, int n, int W, int H, int nthr
         for (long p = 0; p < (long)npix; p++)
             if (lab[p] > mask[p]) mask[p] = lab[p];
     }
-    free(extra);
 }
+
+/* Floats rounded up to whole 64-byte lines. */
+static size_t lines16(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
 // ref: MedSAM_Inference.py:medsam_inference
 medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding *emb, int W, int H,
@@ -152,15 +152,28 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     const long plane = (long)L * L;
     const int Ns = ms_prompt_num_sparse(0, 1); /* box corners: 2 tokens */
     const int precompute = n >= 2;             /* layer-0 image projections shared by all boxes */
-    float *sparse = malloc((size_t)n * Ns * D * sizeof(float));                  // (n, Ns, D)
-    float *low = logits ? logits : malloc((size_t)n * plane * sizeof(float));   // (n, L, L)
-    float *iou_all = malloc((size_t)n * sizeof(float));                          // (n)
-    float *img_buf = ms_big_alloc(ms_mask_decoder_image_floats(c, precompute) * sizeof(float));
-    float *work = ms_big_alloc(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads) * sizeof(float));
-    uint8_t *one = mask ? malloc((size_t)W * H) : NULL;                          // (H, W)
+    /* Scratch in one block, or two when one would pass 32 MB (glibc's largest mmap
+     * threshold): a block of the same size as one freed before comes back from the
+     * heap instead of a fresh mapping that faults in 4 KB at a time (5,000 faults,
+     * several ms, per one-box call otherwise). */
+    const int nt_labels = nthreads < n ? nthreads : n;
+    const size_t npix = (size_t)W * H;
+    const size_t n_img = lines16(ms_mask_decoder_image_floats(c, precompute));
+    const size_t n_sparse = lines16((size_t)n * Ns * D), n_iou = lines16((size_t)n);
+    const size_t n_work = lines16(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads));
+    const size_t n_low = logits ? 0 : lines16((size_t)n * plane);
+    const size_t n_labels = mask ? lines16((npix + 2 * npix * (size_t)(nt_labels - 1) + 3) / 4) : 0;
+    const size_t n_rest = n_sparse + n_iou + n_work + n_low + n_labels;
+    const int split = (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
+    float *block = malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
+    float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // ms_mask_decoder_image_floats
+    float *sparse = block;                              // (n, Ns, D)
+    float *iou_all = sparse + n_sparse;                 // (n)
+    float *work = iou_all + n_iou;                      // ms_mask_decoder_batch_workspace_floats
+    float *low = logits ? logits : work + n_work;       // (n, L, L)
+    uint8_t *one = (uint8_t *)(work + n_work + n_low);  // (H, W), then (nt - 1, 2, H, W)
     medsam_status st = MEDSAM_OK;
-    if (!sparse || !low || !iou_all || !img_buf || !work || (mask && !one))
-        st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
+    if (!block || !img_buf) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
     for (int i = 0; i < n && !st; i++) {
         /* box_1024 = box_np / [W, H, W, H] * 1024 in float64, then torch.float */
         float box[4] = {(float)((double)boxes[i].x0 / W * c->img_size), (float)((double)boxes[i].y0 / H * c->img_size),
@@ -174,12 +187,8 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
     }
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
-    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, one, mask);
-    if (low != logits) free(low);
-    free(iou_all);
-    free(img_buf);
-    free(sparse);
-    free(work);
-    free(one);
+    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, one, one + npix, mask);
+    if (split) free(img_buf);
+    free(block);
     return st;
 }
