@@ -42,6 +42,29 @@ static inline int t_close(const char *what, const float *got, const float *ref, 
     return ok;
 }
 
+/* Whole file into a new buffer (NULL when it cannot be opened); *len gets its size. */
+static inline unsigned char *t_slurp(const char *path, size_t *len) {
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    unsigned char *b = malloc((size_t)n + 1);
+    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return b;
+}
+
+/* Writes len bytes to path (best effort: tests check what they read back). */
+static inline void t_spit(const char *path, const void *b, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(b, 1, len, f);
+        fclose(f);
+    }
+}
+
 static inline int t_summary(void) {
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;

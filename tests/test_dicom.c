@@ -52,30 +52,10 @@ static char g_tmp[256];
 
 /* ---- file helpers ---- */
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(b, 1, len, f);
-        fclose(f);
-    }
-}
-
 static void copy_file(const char *from, const char *to) {
     size_t n;
-    uint8_t *b = slurp(from, &n);
-    if (b) spit(to, b, n);
+    uint8_t *b = t_slurp(from, &n);
+    if (b) t_spit(to, b, n);
     free(b);
 }
 
@@ -301,7 +281,7 @@ static void check_memory_readers(const expect_rec *r, const char *path, const ms
     medsam_status st;
     if (!S_ISDIR(sb.st_mode)) {
         size_t n;
-        uint8_t *b = slurp(path, &n);
+        uint8_t *b = t_slurp(path, &n);
         st = ms_dicom_read_mem(b, n, r->name, &v, &m, &err);
         free(b);
     } else {
@@ -315,7 +295,7 @@ static void check_memory_readers(const expect_rec *r, const char *path, const ms
         while ((e = readdir(d)) != NULL && k < 64) {
             snprintf(p, sizeof p, "%.700s/%.256s", path, e->d_name);
             if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-            bufs[k] = slurp(p, &lens[k]);
+            bufs[k] = t_slurp(p, &lens[k]);
             names[k] = e->d_name;
             k++;
         }
@@ -403,9 +383,9 @@ static void test_built_folders(void) {
     snprintf(p, sizeof p, "%s/IM1", dir), copy_file(FIX_DIR "/ct_series/IM1", p);
     snprintf(p, sizeof p, "%s/IM3", dir), copy_file(FIX_DIR "/ct_series/IM3", p);
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = t_slurp(p, &n);
     CHECK(b && bump_digit(b, n, 0x0020, 0x0037), "orientation patch");
-    if (b) spit(p, b, n);
+    if (b) t_spit(p, b, n);
     free(b);
     expect_error(dir, MEDSAM_ERR_FORMAT, "Image Orientation (Patient) differs", "orientation mismatch");
 
@@ -413,24 +393,24 @@ static void test_built_folders(void) {
     make_dir(dir, "size");
     snprintf(p, sizeof p, "%s/IM1", dir), copy_file(FIX_DIR "/ct_series/IM1", p);
     snprintf(q, sizeof q, "%s/IM3", dir), copy_file(FIX_DIR "/ct_series/IM3", q);
-    b = slurp(q, &n);
+    b = t_slurp(q, &n);
     int patched = 0;
     for (size_t i = 132; b && i + 10 < n; i++)
         if (!memcmp(b + i, "\x28\x00\x11\x00US\x02\x00", 8)) b[i + 8] = 12, patched = 1;
     CHECK(patched, "columns patch");
-    if (b) spit(q, b, n);
+    if (b) t_spit(q, b, n);
     free(b);
     expect_error(dir, MEDSAM_ERR_FORMAT, "12 pixels, but", "size mismatch");
 
     /* a Rescale Slope of 0 */
     make_dir(dir, "slope0");
     snprintf(p, sizeof p, "%s/IM1", dir), copy_file(FIX_DIR "/ct_series/IM1", p);
-    b = slurp(p, &n);
+    b = t_slurp(p, &n);
     patched = 0;
     for (size_t i = 132; b && i + 11 < n; i++)
         if (!memcmp(b + i, "\x28\x00\x53\x10" "DS\x04\x00" "0.5 ", 12)) memcpy(b + i + 8, "0.0 ", 4), patched = 1;
     CHECK(patched, "slope patch");
-    if (b) spit(p, b, n);
+    if (b) t_spit(p, b, n);
     free(b);
     expect_error(dir, MEDSAM_ERR_FORMAT, "Rescale Slope is 0", "slope 0");
 
@@ -441,7 +421,7 @@ static void test_built_folders(void) {
     snprintf(p, sizeof p, "%s/empty", g_tmp);
     expect_error(p, MEDSAM_ERR_FORMAT, "subfolders are not searched", "folder of folders");
     snprintf(dir, sizeof dir, "%s/empty", g_tmp);
-    snprintf(p, sizeof p, "%s/notes.txt", dir), spit(p, "hello\n", 6);
+    snprintf(p, sizeof p, "%s/notes.txt", dir), t_spit(p, "hello\n", 6);
     expect_error(dir, MEDSAM_ERR_FORMAT, "no DICOM image", "folder without DICOM");
     snprintf(p, sizeof p, "%s/missing.dcm", g_tmp);
     expect_error(p, MEDSAM_ERR_IO, "missing.dcm", "missing file");
@@ -456,7 +436,7 @@ static void test_built_folders(void) {
 /* A file without the preamble and meta group (the data set alone) reads the same. */
 static void test_bare_dataset(void) {
     size_t n;
-    uint8_t *b = slurp(FIX_DIR "/mr_single.dcm", &n);
+    uint8_t *b = t_slurp(FIX_DIR "/mr_single.dcm", &n);
     if (!b) return;
     size_t pos = 132; /* skip group 0002 */
     while (pos + 8 < n && b[pos] == 2 && b[pos + 1] == 0) {
@@ -501,7 +481,7 @@ static void test_truncations_and_mutations(const char *pydicom_dir) {
         if (f < sizeof files / sizeof files[0]) snprintf(path, sizeof path, "%s/%s", FIX_DIR, files[f]);
         else snprintf(path, sizeof path, "%s/CT_small.dcm", pydicom_dir);
         size_t n;
-        uint8_t *b = slurp(path, &n);
+        uint8_t *b = t_slurp(path, &n);
         if (!b) continue;
         /* a cut must fail unless it keeps all of Pixel Data (only padding may follow) */
         size_t pixel_end = n;

@@ -14,22 +14,6 @@
 
 #define FIX "tests/fixtures/preprocess/"
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* What imread would return at (y, x, k), from our decoded samples:
  * grey+alpha becomes RGBA in Pillow, 16-bit colour becomes 8-bit (high byte). */
 static long imread_view(const ms_image *im, int y, int x, int k) {
@@ -88,7 +72,7 @@ static void check_corrupt(const char *file) {
     char path[512];
     snprintf(path, sizeof path, FIX "%s", file);
     size_t len = 0;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = t_slurp(path, &len);
     CHECK(buf != NULL, "%s: cannot read fixture", file);
     if (!buf) return;
     uint8_t *copy = malloc(len);
@@ -138,7 +122,7 @@ static void check_limits(void) {
     CHECK(st == MEDSAM_ERR_NOMEM && strstr(err.message, "over the size limit"), "40000^2 PNG: %d %s", st, err.message);
     // caller limits apply to JPEG too
     size_t len;
-    uint8_t *jpg = slurp(FIX "rgb_64x48.jpg", &len);
+    uint8_t *jpg = t_slurp(FIX "rgb_64x48.jpg", &len);
     ms_image_limits lim = {.max_side = 32, .max_pixels = 0};
     st = jpg ? ms_image_decode(jpg, len, "small-limit.jpg", &lim, &im, &err) : MEDSAM_ERR_IO;
     CHECK(st == MEDSAM_ERR_NOMEM && strstr(err.message, "64x48"), "JPEG over a 32-pixel limit: %d %s", st,

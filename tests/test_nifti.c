@@ -43,26 +43,6 @@ static char g_tmp[512];
 
 /* ---- small file helpers ---- */
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(b, 1, len, f);
-        fclose(f);
-    }
-}
-
 /* gzip (de)compression of whole buffers, for mutating .nii.gz fixtures */
 static uint8_t *gz_inflate(const uint8_t *in, size_t len, size_t *out_len) {
     size_t cap = 1 << 20;
@@ -313,7 +293,7 @@ static void expect_fail(const char *what, const uint8_t *b, size_t len, int gz, 
     char path[1024], name[128];
     snprintf(name, sizeof name, "bad_%s.nii%s", what, gz ? ".gz" : "");
     tmp_path(path, sizeof path, name);
-    spit(path, b, len);
+    t_spit(path, b, len);
     ms_volume v;
     medsam_error err = {0};
     medsam_status st = ms_nifti_read(path, &v, &err);
@@ -337,8 +317,8 @@ static void mutate_plain(const char *what, const uint8_t *src, size_t len, size_
 
 static void test_malformed(void) {
     size_t len = 0, glen = 0, rawlen = 0;
-    uint8_t *b = slurp(FIX_DIR "/le_int16_scaled.nii", &len); /* 5x4x3 int16: 120 bytes at 352 */
-    uint8_t *g = slurp(FIX_DIR "/labels_uint8.nii.gz", &glen);
+    uint8_t *b = t_slurp(FIX_DIR "/le_int16_scaled.nii", &len); /* 5x4x3 int16: 120 bytes at 352 */
+    uint8_t *g = t_slurp(FIX_DIR "/labels_uint8.nii.gz", &glen);
     if (!b || !g) {
         CHECK(0, "fixtures missing");
         return;
@@ -422,7 +402,7 @@ static void test_malformed(void) {
 static void test_writer_errors(void) {
     char path[1024];
     tmp_path(path, sizeof path, "keep.nii");
-    spit(path, "old", 3);
+    t_spit(path, "old", 3);
     ms_volume v;
     medsam_error err;
     ms_volume_init(&v);
@@ -431,7 +411,7 @@ static void test_writer_errors(void) {
     CHECK(st == MEDSAM_ERR_ARG && strstr(err.message, "does not fit NIfTI-1") && one_line(err.message), "too wide: %s",
           err.message);
     size_t len = 0;
-    uint8_t *old = slurp(path, &len);
+    uint8_t *old = t_slurp(path, &len);
     CHECK(old && len == 3 && memcmp(old, "old", 3) == 0, "failed write touched the destination");
     free(old);
     ms_volume_free(&v);
@@ -448,7 +428,7 @@ static void test_writer_errors(void) {
     int16_t *d = v.data;
     for (int i = 0; i < 8; i++) d[i] = (int16_t)(i * 1000 - 3000);
     CHECK(ms_nifti_write(path, &v, &err) == MEDSAM_OK, "write: %s", err.message);
-    uint8_t *f = slurp(path, &len);
+    uint8_t *f = t_slurp(path, &len);
     float off;
     memcpy(&off, f + 108, 4);
     CHECK(len == 352 + 16 && off == 352.0f && memcmp(f + 344, "n+1", 4) == 0 && memcmp(f + 352, d, 16) == 0,
@@ -457,7 +437,7 @@ static void test_writer_errors(void) {
     remove(path);
     tmp_path(path, sizeof path, "layout.NII.GZ");
     CHECK(ms_nifti_write(path, &v, &err) == MEDSAM_OK, "write gz: %s", err.message);
-    f = slurp(path, &len);
+    f = t_slurp(path, &len);
     CHECK(f && len > 2 && f[0] == 0x1f && f[1] == 0x8b, "'.GZ' output is not gzip");
     free(f);
     remove(path);

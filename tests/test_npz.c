@@ -34,26 +34,6 @@ static int dtype_size(ms_npy_dtype t) {
 
 static unsigned long crc_of(const void *p, size_t n) { return crc32(crc32(0L, Z_NULL, 0), p, (uInt)n); }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(b, 1, len, f);
-        fclose(f);
-    }
-}
-
 static int one_line(const char *s) { return s[0] && !strchr(s, '\n'); }
 
 /* ---- the numpy fixtures ---- */
@@ -223,7 +203,7 @@ static void test_round_trip(void) {
 
     /* writer argument errors leave the destination alone */
     snprintf(path, sizeof path, "%s/keep.npz", g_tmp);
-    spit(path, "old", 3);
+    t_spit(path, "old", 3);
     const char *dup[2] = {"a", "a"};
     st = ms_npz_write(path, dup, src, 2, 0, &err);
     CHECK(st == MEDSAM_ERR_ARG && strstr(err.message, "duplicate array name 'a'") && one_line(err.message),
@@ -238,7 +218,7 @@ static void test_round_trip(void) {
     bad.shape[0] = -1;
     CHECK(ms_npz_write(path, NAMES, &bad, 1, 1, &err) == MEDSAM_ERR_ARG, "negative shape accepted");
     size_t len = 0;
-    uint8_t *old = slurp(path, &len);
+    uint8_t *old = t_slurp(path, &len);
     CHECK(old && len == 3 && memcmp(old, "old", 3) == 0, "failed write touched the destination");
     free(old);
     remove(path);
@@ -251,7 +231,7 @@ static void expect_fail(const char *what, const uint8_t *b, size_t len, const ch
                         const char *needle) {
     char path[700];
     snprintf(path, sizeof path, "%s/bad_%s.npz", g_tmp, what);
-    spit(path, b, len);
+    t_spit(path, b, len);
     ms_npz *z = NULL;
     ms_npy a;
     medsam_error err = {0};
@@ -289,7 +269,7 @@ static void test_malformed(void) {
     medsam_error err;
     CHECK(ms_npz_write(path, names, &arr, 1, 1, &err) == MEDSAM_OK, "write: %s", err.message);
     size_t len = 0;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = t_slurp(path, &len);
     if (!b) return;
     uint8_t *c = malloc(len + 16);
 
@@ -325,7 +305,7 @@ static void test_malformed(void) {
     pth_zip_writer_free(&zw);
     fclose(fp);
     size_t n2 = 0;
-    uint8_t *nb = slurp(path, &n2);
+    uint8_t *nb = t_slurp(path, &n2);
     remove(path);
     expect_fail("member_not_npy", nb, n2, "bad", MEDSAM_ERR_FORMAT, "array 'bad': not a .npy file");
     ms_npz *z = NULL;
