@@ -38,44 +38,7 @@ static double bench_now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* ---- FMA peak: 12 independent 8-wide FMA chains per thread ---- */
-#if defined(__x86_64__) || defined(__i386__)
-#define BENCH_FMA(x) x = _mm256_fmadd_ps(x, m, c)
-__attribute__((target("avx2,fma"), noinline)) static float bench_fma_loop(long iters) {
-    __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-6f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3);
-    __m256 a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7);
-    __m256 a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    for (long it = 0; it < iters; it++) {
-        BENCH_FMA(a0), BENCH_FMA(a1), BENCH_FMA(a2), BENCH_FMA(a3), BENCH_FMA(a4), BENCH_FMA(a5);
-        BENCH_FMA(a6), BENCH_FMA(a7), BENCH_FMA(a8), BENCH_FMA(a9), BENCH_FMA(a10), BENCH_FMA(a11);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    return _mm256_cvtss_f32(s);
-}
-
-/* Best of 5 short runs, GFLOP/s summed over nthreads concurrent loops. */
-static double bench_peak(int nthreads) {
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    const long iters = 20000000;
-    double best = 0;
-    volatile float sink = 0;
-    for (int r = 0; r < 5; r++) {
-        double t = bench_now();
-#pragma omp parallel num_threads(nthreads)
-        { sink += bench_fma_loop(iters); }
-        t = bench_now() - t;
-        double g = (double)iters * 12 * 16 * nthreads / t * 1e-9;
-        if (g > best) best = g;
-    }
-    (void)sink;
-    return best;
-}
-#else
-static double bench_peak(int nthreads) { return 0; }
-#endif
+#include "bench_peak.h"
 
 typedef struct {
     const char *name;
@@ -179,8 +142,9 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     const char *filter = argc > 2 ? argv[2] : NULL;
     if (reps < 1) reps = 1;
-    double peak[3] = {0, bench_peak(1), bench_peak(2)};
-    printf("kernel: %s; FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n", gemm_kernel_name(), peak[1], peak[2]);
+    double peak[3] = {0, bench_fma_peak(1), bench_fma_peak(2)};
+    printf("kernel: %s; FMA peak (%d-bit vectors) %.1f GFLOP/s (1 thread), %.1f (2 threads)\n", gemm_kernel_name(),
+           bench_fma_width(), peak[1], peak[2]);
     printf("median (best) GFLOP/s of %d runs; %%pk = median / peak with the same thread count\n", reps);
     printf("attention rows, 2 thr: two independent 1-thread calls side by side (how attention uses gemm)\n");
     printf("%-24s %3s | %15s %5s | %15s %5s | %15s %5s\n", "shape MxNxK", "thr", "gemm_f32", "%pk", "packed B",

@@ -1,10 +1,12 @@
-/* test_gemm.c — the packed SGEMM (AVX2 and generic paths, pre-packed B, the
- * allocation-free fallback) against the plain double-accumulating reference.
+/* test_gemm.c — the packed SGEMM (AVX-512, AVX2 and generic paths, pre-packed
+ * B, the allocation-free fallback) against the plain double-accumulating
+ * reference.
  *
  * Tolerance, per element: |got - ref| <= 1e-5 * (|alpha| * sum_k |a_ik b_kj|
  * + |beta c_ij| + |bias_j|) + 1e-30. Bit-exact checks: 1 vs 2 vs 3 threads,
  * pre-packed vs unpacked B, fallback vs normal buffers, AVX2 vs generic
- * packers; C outside (M, N) must keep its bits. */
+ * packers, AVX-512 packers vs the layout definition, AVX-512 vs AVX2 results;
+ * C outside (M, N) must keep its bits. Kernels the CPU lacks are skipped. */
 #include <float.h>
 #include <stdint.h>
 
@@ -147,15 +149,25 @@ static void test_reference_by_hand(void) {
           D[0], D[1], D[2], D[3]);
 }
 
-/* Many small and edge shapes, both kernels, all transposes and betas. */
+/* Every kernel this CPU can run: generic first, then AVX2, AVX-512. */
+static int usable_kernels(const gemm_kernel *out[3]) {
+    int n = 0;
+    out[n++] = gemm_kernel_generic();
+    if (gemm_kernel_avx2()) out[n++] = gemm_kernel_avx2();
+    if (gemm_kernel_avx512()) out[n++] = gemm_kernel_avx512();
+    return n;
+}
+
+/* Many small and edge shapes, every kernel, all transposes and betas; the
+ * AVX-512 kernel must give the AVX2 kernel's bits. */
 static void test_shape_sweep(rng *r) {
-    static const int Ms[] = {1, 2, 5, 6, 7, 12, 13, 31, 150};
-    static const int Ns[] = {1, 3, 15, 16, 17, 33, 64, 100};
+    static const int Ms[] = {1, 2, 5, 6, 7, 11, 12, 13, 25, 31, 150};
+    static const int Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 64, 100};
     static const int Ks[] = {0, 1, 7, 8, 9, 64, 255, 257, 600};
     static const float betas[] = {0.0f, 1.0f, 0.5f};
     static const float alphas[] = {1.0f, -0.75f, 2.0f};
-    const gemm_kernel *avx2 = gemm_kernel_avx2();
-    int n = 0;
+    const gemm_kernel *avx2 = gemm_kernel_avx2(), *avx512 = gemm_kernel_avx512();
+    int n = 0, same512 = 0;
     for (int mi = 0; mi < (int)(sizeof Ms / sizeof *Ms); mi++)
         for (int ni = 0; ni < (int)(sizeof Ns / sizeof *Ns); ni++)
             for (int ki = 0; ki < (int)(sizeof Ks / sizeof *Ks); ki++, n++) {
@@ -174,10 +186,22 @@ static void test_shape_sweep(rng *r) {
                     run_kernel(&p, c, avx2, 1, 0, NULL);
                     check_vs_ref("avx2", &p, c, NULL, 0);
                 }
+                if (avx512) {
+                    float *c5 = copy_c(&p);
+                    run_kernel(&p, c5, avx512, 1, 0, NULL);
+                    check_vs_ref("avx512", &p, c5, NULL, 0);
+                    if (avx2) {
+                        int same = bits_equal(c, c5, (long)p.M * p.ldc);
+                        same512 += same;
+                        CHECK(same, "avx512 vs avx2 bits: ta=%d tb=%d M=%d N=%d K=%d", ta, tb, p.M, p.N, p.K);
+                    }
+                    free(c5);
+                }
                 free(c);
                 free_problem(&p);
             }
-    printf("shape sweep: %d problems x %d kernels\n", n, avx2 ? 3 : 2);
+    printf("shape sweep: %d problems x %d kernels; avx512 == avx2 bit for bit on %d\n", n,
+           2 + (avx2 != NULL) + (avx512 != NULL), same512);
 }
 
 /* The public entry points without bias, and gemm_f32_generic. */
@@ -225,12 +249,12 @@ static void test_thread_independence(rng *r) {
     } shapes[] = {
         {0, 1, 301, 770, 300}, {1, 0, 160, 333, 513}, {0, 0, 7, 3000, 300}, {1, 1, 5, 2049, 700}, {0, 1, 64, 4096, 64},
     };
-    const gemm_kernel *kernels[2] = {gemm_kernel_generic(), gemm_kernel_avx2()};
+    const gemm_kernel *kernels[3];
+    const int nk = usable_kernels(kernels);
     for (int s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++) {
         problem p = make_problem(r, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N, shapes[s].K, 1, 0.5f,
                                  s % 2 ? 0.0f : 0.5f, s % 2);
-        for (int kk = 0; kk < 2; kk++) {
-            if (!kernels[kk]) continue;
+        for (int kk = 0; kk < nk; kk++) {
             float *c1 = copy_c(&p), *c2 = copy_c(&p), *c3 = copy_c(&p);
             run_kernel(&p, c1, kernels[kk], 1, 0, NULL);
             run_kernel(&p, c2, kernels[kk], 2, 0, NULL);
@@ -252,7 +276,8 @@ static void test_packed_and_fallback(rng *r) {
         int ta, tb, M, N, K;
     } shapes[] = {{0, 1, 130, 200, 600}, {1, 0, 33, 17, 257}, {0, 0, 9, 4100, 130}, {0, 1, 1, 1, 1}, {1, 1, 20, 47, 1000}};
     // (the first splits M between 2 threads, the third N)
-    const gemm_kernel *kernels[2] = {gemm_kernel_generic(), gemm_kernel_avx2()};
+    const gemm_kernel *kernels[3];
+    const int nk = usable_kernels(kernels);
     for (int s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++) {
         problem p = make_problem(r, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N, shapes[s].K, 2, 1.0f,
                                  s % 2 ? 1.0f : 0.0f, s != 1);
@@ -265,13 +290,14 @@ static void test_packed_and_fallback(rng *r) {
         gemm_f32_packed(p.ta, p.M, p.alpha, p.A, p.lda, pb, p.beta, c_packed, p.ldc, p.bias, 2);
         CHECK(bits_equal(c_plain, c_packed, n), "packed vs unpacked B (auto) M=%d N=%d K=%d", p.M, p.N, p.K);
         check_vs_ref("packed", &p, c_packed, NULL, 0);
-        for (int kk = 0; kk < 2; kk++) {
-            if (!kernels[kk]) continue;
+        for (int kk = 0; kk < nk; kk++) {
+            gemm_packed_b *pbk = gemm_pack_b_with(kernels[kk], p.tb, p.K, p.N, p.B, p.ldb);
             memcpy(c_plain, p.C0, sizeof(float) * n);
             memcpy(c_packed, p.C0, sizeof(float) * n);
             memcpy(c_small, p.C0, sizeof(float) * n);
             run_kernel(&p, c_plain, kernels[kk], 1, 0, NULL);
-            run_kernel(&p, c_packed, kernels[kk], 2, 0, pb);
+            run_kernel(&p, c_packed, kernels[kk], 2, 0, pbk);
+            gemm_packed_b_free(pbk);
             run_kernel(&p, c_small, kernels[kk], 2, 1, NULL);
             CHECK(bits_equal(c_plain, c_packed, n), "%s packed vs unpacked M=%d N=%d K=%d", kernels[kk]->name, p.M,
                   p.N, p.K);
@@ -313,6 +339,46 @@ static void test_packers_agree(rng *r) {
             v->pack_a(t, srca, t ? mn + 3 : kc + 3, mn, kc, a2);
             CHECK(bits_equal(a1, a2, na), "pack_a trans=%d m=%d k=%d", t, mn, kc);
             free(src), free(srca), free(b1), free(b2), free(a1), free(a2);
+        }
+}
+
+/* The AVX-512 packers against the layout's definition (gemm_internal.h). */
+static void test_avx512_packers(rng *r) {
+    const gemm_kernel *k = gemm_kernel_avx512();
+    if (!k) {
+        printf("no AVX-512: its packer check skipped\n");
+        return;
+    }
+    const int MR = k->mr, NR = k->nr;
+    static const int dims[][2] = {{1, 1}, {12, 8}, {13, 9}, {31, 17}, {32, 16}, {40, 40}, {144, 256}, {5, 3}};
+    for (int d = 0; d < (int)(sizeof dims / sizeof *dims); d++)
+        for (int t = 0; t < 2; t++) {
+            int mn = dims[d][0], kc = dims[d][1];
+            int ldb = (t ? kc : mn) + 3, lda = (t ? mn : kc) + 3;
+            float *srcb = alloc_mat(r, t ? mn : kc, t ? kc : mn, ldb);  // op(B) (kc, mn), stored transposed if t
+            float *srca = alloc_mat(r, t ? kc : mn, t ? mn : kc, lda);  // op(A) (mn, kc), stored transposed if t
+            long panels_b = (mn + NR - 1) / NR, panels_a = (mn + MR - 1) / MR;
+            float *b = malloc(sizeof(float) * panels_b * kc * NR), *a = malloc(sizeof(float) * panels_a * kc * MR);
+            k->pack_b(t, srcb, ldb, kc, mn, b, (long)kc * NR);
+            k->pack_a(t, srca, lda, mn, kc, a);
+            int bad_b = 0, bad_a = 0;
+            for (int q = 0; q < panels_b; q++)
+                for (int p = 0; p < kc; p++)
+                    for (int j = 0; j < NR; j++) {
+                        int col = q * NR + j;
+                        float want = col >= mn ? 0.0f : t ? srcb[(long)col * ldb + p] : srcb[(long)p * ldb + col];
+                        bad_b += !bits_equal(&b[((long)q * kc + p) * NR + j], &want, 1);
+                    }
+            for (int q = 0; q < panels_a; q++)
+                for (int p = 0; p < kc; p++)
+                    for (int i = 0; i < MR; i++) {
+                        int row = q * MR + i;
+                        float want = row >= mn ? 0.0f : t ? srca[(long)p * lda + row] : srca[(long)row * lda + p];
+                        bad_a += !bits_equal(&a[((long)q * kc + p) * MR + i], &want, 1);
+                    }
+            CHECK(bad_b == 0 && bad_a == 0, "avx512 packers trans=%d mn=%d kc=%d: %d B and %d A values wrong", t, mn,
+                  kc, bad_b, bad_a);
+            free(srca), free(srcb), free(a), free(b);
         }
 }
 
@@ -380,6 +446,7 @@ int main(void) {
     test_thread_independence(&r);
     test_packed_and_fallback(&r);
     test_packers_agree(&r);
+    test_avx512_packers(&r);
     test_degenerate(&r);
     test_inside_parallel_region(&r);
     return t_summary();

@@ -1,6 +1,7 @@
 /* gemm.c — SGEMM driver: BLIS loop nest (NC / KC / MC blocks around an
  * MR x NR micro-kernel), thread partition of C, run-time kernel dispatch,
- * pre-packed B. Kernels and packers live in gemm_generic.c / gemm_avx2.c. */
+ * pre-packed B. Kernels and packers live in gemm_generic.c / gemm_avx2.c /
+ * gemm_avx512.c; MR and NR below are the running kernel's micro-tile. */
 #include "ops/gemm.h"
 
 #include <stdlib.h>
@@ -10,10 +11,10 @@
 
 #include "ops/gemm_internal.h"
 
-/* Cache blocking. KC: a (KC, NR) B micro-panel (16 KB) stays in L1 while the
- * MR-row A panels stream past it; MC: the (MC, KC) A block (144 KB) stays in
- * L2; NC: the (KC, NC) B block (3 MB) stays in L3. NC and MC are multiples of
- * NR and MR. Sized for Zen 3 (32 KB L1d, 512 KB L2); on the Zen 5 test
+/* Cache blocking. KC: a (KC, NR) B micro-panel (16 KB for NR 16, 32 KB for
+ * NR 32) stays in L1 while the MR-row A panels stream past it; MC: the (MC, KC)
+ * A block (144 KB) stays in L2; NC: the (KC, NC) B block (3 MB) stays in L3.
+ * MC is a multiple of every kernel's MR (6, 12), NC of every NR (16, 32). Sized for Zen 3 (32 KB L1d, 512 KB L2); on the Zen 5 test
  * machine (48 KB / 1 MB) KC 384 or MC 96..240 measured the same within noise.
  * Only KC affects the arithmetic (how K is chunked), and the chunks depend on
  * K alone, never on the thread count or on MC/NC. */
@@ -62,7 +63,7 @@ static void gemm_scale_block(const gemm_call *c, int m0, int m1, int n0, int n1)
  * (unused with pre-packed B). */
 static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1, int mcb,
                        int ncb, float *abuf, float *bbuf) {
-    const int K = c->K, kstep = gemm_k_step(K);
+    const int K = c->K, kstep = gemm_k_step(K), MR = kern->mr, NR = kern->nr;
     for (int jc = n0; jc < n1; jc += ncb) {
         const int nc = gemm_min(ncb, n1 - jc);
         for (int pc = 0; pc < K; pc += kstep) {
@@ -70,10 +71,10 @@ static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int 
             const float *bblock;  // (ceil(nc/NR), bstride)
             long bstride;
             if (c->pb) {
-                bstride = (long)K * GEMM_NR;
-                bblock = c->pb->data + (long)(jc / GEMM_NR) * bstride + (long)pc * GEMM_NR;
+                bstride = (long)K * NR;
+                bblock = c->pb->data + (long)(jc / NR) * bstride + (long)pc * NR;
             } else {
-                bstride = (long)kc * GEMM_NR;
+                bstride = (long)kc * NR;
                 kern->pack_b(c->trans_b, gemm_op_b(c, pc, jc), c->ldb, kc, nc, bbuf, bstride);
                 bblock = bbuf;
             }
@@ -81,14 +82,14 @@ static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int 
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = gemm_min(mcb, m1 - ic);
                 kern->pack_a(c->trans_a, gemm_op_a(c, ic, pc), c->lda, mc, kc, abuf);
-                for (int jr = 0; jr < nc; jr += GEMM_NR) {
-                    const float *bpanel = bblock + (long)(jr / GEMM_NR) * bstride;  // (kc, NR)
-                    const int nr = gemm_min(GEMM_NR, nc - jr);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    const float *bpanel = bblock + (long)(jr / NR) * bstride;  // (kc, NR)
+                    const int nr = gemm_min(NR, nc - jr);
                     u.bias = (u.first && c->bias) ? c->bias + jc + jr : NULL;
                     float *ctile = c->C + (long)ic * c->ldc + jc + jr;  // (mc, nr)
-                    for (int ir = 0; ir < mc; ir += GEMM_MR)
+                    for (int ir = 0; ir < mc; ir += MR)
                         kern->ukernel(kc, abuf + (long)ir * kc, bpanel, ctile + (long)ir * c->ldc, c->ldc,
-                                      gemm_min(GEMM_MR, mc - ir), nr, &u);
+                                      gemm_min(MR, mc - ir), nr, &u);
                 }
             }
         }
@@ -97,22 +98,22 @@ static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int 
 
 /* Allocation-free variant of gemm_block: one micro-tile per block. */
 static void gemm_block_small(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1) {
-    _Alignas(64) float abuf[GEMM_MR * GEMM_KC];  // (1, KC, MR)
-    _Alignas(64) float bbuf[GEMM_KC * GEMM_NR];      // (1, KC, NR)
-    gemm_block(c, kern, m0, m1, n0, n1, GEMM_MR, GEMM_NR, abuf, bbuf);
+    _Alignas(64) float abuf[GEMM_MR_MAX * GEMM_KC];  // (1, KC, MR)
+    _Alignas(64) float bbuf[GEMM_KC * GEMM_NR_MAX];  // (1, KC, NR)
+    gemm_block(c, kern, m0, m1, n0, n1, kern->mr, kern->nr, abuf, bbuf);
 }
 
 /* Thread t of nt gets the rows/columns [lo, hi) of C. Splits go along M in
  * whole MR blocks (each thread packs its own copy of B) unless M is too short,
  * then along N in whole NR blocks. */
 typedef struct {
-    int nt, split_m, blocks;
+    int nt, split_m, blocks, mr, nr;
 } gemm_plan;
 
-static gemm_plan gemm_make_plan(const gemm_call *c, int nthreads) {
-    gemm_plan p = {1, 1, gemm_ceil_div(c->M, GEMM_MR)};
+static gemm_plan gemm_make_plan(const gemm_call *c, const gemm_kernel *kern, int nthreads) {
+    gemm_plan p = {1, 1, gemm_ceil_div(c->M, kern->mr), kern->mr, kern->nr};
     if (nthreads <= 1 || (double)c->M * c->N * (c->K > 0 ? c->K : 1) < GEMM_MIN_PARALLEL_MACS) return p;
-    int bm = p.blocks, bn = gemm_ceil_div(c->N, GEMM_NR);
+    int bm = p.blocks, bn = gemm_ceil_div(c->N, kern->nr);
     if (bm < 2 * nthreads && bn > bm) {
         p.split_m = 0;
         p.blocks = bn;
@@ -125,11 +126,11 @@ static void gemm_range(const gemm_call *c, const gemm_plan *p, int t, int *m0, i
     int b0 = (int)((long)p->blocks * t / p->nt), b1 = (int)((long)p->blocks * (t + 1) / p->nt);
     *m0 = 0, *m1 = c->M, *n0 = 0, *n1 = c->N;
     if (p->split_m) {
-        *m0 = b0 * GEMM_MR;
-        *m1 = gemm_min(b1 * GEMM_MR, c->M);
+        *m0 = b0 * p->mr;
+        *m1 = gemm_min(b1 * p->mr, c->M);
     } else {
-        *n0 = b0 * GEMM_NR;
-        *n1 = gemm_min(b1 * GEMM_NR, c->N);
+        *n0 = b0 * p->nr;
+        *n1 = gemm_min(b1 * p->nr, c->N);
     }
 }
 
@@ -157,14 +158,15 @@ static void gemm_thread(const gemm_task *k, int t) {
 
 void gemm_run(const gemm_call *c, const gemm_kernel *kern, int nthreads, int small_buffers) {
     if (c->M <= 0 || c->N <= 0) return;
-    const gemm_plan plan = gemm_make_plan(c, nthreads);
+    const gemm_plan plan = gemm_make_plan(c, kern, nthreads);
+    const int MR = kern->mr, NR = kern->nr;
     const int no_product = c->K <= 0 || c->alpha == 0.0f;
     /* Per-thread buffer sizes, in floats, for the largest range a thread gets. */
     const int kstep = gemm_k_step(c->K);
-    const int rows = plan.split_m ? gemm_ceil_div(plan.blocks, plan.nt) * GEMM_MR : c->M;
-    const int cols = plan.split_m ? c->N : gemm_ceil_div(plan.blocks, plan.nt) * GEMM_NR;
-    const int mcb = gemm_min(GEMM_MC, gemm_ceil_div(rows, GEMM_MR) * GEMM_MR);
-    const int ncb = gemm_min(GEMM_NC, gemm_ceil_div(cols, GEMM_NR) * GEMM_NR);
+    const int rows = plan.split_m ? gemm_ceil_div(plan.blocks, plan.nt) * MR : c->M;
+    const int cols = plan.split_m ? c->N : gemm_ceil_div(plan.blocks, plan.nt) * NR;
+    const int mcb = gemm_min(GEMM_MC, gemm_ceil_div(rows, MR) * MR);
+    const int ncb = gemm_min(GEMM_NC, gemm_ceil_div(cols, NR) * NR);
     size_t a_len = ((size_t)mcb * kstep + 15) & ~(size_t)15;  // keeps each buffer 64-byte aligned
     size_t b_len = c->pb ? 0 : (size_t)kstep * ncb;
     float *work = NULL;
@@ -193,12 +195,13 @@ void gemm_run(const gemm_call *c, const gemm_kernel *kern, int nthreads, int sma
 
 /* ---- public entry points ---- */
 
-static const gemm_kernel *gemm_best_kernel(void) {
-    const gemm_kernel *k = gemm_kernel_avx2();
+const gemm_kernel *gemm_kernel_best(void) {
+    const gemm_kernel *k = gemm_kernel_avx512();
+    if (!k) k = gemm_kernel_avx2();
     return k ? k : gemm_kernel_generic();
 }
 
-const char *gemm_kernel_name(void) { return gemm_best_kernel()->name; }
+const char *gemm_kernel_name(void) { return gemm_kernel_best()->name; }
 
 static gemm_call gemm_make_call(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                                 const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
@@ -209,7 +212,7 @@ static gemm_call gemm_make_call(int trans_a, int trans_b, int M, int N, int K, f
 void gemm_f32_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int nthreads) {
     gemm_call c = gemm_make_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
-    gemm_run(&c, gemm_best_kernel(), nthreads, 0);
+    gemm_run(&c, gemm_kernel_best(), nthreads, 0);
 }
 
 void gemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
@@ -223,26 +226,33 @@ void gemm_f32_generic(int trans_a, int trans_b, int M, int N, int K, float alpha
     gemm_run(&c, gemm_kernel_generic(), nthreads, 0);
 }
 
-long gemm_packed_b_bytes(int K, int N) {
+static long gemm_packed_bytes_for(const gemm_kernel *kern, int K, int N) {
     if (K < 0 || N < 0) return -1;
-    long panels = (N + GEMM_NR - 1) / GEMM_NR;
-    return (panels * K * GEMM_NR * (long)sizeof(float) + 63) & ~63L;
+    long panels = (N + kern->nr - 1) / kern->nr;
+    return (panels * K * kern->nr * (long)sizeof(float) + 63) & ~63L;
 }
 
-gemm_packed_b *gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb) {
-    long bytes = gemm_packed_b_bytes(K, N);
+long gemm_packed_b_bytes(int K, int N) { return gemm_packed_bytes_for(gemm_kernel_best(), K, N); }
+
+gemm_packed_b *gemm_pack_b_with(const gemm_kernel *kern, int trans_b, int K, int N, const float *B, int ldb) {
+    long bytes = gemm_packed_bytes_for(kern, K, N);
     if (bytes < 0) return NULL;
     gemm_packed_b *pb = malloc(sizeof *pb);
     if (!pb) return NULL;
     pb->K = K;
     pb->N = N;
+    pb->kern = kern;
     pb->data = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!pb->data) {
         free(pb);
         return NULL;
     }
-    if (K > 0 && N > 0) gemm_best_kernel()->pack_b(trans_b != 0, B, ldb, K, N, pb->data, (long)K * GEMM_NR);
+    if (K > 0 && N > 0) kern->pack_b(trans_b != 0, B, ldb, K, N, pb->data, (long)K * kern->nr);
     return pb;
+}
+
+gemm_packed_b *gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb) {
+    return gemm_pack_b_with(gemm_kernel_best(), trans_b, K, N, B, ldb);
 }
 
 void gemm_packed_b_free(gemm_packed_b *pb) {
@@ -258,5 +268,5 @@ void gemm_f32_packed(int trans_a, int M, float alpha, const float *A, int lda, c
                      float *C, int ldc, const float *bias, int nthreads) {
     gemm_call c = gemm_make_call(trans_a, 0, M, pb->N, pb->K, alpha, A, lda, NULL, 0, beta, C, ldc, bias);
     c.pb = pb;
-    gemm_run(&c, gemm_best_kernel(), nthreads, 0);
+    gemm_run(&c, pb->kern, nthreads, 0);
 }

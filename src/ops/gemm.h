@@ -18,8 +18,9 @@
  * sequence of floating-point operations whatever `nthreads` is (threads split
  * C into disjoint blocks; the K dimension is never split between threads), so
  * results are bit-identical for any nthreads, and between gemm_f32_bias and
- * gemm_f32_packed. The AVX2 and the generic path differ in the last bits (the
- * AVX2 kernel uses fused multiply-add).
+ * gemm_f32_packed. The AVX-512 and AVX2 paths give the same bits as each other
+ * (same fused multiply-adds per element); the generic path differs from them
+ * in the last bits (it does not fuse).
  *
  * Threading: nthreads > 1 opens `#pragma omp parallel num_threads(nthreads)`
  * (fewer threads on small problems); nthreads <= 1 opens no parallel region,
@@ -29,8 +30,9 @@
  * most). If that allocation fails it falls back to small stack buffers and the
  * same arithmetic (slower, same bits), so these functions cannot fail.
  *
- * Paths: the AVX2+FMA micro-kernel is chosen at run time when the CPU has it
- * (the build itself needs no -march flag); otherwise a portable C kernel.
+ * Paths, chosen at run time (the build itself needs no -march flag): the
+ * AVX-512 micro-kernel (12x32) when the CPU has AVX512F/VL, else the AVX2+FMA
+ * one (6x16), else a portable C kernel.
  */
 #ifndef MS_OPS_GEMM_H
 #define MS_OPS_GEMM_H
@@ -80,7 +82,7 @@ void gemm_f32_packed(int trans_a, int M, float alpha, const float *A, int lda,  
                      const float *bias,  // (N) or NULL
                      int nthreads);
 
-/* Name of the kernel gemm_f32 uses on this CPU, e.g. "avx2-fma 6x16". */
+/* Name of the kernel gemm_f32 uses on this CPU, e.g. "avx512 12x32". */
 const char *gemm_kernel_name(void);
 
 #endif

@@ -1,9 +1,15 @@
 /* gemm_internal.h — pieces shared by the gemm driver (gemm.c) and its
- * kernels (gemm_generic.c, gemm_avx2.c); tests may use it to reach paths the
- * public API picks automatically (the small-buffer fallback, the generic
- * kernel with pre-packed B).
+ * kernels (gemm_generic.c, gemm_avx2.c, gemm_avx512.c); tests may use it to
+ * reach paths the public API picks automatically (the small-buffer fallback,
+ * each kernel with pre-packed B).
  *
- * Packed layouts (what the micro-kernel reads):
+ * Each kernel has its own micro-tile (MR rows, NR columns: 6x16 for the
+ * generic and AVX2 kernels, 12x32 for AVX-512). Every kernel computes each
+ * element of C with the same sequence of fused multiply-adds (one accumulator,
+ * p in order, the same K chunks), so the AVX2 and AVX-512 kernels give the
+ * same bits; the tile shape only changes which elements run side by side.
+ *
+ * Packed layouts (what the micro-kernel reads), MR and NR being the kernel's:
  *   A block (mc, kc) -> ceil(mc/MR) panels, panel r at buf + r*kc*MR, holding
  *       op(A)(r*MR + i, p) at [p*MR + i]; rows past mc are zero.
  *   B block (kc, nc) -> ceil(nc/NR) panels, panel q at buf + q*panel_stride,
@@ -16,8 +22,10 @@
 
 #include "ops/gemm.h"
 
-#define GEMM_MR 6   /* micro-tile rows */
-#define GEMM_NR 16  /* micro-tile columns (two 8-float vectors) */
+#define GEMM_MR 6   /* micro-tile rows of the generic and AVX2 kernels */
+#define GEMM_NR 16  /* micro-tile columns of those (two 8-float vectors) */
+#define GEMM_MR_MAX 12 /* largest MR / NR of any kernel (AVX-512: 12x32) */
+#define GEMM_NR_MAX 32
 
 /* How a micro-kernel writes its tile. With acc = sum over the chunk:
  *   first chunk: C = alpha*acc + t,  t = (beta == 0 ? 0 : beta*C) + bias[j]
@@ -45,19 +53,29 @@ typedef struct {
     gemm_ukernel_fn ukernel;
     gemm_pack_a_fn pack_a;
     gemm_pack_b_fn pack_b;
+    int mr, nr; /* micro-tile; mr divides GEMM_MC, nr divides GEMM_NC */
     const char *name;
 } gemm_kernel;
 
 const gemm_kernel *gemm_kernel_generic(void);
 /* The AVX2+FMA kernel when this CPU (and OS) supports it, else NULL. */
 const gemm_kernel *gemm_kernel_avx2(void);
+/* The AVX-512 kernel (AVX512F/VL) when supported, else NULL. */
+const gemm_kernel *gemm_kernel_avx512(void);
+/* The kernel the public functions use: AVX-512, else AVX2, else generic. */
+const gemm_kernel *gemm_kernel_best(void);
 
 struct gemm_packed_b {
     int K, N;
-    float *data; /* (ceil(N/NR), K, NR), 64-byte aligned */
+    const gemm_kernel *kern; /* whose layout (NR) data has */
+    float *data;             /* (ceil(N/NR), K, NR), 64-byte aligned */
 };
 
-/* One multiply, as the driver sees it. B is used when pb is NULL. */
+/* gemm_pack_b in `kern`'s layout (tests use it to pair any kernel with a pre-packed B). */
+gemm_packed_b *gemm_pack_b_with(const gemm_kernel *kern, int trans_b, int K, int N, const float *B, int ldb);
+
+/* One multiply, as the driver sees it. B is used when pb is NULL; pb must
+ * have been packed for the kernel the call runs on. */
 typedef struct {
     int trans_a, trans_b, M, N, K;
     float alpha, beta;
