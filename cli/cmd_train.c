@@ -1,4 +1,5 @@
-/* cmd_train.c — `medsam train`: fine-tune MedSAM on npy data (train_one_gpu.py).
+/* cmd_train.c — `medsam train`: fine-tune MedSAM (train_one_gpu.py) on npy data, or on
+ * NIfTI / npz volumes and images preprocessed on the fly (train/dataset_volume.h).
  * The loop, checkpoints and data live in src/train/ (trainer.h); this file binds
  * the real model (ms_model_loss_grad for training steps, the inference API for
  * validation), parses options, prints progress and turns SIGINT/SIGTERM into a
@@ -31,14 +32,24 @@ static void train_usage(void) {
     puts("usage: medsam train --data DIR (--init CHECKPOINT.pth | --resume RUNDIR/latest.pth) --out RUNDIR\n"
          "                    [--epochs N] [--batch B] [--lr 1e-4] [--weight-decay 0.01] [--bbox-shift 20]\n"
          "                    [--seed S] [--val-fraction F] [--save-every N] [--threads N] [--mpi]\n"
+         "                    [--window soft|lung|brain|bone|L,W | --mr] [--min-voxels-3d N] [--min-pixels-2d N]\n"
          "\n"
          "Fine-tunes the image encoder and mask decoder as train_one_gpu.py does (AdamW,\n"
-         "Dice + BCE loss, prompt encoder frozen) on MedSAM's npy layout: DIR/imgs/NAME.npy\n"
-         "(S,S,3) floats in [0,1] and DIR/gts/NAME.npy (S,S) label maps, S = the model's\n"
-         "image size. Each sample trains one label chosen at random, with its box\n"
-         "enlarged by random 0..bbox-shift pixels per side.\n"
+         "Dice + BCE loss, prompt encoder frozen). Data (DIR), one of:\n"
+         "  MedSAM's npy layout: DIR/imgs/NAME.npy (S,S,3) floats in [0,1] and DIR/gts/NAME.npy\n"
+         "    (S,S) label maps, S = the model's image size;\n"
+         "  NIfTI pairs: DIR/imgs/NAME.nii.gz (or NAME_0000.nii.gz) and DIR/gts/NAME.nii.gz (.nii too);\n"
+         "  npz files DIR/NAME.npz with imgs and gts: (H,W[,3]) uint8 images with (H,W) labels, or\n"
+         "    (D,H,W) volumes with (D,H,W) labels (MedSAM / CVPR24 layout).\n"
+         "Volumes give one sample per slice that holds a label, preprocessed as `medsam segment`\n"
+         "does: whole-volume intensities (--window / --mr, as for segmenting), the slice resized\n"
+         "to S (order 3, uint8, min-max), labels resized by nearest neighbour; objects under\n"
+         "--min-voxels-3d voxels (default 1000) and, per slice, --min-pixels-2d pixels (default\n"
+         "100) are removed first, as MedSAM's pre_CT_MR.py does (0: keep all).\n"
+         "Each sample trains one label chosen at random, with its box enlarged by random\n"
+         "0..bbox-shift pixels per side.\n"
          "\n"
-         "  --data DIR          training data (imgs/ and gts/)\n"
+         "  --data DIR          training data (imgs/ and gts/, or NAME.npz files)\n"
          "  --init FILE.pth     starting weights (e.g. medsam_vit_b.pth or sam_vit_b_01ec64.pth)\n"
          "  --resume FILE.pth   continue a run from its latest.pth (model, optimizer, epoch,\n"
          "                      step and random state: the result equals an uninterrupted run)\n"
@@ -52,6 +63,11 @@ static void train_usage(void) {
          "  --val-fraction F    fraction held out for validation (default 0: best.pth on train loss)\n"
          "  --save-every N      also write latest.pth every N steps\n"
          "  --threads N         worker threads (default: all CPUs)\n"
+         "  --window SPEC       CT volumes: clip to a window (soft L40/W400, lung, brain, bone or L,W)\n"
+         "  --mr                volumes: 0.5/99.5 percentiles of the voxels > 0 (default for all but\n"
+         "                      uint8 volumes, which are used as they are)\n"
+         "  --min-voxels-3d N   drop 3-D label objects under N voxels (default 1000)\n"
+         "  --min-pixels-2d N   then drop per-slice objects under N pixels (default 100)\n"
          "  --mpi               data parallel over MPI (builds made with `make MPI=1`; implied when\n"
          "                      started by mpirun): each of P processes trains B of every global\n"
          "                      batch of B x P samples, the same run as one process with --batch B x P");
@@ -143,8 +159,9 @@ static int parse_real(const char *s, double lo, double hi, double *out) {
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *data = NULL, *init = NULL;
-    int mpi_flag = 0;
+    const char *data = NULL, *init = NULL, *window = NULL;
+    int mpi_flag = 0, mr = 0;
+    ms_dataset_opts dopt = ms_dataset_default_opts();
     ms_train_options o = {.epochs = 1, .batch = 2, .lr = 1e-4, .weight_decay = 0.01, .bbox_shift = 20, .seed = 2023,
                           .nthreads = cli_default_threads(), .stop = &train_stop};
     for (int i = 1; i < argc; i++) {
@@ -157,9 +174,14 @@ int cmd_train(int argc, char **argv) {
             mpi_flag = 1;
             continue;
         }
+        if (!strcmp(a, "--mr")) {
+            mr = 1;
+            continue;
+        }
         static const char *const known[] = {"--data", "--init", "--out", "--resume", "--epochs", "--batch", "--lr",
                                             "--weight-decay", "--bbox-shift", "--seed", "--val-fraction",
-                                            "--save-every", "--threads"};
+                                            "--save-every", "--threads", "--window", "--min-voxels-3d",
+                                            "--min-pixels-2d"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(a, known[j])) k = j;
@@ -182,12 +204,22 @@ int cmd_train(int argc, char **argv) {
         case 10: ok = parse_real(v, 0, 0.9, &o.val_fraction); break;
         case 11: ok = parse_int(v, 0, 0x7fffffffL, &n), o.save_every = (int)n; break;
         case 12: ok = (o.nthreads = cli_threads(v)) > 0; break;
+        case 13: window = v; break;
+        case 14: ok = parse_int(v, 0, 0x7fffffffL, &n), dopt.min_voxels_3d = n; break;
+        case 15: ok = parse_int(v, 0, 0x7fffffffL, &n), dopt.min_pixels_2d = n; break;
         }
         if (!ok) return cli_failf("bad value '%s' for %s (see -h)", v, a);
     }
     if (!data) return cli_failf("missing --data DIR (see -h)");
     if (!o.out_dir) return cli_failf("missing --out RUNDIR (see -h)");
     if (!init && !o.resume) return cli_failf("missing --init CHECKPOINT.pth or --resume RUNDIR/latest.pth (see -h)");
+    if (window && mr) return cli_failf("--window and --mr exclude each other");
+    if (mr) dopt.intensity.mode = MEDSAM_INTENSITY_PERCENTILE;
+    if (window) {
+        medsam_error perr;
+        if (medsam_intensity_parse(window, &dopt.intensity, &perr)) return cli_failf("--window: %s", perr.message);
+    }
+    dopt.nthreads = o.nthreads;
 
     cli_dist d; /* data parallel: rank, processes, allreduce hook (one process without MPI) */
     int rc = cli_dist_start(mpi_flag, &d);
@@ -197,7 +229,7 @@ int cmd_train(int argc, char **argv) {
     /* the architecture comes from --init, or from the resumed checkpoint's "model" */
     if (medsam_model_load(init ? init : o.resume, &m.model, &err)) return cli_dist_fail(&d, &err);
     ms_dataset ds;
-    if (ms_dataset_open(data, m.model->cfg.img_size, &ds, &err)) {
+    if (ms_dataset_open_opts(data, m.model->cfg.img_size, &dopt, &ds, &err)) {
         medsam_model_free(m.model);
         return cli_dist_fail(&d, &err);
     }
@@ -218,6 +250,12 @@ int cmd_train(int argc, char **argv) {
     if (d.rank == 0 && d.world > 1)
         fprintf(stderr, "medsam train: %d processes x batch %d = global batch %d\n", d.world, o.batch,
                 d.world * o.batch);
+    if (d.rank == 0 && ds.layout != MS_DATA_NPY) {
+        fprintf(stderr, "medsam train: %s data: %d slices with labels from %d files",
+                ds.layout == MS_DATA_NIFTI ? "NIfTI" : "npz", ds.count, ds.files);
+        if (ds.files_skipped) fprintf(stderr, " (%d more skipped: no object large enough)", ds.files_skipped);
+        fputc('\n', stderr);
+    }
     if (d.rank == 0)
         fprintf(stderr, "medsam train: %d samples of %dx%d in %s, batch %d, %d epochs, %d threads\n", ds.count,
                 ds.size, ds.size, data, o.batch, o.epochs, o.nthreads);

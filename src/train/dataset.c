@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "train/dataset_volume.h"
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -25,13 +26,24 @@ static int is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+ms_dataset_opts ms_dataset_default_opts(void) {
+    ms_dataset_opts o = {.intensity = {MEDSAM_INTENSITY_AUTO, 0, 0}, .min_voxels_3d = 1000, .min_pixels_2d = 100,
+                         .nthreads = 1};
+    return o;
+}
+
 medsam_status ms_dataset_open(const char *dir, int size, ms_dataset *ds, medsam_error *err) {
-    memset(ds, 0, sizeof *ds);
+    return ms_dataset_open_opts(dir, size, NULL, ds, err);
+}
+
+/* The npy layout: names present in both DIR/gts/ and DIR/imgs/; *has_gts: the gts/ folder opened. */
+static medsam_status list_npy(const char *dir, ms_dataset *ds, int *has_gts, medsam_error *err) {
     char *gts = join3(dir, "gts", "");
     if (!gts) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
     DIR *d = opendir(gts);
     free(gts);
-    if (!d) return ms_error(err, MEDSAM_ERR_IO, "%s: no gts/ folder (expected DIR/gts/*.npy and DIR/imgs/*.npy)", dir);
+    *has_gts = d != NULL;
+    if (!d) return MEDSAM_OK;
     int cap = 0;
     medsam_status st = MEDSAM_OK;
     struct dirent *e;
@@ -53,19 +65,37 @@ medsam_status ms_dataset_open(const char *dir, int size, ms_dataset *ds, medsam_
         ds->count++;
     }
     closedir(d);
-    if (st == MEDSAM_OK && !(ds->dir = strdup(dir))) st = MEDSAM_ERR_NOMEM;
-    if (st != MEDSAM_OK) { ms_dataset_free(ds); return ms_error(err, st, "out of memory listing %s", dir); }
-    if (ds->count == 0) {
-        ms_dataset_free(ds);
-        return ms_error(err, MEDSAM_ERR_IO, "%s: no NAME.npy present in both gts/ and imgs/", dir);
+    return st ? ms_error(err, st, "out of memory listing %s", dir) : MEDSAM_OK;
+}
+
+medsam_status ms_dataset_open_opts(const char *dir, int size, const ms_dataset_opts *o, ms_dataset *ds,
+                                   medsam_error *err) {
+    memset(ds, 0, sizeof *ds);
+    ms_dataset_opts def = ms_dataset_default_opts();
+    int has_gts = 0, found = 0;
+    medsam_status st = list_npy(dir, ds, &has_gts, err);
+    if (!st && ds->count > 0) {
+        if (!(ds->dir = strdup(dir))) st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory listing %s", dir);
+        if (st) { ms_dataset_free(ds); return st; }
+        qsort(ds->names, (size_t)ds->count, sizeof *ds->names, cmp_str);
+        ds->size = size;
+        ds->layout = MS_DATA_NPY;
+        ds->files = ds->count;
+        return MEDSAM_OK;
     }
-    qsort(ds->names, (size_t)ds->count, sizeof *ds->names, cmp_str);
-    ds->size = size;
-    return MEDSAM_OK;
+    ms_dataset_free(ds);
+    if (st) return st;
+    if ((st = ms_voldata_open(dir, size, o ? o : &def, ds, &found, err)) || found) return st;
+    if (!has_gts)
+        return ms_error(err, MEDSAM_ERR_IO, "%s: no gts/ folder and no NAME.npz files (expected DIR/gts/ + DIR/imgs/ "
+                        "with NAME.npy, NAME.nii.gz or NAME.nii pairs, or DIR/NAME.npz with imgs and gts)", dir);
+    return ms_error(err, MEDSAM_ERR_IO, "%s: no NAME.npy present in both gts/ and imgs/ (nor NAME.nii.gz / NAME.nii "
+                    "pairs)", dir);
 }
 
 void ms_dataset_free(ms_dataset *ds) {
     if (!ds) return;
+    ms_voldata_free(ds->vol);
     for (int i = 0; i < ds->count; i++) free(ds->names[i]);
     free(ds->names);
     free(ds->dir);
@@ -146,6 +176,7 @@ done:
 
 medsam_status ms_dataset_load(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float *image, float *gt,
                               float box[4], medsam_error *err) {
+    if (ds->vol) return ms_voldata_load(ds, index, bbox_shift, rng, image, gt, box, err);
     const int S = ds->size;
     const size_t plane = (size_t)S * S;
     char *ip = join3(ds->dir, "imgs", ds->names[index]), *gp = NULL;
@@ -183,6 +214,7 @@ done:
 
 medsam_status ms_dataset_draw(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float box[4],
                               medsam_error *err) {
+    if (ds->vol) return ms_voldata_load(ds, index, bbox_shift, rng, NULL, NULL, box, err);
     char *gp = NULL;
     int32_t *lab = NULL, chosen;
     medsam_status st = read_labels(ds, index, &gp, &lab, err);

@@ -1,6 +1,8 @@
 /* dataset.h — MedSAM's training data (train_one_gpu.py:NpyDataset): DIR/gts/NAME.npy
  * label maps (S, S) of integers paired with DIR/imgs/NAME.npy images (S, S, 3) in
  * [0, 1] (float32 or float64), S = the model's img_size (1024 for MedSAM).
+ * Also NIfTI image/label volume pairs and MedSAM / CVPR24 npz files (imgs + gts),
+ * cut into slices and preprocessed on the fly as inference does: dataset_volume.h.
  *
  * One sample, with Python's `random` generator (core/pyrandom.h) in the official order:
  *   label_ids = np.unique(gt)[1:];  label = random.choice(label_ids)   (the smallest
@@ -18,13 +20,43 @@
 #include "core/pyrandom.h"
 #include "medsam.h"
 
+typedef enum {
+    MS_DATA_NPY = 0, /* DIR/imgs/NAME.npy + DIR/gts/NAME.npy, already preprocessed */
+    MS_DATA_NIFTI,   /* DIR/imgs/NAME.nii[.gz] + DIR/gts/NAME.nii[.gz] volumes */
+    MS_DATA_NPZ,     /* DIR/NAME.npz with imgs + gts */
+} ms_data_layout;
+
+typedef struct ms_voldata ms_voldata; /* NIfTI / npz: pairs, sample -> (pair, slice), the cached pair */
+
 typedef struct {
     char *dir;    /* DIR */
-    char **names; // (count) file names present in both gts/ and imgs/, sorted by strcmp
-    int count;
+    char **names; // (count) npy: file names present in both gts/ and imgs/, sorted by strcmp;
+                  //         NIfTI / npz: one per sample, "NAME:z" (z the 0-based slice) or "NAME" (2-D npz)
+    int count;    /* samples */
     int size;     /* S */
+    ms_data_layout layout;
+    int files;         /* NIfTI / npz: pairs that gave samples (npy: count) */
+    int files_skipped; /* NIfTI / npz: pairs whose labels all fell to the dust removal */
+    ms_voldata *vol;   /* NIfTI / npz only (dataset_volume.h); NULL for npy */
 } ms_dataset;
 
+/* How NIfTI / npz data is prepared (the npy layout ignores this). */
+typedef struct {
+    medsam_intensity intensity; /* whole-volume intensities, as `medsam segment` (medsam_volume_normalize):
+                                   AUTO (mode 0): uint8 as it is, anything else the MR percentiles */
+    int64_t min_voxels_3d;      /* 3-D objects under this many voxels are removed (pre_CT_MR.py: 1000); <= 1: off */
+    int64_t min_pixels_2d;      /* then, per slice, objects under this many pixels (pre_CT_MR.py: 100); <= 1: off */
+    int nthreads;               /* threads for the resizes (results do not depend on it) */
+} ms_dataset_opts;
+
+/* intensity AUTO, 1000, 100 (pre_CT_MR.py's thresholds), 1 thread. */
+ms_dataset_opts ms_dataset_default_opts(void);
+
+/* Opens DIR: the npy layout when DIR/gts/ and DIR/imgs/ share NAME.npy files, else
+ * NIfTI pairs, else DIR/NAME.npz files (dataset_volume.h). `o` NULL: the defaults. */
+medsam_status ms_dataset_open_opts(const char *dir, int size, const ms_dataset_opts *o, ms_dataset *ds,
+                                   medsam_error *err);
+/* ms_dataset_open_opts with the defaults. */
 medsam_status ms_dataset_open(const char *dir, int size, ms_dataset *ds, medsam_error *err);
 void ms_dataset_free(ms_dataset *ds);
 
