@@ -3,22 +3,29 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 #include "ops/attention.h"
 #include "ops/conv.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
 #include "ops/vecmath.h"
 
 /* Where each activation lives in the workspace (offsets in floats). */
 typedef struct {
     long N;           /* tokens, G*G */
-    long mlp_rows;    /* MLP hidden activations are computed this many tokens at a time */
     size_t per_thread;/* attention scratch per thread */
+    size_t mlp_w1, mlp_w2, mlp_tiles; /* offsets in big: packed lin1^T, lin2^T, per-thread hidden tiles */
     size_t x, a, b, big, scratch, total;
 } enc_plan;
 
 static size_t enc_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* p rounded up to a 64-byte boundary (the workspace may come from malloc). */
+static float *enc_align64(float *p) { return (float *)(((unsigned long)(size_t)p + 63) & ~63UL); }
 
 static int enc_is_windowed(const ms_config *c, int blk) { return !c->is_global[blk] && c->window_size > 0; }
 
@@ -40,11 +47,14 @@ static int enc_plan_make(const ms_config *c, enc_plan *p) {
         if (s > p->per_thread) p->per_thread = s;
     }
     size_t big = (size_t)p->N * 3 * C;
-    p->mlp_rows = (long)(big / (size_t)M);
-    if (p->mlp_rows < 64) p->mlp_rows = 64;
-    if (p->mlp_rows > p->N) p->mlp_rows = p->N;
-    size_t need[3] = {(size_t)p->mlp_rows * M, conv_patchify_col_floats(c->in_chans, c->img_size, c->img_size,
-                                                                        c->patch_size),
+    /* MLP: both weights packed once per block, then row tiles per thread */
+    const size_t w1 = gemm_pack_b_into_bytes((int)C, (int)M), w2 = gemm_pack_b_into_bytes((int)M, (int)C);
+    if (!w1 || !w2) return -1;
+    p->mlp_w1 = 0;
+    p->mlp_w2 = enc_round16(w1 / sizeof(float) + 16);  // + 16: room to align the start to 64 bytes
+    p->mlp_tiles = p->mlp_w2 + enc_round16(w2 / sizeof(float) + 16);
+    size_t need[3] = {p->mlp_tiles + (size_t)MS_ENC_MAX_ATTN_THREADS * MS_ENC_MLP_TILE_ROWS * M,
+                      conv_patchify_col_floats(c->in_chans, c->img_size, c->img_size, c->patch_size),
                       conv3x3_col_floats((int)O, (int)G, (int)G)};
     for (int i = 0; i < 3; i++) big = need[i] > big ? need[i] : big;
     size_t off = 0;
@@ -73,11 +83,42 @@ static void enc_layernorm(float *out, const float *in, const float *weight, cons
         vec_layernorm_f64_forward(out + r0 * C, in + r0 * C, weight, bias, N - r0 < step ? N - r0 : step, C, eps);
 }
 
-/* ref: torch.nn.GELU() (exact erf), in place. x: (n) */
-static void enc_gelu(float *x, long n, int nthreads) {
-    const long step = 1L << 16;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > step)
-    for (long i0 = 0; i0 < n; i0 += step) vec_gelu_erf_forward(x + i0, n - i0 < step ? n - i0 : step);
+/* ref: common.py:MLPBlock.forward -- lin2(act(lin1(x))), in row tiles: each
+ * thread runs lin1, GELU and lin2 on MS_ENC_MLP_TILE_ROWS tokens with
+ * single-threaded GEMMs on weights packed once, so the (tile, M) hidden
+ * activations stay in cache. Every output element sees the same arithmetic as
+ * one whole-matrix GEMM (tiling splits rows only). in, out: (N, C); big holds
+ * the packed weights and the tiles (see enc_plan). */
+static void enc_mlp(const ms_config *c, const ms_vit_block_w *bw, const enc_plan *p, float *out, const float *in,
+                    float *big, int nthreads) {
+    const int C = c->embed_dim, M = c->mlp_dim;
+    const long N = p->N, R = MS_ENC_MLP_TILE_ROWS;
+    float *m1 = enc_align64(big + p->mlp_w1), *m2 = enc_align64(big + p->mlp_w2);
+    gemm_packed_b *w1 = gemm_pack_b_into(m1, (size_t)(big + p->mlp_w2 - m1) * sizeof(float), 1, C, M, bw->lin1_w, C,
+                                         nthreads);  // lin1_w^T: (C, M)
+    gemm_packed_b *w2 = gemm_pack_b_into(m2, (size_t)(big + p->mlp_tiles - m2) * sizeof(float), 1, M, C, bw->lin2_w,
+                                         M, nthreads);  // lin2_w^T: (M, C)
+    const int nt = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
+    const long ntiles = (N + R - 1) / R;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (long t = 0; t < ntiles; t++) {
+#ifdef _OPENMP
+        const int me = omp_get_thread_num();
+#else
+        const int me = 0;
+#endif
+        const long r0 = t * R, rows = N - r0 < R ? N - r0 : R;
+        float *hidden = big + p->mlp_tiles + (size_t)me * R * M;  // (rows, M)
+        if (w1 && w2) {
+            gemm_f32_packed(0, (int)rows, 1.0f, in + r0 * C, C, w1, 0.0f, hidden, M, bw->lin1_b, 1);
+            vec_gelu_erf_forward(hidden, rows * M);
+            gemm_f32_packed(0, (int)rows, 1.0f, hidden, M, w2, 0.0f, out + r0 * C, C, bw->lin2_b, 1);
+        } else {  // not reached with a plan from enc_plan_make; same arithmetic without pre-packing
+            linear_forward(hidden, in + r0 * C, C, bw->lin1_w, bw->lin1_b, rows, C, M, 1);
+            vec_gelu_erf_forward(hidden, rows * M);
+            linear_forward(out + r0 * C, hidden, M, bw->lin2_w, bw->lin2_b, rows, M, C, 1);
+        }
+    }
 }
 
 /* x += y, elementwise. x, y: (n) */
@@ -89,7 +130,7 @@ static void enc_add_inplace(float *x, const float *y, long n, int nthreads) {
 /* One transformer block, in place on x. ref: image_encoder.py:Block.forward */
 static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, const enc_plan *p, float *x, float *a,
                       float *b, float *big, float *scratch, int nthreads) {
-    const int G = c->grid, C = c->embed_dim, M = c->mlp_dim, H = c->num_heads, hd = c->head_dim;
+    const int G = c->grid, C = c->embed_dim, H = c->num_heads, hd = c->head_dim;
     const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
     const long N = p->N;
     // ref: Block.forward -- shortcut = x; x = self.norm1(x)
@@ -108,12 +149,7 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
     enc_add_inplace(x, b, N * C, nthreads);
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
     enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
-    for (long r0 = 0; r0 < N; r0 += p->mlp_rows) {
-        const long rows = N - r0 < p->mlp_rows ? N - r0 : p->mlp_rows;
-        linear_forward(big, a + r0 * C, C, bw->lin1_w, bw->lin1_b, rows, C, M, nthreads);  // big: (rows, M)
-        enc_gelu(big, rows * M, nthreads);
-        linear_forward(b + r0 * C, big, M, bw->lin2_w, bw->lin2_b, rows, M, C, nthreads);  // b: (rows, C)
-    }
+    enc_mlp(c, bw, p, b, a, big, nthreads);                                      // b: (N, C)
     enc_add_inplace(x, b, N * C, nthreads);
 }
 

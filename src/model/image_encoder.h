@@ -28,9 +28,13 @@
 /* Query rows per attention tile in global blocks (scores tile: (48, G*G) per thread,
  * 768 KB for ViT-B: it stays in a 1 MB L2; a multiple of the gemm's 6-row micro-tile). */
 #define MS_ENC_GLOBAL_TILE_Q 48
-/* The workspace holds attention scratch for this many threads; attention runs on
- * min(nthreads, MS_ENC_MAX_ATTN_THREADS) threads, everything else on nthreads. */
+/* The workspace holds attention scratch and MLP tiles for this many threads;
+ * attention and the MLP run on min(nthreads, MS_ENC_MAX_ATTN_THREADS) threads,
+ * everything else on nthreads. */
 #define MS_ENC_MAX_ATTN_THREADS 16
+/* Token rows per MLP tile: lin1 -> GELU -> lin2 on (96, mlp_dim) hidden
+ * activations per thread (1.2 MB for ViT-B, in L2/L3 instead of DRAM). */
+#define MS_ENC_MLP_TILE_ROWS 96
 
 /* Floats of activation workspace for one image, any thread count
  * (ViT-B: 22.2 M floats = 89 MB, of which 13 MB attention scratch for 16 threads).

@@ -234,6 +234,21 @@ static long gemm_packed_bytes_for(const gemm_kernel *kern, int K, int N) {
 
 long gemm_packed_b_bytes(int K, int N) { return gemm_packed_bytes_for(gemm_kernel_best(), K, N); }
 
+/* Packs op(B) (K, N) into data in kern's layout, panels split between threads. */
+static void gemm_pack_b_panels(const gemm_kernel *kern, int trans_b, int K, int N, const float *B, int ldb,
+                               float *data, int nthreads) {
+    if (K <= 0 || N <= 0) return;
+    const int NR = kern->nr, panels = gemm_ceil_div(N, NR);
+    const int nt = gemm_min(nthreads < 1 ? 1 : nthreads, panels);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        const int q0 = (int)((long)panels * t / nt), q1 = (int)((long)panels * (t + 1) / nt);
+        const int j0 = q0 * NR, cols = gemm_min(q1 * NR, N) - j0;
+        const float *src = trans_b ? B + (long)j0 * ldb : B + j0;  // op(B)(0, j0)
+        if (cols > 0) kern->pack_b(trans_b, src, ldb, K, cols, data + (long)q0 * K * NR, (long)K * NR);
+    }
+}
+
 gemm_packed_b *gemm_pack_b_with(const gemm_kernel *kern, int trans_b, int K, int N, const float *B, int ldb) {
     long bytes = gemm_packed_bytes_for(kern, K, N);
     if (bytes < 0) return NULL;
@@ -242,12 +257,35 @@ gemm_packed_b *gemm_pack_b_with(const gemm_kernel *kern, int trans_b, int K, int
     pb->K = K;
     pb->N = N;
     pb->kern = kern;
+    pb->owned = 1;
     pb->data = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!pb->data) {
         free(pb);
         return NULL;
     }
-    if (K > 0 && N > 0) kern->pack_b(trans_b != 0, B, ldb, K, N, pb->data, (long)K * kern->nr);
+    gemm_pack_b_panels(kern, trans_b != 0, K, N, B, ldb, pb->data, 1);
+    return pb;
+}
+
+/* The object's header, rounded up so that the data after it stays 64-byte aligned. */
+#define GEMM_PACKED_HEADER ((sizeof(gemm_packed_b) + 63) & ~(size_t)63)
+
+size_t gemm_pack_b_into_bytes(int K, int N) {
+    long bytes = gemm_packed_b_bytes(K, N);
+    return bytes < 0 ? 0 : GEMM_PACKED_HEADER + (size_t)bytes;
+}
+
+gemm_packed_b *gemm_pack_b_into(void *mem, size_t mem_bytes, int trans_b, int K, int N, const float *B, int ldb,
+                                int nthreads) {
+    size_t need = gemm_pack_b_into_bytes(K, N);
+    if (!mem || need == 0 || mem_bytes < need || ((unsigned long)(size_t)mem & 63)) return NULL;
+    gemm_packed_b *pb = mem;
+    pb->K = K;
+    pb->N = N;
+    pb->kern = gemm_kernel_best();
+    pb->owned = 0;
+    pb->data = (float *)((char *)mem + GEMM_PACKED_HEADER);
+    gemm_pack_b_panels(pb->kern, trans_b != 0, K, N, B, ldb, pb->data, nthreads);
     return pb;
 }
 
@@ -256,7 +294,7 @@ gemm_packed_b *gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb) {
 }
 
 void gemm_packed_b_free(gemm_packed_b *pb) {
-    if (!pb) return;
+    if (!pb || !pb->owned) return;
     free(pb->data);
     free(pb);
 }

@@ -37,6 +37,8 @@
 #ifndef MS_OPS_GEMM_H
 #define MS_OPS_GEMM_H
 
+#include <stddef.h>
+
 /* C = alpha * op(A) * op(B) + beta * C. */
 void gemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda,  // op(A): (M, K)
@@ -74,6 +76,15 @@ int gemm_packed_b_rows(const gemm_packed_b *pb);  // K
 int gemm_packed_b_cols(const gemm_packed_b *pb);  // N
 /* Bytes held by a packed B of op(B) (K, N); lets callers budget memory. */
 long gemm_packed_b_bytes(int K, int N);
+
+/* The same object built inside caller memory (no allocation), the panels
+ * packed by nthreads threads (bits independent of nthreads). mem must be
+ * 64-byte aligned and hold gemm_pack_b_into_bytes(K, N) bytes; returns NULL
+ * otherwise. The object lives in mem: gemm_packed_b_free ignores it. */
+size_t gemm_pack_b_into_bytes(int K, int N);
+gemm_packed_b *gemm_pack_b_into(void *mem, size_t mem_bytes, int trans_b, int K, int N,
+                                const float *B, int ldb,  // op(B): (K, N)
+                                int nthreads);
 
 /* C = alpha * op(A) * B + beta * C [+ bias], with B pre-packed; M from the
  * caller, K and N from pb. Bit-identical to gemm_f32_bias on the same data. */

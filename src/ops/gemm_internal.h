@@ -68,6 +68,7 @@ const gemm_kernel *gemm_kernel_best(void);
 struct gemm_packed_b {
     int K, N;
     const gemm_kernel *kern; /* whose layout (NR) data has */
+    int owned;               /* 0: lives in caller memory (gemm_pack_b_into), never freed */
     float *data;             /* (ceil(N/NR), K, NR), 64-byte aligned */
 };
 
