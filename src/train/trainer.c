@@ -270,7 +270,9 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
             int last = step + 1 == steps_per_epoch;
             if (T->world <= 1) interrupted = o->stop && *o->stop;
             if (!last && (interrupted || (o->save_every > 0 && T->prog.global_step % o->save_every == 0))) {
-                if ((s = save(T, T->latest, err)) || (s = log_write(T, err))) break;
+                /* latest.pth last: it is the commit point (a kill -9 before it leaves a log that
+                 * log_reload trims back to the older checkpoint) */
+                if ((s = log_write(T, err)) || (s = save(T, T->latest, err))) break;
             }
             if (interrupted && !last) {
                 s = ms_error(err, MEDSAM_ERR_IO, "interrupted after step %lld: %s holds the state to --resume",
@@ -293,9 +295,11 @@ static medsam_status train_epochs(trainer *T, medsam_error *err) {
         int is_best = score < T->prog.best_val;
         if (is_best) T->prog.best_val = score;
         // ref: train_one_gpu.py:main — save latest, and best when the loss improved
-        if ((s = save(T, T->latest, err))) break;
-        if (is_best && (s = save(T, T->best, err))) break;
+        /* order: log.csv, best.pth, then latest.pth, the commit point: killed before it, a resume
+         * redoes the epoch from the older latest.pth and rewrites the same log lines and best.pth */
         if ((s = log_write(T, err))) break;
+        if (is_best && (s = save(T, T->best, err))) break;
+        if ((s = save(T, T->latest, err))) break;
         /* processes stop together: on the flag they agreed on at the epoch's last step */
         int stop_now = T->world > 1 ? T->stop_agreed : o->stop && *o->stop;
         if (stop_now && epoch + 1 < o->epochs)
