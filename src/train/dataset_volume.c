@@ -153,6 +153,11 @@ static medsam_status take_labels(ms_voldata *v, const ms_samples *s, const char 
 static medsam_status read_labels(ms_voldata *v, int p, int *any, medsam_error *err) {
     const vd_pair *pr = &v->pairs[p];
     v->cur = -1;
+    if (v->img_cur != p) { /* hold one pair at a time */
+        free(v->image);
+        v->image = NULL;
+        v->img_cur = -1;
+    }
     medsam_status st;
     ms_samples s;
     if (v->layout == MS_DATA_NIFTI) {
@@ -183,8 +188,8 @@ static medsam_status read_labels(ms_voldata *v, int p, int *any, medsam_error *e
                 st = ms_error(err, MEDSAM_ERR_SHAPE, "%s: gts has a bad size", pr->gt);
             } else {
                 v->nx = (int)W, v->ny = (int)H, v->nz = (int)D, v->is_2d = !d3;
-                s = (ms_samples){g.data, npy_vox(g.dtype), 0, 1, 0, g.count,
-                                 g.dtype == MS_NPY_F32 ? MS_ARITH_F32 : MS_ARITH_F64};
+                s = (ms_samples){.data = g.data, .type = npy_vox(g.dtype), .scaled = 0, .slope = 1, .inter = 0,
+                                 .n = g.count, .arith = g.dtype == MS_NPY_F32 ? MS_ARITH_F32 : MS_ARITH_F64};
                 st = take_labels(v, &s, pr->gt, err);
             }
         }
