@@ -4,7 +4,7 @@
 # loss from log.csv and every weight of latest.pth compared (tools/ref/make_train_trajectory.py).
 #   sh tools/ref/check_train_trajectory.sh DIR [tiny|vitb256] [LR] [THREADS]
 # tiny: the CI fixture model at 128 (seconds); vitb256: ViT-B at a 256 input, random weights
-# (about a minute per side on 2 cores). Needs Debian's python3 with torch and the official checkout.
+# (about 2 minutes per side on 2 cores). Needs Debian's python3 with torch and the official checkout.
 set -e
 DIR=${1:?usage: check_train_trajectory.sh DIR [tiny|vitb256] [LR] [THREADS]}
 CONFIG=${2:-tiny}
