@@ -7,7 +7,9 @@
  *      build/libmedsam.a -lpng -ljpeg -lz -lm -o build/bench/bench_encoder
  * Usage:
  *   bench_encoder -m MODEL.pth -i IMAGE [-b x0,y0,x1,y1] [--threads 1,2] [--reps 3]
- *                 [--medsam build/medsam] [--results FILE]
+ *                 [--medsam build/medsam] [--results FILE] [--decoder-only 1]
+ * --decoder-only 1 encodes the image once (on the largest thread count) and
+ * times only the decoder rows (1 box: 3*reps runs, 10 boxes: reps runs).
  * Prints tables to stdout; --results also writes "key value" lines (seconds,
  * GFLOP/s, MB) that bench/run.sh sets beside bench/pytorch_bench.py's. */
 #include <math.h>
@@ -277,7 +279,7 @@ static int bench_process(char *const argv[], double *wall, double *rss_mb) {
 
 typedef struct {
     const char *model, *image, *medsam, *results, *box;
-    int threads[BENCH_MAX_THREADS], nthreads, reps;
+    int threads[BENCH_MAX_THREADS], nthreads, reps, decoder_only;
 } bench_opts;
 
 static int bench_parse(int argc, char **argv, bench_opts *o) {
@@ -292,6 +294,7 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--medsam")) o->medsam = v;
         else if (!strcmp(a, "--results")) o->results = v;
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
+        else if (!strcmp(a, "--decoder-only")) o->decoder_only = atoi(v);
         else if (!strcmp(a, "--threads")) {
             o->nthreads = 0;
             for (const char *p = v; *p && o->nthreads < BENCH_MAX_THREADS;) {
@@ -321,14 +324,14 @@ int main(int argc, char **argv) {
     bench_opts o;
     if (bench_parse(argc, argv, &o)) {
         fprintf(stderr, "usage: bench_encoder -m MODEL.pth -i IMAGE [-b x0,y0,x1,y1] [--threads 1,2] [--reps 3] "
-                        "[--medsam build/medsam] [--results FILE]\n");
+                        "[--medsam build/medsam] [--results FILE] [--decoder-only 1]\n");
         return 2;
     }
     FILE *res = o.results ? fopen(o.results, "w") : NULL;
     /* processes first, while this process is small: Linux carries the RSS high-water mark of
      * the spawning process's memory into a child's ru_maxrss at exec */
     double proc_wall[2] = {-1, -1}, proc_rss[2] = {-1, -1};
-    if (o.medsam) {
+    if (o.medsam && !o.decoder_only) {
         char emb_out[] = "build/bench/embed_out.npy", mask_out[] = "build/bench/segment_out.png";
         char *embed_argv[] = {(char *)o.medsam, "embed", "-m", (char *)o.model, "-i", (char *)o.image, "-o", emb_out, NULL};
         char *seg_argv[] = {(char *)o.medsam, "segment", "-m", (char *)o.model, "-i", (char *)o.image, "-b",
@@ -359,6 +362,14 @@ int main(int argc, char **argv) {
     for (long p = 0; p < (long)S * S; p++)
         for (int ch = 0; ch < 3; ch++) chw[(long)ch * S * S + p] = hwc[p * 3 + ch];
 
+    if (o.decoder_only) {
+        medsam_status st = ms_image_encoder_forward(c, &m->w.enc, chw, emb, work, o.threads[nt - 1], NULL, NULL, &err);
+        if (st) {
+            fprintf(stderr, "bench: %s\n", err.message);
+            return 1;
+        }
+        goto decoder;
+    }
     bench_work wk;
     bench_count_work(c, &wk);
     double peak[BENCH_MAX_THREADS];
@@ -453,7 +464,7 @@ int main(int argc, char **argv) {
            "   other = partition/unpartition, residual adds and what op-by-op timing misses)\n");
     free(x), free(y), free(big), free(scratch);
 
-    /* decoder */
+decoder:;
     medsam_embedding *e;
     if (medsam_embedding_from_data(m, emb, (long)c->out_chans * c->grid * c->grid, &e, &err)) {
         fprintf(stderr, "bench: %s\n", err.message);
@@ -469,7 +480,7 @@ int main(int argc, char **argv) {
     }
     medsam_embedding_free(e);
 
-    if (o.medsam) {
+    if (o.medsam && !o.decoder_only) {
         printf("== processes (default threads = all CPUs), wall time and peak RSS (run first, one each)\n");
         if (proc_wall[0] >= 0) {
             printf("  medsam embed:   %7.2f s wall, peak RSS %7.1f MB\n", proc_wall[0], proc_rss[0]);

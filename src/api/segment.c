@@ -94,31 +94,26 @@ void medsam_embedding_free(medsam_embedding *e) {
 
 /* mask (H, W) = label of the last box whose postprocessed mask covers the pixel,
  * 0 where none does, i.e. the largest such label: boxes are postprocessed on
- * min(nthreads, n) threads, thread t keeping the largest label it has seen per
- * pixel in its own plane (thread 0 in mask), and the planes are merged by max.
+ * min(nthreads, n) threads, thread t raising the labels of its own plane
+ * (thread 0: mask), and the planes are merged by max.
  * ref: MedSAM_Inference.py:medsam_inference (sigmoid, resize, > 0.5) per box.
- * low: (n, L, L) logits; one: (H, W) scratch; extra: (nt - 1, 2, H, W) scratch. */
-static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *one, uint8_t *extra,
-                          uint8_t *mask) {
+ * low: (n, L, L) logits; extra: (nt - 1, H, W) scratch. */
+static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *extra, uint8_t *mask) {
     const size_t npix = (size_t)W * H;
     const int nt = nthreads < n ? nthreads : n;
     memset(mask, 0, npix);
-    if (nt > 1) memset(extra, 0, 2 * npix * (size_t)(nt - 1));
+    if (nt > 1) memset(extra, 0, npix * (size_t)(nt - 1));
 #pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
     for (int i = 0; i < n; i++) {
         int t = 0;
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        uint8_t *lab = t ? extra + 2 * npix * (size_t)(t - 1) : mask;  // (H, W)
-        uint8_t *cur = t ? lab + npix : one;                            // (H, W)
-        ms_postprocess_mask(low + (size_t)i * L * L, L, L, H, W, cur);
-        const uint8_t label = (uint8_t)(i + 1);
-        for (size_t p = 0; p < npix; p++)
-            if (cur[p] && label > lab[p]) lab[p] = label;
+        uint8_t *lab = t ? extra + npix * (size_t)(t - 1) : mask;  // (H, W)
+        ms_postprocess_label(low + (size_t)i * L * L, L, L, H, W, (uint8_t)(i + 1), lab);
     }
     for (int t = 1; t < nt; t++) {
-        const uint8_t *lab = extra + 2 * npix * (size_t)(t - 1);
+        const uint8_t *lab = extra + npix * (size_t)(t - 1);
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && npix > 65536)
         for (long p = 0; p < (long)npix; p++)
             if (lab[p] > mask[p]) mask[p] = lab[p];
@@ -162,7 +157,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     const size_t n_sparse = lines16((size_t)n * Ns * D), n_iou = lines16((size_t)n);
     const size_t n_work = lines16(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads));
     const size_t n_low = logits ? 0 : lines16((size_t)n * plane);
-    const size_t n_labels = mask ? lines16((npix + 2 * npix * (size_t)(nt_labels - 1) + 3) / 4) : 0;
+    const size_t n_labels = mask ? lines16((npix * (size_t)(nt_labels - 1) + 3) / 4) : 0;
     const size_t n_rest = n_sparse + n_iou + n_work + n_low + n_labels;
     const int split = (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
     float *block = malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
@@ -171,7 +166,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     float *iou_all = sparse + n_sparse;                 // (n)
     float *work = iou_all + n_iou;                      // ms_mask_decoder_batch_workspace_floats
     float *low = logits ? logits : work + n_work;       // (n, L, L)
-    uint8_t *one = (uint8_t *)(work + n_work + n_low);  // (H, W), then (nt - 1, 2, H, W)
+    uint8_t *extra = (uint8_t *)(work + n_work + n_low); // (nt - 1, H, W)
     medsam_status st = MEDSAM_OK;
     if (!block || !img_buf) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
     for (int i = 0; i < n && !st; i++) {
@@ -187,7 +182,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
     }
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
-    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, one, one + npix, mask);
+    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, extra, mask);
     if (split) free(img_buf);
     free(block);
     return st;

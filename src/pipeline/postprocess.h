@@ -29,10 +29,17 @@
 void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out);
 
 /* prob_out (out_h, out_w) = bilinear(sigmoid(logits)); logits (lh, lw), normally (256, 256).
- * The sigmoid is evaluated per tap, so nothing is allocated. */
+ * The sigmoid is taken once per logit into one temporary allocation (per tap,
+ * allocation-free, if that fails); AVX2 paths with the same operations per
+ * element, so results are bit-identical on every path. */
 void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out);
 
 /* mask_out (out_h, out_w): 1 where bilinear(sigmoid(logits)) > 0.5, else 0. */
 void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out);
+
+/* labels (out_h, out_w): set to `label` where the mask of ms_postprocess_mask is 1
+ * and labels holds a smaller value; other pixels untouched (label maps of many boxes). */
+void ms_postprocess_label(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t label,
+                          uint8_t *labels);
 
 #endif
