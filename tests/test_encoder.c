@@ -122,10 +122,11 @@ static void test_attention_case(const char *what, int ngroups, int sh, int sw, i
 }
 
 /* Both softmax paths vs the scalar expf softmax of ops.h, lengths around the
- * 8-wide blocks; spread inputs so that some fall far below the row max. */
+ * 8- and 16-wide blocks; spread inputs so that some fall far below the row max.
+ * The dispatched path (AVX-512 where present) must give the AVX2 path's bits. */
 static void test_softmax(void) {
     rng r = {99};
-    const int lens[] = {1, 3, 8, 9, 15, 196, 4096};
+    const int lens[] = {1, 3, 8, 9, 15, 16, 17, 24, 31, 32, 33, 47, 64, 100, 196, 4096};
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         const int n = lens[li];
         float *x = alloc_rand(&r, n, 60.0f), *ref = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
@@ -138,6 +139,13 @@ static void test_softmax(void) {
             snprintf(what, sizeof what, "softmax n=%d %s vs expf", n, path ? "portable" : "dispatched");
             t_close(what, got, ref, n, 1e-30, 4e-7, 2e-7);
         }
+        float *avx2 = malloc(sizeof(float) * n);
+        memcpy(got, x, sizeof(float) * n);
+        memcpy(avx2, x, sizeof(float) * n);
+        vit_softmax_row(got, n, 0);
+        vit_softmax_row(avx2, n, 2);
+        CHECK(memcmp(got, avx2, sizeof(float) * n) == 0, "softmax n=%d: dispatched and AVX2 paths differ", n);
+        free(avx2);
         free(x), free(ref), free(got);
     }
 }

@@ -111,20 +111,12 @@ ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const 
     return _mm_cvtss_f32(m4);
 }
 
-ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
-    const __m256 mx = _mm256_set1_ps(mxs);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+/* The part of attn_exp_sum_avx2 after its 16-wide loop: row[j..n) with
+ * accumulators acc0 (lanes of j mod 16 < 8) and acc1; `last` holds the row's
+ * last 8 values as they were before any store (n >= 8). */
+ATTN_AVX2 static float attn_exp_sum_finish_avx2(float *row, int n, int j, __m256 mx, __m256 acc0, __m256 acc1,
+                                                __m256 last) {
     const int tail = n % 8;
-    const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
-    int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        const __m256 e0 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
-        const __m256 e1 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mx));
-        _mm256_storeu_ps(row + j, e0);
-        _mm256_storeu_ps(row + j + 8, e1);
-        acc0 = _mm256_add_ps(acc0, e0);
-        acc1 = _mm256_add_ps(acc1, e1);
-    }
     if (j + 8 <= n) {
         const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
         _mm256_storeu_ps(row + j, e);
@@ -150,10 +142,92 @@ ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
     return _mm_cvtss_f32(s4);
 }
 
+ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
+    const __m256 mx = _mm256_set1_ps(mxs);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 e0 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
+        const __m256 e1 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mx));
+        _mm256_storeu_ps(row + j, e0);
+        _mm256_storeu_ps(row + j + 8, e1);
+        acc0 = _mm256_add_ps(acc0, e0);
+        acc1 = _mm256_add_ps(acc1, e1);
+    }
+    return attn_exp_sum_finish_avx2(row, n, j, mx, acc0, acc1, last);
+}
+
+/* ---- AVX-512: the AVX2 row kernels 16 lanes at a time, same bits ----
+ * exp is the same operation sequence per lane; in the sum, lanes 0-7 of the
+ * 16-wide accumulator are the AVX2 acc0 and lanes 8-15 its acc1, so every
+ * partial sum is the one the AVX2 kernel forms. */
+#define ATTN_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+
+ATTN_AVX512 static inline __m512 attn_exp_avx512(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+    const __m512 n = _mm512_sub_ps(t, magic);
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(ni, 23)));
+}
+
+ATTN_AVX512 static float attn_exp_sum_avx512(float *row, int n, float mxs) {
+    const __m512 mx = _mm512_set1_ps(mxs);
+    __m512 acc = _mm512_setzero_ps();
+    const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m512 e = attn_exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx));
+        _mm512_storeu_ps(row + j, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return attn_exp_sum_finish_avx2(row, n, j, _mm512_castps512_ps256(mx), _mm512_castps512_ps256(acc),
+                                    _mm512_extractf32x8_ps(acc, 1), last);
+}
+
+/* Rows with sw >= 16 (global blocks); shorter ones go to the AVX2 kernel. The
+ * row max is exact, so any lane grouping gives the same value. */
+ATTN_AVX512 static float attn_relpos_max_avx512(float *row, const float *rhi, const float *rw, int sh, int sw) {
+    if (sw < 16) return attn_relpos_max_avx2(row, rhi, rw, sh, sw);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int kh = 0; kh < sh; kh++) {
+        float *seg = row + (size_t)kh * sw;  // (sw)
+        const __m512 rh = _mm512_set1_ps(rhi[-kh]);
+        const __m512 last = _mm512_loadu_ps(seg + sw - 16);
+        int kw = 0;
+        for (; kw + 16 <= sw; kw += 16) {
+            const __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(seg + kw), rh), _mm512_loadu_ps(rw + kw));
+            _mm512_storeu_ps(seg + kw, v);
+            vmax = _mm512_max_ps(vmax, v);
+        }
+        if (sw % 16) {  // overlapping last vector, loaded before the stores above
+            const __m512 v = _mm512_add_ps(_mm512_add_ps(last, rh), _mm512_loadu_ps(rw + sw - 16));
+            _mm512_storeu_ps(seg + sw - 16, v);
+            vmax = _mm512_max_ps(vmax, v);
+        }
+    }
+    return _mm512_reduce_max_ps(vmax);
+}
+
+static const attn_row_kernels attn_avx512 = {attn_relpos_max_avx512, attn_exp_sum_avx512};
+
 static const attn_row_kernels attn_avx2 = {attn_relpos_max_avx2, attn_exp_sum_avx2};
 
 static const attn_row_kernels *attn_pick_row(int path) {
-    if (path == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &attn_avx2;
+    if (path == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &attn_avx512;
+    if ((path == 0 || path == 2) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &attn_avx2;
     return &attn_generic;
 }
 #else

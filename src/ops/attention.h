@@ -70,7 +70,8 @@ void vit_window_attention_forward_portable(float *out, const float *qkv, const f
 /* Softmax of one row in place, on the exp + sum kernel the attention uses:
  * max, exp (AVX2: Cephes polynomial, ~1 ulp; inputs more than 87.3 below the
  * max give ~1e-38, not 0; portable: expf), sum, scale by 1/sum.
- * path 0: the best for this CPU (AVX2 when present), 1: portable. row: (n), n >= 1 */
+ * path 0: the best for this CPU (AVX-512 or AVX2 when present; the two give
+ * the same bits), 1: portable, 2: AVX2 even where AVX-512 exists (for tests). row: (n), n >= 1 */
 void vit_softmax_row(float *row, int n, int path);
 
 /* Plain, obviously-correct version of the same computation (whole (T, T) score
