@@ -119,17 +119,69 @@ static void mlp_forward(float *out, const float *x, float *const *W, float *cons
 typedef struct {
     const float *W1, *b1;  // (D, 4*O1), (4*O1) packed output_upscaling.0
     const float *W2, *b2;  // (O1, 4*O2), (4*O2) packed output_upscaling.3
-    gemm_packed_b *pW1, *pW2; // pre-packed W1, W2 or NULL
+    gemm_packed_b *pW1;    // pre-packed W1 or NULL (then W1 is packed per call)
 } upscale_weights;
+
+/* Fills uw with the upscaling weights in gemm layout, in buf
+ * (upscale_weight_floats), and pre-packs W1; upscale_weights_free releases. */
+static void upscale_weights_make(upscale_weights *uw, const ms_config *c, const ms_mask_decoder_w *w, float *buf) {
+    const int D = c->prompt_dim, O1 = D / 4, O2 = D / 8;
+    float *W1 = buf;                     // (D, 4*O1)
+    float *b1 = W1 + (long)D * 4 * O1;   // (4*O1)
+    float *W2 = b1 + 4 * O1;             // (O1, 4*O2)
+    float *b2 = W2 + (long)O1 * 4 * O2;  // (4*O2)
+    conv_transpose2x2_pack(W1, b1, w->up_conv1_w, w->up_conv1_b, D, O1);
+    conv_transpose2x2_pack(W2, b2, w->up_conv2_w, w->up_conv2_b, O1, O2);
+    uw->W1 = W1, uw->b1 = b1, uw->W2 = W2, uw->b2 = b2;
+    uw->pW1 = gemm_pack_b(0, D, 4 * O1, W1, 4 * O1);
+}
+
+static void upscale_weights_free(upscale_weights *uw) { gemm_packed_b_free(uw->pW1); }
+
+/* out (n) = Zt^T h: out[p] = sum over o of Zt[o][p] * h[o], o in order with one
+ * fused multiply-add each, as the gemm micro-kernels accumulate a dot product
+ * (bit-identical to gemm_f32(0, 1, 1, n, O2, 1, h, O2, Zt^T, ...) on the FMA paths).
+ * Zt: (O2, ld) with the n values of a row contiguous. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static int hyper_dot_avx2(const float *Zt, long ld, const float *h, int O2, int n,
+                                                             float *out) {
+    int p = 0;
+    for (; p + 16 <= n; p += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (int o = 0; o < O2; o++) {
+            const __m256 hb = _mm256_set1_ps(h[o]);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(Zt + o * ld + p), hb, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(Zt + o * ld + p + 8), hb, a1);
+        }
+        _mm256_storeu_ps(out + p, a0);
+        _mm256_storeu_ps(out + p + 8, a1);
+    }
+    return p;
+}
+#define HYPER_DOT_AVX2 1
+#endif
+
+static void hyper_dot(const float *Zt, long ld, const float *h, int O2, int n, float *out) {
+    int p = 0;
+#ifdef HYPER_DOT_AVX2
+    if (vec_has_avx2()) p = hyper_dot_avx2(Zt, ld, h, O2, n, out);
+#endif
+    for (; p < n; p++) {
+        float acc = 0.0f;
+        for (int o = 0; o < O2; o++) acc = fmaf(Zt[o * ld + p], h[o], acc);
+        out[p] = acc;
+    }
+}
 
 /* Row i of the G x G token grid -> rows 4i..4i+3 of the (4G, 4G) outputs.
  * keys_row: (G, D); hyper: (nm, O2); masks: (nm, 4G, 4G); up: (O2, 4G, 4G) or NULL. */
 static void upscale_row(const ms_config *c, const ms_mask_decoder_w *w, const upscale_weights *uw, int i,
                         const float *keys_row, const float *hyper, int nm, float *masks, float *up, float *tile) {
-    const int G = c->grid, D = c->prompt_dim, O1 = D / 4, O2 = D / 8, S = 4 * G;
-    float *Y = tile;                   // (G, 4*O1) = (4G, O1): pixel rows (j, k1)
-    float *Z = Y + (long)G * 4 * O1;   // (4G, 4*O2) = (16G, O2): pixel rows (j, k1, k2)
-    float *M = Z + (long)G * 16 * O2;  // (nm, 16G)
+    const int G = c->grid, D = c->prompt_dim, O1 = D / 4, O2 = D / 8, S = 4 * G, P = 4 * G;
+    float *Y = tile;                   // (G, 4*O1) = (P, O1): pixel rows p = (j, k1)
+    float *Zt = Y + (long)G * 4 * O1;  // (4*O2, P): rows (k2, o), columns p = (j, k1)
+    float *M = Zt + (long)G * 16 * O2; // (P) one mask at one k2
     // ref: output_upscaling.0 ConvTranspose2d(D, D/4, 2, 2) -> .1 LayerNorm2d -> .2 GELU
     if (uw->pW1)
         gemm_f32_packed(0, G, 1.0f, keys_row, D, uw->pW1, 0.0f, Y, 4 * O1, uw->b1, 1);
@@ -137,30 +189,48 @@ static void upscale_row(const ms_config *c, const ms_mask_decoder_w *w, const up
         gemm_f32_bias(0, 0, G, 4 * O1, D, 1.0f, keys_row, D, uw->W1, 4 * O1, 0.0f, Y, 4 * O1, uw->b1, 1);
     vec_layernorm_forward(Y, Y, w->up_ln_w, w->up_ln_b, 4L * G, O1, c->ln2d_eps);
     vec_gelu_forward(Y, 4L * G * O1);
-    // ref: output_upscaling.3 ConvTranspose2d(D/4, D/8, 2, 2) -> .4 GELU
-    if (uw->pW2)
-        gemm_f32_packed(0, 4 * G, 1.0f, Y, O1, uw->pW2, 0.0f, Z, 4 * O2, uw->b2, 1);
-    else
-        gemm_f32_bias(0, 0, 4 * G, 4 * O2, O1, 1.0f, Y, O1, uw->W2, 4 * O2, 0.0f, Z, 4 * O2, uw->b2, 1);
-    vec_gelu_forward(Z, 16L * G * O2);
+    // ref: output_upscaling.3 ConvTranspose2d(D/4, D/8, 2, 2) -> .4 GELU, computed transposed
+    // (Zt = W2^T Y^T, then + b2 per row: the same sums and roundings as Y W2 + b2)
+    gemm_f32(1, 1, 4 * O2, P, O1, 1.0f, uw->W2, 4 * O2, Y, O1, 0.0f, Zt, P, 1);
+    for (int r = 0; r < 4 * O2; r++) {
+        float *row = Zt + (long)r * P;  // (P)
+        const float b = uw->b2[r];
+        for (int p = 0; p < P; p++) row[p] += b;
+    }
+    vec_gelu_forward(Zt, 16L * G * O2);
     // ref: masks = hyper_in @ upscaled_embedding.view(b, c, h * w)
-    gemm_f32(0, 1, nm, 16 * G, O2, 1.0f, hyper, O2, Z, O2, 0.0f, M, 16 * G, 1);
-    for (int r = 0; r < 16 * G; r++) {
-        const int j = r / 16, k1 = (r / 4) % 4, k2 = r % 4;
-        const int y = 4 * i + 2 * (k1 >> 1) + (k2 >> 1), x = 4 * j + 2 * (k1 & 1) + (k2 & 1);
-        for (int m = 0; m < nm; m++) masks[(long)m * S * S + (long)y * S + x] = M[(long)m * 16 * G + r];
+    for (int k2 = 0; k2 < 4; k2++) {
+        const float *Zk = Zt + (long)k2 * O2 * P;  // (O2, P)
+        for (int m = 0; m < nm; m++) {
+            hyper_dot(Zk, P, hyper + (long)m * O2, O2, P, M);
+            float *dst = masks + (long)m * S * S;
+            for (int p = 0; p < P; p++) {
+                const int j = p / 4, k1 = p % 4;
+                dst[(long)(4 * i + 2 * (k1 >> 1) + (k2 >> 1)) * S + 4 * j + 2 * (k1 & 1) + (k2 & 1)] = M[p];
+            }
+        }
         if (up)
-            for (int o = 0; o < O2; o++) up[(long)o * S * S + (long)y * S + x] = Z[(long)r * O2 + o];
+            for (int o = 0; o < O2; o++)
+                for (int p = 0; p < P; p++) {
+                    const int j = p / 4, k1 = p % 4;
+                    up[(long)o * S * S + (long)(4 * i + 2 * (k1 >> 1) + (k2 >> 1)) * S + 4 * j + 2 * (k1 & 1) +
+                       (k2 & 1)] = Zk[(long)o * P + p];
+                }
     }
 }
 
 /* ---- one prompt set ---- */
 
-medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
-                                  const float *sparse, int Ns, int multimask_output, float *masks, float *iou,
-                                  float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
-                                  medsam_error *err) {
-    const int D = c->prompt_dim, T = c->num_mask_tokens, G = c->grid, O1 = D / 4, O2 = D / 8, S = 4 * G;
+/* Offset in floats of the upscaling weights in a run workspace for Nt tokens. */
+static size_t upscale_weights_offset(const ms_config *c, int Nt) { return ms_twoway_ws_floats(c, Nt) + head_floats(c); }
+
+/* ms_mask_decoder_run with the upscaling weights of `shared` (prepared once for
+ * many prompts), or, when NULL, prepared in the workspace here. */
+static medsam_status decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                 const float *sparse, int Ns, int multimask_output, float *masks, float *iou,
+                                 float *workspace, const upscale_weights *shared, int nthreads, ms_trace_fn trace,
+                                 void *trace_ctx, medsam_error *err) {
+    const int D = c->prompt_dim, T = c->num_mask_tokens, G = c->grid, O2 = D / 8, S = 4 * G;
     if (nthreads < 1) nthreads = 1;
     if (Ns < 0 || (Ns > 0 && !sparse))
         return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: bad sparse prompt count %d", Ns);
@@ -180,11 +250,8 @@ medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w
     float *hyper_in = h1 + wide;              // (T, O2)
     float *iou_all = hyper_in + T * O2;       // (T)
     float *hyper_sel = iou_all + T;           // (nm, O2)
-    float *W1 = hyper_sel + T * O2;           // (D, 4*O1)
-    float *b1 = W1 + (long)D * 4 * O1;        // (4*O1)
-    float *W2 = b1 + 4 * O1;                  // (O1, 4*O2)
-    float *b2 = W2 + (long)O1 * 4 * O2;       // (4*O2)
-    float *tiles = b2 + 4 * O2;               // nthreads x tile_floats
+    float *wbuf = workspace + upscale_weights_offset(c, Nt);  // upscale_weight_floats
+    float *tiles = wbuf + upscale_weight_floats(c);            // nthreads x tile_floats
 
     // ref: mask_decoder.py:MaskDecoder.predict_masks: tokens = cat(iou_token, mask_tokens, sparse)
     memcpy(ws.tok0, w->iou_token, sizeof(float) * D);
@@ -208,11 +275,9 @@ medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w
         up = malloc(sizeof(float) * O2 * S * S);
         if (!up) return ms_error(err, MEDSAM_ERR_NOMEM, "mask decoder: no memory for the upscaled trace");
     }
-    conv_transpose2x2_pack(W1, b1, w->up_conv1_w, w->up_conv1_b, D, O1);
-    conv_transpose2x2_pack(W2, b2, w->up_conv2_w, w->up_conv2_b, O1, O2);
-    upscale_weights uw = {W1, b1, W2, b2, NULL, NULL};
-    uw.pW1 = gemm_pack_b(0, D, 4 * O1, W1, 4 * O1);
-    uw.pW2 = gemm_pack_b(0, O1, 4 * O2, W2, 4 * O2);
+    upscale_weights own;
+    if (!shared) upscale_weights_make(&own, c, w, wbuf);
+    const upscale_weights *uw = shared ? shared : &own;
     const size_t tf = tile_floats(c);
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (int i = 0; i < G; i++) {
@@ -220,10 +285,9 @@ medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        upscale_row(c, w, &uw, i, ws.keys + (long)i * G * D, hyper_sel, nm, masks, up, tiles + tid * tf);
+        upscale_row(c, w, uw, i, ws.keys + (long)i * G * D, hyper_sel, nm, masks, up, tiles + tid * tf);
     }
-    gemm_packed_b_free(uw.pW1);
-    gemm_packed_b_free(uw.pW2);
+    if (!shared) upscale_weights_free(&own);
     if (up) {
         ms_trace(trace, trace_ctx, "dec.upscaled", up, (long)O2 * S * S);
         free(up);
@@ -231,6 +295,14 @@ medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w
     // ref: mask_decoder.py:MaskDecoder.forward (mask_slice)
     for (int m = 0; m < nm; m++) iou[m] = iou_all[first + m];
     return MEDSAM_OK;
+}
+
+medsam_status ms_mask_decoder_run(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_image *img,
+                                  const float *sparse, int Ns, int multimask_output, float *masks, float *iou,
+                                  float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
+                                  medsam_error *err) {
+    return decoder_run(c, w, img, sparse, Ns, multimask_output, masks, iou, workspace, NULL, nthreads, trace,
+                       trace_ctx, err);
 }
 
 medsam_status ms_mask_decoder_forward(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
@@ -250,14 +322,20 @@ medsam_status ms_mask_decoder_run_batch(const ms_config *c, const ms_mask_decode
     const int D = c->prompt_dim, S = 4 * c->grid, nm = multimask_output ? c->num_mask_tokens - 1 : 1;
     if (nthreads < 1) nthreads = 1;
     if (B < 0) return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: bad batch size %d", B);
-    if (B <= 1 || nthreads == 1) {
-        for (int b = 0; b < B; b++) {
-            medsam_status st = ms_mask_decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
-                                                   masks + (long)b * nm * S * S, iou + (long)b * nm, workspace,
-                                                   nthreads, NULL, NULL, err);
-            if (st != MEDSAM_OK) return st;
-        }
-        return MEDSAM_OK;
+    if (B == 0) return MEDSAM_OK;
+    if (Ns < 0) return ms_error(err, MEDSAM_ERR_ARG, "mask decoder: bad sparse prompt count %d", Ns);
+    // upscaling weights prepared once, in the first prompt's workspace (which only reads them)
+    const int Nt = 1 + c->num_mask_tokens + Ns;
+    upscale_weights uw;
+    upscale_weights_make(&uw, c, w, workspace + upscale_weights_offset(c, Nt));
+    medsam_status result = MEDSAM_OK;
+    if (B == 1 || nthreads == 1) {
+        for (int b = 0; b < B && result == MEDSAM_OK; b++)
+            result = decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
+                                 masks + (long)b * nm * S * S, iou + (long)b * nm, workspace, &uw, nthreads, NULL,
+                                 NULL, err);
+        upscale_weights_free(&uw);
+        return result;
     }
     const size_t one = ms_mask_decoder_run_workspace_floats(c, Ns, 1);
     const int nt = B < nthreads ? B : nthreads;
@@ -271,14 +349,15 @@ medsam_status ms_mask_decoder_run_batch(const ms_config *c, const ms_mask_decode
         tid = omp_get_thread_num();
 #endif
         if (status[tid] != MEDSAM_OK) continue;
-        status[tid] = ms_mask_decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
-                                          masks + (long)b * nm * S * S, iou + (long)b * nm, workspace + tid * one, 1,
-                                          NULL, NULL, &errs[tid]);
+        status[tid] = decoder_run(c, w, img, sparse + (long)b * Ns * D, Ns, multimask_output,
+                                  masks + (long)b * nm * S * S, iou + (long)b * nm, workspace + tid * one, &uw, 1,
+                                  NULL, NULL, &errs[tid]);
     }
+    upscale_weights_free(&uw);
     for (int t = 0; t < nt; t++)
         if (status[t] != MEDSAM_OK) {
             if (err) *err = errs[t];
             return status[t];
         }
-    return MEDSAM_OK;
+    return result;
 }
