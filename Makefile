@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-.PHONY: all test asan-test test-noavx2 bench clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -59,6 +59,11 @@ asan-test:
 # AVX/AVX2/FMA (qemu-user's Nehalem), where run-time dispatch picks the plain C kernels.
 test-noavx2: $(TEST_BIN) $(BUILD)/medsam
 	@BUILD=$(BUILD) TEST_WRAPPER="qemu-x86_64 -cpu Nehalem" sh tests/run_tests.sh $(TEST_BIN)
+
+# Data parallelism over MPI (needs Debian's libopenmpi-dev and openmpi-bin):
+# builds build-mpi/ with `make MPI=1` and checks 2 processes x batch 1 = 1 x batch 2.
+test-mpi:
+	sh tests/mpi_train.sh
 
 bench: all
 	sh bench/run.sh
