@@ -241,7 +241,7 @@ int cmd_train(int argc, char **argv) {
     }
     ms_train_hooks h = {.ctx = &m, .loss_grad = cli_loss_grad, .evaluate = cli_evaluate,
                         .gets_grad = ms_param_gets_grad, .progress = cli_progress};
-    if ((rc = cli_dist_setup(&d, &o, &h, m.model->params, m.model->table.total, &ds))) {
+    if ((rc = cli_dist_setup(&d, &o, &h, m.model->params, m.model->table.total, &ds, &dopt))) {
         ms_grad_ctx_free(m.gctx);
         ms_dataset_free(&ds);
         medsam_model_free(m.model);

@@ -71,7 +71,7 @@ int cli_dist_start(int mpi_flag, cli_dist *d) {
 }
 
 int cli_dist_setup(cli_dist *d, ms_train_options *o, ms_train_hooks *h, const float *params, size_t n,
-                   const ms_dataset *ds) {
+                   const ms_dataset *ds, const ms_dataset_opts *dopt) {
     o->rank = d->rank, o->world = d->world;
     if (d->rank != 0) h->progress = NULL;
     if (d->world <= 1) return 0;
@@ -80,8 +80,9 @@ int cli_dist_setup(cli_dist *d, ms_train_options *o, ms_train_hooks *h, const fl
     medsam_error err;
     uint64_t hd = fnv(1469598103934665603ULL, &ds->count, sizeof ds->count);
     for (int i = 0; i < ds->count; i++) hd = fnv(hd, ds->names[i], strlen(ds->names[i]) + 1);
-    double real[4] = {o->lr, o->weight_decay, o->val_fraction, 0};
-    int64_t ints[7] = {o->epochs, o->batch, o->bbox_shift, o->seed, o->save_every, o->resume != NULL, ds->size};
+    double real[6] = {o->lr, o->weight_decay, o->val_fraction, 0, dopt->intensity.level, dopt->intensity.width};
+    int64_t ints[10] = {o->epochs, o->batch, o->bbox_shift, o->seed, o->save_every, o->resume != NULL, ds->size,
+                        (int64_t)dopt->intensity.mode, dopt->min_voxels_3d, dopt->min_pixels_2d};
     uint64_t ho = fnv(fnv(1469598103934665603ULL, real, sizeof real), ints, sizeof ints);
     if (o->resume) ho = fnv(ho, o->resume, strlen(o->resume));
     if (cli_mpi_same(m, "weights", hash_floats(params, n), &err) ||
@@ -94,7 +95,7 @@ int cli_dist_setup(cli_dist *d, ms_train_options *o, ms_train_hooks *h, const fl
     h->allreduce_ctx = m;
     return 0;
 #else
-    (void)h, (void)params, (void)n, (void)ds;
+    (void)h, (void)params, (void)n, (void)ds, (void)dopt;
     return cli_failf("several processes without MPI in the build");
 #endif
 }

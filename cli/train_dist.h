@@ -22,11 +22,12 @@ typedef struct {
  * several processes. Returns 0, or a CLI exit code after printing the reason. */
 int cli_dist_start(int mpi_flag, cli_dist *d);
 
-/* Every process has the same weights (params, n floats), data and options, else all
- * fail with the same message; then o gets rank/world, h the allreduce hook, and
- * only rank 0 keeps h->progress. Returns 0 or a CLI exit code (message printed). */
+/* Every process has the same weights (params, n floats), data and options (the
+ * trainer's and the data's: intensities, dust thresholds), else all fail with the
+ * same message; then o gets rank/world, h the allreduce hook, and only rank 0
+ * keeps h->progress. Returns 0 or a CLI exit code (message printed). */
 int cli_dist_setup(cli_dist *d, ms_train_options *o, ms_train_hooks *h, const float *params, size_t n,
-                   const ms_dataset *ds);
+                   const ms_dataset *ds, const ms_dataset_opts *dopt);
 
 /* Prints err (with the rank when several) and returns the exit code; with several
  * processes a failure on one stops the whole job (the others would wait forever). */

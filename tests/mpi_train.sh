@@ -124,6 +124,12 @@ if [ -x build/medsam ]; then
     elif grep -q 'built without MPI' "$T/nompi.err"; then ok "non-MPI build refuses: $(grep -m1 'without MPI' "$T/nompi.err")"
     else bad "non-MPI build: $(tail -n 3 "$T/nompi.err")"; fi
 fi
+# a rank with other data options (here the 2-D dust threshold; likewise --window / --mr): refused too
+if $MPIRUN -np 2 sh -c 'exec "$0" "$@" --min-pixels-2d 10$OMPI_COMM_WORLD_RANK' $B train $ARGS --batch 1 \
+    --out "$T/mismatch2" >/dev/null 2>"$T/mm2.err"; then bad "different data options accepted"
+elif grep -q 'process 1 of 2 has other options' "$T/mm2.err"; then ok "different data options refused"
+else bad "different data options: $(cat "$T/mm2.err")"; fi
+
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
