@@ -5,13 +5,24 @@
  *     S_ij = scale q_i.k_j + q_i.Rh[qh-kh+sh-1] + q_i.Rw[qw-kw+sw-1]
  *     P = softmax_rows(S),  O = P V
  * Backward, with dO given:
- *     dP = dO V^T,  D_i = sum_j P_ij dP_ij,  dS = P * (dP - D)
+ *     dP = dO V^T,  D_i = sum_j P_ij dP_ij (= dO_i . O_i),  dS = P * (dP - D)
  *     dV = P^T dO,  dK = scale dS^T Q
  *     dq_i = scale (dS K)_i + sum_kh dSh_i[kh] Rh[qh-kh+sh-1] + sum_kw dSw_i[kw] Rw[qw-kw+sw-1]
  *     dRh[r] = sum_{g,h,i,kh: qh-kh+sh-1=r} dSh_i[kh] q_i   (dSh_i[kh] = sum_kw dS_i,(kh,kw)), likewise dRw
- * Work items own their outputs: a query tile owns its dq rows, a key tile its
- * dk and dv rows, a row r of d rel_pos is reduced by one item over (g, h, i)
- * in order, so nothing depends on the thread count.
+ *
+ * One work item per (group, head), run by one thread with single-threaded GEMMs:
+ *   pass 1, per query tile: S = scale Q_t K^T (+ rel terms), row max and sum of
+ *     exponentials -> log-sum-exp lse_i; D_i from O (cached path) or from
+ *     dP = dO_t V^T (one more GEMM).
+ *   pass 2, per (key tile, query tile): S again, P = exp(S - lse), dP = dO V^T,
+ *     dS = P (dP - D); dV_k += P^T dO_t, dK_k += scale dS^T Q_t, dQ_t += scale dS K_k
+ *     (five GEMMs on tiles), and the dS sums per key row / key column of each query.
+ *   When one tile covers the group (windows), pass 2 reuses pass 1's P and dP.
+ *   Then dq += G [Rh; Rw] and the item's d rel_pos = G^T Q (GEMMs), G (T, Lh+Lw)
+ *   holding the dS sums at their offsets.
+ * Items own disjoint columns of dqkv; the per-item d rel_pos are summed over
+ * items in (group, head) order at the end, so nothing depends on nthreads.
+ * Row loops (relative terms, exp, dS, sums) are AVX-512 when the CPU has it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,34 +34,200 @@
 #include "ops/backward.h"
 #include "ops/gemm.h"
 
+/* ---- row kernels ------------------------------------------------------------
+ * A row of a (query, key-tile) block covers keys j0 .. j0+n-1 of an (sh, sw)
+ * grid; it is walked in segments of constant kh. rhg (sh) and rwg (sw) are the
+ * query's relative terms gathered by key position: rhg[kh] = q.Rh[qh-kh+sh-1],
+ * rwg[kw] = q.Rw[qw-kw+sw-1]. */
+typedef struct {
+    /* s = (s + rhg[kh]) + rwg[kw] in place; returns max(s) */
+    float (*relpos_max)(float *s, int n, int j0, int sw, const float *rhg, const float *rwg);
+    /* s = exp(s - mx) in place; returns the sum */
+    float (*exp_sum)(float *s, int n, float mx);
+    /* sum a*b */
+    float (*dot)(const float *a, const float *b, int n);
+    /* p = exp(((p + rhg) + rwg) - lse) unless have_p; ds = p (ds - D);
+     * rsum[kh] += sum of ds over the segment; csum[kw] += ds */
+    void (*ds_row)(float *p, float *ds, int n, int j0, int sw, const float *rhg, const float *rwg, float lse, float D,
+                   int have_p, float *rsum, float *csum);
+} attnb_kernels;
+
+static float attnb_relpos_max_generic(float *s, int n, int j0, int sw, const float *rhg, const float *rwg) {
+    float mx = -INFINITY;
+    for (int jj = 0, kh = j0 / sw, kw = j0 % sw; jj < n; jj++) {
+        s[jj] = (s[jj] + rhg[kh]) + rwg[kw];
+        mx = s[jj] > mx ? s[jj] : mx;
+        if (++kw == sw) kw = 0, kh++;
+    }
+    return mx;
+}
+
+static float attnb_exp_sum_generic(float *s, int n, float mx) {
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) sum += (s[j] = expf(s[j] - mx));
+    return sum;
+}
+
+static float attnb_dot_generic(const float *a, const float *b, int n) {
+    float acc = 0.0f;
+    for (int j = 0; j < n; j++) acc += a[j] * b[j];
+    return acc;
+}
+
+static void attnb_ds_row_generic(float *p, float *ds, int n, int j0, int sw, const float *rhg, const float *rwg,
+                                 float lse, float D, int have_p, float *rsum, float *csum) {
+    for (int jj = 0, kh = j0 / sw, kw = j0 % sw; jj < n; jj++) {
+        if (!have_p) p[jj] = expf(((p[jj] + rhg[kh]) + rwg[kw]) - lse);
+        const float d = p[jj] * (ds[jj] - D);
+        ds[jj] = d;
+        rsum[kh] += d;
+        csum[kw] += d;
+        if (++kw == sw) kw = 0, kh++;
+    }
+}
+
+static const attnb_kernels attnb_generic = {attnb_relpos_max_generic, attnb_exp_sum_generic, attnb_dot_generic,
+                                            attnb_ds_row_generic};
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define ATTNB_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+
+ATTNB_AVX512 static inline __mmask16 attnb_mask(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1u); }
+
+/* exp(x), Cephes polynomial (as attention.c's AVX2 exp), x clamped to [-87.3, 88]. */
+ATTNB_AVX512 static inline __m512 attnb_exp16(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.0f));
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+    const __m512 nn = _mm512_sub_ps(t, magic);  // round(x / ln2), exact
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
+    __m512 r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(ni, 23)));
+}
+
+ATTNB_AVX512 static float attnb_relpos_max_avx512(float *s, int n, int j0, int sw, const float *rhg,
+                                                  const float *rwg) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int jj = 0, kh = j0 / sw, kw = j0 % sw; jj < n; kh++, kw = 0) {
+        const int len = sw - kw < n - jj ? sw - kw : n - jj;
+        const __m512 rh = _mm512_set1_ps(rhg[kh]);
+        float *seg = s + jj;
+        const float *rw = rwg + kw;
+        for (int c = 0; c < len; c += 16) {
+            const __mmask16 m = attnb_mask(len - c);
+            const __m512 v =
+                _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, seg + c), rh), _mm512_maskz_loadu_ps(m, rw + c));
+            _mm512_mask_storeu_ps(seg + c, m, v);
+            vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+        }
+        jj += len;
+    }
+    return _mm512_reduce_max_ps(vmax);
+}
+
+ATTNB_AVX512 static float attnb_exp_sum_avx512(float *s, int n, float mxs) {
+    const __m512 mx = _mm512_set1_ps(mxs);
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 m = attnb_mask(n - j);
+        const __m512 e = attnb_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        acc = _mm512_mask_add_ps(acc, m, acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+ATTNB_AVX512 static float attnb_dot_avx512(const float *a, const float *b, int n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 m = attnb_mask(n - j);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + j), _mm512_maskz_loadu_ps(m, b + j), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+ATTNB_AVX512 static void attnb_ds_row_avx512(float *p, float *ds, int n, int j0, int sw, const float *rhg,
+                                             const float *rwg, float lse, float Ds, int have_p, float *rsum,
+                                             float *csum) {
+    const __m512 D = _mm512_set1_ps(Ds), L = _mm512_set1_ps(lse);
+    for (int jj = 0, kh = j0 / sw, kw = j0 % sw; jj < n; kh++, kw = 0) {
+        const int len = sw - kw < n - jj ? sw - kw : n - jj;
+        const __m512 rh = _mm512_set1_ps(rhg[kh]);
+        float *ps = p + jj, *dss = ds + jj, *cs = csum + kw;
+        const float *rw = rwg + kw;
+        __m512 racc = _mm512_setzero_ps();
+        for (int c = 0; c < len; c += 16) {
+            const __mmask16 m = attnb_mask(len - c);
+            __m512 pv = _mm512_maskz_loadu_ps(m, ps + c);
+            if (!have_p) {
+                pv = _mm512_add_ps(_mm512_add_ps(pv, rh), _mm512_maskz_loadu_ps(m, rw + c));
+                pv = attnb_exp16(_mm512_sub_ps(pv, L));
+                _mm512_mask_storeu_ps(ps + c, m, pv);
+            }
+            const __m512 d = _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dss + c), D));
+            _mm512_mask_storeu_ps(dss + c, m, d);
+            racc = _mm512_mask_add_ps(racc, m, racc, d);
+            _mm512_mask_storeu_ps(cs + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cs + c), d));
+        }
+        rsum[kh] += _mm512_reduce_add_ps(racc);
+        jj += len;
+    }
+}
+
+static const attnb_kernels attnb_avx512 = {attnb_relpos_max_avx512, attnb_exp_sum_avx512, attnb_dot_avx512,
+                                           attnb_ds_row_avx512};
+
+static const attnb_kernels *attnb_pick(int path) {
+    if (path == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return &attnb_avx512;
+    return &attnb_generic;
+}
+#else
+static const attnb_kernels *attnb_pick(int path) {
+    (void)path;
+    return &attnb_generic;
+}
+#endif
+
+/* ---- per (group, head) item ------------------------------------------------ */
+
 typedef struct {
     const float *qkv;        // (ngroups, T, 3C)
     const float *dout;       // (ngroups, T, C)
+    const float *out;        // (ngroups, T, C) forward output, or NULL
     const float *rel_pos_h;  // (Lh, hd)
     const float *rel_pos_w;  // (Lw, hd)
     float *dqkv;             // (ngroups, T, 3C)
-    float *drel;             // (ngroups, heads, T, sh + sw): per query, dS summed over kw | over kh
-    /* key-tile pass state of the current (g, h) (tiled path only) */
-    float *RH;               // (T, Lh) q_i . rel_pos_h[r]
-    float *RW;               // (T, Lw) q_i . rel_pos_w[r]
-    float *mx, *inv, *D;     // (T) row max, 1 / row sum of exp, D_i
-    int sh, sw, T, C, heads, hd, tq, Lh, Lw;
+    float *Gm;               // (heads, ngroups, T, Lh + Lw) dS sums at their rel-pos offsets
+    int sh, sw, T, C, heads, hd, tq, Lh, Lw, ngroups;
     float scale;
+    const attnb_kernels *k;
 } attnb_args;
 
 static int attnb_tile_rows(int tile_q, int T) { return tile_q < 1 ? 1 : tile_q < T ? tile_q : T; }
+static size_t attnb_r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* Per-thread scratch, in floats. */
 static size_t attnb_thread_floats(int sh, int sw, int tq) {
     const size_t T = (size_t)sh * sw, L = (size_t)(2 * sh - 1 + 2 * sw - 1);
-    return 2 * (size_t)tq * T + 2 * (size_t)tq * L + 16;
+    return attnb_r16(T * sh) + attnb_r16(T * sw)      // rhg, rwg
+           + 2 * attnb_r16(T)                          // lse, D
+           + attnb_r16(T * sh) + attnb_r16(T * sw)     // rsum, csum
+           + attnb_r16((size_t)tq * L)                 // q.Rh | q.Rw of a tile
+           + 2 * attnb_r16((size_t)tq * T) + 16;       // S / P and dP / dS
 }
 
 size_t vit_attention_backward_scratch_floats(int ngroups, int sh, int sw, int heads, int tile_q, int nthreads) {
     const size_t T = (size_t)sh * sw, L = (size_t)(2 * sh - 1 + 2 * sw - 1);
     const int tq = attnb_tile_rows(tile_q, (int)T);
-    size_t n = (size_t)ngroups * heads * T * (size_t)(sh + sw) + 16;
-    if ((size_t)tq < T) n += T * L + 3 * T + 16;
-    return n + (size_t)(nthreads < 1 ? 1 : nthreads) * attnb_thread_floats(sh, sw, tq);
+    return attnb_r16((size_t)heads * ngroups * T * L) + (size_t)(nthreads < 1 ? 1 : nthreads) * attnb_thread_floats(sh, sw, tq) + 16;
 }
 
 static int attnb_thread_id(void) {
@@ -61,151 +238,138 @@ static int attnb_thread_id(void) {
 #endif
 }
 
-/* Query rows i0 .. i0+nq-1 of group g, head h: recomputes the scores and the
- * softmax, writes dq (and, when the tile is the whole group, dk and dv), the
- * per-query rel-pos sums into a->drel, and in the tiled path the row
- * statistics for the key-tile pass. scratch: attnb_thread_floats floats. */
-static void attnb_query_tile(const attnb_args *a, int g, int h, int i0, int nq, float *scratch) {
+/* Pass 1 over query tile i0 .. i0+nq-1: relative terms, lse, D. With one tile
+ * (nq == T) leaves P in P and dP in dPb when `out` is NULL. */
+static void attnb_stats(const attnb_args *a, int g, int h, int i0, int nq, float *rhg, float *rwg, float *lse,
+                        float *Dv, float *RR, float *P, float *dPb) {
     const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw, Lh = a->Lh, Lw = a->Lw;
-    const int whole = (i0 == 0 && nq == T);
-    const float *grp = a->qkv + (size_t)g * T * ld;                       // (T, 3C)
-    const float *q = grp + (size_t)i0 * ld + h * hd;                      // (nq, hd), row stride 3C
-    const float *k = grp + C + h * hd;                                    // (T, hd), row stride 3C
-    const float *v = grp + 2 * C + h * hd;                                // (T, hd), row stride 3C
-    const float *dO = a->dout + ((size_t)g * T + i0) * C + h * hd;        // (nq, hd), row stride C
-    float *dq = a->dqkv + ((size_t)g * T + i0) * ld + h * hd;             // (nq, hd), row stride 3C
-    float *drel = a->drel + (((size_t)g * a->heads + h) * T + i0) * (sh + sw);  // (nq, sh + sw)
-    float *P = scratch;                        // (nq, T) scores, then probabilities
-    float *dS = P + (size_t)nq * T;            // (nq, T) dP, then dS
-    float *RH = dS + (size_t)nq * T;           // (nq, Lh)
-    float *RW = RH + (size_t)nq * Lh;          // (nq, Lw)
-    float *Gm = RW + (size_t)nq * Lw;          // (nq, Lh + Lw) dS sums scattered by offset
-    if (!whole) {  // keep q.Rh, q.Rw for the key-tile pass
-        RH = a->RH + (size_t)i0 * Lh;
-        RW = a->RW + (size_t)i0 * Lw;
-    }
-
+    const int L = Lh + Lw;
+    const float *grp = a->qkv + (size_t)g * T * ld;                 // (T, 3C)
+    const float *q = grp + (size_t)i0 * ld + h * hd;                // (nq, hd), row stride 3C
+    const float *k = grp + C + h * hd;                              // (T, hd), row stride 3C
+    const float *v = grp + 2 * C + h * hd;                          // (T, hd), row stride 3C
+    const float *dO = a->dout + ((size_t)g * T + i0) * C + h * hd;  // (nq, hd), row stride C
+    // ref: add_decomposed_rel_pos -- rel_h / rel_w (q unscaled), over all 2S-1 offsets
+    gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RR, L, 1);
+    gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RR + Lh, L, 1);
     // ref: image_encoder.py:Attention.forward -- attn = (q * self.scale) @ k.transpose(-2, -1)
     gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, P, T, 1);
-    // ref: add_decomposed_rel_pos -- rel_h / rel_w (q unscaled), over all 2S-1 offsets
-    gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RH, Lh, 1);
-    gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RW, Lw, 1);
-    // dP = dO V^T
-    gemm_f32(0, 1, nq, T, hd, 1.0f, dO, C, v, ld, 0.0f, dS, T, 1);
-
-    memset(Gm, 0, (size_t)nq * (Lh + Lw) * sizeof(float));
+    if (!a->out) gemm_f32(0, 1, nq, T, hd, 1.0f, dO, C, v, ld, 0.0f, dPb, T, 1);  // dP = dO V^T
     for (int i = 0; i < nq; i++) {
-        const int qh = (i0 + i) / sw, qw = (i0 + i) % sw;
-        float *p = P + (size_t)i * T;    // (sh, sw)
-        float *ds = dS + (size_t)i * T;  // (sh, sw)
-        const float *rhi = RH + (size_t)i * Lh + qh + sh - 1;  // rhi[-kh]
-        const float *rwi = RW + (size_t)i * Lw + qw + sw - 1;  // rwi[-kw]
-        // ref: add_decomposed_rel_pos -- attn + rel_h[..., None] + rel_w[..., None, :]; then softmax(dim=-1)
-        float mx = -INFINITY;
-        for (int kh = 0; kh < sh; kh++)
-            for (int kw = 0; kw < sw; kw++) {
-                float *s = p + kh * sw + kw;
-                *s = (*s + rhi[-kh]) + rwi[-kw];
-                mx = *s > mx ? *s : mx;
-            }
-        double sum = 0.0;
-        for (int j = 0; j < T; j++) sum += (p[j] = expf(p[j] - mx));
-        const float inv = (float)(1.0 / sum);
-        double dsum = 0.0;
-        for (int j = 0; j < T; j++) {
-            p[j] *= inv;
-            dsum += (double)p[j] * ds[j];
+        const int qi = i0 + i, qh = qi / sw, qw = qi % sw;
+        const float *rh = RR + (size_t)i * L + qh + sh - 1, *rw = RR + (size_t)i * L + Lh + qw + sw - 1;
+        float *gh = rhg + (size_t)qi * sh, *gw = rwg + (size_t)qi * sw;  // (sh), (sw)
+        for (int kh = 0; kh < sh; kh++) gh[kh] = rh[-kh];
+        for (int kw = 0; kw < sw; kw++) gw[kw] = rw[-kw];
+        float *s = P + (size_t)i * T;  // (T)
+        // ref: add_decomposed_rel_pos -- attn + rel_h[..., None] + rel_w[..., None, :]; softmax(dim=-1)
+        const float mx = a->k->relpos_max(s, T, 0, sw, gh, gw);
+        const float sum = a->k->exp_sum(s, T, mx);
+        lse[qi] = mx + logf(sum);
+        if (a->out) {
+            Dv[qi] = a->k->dot(dO + (size_t)i * C, a->out + ((size_t)g * T + qi) * C + h * hd, hd);
+        } else {
+            Dv[qi] = a->k->dot(s, dPb + (size_t)i * T, T) / sum;
         }
-        const float Di = (float)dsum;
-        for (int j = 0; j < T; j++) ds[j] = p[j] * (ds[j] - Di);
-        if (!whole) {
-            a->mx[i0 + i] = mx;
-            a->inv[i0 + i] = inv;
-            a->D[i0 + i] = Di;
+        if (nq == T) {  // keep P for pass 2
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < T; j++) s[j] *= inv;
         }
-        // rel-pos sums: over kw for each kh, over kh for each kw
-        float *dr = drel + (size_t)i * (sh + sw);  // (sh + sw)
-        float *gh = Gm + (size_t)i * (Lh + Lw) + qh + sh - 1;  // gh[-kh]
-        float *gw = Gm + (size_t)i * (Lh + Lw) + Lh + qw + sw - 1;  // gw[-kw]
-        for (int kh = 0; kh < sh; kh++) {
-            double acc = 0.0;
-            for (int kw = 0; kw < sw; kw++) acc += ds[kh * sw + kw];
-            dr[kh] = (float)acc;
-            gh[-kh] = (float)acc;
-        }
-        for (int kw = 0; kw < sw; kw++) {
-            double acc = 0.0;
-            for (int kh = 0; kh < sh; kh++) acc += ds[kh * sw + kw];
-            dr[sh + kw] = (float)acc;
-            gw[-kw] = (float)acc;
-        }
-    }
-    // dq += scale dS K + Gh rel_pos_h + Gw rel_pos_w
-    gemm_f32(0, 0, nq, hd, T, a->scale, dS, T, k, ld, 1.0f, dq, ld, 1);
-    gemm_f32(0, 0, nq, hd, Lh, 1.0f, Gm, Lh + Lw, a->rel_pos_h, hd, 1.0f, dq, ld, 1);
-    gemm_f32(0, 0, nq, hd, Lw, 1.0f, Gm + Lh, Lh + Lw, a->rel_pos_w, hd, 1.0f, dq, ld, 1);
-    if (whole) {  // dk += scale dS^T Q, dv += P^T dO
-        gemm_f32(1, 0, T, hd, T, a->scale, dS, T, q, ld, 1.0f, dq + C, ld, 1);
-        gemm_f32(1, 0, T, hd, T, 1.0f, P, T, dO, C, 1.0f, dq + 2 * C, ld, 1);
     }
 }
 
-/* Key rows j0 .. j0+nk-1 of group g, head h (tiled path): recomputes the
- * scores of all queries against these keys, (T, nk), from the statistics of the
- * query pass (row by row, like the forward), and writes dk and dv. */
-static void attnb_key_tile(const attnb_args *a, int g, int h, int j0, int nk, float *scratch) {
+static void attnb_item(const attnb_args *a, int g, int h, float *scratch) {
     const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw, Lh = a->Lh, Lw = a->Lw;
-    const float *grp = a->qkv + (size_t)g * T * ld;               // (T, 3C)
-    const float *q = grp + h * hd;                                // (T, hd), row stride 3C
-    const float *kt = grp + (size_t)j0 * ld + C + h * hd;         // (nk, hd), row stride 3C
-    const float *vt = grp + (size_t)j0 * ld + 2 * C + h * hd;     // (nk, hd), row stride 3C
-    const float *dO = a->dout + (size_t)g * T * C + h * hd;       // (T, hd), row stride C
-    float *dk = a->dqkv + ((size_t)g * T + j0) * ld + C + h * hd;  // (nk, hd), row stride 3C
-    float *P = scratch;                      // (T, nk) scores, then probabilities
-    float *dS = P + (size_t)T * nk;          // (T, nk) dP, then dS
+    const int L = Lh + Lw, tq = a->tq, single = tq >= T;
+    float *p = scratch;
+    float *rhg = p;  p += attnb_r16((size_t)T * sh);   // (T, sh)
+    float *rwg = p;  p += attnb_r16((size_t)T * sw);   // (T, sw)
+    float *lse = p;  p += attnb_r16((size_t)T);        // (T)
+    float *Dv = p;   p += attnb_r16((size_t)T);        // (T)
+    float *rsum = p; p += attnb_r16((size_t)T * sh);   // (T, sh) dS summed over kw
+    float *csum = p; p += attnb_r16((size_t)T * sw);   // (T, sw) dS summed over kh
+    float *Gm = a->Gm + ((size_t)h * a->ngroups + g) * T * L;  // (T, Lh + Lw) the sums at their offsets
+    float *RR = p;   p += attnb_r16((size_t)tq * L);   // (tq, Lh + Lw)
+    float *P = p;    p += attnb_r16((size_t)tq * T);   // (tq, T) or (tq, tk)
+    float *dS = p;                                     // (tq, T) or (tq, tk)
+    const float *grp = a->qkv + (size_t)g * T * ld;    // (T, 3C)
+    const float *Q = grp + h * hd;                     // (T, hd), row stride 3C
+    const float *K = grp + C + h * hd;                 // (T, hd), row stride 3C
+    const float *V = grp + 2 * C + h * hd;             // (T, hd), row stride 3C
+    const float *dO = a->dout + (size_t)g * T * C + h * hd;  // (T, hd), row stride C
+    float *dq = a->dqkv + (size_t)g * T * ld + h * hd;       // (T, hd), row stride 3C; dk at +C, dv at +2C
 
-    gemm_f32(0, 1, T, nk, hd, a->scale, q, ld, kt, ld, 0.0f, P, nk, 1);
-    gemm_f32(0, 1, T, nk, hd, 1.0f, dO, C, vt, ld, 0.0f, dS, nk, 1);  // dP = dO V_t^T
-    const int kh0 = j0 / sw, kw0 = j0 % sw;
+    for (int i0 = 0; i0 < T; i0 += tq) {
+        const int nq = T - i0 < tq ? T - i0 : tq;
+        attnb_stats(a, g, h, i0, nq, rhg, rwg, lse, Dv, RR, P, dS);
+    }
+    memset(rsum, 0, sizeof(float) * (size_t)T * sh);
+    memset(csum, 0, sizeof(float) * (size_t)T * sw);
+    const int tk = tq;
+    for (int j0 = 0; j0 < T; j0 += tk) {
+        const int nk = T - j0 < tk ? T - j0 : tk;
+        const float *Kt = K + (size_t)j0 * ld, *Vt = V + (size_t)j0 * ld;  // (nk, hd), row stride 3C
+        float *dk = dq + (size_t)j0 * ld + C, *dv = dk + C;                  // (nk, hd), row stride 3C
+        for (int i0 = 0; i0 < T; i0 += tq) {
+            const int nq = T - i0 < tq ? T - i0 : tq;
+            const float *Qt = Q + (size_t)i0 * ld;    // (nq, hd), row stride 3C
+            const float *dOt = dO + (size_t)i0 * C;  // (nq, hd), row stride C
+            if (!single) {
+                gemm_f32(0, 1, nq, nk, hd, a->scale, Qt, ld, Kt, ld, 0.0f, P, nk, 1);
+                gemm_f32(0, 1, nq, nk, hd, 1.0f, dOt, C, Vt, ld, 0.0f, dS, nk, 1);  // dP
+            } else if (a->out) {
+                gemm_f32(0, 1, nq, nk, hd, 1.0f, dOt, C, Vt, ld, 0.0f, dS, nk, 1);  // dP (P kept from pass 1)
+            }
+            for (int i = 0; i < nq; i++) {
+                const int qi = i0 + i;
+                a->k->ds_row(P + (size_t)i * nk, dS + (size_t)i * nk, nk, j0, sw, rhg + (size_t)qi * sh,
+                             rwg + (size_t)qi * sw, lse[qi], Dv[qi], single, rsum + (size_t)qi * sh,
+                             csum + (size_t)qi * sw);
+            }
+            gemm_f32(1, 0, nk, hd, nq, 1.0f, P, nk, dOt, C, 1.0f, dv, ld, 1);          // dV += P^T dO
+            gemm_f32(1, 0, nk, hd, nq, a->scale, dS, nk, Qt, ld, 1.0f, dk, ld, 1);     // dK += scale dS^T Q
+            gemm_f32(0, 0, nq, hd, nk, a->scale, dS, nk, Kt, ld, 1.0f, dq + (size_t)i0 * ld, ld, 1);  // dQ
+        }
+    }
+    // the dS sums at their rel-pos offsets: Gm[i][qh-kh+sh-1] = rsum[i][kh], Gm[i][Lh+qw-kw+sw-1] = csum[i][kw]
+    memset(Gm, 0, sizeof(float) * (size_t)T * L);
     for (int i = 0; i < T; i++) {
         const int qh = i / sw, qw = i % sw;
-        const float *rhi = a->RH + (size_t)i * Lh + qh + sh - 1;  // rhi[-kh]
-        const float *rwi = a->RW + (size_t)i * Lw + qw + sw - 1;  // rwi[-kw]
-        const float mx = a->mx[i], inv = a->inv[i], Di = a->D[i];
-        float *p = P + (size_t)i * nk, *ds = dS + (size_t)i * nk;  // (nk) each
-        for (int jj = 0, kh = kh0, kw = kw0; jj < nk; jj++) {
-            p[jj] = expf(((p[jj] + rhi[-kh]) + rwi[-kw]) - mx) * inv;
-            ds[jj] = p[jj] * (ds[jj] - Di);
-            if (++kw == sw) kw = 0, kh++;
-        }
+        float *gh = Gm + (size_t)i * L + qh + sh - 1, *gw = Gm + (size_t)i * L + Lh + qw + sw - 1;
+        for (int kh = 0; kh < sh; kh++) gh[-kh] = rsum[(size_t)i * sh + kh];
+        for (int kw = 0; kw < sw; kw++) gw[-kw] = csum[(size_t)i * sw + kw];
     }
-    gemm_f32(1, 0, nk, hd, T, a->scale, dS, nk, q, ld, 1.0f, dk, ld, 1);  // dk += scale dS^T Q
-    gemm_f32(1, 0, nk, hd, T, 1.0f, P, nk, dO, C, 1.0f, dk + C, ld, 1);   // dv += P^T dO
+    // dq += Gh rel_pos_h + Gw rel_pos_w (d rel_pos = G^T Q comes after all items)
+    gemm_f32(0, 0, T, hd, Lh, 1.0f, Gm, L, a->rel_pos_h, hd, 1.0f, dq, ld, 1);
+    gemm_f32(0, 0, T, hd, Lw, 1.0f, Gm + Lh, L, a->rel_pos_w, hd, 1.0f, dq, ld, 1);
 }
 
-/* Row r of drel_pos_h (r < Lh) or of drel_pos_w (r - Lh): the sum over groups,
- * heads and queries, in that order, of the per-query dS sums times q. */
-static void attnb_rel_row(const attnb_args *a, int ngroups, int r, float *drow) {
-    const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw;
-    const int is_h = r < a->Lh, rr = is_h ? r : r - a->Lh;
-    for (int c0 = 0; c0 < hd; c0 += 64) {
-        const int nc = hd - c0 < 64 ? hd - c0 : 64;
-        double acc[64] = {0};
-        for (int g = 0; g < ngroups; g++)
-            for (int h = 0; h < a->heads; h++) {
-                const float *drel = a->drel + ((size_t)g * a->heads + h) * T * (sh + sw);  // (T, sh + sw)
-                const float *q = a->qkv + (size_t)g * T * ld + h * hd + c0;           // (T, nc), stride 3C
-                for (int i = 0; i < T; i++) {
-                    const int qh = i / sw, qw = i % sw;
-                    // offset r = qh - kh + sh-1 (height) or qw - kw + sw-1 (width)
-                    const int kk = is_h ? qh + sh - 1 - rr : qw + sw - 1 - rr;
-                    if (kk < 0 || kk >= (is_h ? sh : sw)) continue;
-                    const double coef = drel[(size_t)i * (sh + sw) + (is_h ? kk : sh + kk)];
-                    const float *qi = q + (size_t)i * ld;
-                    for (int c = 0; c < nc; c++) acc[c] += coef * qi[c];
-                }
-            }
-        for (int c = 0; c < nc; c++) drow[c0 + c] += (float)acc[c];
+static void attnb_run(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *out,
+                      const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw,
+                      int heads, int hd, int tile_q, float *scratch, int nthreads, int path) {
+    if (nthreads < 1) nthreads = 1;
+    attnb_args a = {0};
+    a.qkv = qkv, a.dout = dout, a.out = out, a.rel_pos_h = rel_pos_h, a.rel_pos_w = rel_pos_w, a.dqkv = dqkv;
+    a.sh = sh, a.sw = sw, a.T = sh * sw, a.C = heads * hd, a.heads = heads, a.hd = hd, a.ngroups = ngroups;
+    a.Lh = 2 * sh - 1, a.Lw = 2 * sw - 1;
+    a.tq = attnb_tile_rows(tile_q, a.T);
+    a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
+    a.k = attnb_pick(path);
+    const int T = a.T, L = a.Lh + a.Lw, ld = 3 * a.C;
+    a.Gm = scratch;
+    float *thread_scratch = scratch + attnb_r16((size_t)heads * ngroups * T * L);
+    const size_t per_thread = attnb_thread_floats(sh, sw, a.tq);
+    const long items = (long)ngroups * heads;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
+    for (long it = 0; it < items; it++)
+        attnb_item(&a, (int)(it / heads), (int)(it % heads), thread_scratch + (size_t)attnb_thread_id() * per_thread);
+    /* d rel_pos += G^T Q per head (rows of all groups at once), heads in order */
+    for (int h = 0; h < heads; h++) {
+        const float *G = a.Gm + (size_t)h * ngroups * T * L;  // (ngroups * T, L)
+        const float *Q = qkv + h * hd;                        // (ngroups * T, hd), row stride 3C
+        if (drel_pos_h) gemm_f32(1, 0, a.Lh, hd, ngroups * T, 1.0f, G, L, Q, ld, 1.0f, drel_pos_h, hd, nthreads);
+        if (drel_pos_w)
+            gemm_f32(1, 0, a.Lw, hd, ngroups * T, 1.0f, G + a.Lh, L, Q, ld, 1.0f, drel_pos_w, hd, nthreads);
     }
 }
 
@@ -213,62 +377,24 @@ static void attnb_rel_row(const attnb_args *a, int ngroups, int r, float *drow) 
 void vit_attention_backward(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *qkv,
                             const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw, int heads,
                             int hd, int tile_q, float *scratch, int nthreads) {
-    if (nthreads < 1) nthreads = 1;
-    attnb_args a = {0};
-    a.qkv = qkv, a.dout = dout, a.rel_pos_h = rel_pos_h, a.rel_pos_w = rel_pos_w, a.dqkv = dqkv;
-    a.sh = sh, a.sw = sw, a.T = sh * sw, a.C = heads * hd, a.heads = heads, a.hd = hd;
-    a.Lh = 2 * sh - 1, a.Lw = 2 * sw - 1;
-    a.tq = attnb_tile_rows(tile_q, a.T);
-    a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
-    const int T = a.T, ntiles = (T + a.tq - 1) / a.tq;
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, NULL, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+              scratch, nthreads, 0);
+}
 
-    float *p = scratch;
-    a.drel = p, p += (size_t)ngroups * heads * T * (sh + sw) + 16;
-    if (ntiles > 1) {
-        a.RH = p, p += (size_t)T * a.Lh;
-        a.RW = p, p += (size_t)T * a.Lw;
-        a.mx = p, p += T;
-        a.inv = p, p += T;
-        a.D = p, p += T;
-        p += 16;
-    }
-    float *thread_scratch = p;
-    const size_t per_thread = attnb_thread_floats(sh, sw, a.tq);
+void vit_attention_backward_cached(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
+                                   const float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
+                                   int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
+                                   int nthreads) {
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+              scratch, nthreads, 0);
+}
 
-    if (ntiles == 1) {
-        /* windows: one item per (group, head) */
-        const long items = (long)ngroups * heads;
-#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
-        for (long it = 0; it < items; it++)
-            attnb_query_tile(&a, (int)(it / heads), (int)(it % heads), 0, T,
-                             thread_scratch + (size_t)attnb_thread_id() * per_thread);
-    } else {
-        /* global: per (group, head), a query-tile pass then a key-tile pass */
-        for (int g = 0; g < ngroups; g++)
-            for (int h = 0; h < heads; h++) {
-#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
-                for (int t = 0; t < ntiles; t++) {
-                    const int i0 = t * a.tq, nq = T - i0 < a.tq ? T - i0 : a.tq;
-                    attnb_query_tile(&a, g, h, i0, nq, thread_scratch + (size_t)attnb_thread_id() * per_thread);
-                }
-#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
-                for (int t = 0; t < ntiles; t++) {
-                    const int j0 = t * a.tq, nk = T - j0 < a.tq ? T - j0 : a.tq;
-                    attnb_key_tile(&a, g, h, j0, nk, thread_scratch + (size_t)attnb_thread_id() * per_thread);
-                }
-            }
-    }
-
-    /* d rel_pos: one item per table row */
-    const int nrows = (drel_pos_h ? a.Lh : 0) + (drel_pos_w ? a.Lw : 0);
-    if (!nrows) return;
-#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
-    for (int r = 0; r < a.Lh + a.Lw; r++) {
-        if (r < a.Lh && drel_pos_h)
-            attnb_rel_row(&a, ngroups, r, drel_pos_h + (size_t)r * hd);
-        else if (r >= a.Lh && drel_pos_w)
-            attnb_rel_row(&a, ngroups, r, drel_pos_w + (size_t)(r - a.Lh) * hd);
-    }
+void vit_attention_backward_portable(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
+                                     const float *out, const float *qkv, const float *rel_pos_h,
+                                     const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd,
+                                     int tile_q, float *scratch, int nthreads) {
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+              scratch, nthreads, 1);
 }
 
 /* ---- window partition ------------------------------------------------------ */

@@ -51,24 +51,37 @@ void gelu_backward(float *dinp, const float *dout, const float *in, long n, int 
 void relu_backward(float *dinp, const float *dout, const float *out, long n, int nthreads);
 
 /* ---- ViT attention with decomposed relative positions (vit_attention_forward)
- * No cache: the scores are recomputed per query tile from qkv (never a whole
- * (heads, T, T) block per group). When one tile covers a group (windows) each
- * (group, head) is one work item; otherwise (global blocks) each (group, head)
- * runs a query-tile pass (dq, softmax statistics) and a key-tile pass (dk, dv).
- * d rel_pos is reduced at the end over (group, head, query) in a fixed order.
- * Probabilities are recomputed with libm expf (within ~1 ulp of the forward's).
- * Cost: 7 GEMMs of T*T*hd per (group, head) in the tiled path (5 for one tile),
- * against the forward's 2; ViT-B global block (T = 4096, tile 128), one thread:
- * about 7x the forward, half of it in GEMM, the rest in the row loops and expf.
+ * No score cache: per (group, head) work item, one thread recomputes the scores
+ * tile by tile from qkv (never a whole (heads, T, T) block): a pass over query
+ * tiles for each query's log-sum-exp and D_i = sum_j P_ij dP_ij, then a pass over
+ * (key tile, query tile) blocks with five GEMMs each (S, dP, dV, dK, dQ); the
+ * relative-position gradients are GEMMs over the dS sums. With one tile per group
+ * (windows) the second pass reuses the first's P. Exponentials: AVX-512 Cephes
+ * polynomial (~1 ulp) when the CPU has it, else libm expf.
+ * d rel_pos is reduced at the end per head, heads in order; results do not depend
+ * on nthreads. Key tiles have tile_q rows, like query tiles.
  * dqkv:       (ngroups, T, 3*heads*hd), T = sh*sw, laid out like qkv ([q | k | v])
  * drel_pos_h: (2*sh-1, hd) or NULL;  drel_pos_w: (2*sw-1, hd) or NULL
  * dout:       (ngroups, T, heads*hd)  gradient of vit_attention_forward's out
  * qkv, rel_pos_h, rel_pos_w: as given to vit_attention_forward
- * scratch:    vit_attention_backward_scratch_floats(...) floats */
+ * scratch:    vit_attention_backward_scratch_floats(...) floats
+ *             (ViT-B global block, tile 256, 2 threads: about 63 MB) */
 size_t vit_attention_backward_scratch_floats(int ngroups, int sh, int sw, int heads, int tile_q, int nthreads);
 void vit_attention_backward(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *qkv,
                             const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw, int heads,
                             int hd, int tile_q, float *scratch, int nthreads);
+/* Same, with the forward's output out (ngroups, T, heads*hd) as a cache: D_i is
+ * dO_i . O_i, which saves one T x T x hd GEMM per (group, head). Agrees with
+ * vit_attention_backward to rounding. */
+void vit_attention_backward_cached(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
+                                   const float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
+                                   int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
+                                   int nthreads);
+/* Same (out may be NULL) on the portable row kernels whatever the CPU; for tests. */
+void vit_attention_backward_portable(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
+                                     const float *out, const float *qkv, const float *rel_pos_h,
+                                     const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd,
+                                     int tile_q, float *scratch, int nthreads);
 
 /* Windows of the image encoder (image_encoder.py:window_partition pads the (G, G)
  * grid with zeros at the bottom/right to (Hp, Hp), Hp a multiple of ws, and

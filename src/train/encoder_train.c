@@ -8,9 +8,10 @@
 #include "ops/conv.h"
 #include "ops/ops.h"
 
-/* Query tiles: the inference encoder's rule forward, 128-row tiles backward for global blocks. */
+/* Query tiles: the inference encoder's rule forward; backward, 256-row query and key
+ * tiles for global blocks (measured faster than 128 on ViT-B). */
 #define ENCT_FWD_TILE_GLOBAL 48
-#define ENCT_BWD_TILE_GLOBAL 128
+#define ENCT_BWD_TILE_GLOBAL 256
 
 static int enct_windowed(const ms_config *c, int blk) { return !c->is_global[blk] && c->window_size > 0; }
 static size_t enct_r16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -227,8 +228,9 @@ static void enct_block_backward(ms_enc_train *e, const ms_config *c, int b, cons
     enct_zero(e->dA, R * C);
     linear_backward(e->dA, gw->proj_w, gw->proj_b, dwin, k->att, C, bw->proj_w, R, C, C, nthreads);
     enct_zero(e->dqkv, R * 3 * C);
-    vit_attention_backward(e->dqkv, gw->rel_pos_h, gw->rel_pos_w, e->dA, k->qkv, bw->rel_pos_h, bw->rel_pos_w, ng,
-                           side, side, H, hd, enct_tile(side * side, ENCT_BWD_TILE_GLOBAL), e->attn_bwd, nthreads);
+    vit_attention_backward_cached(e->dqkv, gw->rel_pos_h, gw->rel_pos_w, e->dA, k->att, k->qkv, bw->rel_pos_h,
+                                  bw->rel_pos_w, ng, side, side, H, hd, enct_tile(side * side, ENCT_BWD_TILE_GLOBAL),
+                                  e->attn_bwd, nthreads);
     enct_zero(e->dB, R * C);
     linear_backward(e->dB, gw->qkv_w, gw->qkv_b, e->dqkv, k->lnw, C, bw->qkv_w, R, C, 3 * C, nthreads);
     const float *dln = e->dB;  // (N, C)
