@@ -26,11 +26,8 @@
 #include "core/rng.h"
 #include "model/image_encoder.h"
 #include "ops/attention.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 extern char **environ;
 
@@ -56,48 +53,7 @@ static double bench_median(const double *v, int n) {
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
-/* ---- FMA peak: 10 independent 8-wide FMA chains per thread (AVX2, as the GEMM kernel) ---- */
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"), noinline)) static float bench_fma_chains(long iters) {
-    const __m256 m = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-7f);
-    __m256 r0 = _mm256_set1_ps(0.f), r1 = _mm256_set1_ps(1.f), r2 = _mm256_set1_ps(2.f), r3 = _mm256_set1_ps(3.f);
-    __m256 r4 = _mm256_set1_ps(4.f), r5 = _mm256_set1_ps(5.f), r6 = _mm256_set1_ps(6.f), r7 = _mm256_set1_ps(7.f);
-    __m256 r8 = _mm256_set1_ps(8.f), r9 = _mm256_set1_ps(9.f);
-    for (long i = 0; i < iters; i++) {
-        r0 = _mm256_fmadd_ps(r0, m, c); r1 = _mm256_fmadd_ps(r1, m, c); r2 = _mm256_fmadd_ps(r2, m, c);
-        r3 = _mm256_fmadd_ps(r3, m, c); r4 = _mm256_fmadd_ps(r4, m, c); r5 = _mm256_fmadd_ps(r5, m, c);
-        r6 = _mm256_fmadd_ps(r6, m, c); r7 = _mm256_fmadd_ps(r7, m, c); r8 = _mm256_fmadd_ps(r8, m, c);
-        r9 = _mm256_fmadd_ps(r9, m, c);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(r0, r1), _mm256_add_ps(r2, r3)),
-                             _mm256_add_ps(_mm256_add_ps(r4, r5), _mm256_add_ps(r6, r7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(r8, r9));
-    return _mm256_cvtss_f32(s);
-}
-
-/* Best of 5 runs of ~0.1 s: GFLOP/s of nthreads concurrent chains (2 FLOP per FMA lane). */
-static double bench_peak(int nthreads) {
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    const long iters = 8000000;
-    double best = 0;
-    volatile float sink = 0;
-    for (int r = 0; r < 5; r++) {
-        double t = bench_now();
-#pragma omp parallel num_threads(nthreads)
-        {
-            float v = bench_fma_chains(iters);
-#pragma omp atomic
-            sink += v;
-        }
-        t = bench_now() - t;
-        double g = (double)iters * 10 * 8 * 2 * nthreads / t * 1e-9;
-        if (g > best) best = g;
-    }
-    return best;
-}
-#else
-static double bench_peak(int nthreads) { (void)nthreads; return 0; }
-#endif
+#include "bench_peak.h"
 
 /* ---- work of the encoder, in multiply-accumulates (MAC) ---- */
 
@@ -106,10 +62,14 @@ typedef struct {
     double win[4], glob[4];                   /* one block: qkv, attn, proj, mlp */
     int n_win, n_glob;
     int Hp;                                   /* padded grid of windowed blocks */
+    double nominal;                           /* with windowed qkv/proj on the padded grid */
 } bench_work;
 
-/* Windowed blocks run qkv/attention/proj on the zero-padded Hp x Hp grid (70x70
- * for ViT-B); attention counts q.k^T, p.v and the decomposed rel-pos dots. */
+/* The work medsam.c performs. Windowed blocks run attention on the zero-padded
+ * Hp x Hp grid of windows (70x70 for ViT-B) but qkv and proj on the real
+ * tokens only (a padded token's qkv is the bias); `nominal` is the official
+ * model's count, qkv and proj on the padded grid too (486.0 GMAC for ViT-B at
+ * 1024). Attention counts q.k^T, p.v and the decomposed rel-pos dots. */
 static void bench_count_work(const ms_config *c, bench_work *w) {
     memset(w, 0, sizeof *w);
     const double G = c->grid, N = G * G, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans, hd = c->head_dim;
@@ -117,9 +77,9 @@ static void bench_count_work(const ms_config *c, bench_work *w) {
     const int ws = c->window_size > 0 ? c->window_size : c->grid;
     w->Hp = (c->grid + ws - 1) / ws * ws;
     const double Np = (double)w->Hp * w->Hp, T = (double)ws * ws, nwin = Np / T;
-    w->win[0] = Np * C * 3 * C;
+    w->win[0] = N * C * 3 * C;
     w->win[1] = nwin * H * (2 * T * T * hd + T * (2.0 * ws) * hd);
-    w->win[2] = Np * C * C;
+    w->win[2] = N * C * C;
     w->win[3] = 2 * N * C * M;
     w->glob[0] = N * C * 3 * C;
     w->glob[1] = H * (2 * N * N * hd + N * (2 * G) * hd);
@@ -133,6 +93,7 @@ static void bench_count_work(const ms_config *c, bench_work *w) {
     }
     w->patch = N * C * c->in_chans * c->patch_size * c->patch_size;
     w->neck = N * C * O + N * O * O * 9;
+    w->nominal = w->patch + w->qkv + w->attn + w->proj + w->mlp + w->neck + w->n_win * (Np - N) * 4 * C * C;
 }
 
 static double bench_work_total(const bench_work *w) { return w->patch + w->qkv + w->attn + w->proj + w->mlp + w->neck; }
@@ -191,14 +152,12 @@ static int bench_encoder(const medsam_model *m, const float *chw, float *emb, fl
 
 typedef struct { double ln, qkv, attn, proj, mlp; } bench_ops; /* seconds for one block */
 
-/* Runs block `blk`'s operations on random activations of the right shapes. */
-static void bench_block_ops(const ms_config *c, const ms_vit_block_w *bw, int windowed, int Hp, int nthreads, int reps,
+/* Runs block `blk`'s operations, the calls image_encoder.c makes, on random
+ * activations of the right shapes. x, y: (N, C); big: (N, 3C) and the MLP workspace. */
+static void bench_block_ops(const ms_config *c, const ms_vit_block_w *bw, int windowed, int nthreads, int reps,
                             float *x, float *y, float *big, float *scratch, bench_ops *o) {
-    const int G = c->grid, C = c->embed_dim, M = c->mlp_dim, H = c->num_heads, hd = c->head_dim;
-    const int S = windowed ? c->window_size : G, T = S * S;
-    const long rows = windowed ? (long)Hp * Hp : (long)G * G, N = (long)G * G;
-    const int ngroups = windowed ? (Hp / S) * (Hp / S) : 1;
-    const int tile = T <= 256 ? T : MS_ENC_GLOBAL_TILE_Q; /* as image_encoder.c chooses */
+    const int G = c->grid, C = c->embed_dim, H = c->num_heads, hd = c->head_dim;
+    const long N = (long)G * G;
     const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
     double t[5][BENCH_MAX_REPS];
     for (int r = 0; r < reps; r++) {
@@ -206,16 +165,18 @@ static void bench_block_ops(const ms_config *c, const ms_vit_block_w *bw, int wi
         layernorm_forward(y, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // y: (N, C)
         layernorm_forward(y, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);
         double t1 = bench_now();
-        linear_forward(big, x, C, bw->qkv_w, bw->qkv_b, rows, C, 3 * C, nthreads);  // big: (rows, 3C)
+        linear_forward(big, x, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
         double t2 = bench_now();
-        vit_attention_forward(y, big, bw->rel_pos_h, bw->rel_pos_w, ngroups, S, S, H, hd, tile, scratch,
-                              attn_threads);                                         // y: (rows, C)
+        if (windowed)
+            vit_window_attention_forward(y, big, bw->qkv_b, G, c->window_size, bw->rel_pos_h, bw->rel_pos_w, H, hd,
+                                         scratch, attn_threads);  // y: (N, C)
+        else
+            vit_attention_forward(y, big, bw->rel_pos_h, bw->rel_pos_w, 1, G, G, H, hd,
+                                  N <= 256 ? (int)N : MS_ENC_GLOBAL_TILE_Q, scratch, attn_threads);  // y: (N, C)
         double t3 = bench_now();
-        linear_forward(x, y, C, bw->proj_w, bw->proj_b, rows, C, C, nthreads);       // x: (rows, C)
+        linear_forward(x, y, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);       // x: (N, C)
         double t4 = bench_now();
-        linear_forward(big, x, C, bw->lin1_w, bw->lin1_b, N, C, M, nthreads);        // big: (N, M)
-        gelu_forward(big, N * M, nthreads);
-        linear_forward(y, big, M, bw->lin2_w, bw->lin2_b, N, M, C, nthreads);        // y: (N, C)
+        ms_vit_mlp_forward(c, bw, y, x, N, big, nthreads);                         // y: (N, C)
         double t5 = bench_now();
         t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2, t[3][r] = t4 - t3, t[4][r] = t5 - t4;
     }
@@ -373,16 +334,20 @@ int main(int argc, char **argv) {
     bench_work wk;
     bench_count_work(c, &wk);
     double peak[BENCH_MAX_THREADS];
-    printf("== FMA peak (AVX2 8-wide fp32 FMA chains, best of 5)\n");
+    printf("== FMA peak (%d-bit fp32 FMA chains, the widest this CPU has; best of 5), GEMM kernel %s\n",
+           bench_fma_width(), gemm_kernel_name());
     for (int k = 0; k < nt; k++) {
-        peak[k] = bench_peak(o.threads[k]);
-        printf("  %d thread%s: %7.1f GFLOP/s\n", o.threads[k], o.threads[k] > 1 ? "s" : "", peak[k]);
-        if (res) fprintf(res, "peak_gflops_%d %.2f\n", o.threads[k], peak[k]);
+        peak[k] = bench_fma_peak(o.threads[k]);
+        const double p256 = bench_fma_width() > 256 ? bench_fma_peak_width(o.threads[k], 256) : peak[k];
+        printf("  %d thread%s: %7.1f GFLOP/s   (256-bit AVX2 chains: %.1f)\n", o.threads[k], o.threads[k] > 1 ? "s" : "",
+               peak[k], p256);
+        if (res) fprintf(res, "peak_gflops_%d %.2f\npeak256_gflops_%d %.2f\n", o.threads[k], peak[k], o.threads[k], p256);
     }
     printf("== model %s: embed %d, depth %d, img %d; image %s (%dx%d)\n", o.model, c->embed_dim, c->depth, S, o.image,
            W, H);
-    printf("== encoder work: %.1f GMAC = %.3f TFLOP per image (windowed blocks on the padded %dx%d grid)\n",
-           bench_work_total(&wk) * 1e-9, 2 * bench_work_total(&wk) * 1e-12, wk.Hp, wk.Hp);
+    printf("== encoder work performed: %.1f GMAC = %.3f TFLOP per image (window attention on the padded %dx%d grid,\n"
+           "   qkv/proj on the real tokens; the official model's count, qkv/proj padded too: %.1f GMAC)\n",
+           bench_work_total(&wk) * 1e-9, 2 * bench_work_total(&wk) * 1e-12, wk.Hp, wk.Hp, wk.nominal * 1e-9);
 
     /* whole encoder */
     bench_enc_result er[BENCH_MAX_THREADS];
@@ -426,16 +391,17 @@ int main(int argc, char **argv) {
         if ((c->is_global[b] || c->window_size == 0) && bglob < 0) bglob = b;
         if (!(c->is_global[b] || c->window_size == 0) && bwin < 0) bwin = b;
     }
-    const long G = c->grid, Np = (long)wk.Hp * wk.Hp, rows = Np > G * G ? Np : G * G;
-    const size_t big_n = (size_t)(rows * 3 * c->embed_dim > G * G * c->mlp_dim ? rows * 3 * c->embed_dim : G * G * c->mlp_dim);
-    float *x = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (rows, C)
-    float *y = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (rows, C)
-    float *big = malloc(big_n * sizeof(float));                       // (rows, 3C) | (N, M)
+    const long G = c->grid, rows = G * G;
+    size_t big_n = (size_t)rows * 3 * c->embed_dim;
+    if (ms_vit_mlp_workspace_floats(c) > big_n) big_n = ms_vit_mlp_workspace_floats(c);
+    float *x = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (N, C)
+    float *y = malloc((size_t)rows * c->embed_dim * sizeof(float));  // (N, C)
+    float *big = malloc(big_n * sizeof(float));                       // (N, 3C) | MLP workspace
     int max_t = 1;
     for (int k = 0; k < nt; k++) max_t = o.threads[k] > max_t ? o.threads[k] : max_t;
     const int ws = c->window_size > 0 ? c->window_size : c->grid;
     const size_t per_glob = vit_attention_scratch_floats(G, G, G * G <= 256 ? G * G : MS_ENC_GLOBAL_TILE_Q);
-    const size_t per_win = vit_attention_scratch_floats(ws, ws, ws * ws <= 256 ? ws * ws : MS_ENC_GLOBAL_TILE_Q);
+    const size_t per_win = vit_window_attention_scratch_floats(ws, c->head_dim);
     const size_t per = per_glob > per_win ? per_glob : per_win;
     if (max_t > MS_ENC_MAX_ATTN_THREADS) max_t = MS_ENC_MAX_ATTN_THREADS;
     float *scratch = malloc(per * (size_t)max_t * sizeof(float)); // (attention threads, per)
@@ -446,8 +412,8 @@ int main(int argc, char **argv) {
     bench_ops ow[BENCH_MAX_THREADS], og[BENCH_MAX_THREADS];
     memset(ow, 0, sizeof ow), memset(og, 0, sizeof og);
     for (int k = 0; k < nt; k++) {
-        if (bwin >= 0) bench_block_ops(c, &m->w.enc.blocks[bwin], 1, wk.Hp, o.threads[k], o.reps, x, y, big, scratch, &ow[k]);
-        if (bglob >= 0) bench_block_ops(c, &m->w.enc.blocks[bglob], 0, wk.Hp, o.threads[k], o.reps, x, y, big, scratch, &og[k]);
+        if (bwin >= 0) bench_block_ops(c, &m->w.enc.blocks[bwin], 1, o.threads[k], o.reps, x, y, big, scratch, &ow[k]);
+        if (bglob >= 0) bench_block_ops(c, &m->w.enc.blocks[bglob], 0, o.threads[k], o.reps, x, y, big, scratch, &og[k]);
     }
     BENCH_ROW("qkv (op)", wk.qkv, nwin * ow[k].qkv + nglob * og[k].qkv);
     BENCH_ROW("attention (op)", wk.attn, nwin * ow[k].attn + nglob * og[k].attn);
@@ -461,7 +427,7 @@ int main(int argc, char **argv) {
                   nglob * (og[k].ln + og[k].qkv + og[k].attn + og[k].proj + og[k].mlp));
 #undef BENCH_ROW
     printf("  (op rows: one block of each kind timed op by op on random activations, times the block counts;\n"
-           "   other = partition/unpartition, residual adds and what op-by-op timing misses)\n");
+           "   other = residual adds and what op-by-op timing misses)\n");
     free(x), free(y), free(big), free(scratch);
 
 decoder:;

@@ -18,7 +18,6 @@
 typedef struct {
     long N;           /* tokens, G*G */
     size_t per_thread;/* attention scratch per thread */
-    size_t mlp_w1, mlp_w2, mlp_tiles; /* offsets in big: packed lin1^T, lin2^T, per-thread hidden tiles */
     size_t x, a, b, big, scratch, total;
 } enc_plan;
 
@@ -37,7 +36,7 @@ static int enc_plan_make(const ms_config *c, enc_plan *p) {
         c->in_chans <= 0 || c->embed_dim <= 0 || c->num_heads <= 0 || c->head_dim * c->num_heads != c->embed_dim ||
         c->depth < 1 || c->depth > MS_MAX_DEPTH || c->mlp_dim <= 0 || c->out_chans <= 0 || c->window_size < 0)
         return -1;
-    const long G = c->grid, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans;
+    const long G = c->grid, C = c->embed_dim, O = c->out_chans;
     memset(p, 0, sizeof *p);
     p->N = G * G;
     p->per_thread = 0;
@@ -47,13 +46,9 @@ static int enc_plan_make(const ms_config *c, enc_plan *p) {
         if (s > p->per_thread) p->per_thread = s;
     }
     size_t big = (size_t)p->N * 3 * C;
-    /* MLP: both weights packed once per block, then row tiles per thread */
-    const size_t w1 = gemm_pack_b_into_bytes((int)C, (int)M), w2 = gemm_pack_b_into_bytes((int)M, (int)C);
-    if (!w1 || !w2) return -1;
-    p->mlp_w1 = 0;
-    p->mlp_w2 = enc_round16(w1 / sizeof(float) + 16);  // + 16: room to align the start to 64 bytes
-    p->mlp_tiles = p->mlp_w2 + enc_round16(w2 / sizeof(float) + 16);
-    size_t need[3] = {p->mlp_tiles + (size_t)MS_ENC_MAX_ATTN_THREADS * MS_ENC_MLP_TILE_ROWS * M,
+    const size_t mlp = ms_vit_mlp_workspace_floats(c);
+    if (!mlp) return -1;
+    size_t need[3] = {mlp,
                       conv_patchify_col_floats(c->in_chans, c->img_size, c->img_size, c->patch_size),
                       conv3x3_col_floats((int)O, (int)G, (int)G)};
     for (int i = 0; i < 3; i++) big = need[i] > big ? need[i] : big;
@@ -83,21 +78,48 @@ static void enc_layernorm(float *out, const float *in, const float *weight, cons
         vec_layernorm_f64_forward(out + r0 * C, in + r0 * C, weight, bias, N - r0 < step ? N - r0 : step, C, eps);
 }
 
+/* Where ms_vit_mlp_forward keeps things in its workspace (floats): packed
+ * lin1^T, packed lin2^T (each with room to align its start to 64 bytes), then
+ * MS_ENC_MAX_ATTN_THREADS hidden tiles of (MS_ENC_MLP_TILE_ROWS, M). */
+typedef struct {
+    size_t w1, w2, tiles, total;
+} enc_mlp_layout;
+
+static int enc_mlp_layout_make(const ms_config *c, enc_mlp_layout *l) {
+    const int C = c->embed_dim, M = c->mlp_dim;
+    const size_t b1 = gemm_pack_b_into_bytes(C, M), b2 = gemm_pack_b_into_bytes(M, C);
+    if (C <= 0 || M <= 0 || !b1 || !b2) return -1;
+    l->w1 = 0;
+    l->w2 = enc_round16(b1 / sizeof(float) + 16);
+    l->tiles = l->w2 + enc_round16(b2 / sizeof(float) + 16);
+    l->total = l->tiles + (size_t)MS_ENC_MAX_ATTN_THREADS * MS_ENC_MLP_TILE_ROWS * M;
+    return 0;
+}
+
+size_t ms_vit_mlp_workspace_floats(const ms_config *c) {
+    enc_mlp_layout l;
+    return enc_mlp_layout_make(c, &l) ? 0 : l.total;
+}
+
 /* ref: common.py:MLPBlock.forward -- lin2(act(lin1(x))), in row tiles: each
  * thread runs lin1, GELU and lin2 on MS_ENC_MLP_TILE_ROWS tokens with
  * single-threaded GEMMs on weights packed once, so the (tile, M) hidden
  * activations stay in cache. Every output element sees the same arithmetic as
- * one whole-matrix GEMM (tiling splits rows only). in, out: (N, C); big holds
- * the packed weights and the tiles (see enc_plan). */
-static void enc_mlp(const ms_config *c, const ms_vit_block_w *bw, const enc_plan *p, float *out, const float *in,
-                    float *big, int nthreads) {
+ * one whole-matrix GEMM (tiling splits rows only). */
+void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out, const float *in, long N, float *work,
+                        int nthreads) {
     const int C = c->embed_dim, M = c->mlp_dim;
-    const long N = p->N, R = MS_ENC_MLP_TILE_ROWS;
-    float *m1 = enc_align64(big + p->mlp_w1), *m2 = enc_align64(big + p->mlp_w2);
-    gemm_packed_b *w1 = gemm_pack_b_into(m1, (size_t)(big + p->mlp_w2 - m1) * sizeof(float), 1, C, M, bw->lin1_w, C,
-                                         nthreads);  // lin1_w^T: (C, M)
-    gemm_packed_b *w2 = gemm_pack_b_into(m2, (size_t)(big + p->mlp_tiles - m2) * sizeof(float), 1, M, C, bw->lin2_w,
-                                         M, nthreads);  // lin2_w^T: (M, C)
+    const long R = MS_ENC_MLP_TILE_ROWS;
+    enc_mlp_layout l;
+    const int laid_out = enc_mlp_layout_make(c, &l) == 0;
+    gemm_packed_b *w1 = NULL, *w2 = NULL;
+    if (laid_out) {
+        float *m1 = enc_align64(work + l.w1), *m2 = enc_align64(work + l.w2);
+        w1 = gemm_pack_b_into(m1, (size_t)(work + l.w2 - m1) * sizeof(float), 1, C, M, bw->lin1_w, C,
+                              nthreads);  // lin1_w^T: (C, M)
+        w2 = gemm_pack_b_into(m2, (size_t)(work + l.tiles - m2) * sizeof(float), 1, M, C, bw->lin2_w, M,
+                              nthreads);  // lin2_w^T: (M, C)
+    }
     const int nt = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
     const long ntiles = (N + R - 1) / R;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
@@ -108,12 +130,12 @@ static void enc_mlp(const ms_config *c, const ms_vit_block_w *bw, const enc_plan
         const int me = 0;
 #endif
         const long r0 = t * R, rows = N - r0 < R ? N - r0 : R;
-        float *hidden = big + p->mlp_tiles + (size_t)me * R * M;  // (rows, M)
+        float *hidden = work + l.tiles + (size_t)me * R * M;  // (rows, M)
         if (w1 && w2) {
             gemm_f32_packed(0, (int)rows, 1.0f, in + r0 * C, C, w1, 0.0f, hidden, M, bw->lin1_b, 1);
             vec_gelu_erf_forward(hidden, rows * M);
             gemm_f32_packed(0, (int)rows, 1.0f, hidden, M, w2, 0.0f, out + r0 * C, C, bw->lin2_b, 1);
-        } else {  // not reached with a plan from enc_plan_make; same arithmetic without pre-packing
+        } else {  // not reached with a workspace of ms_vit_mlp_workspace_floats; same arithmetic, packing per call
             linear_forward(hidden, in + r0 * C, C, bw->lin1_w, bw->lin1_b, rows, C, M, 1);
             vec_gelu_erf_forward(hidden, rows * M);
             linear_forward(out + r0 * C, hidden, M, bw->lin2_w, bw->lin2_b, rows, M, C, 1);
@@ -149,7 +171,7 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
     enc_add_inplace(x, b, N * C, nthreads);
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
     enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
-    enc_mlp(c, bw, p, b, a, big, nthreads);                                      // b: (N, C)
+    ms_vit_mlp_forward(c, bw, b, a, N, big, nthreads);                           // b: (N, C)
     enc_add_inplace(x, b, N * C, nthreads);
 }
 

@@ -36,6 +36,14 @@
  * activations per thread (1.2 MB for ViT-B, in L2/L3 instead of DRAM). */
 #define MS_ENC_MLP_TILE_ROWS 96
 
+/* One block's MLP (lin1 -> exact GELU -> lin2) as the encoder runs it: both
+ * weights packed once into work, then MS_ENC_MLP_TILE_ROWS-row tiles per
+ * thread. out, in: (N, C), distinct; work: ms_vit_mlp_workspace_floats(c)
+ * floats (0: bad configuration). ref: common.py:MLPBlock.forward */
+size_t ms_vit_mlp_workspace_floats(const ms_config *c);
+void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out, const float *in, long N, float *work,
+                        int nthreads);
+
 /* Floats of activation workspace for one image, any thread count
  * (ViT-B: 22.2 M floats = 89 MB, of which 13 MB attention scratch for 16 threads).
  * Returns 0 for a configuration ms_image_encoder_forward cannot run. */
