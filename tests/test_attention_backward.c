@@ -11,8 +11,11 @@
  *   vector paths' full vectors, masked tails and segments that span key rows) against
  *   a plain double-precision backward written here: relative L2 <= 2e-6, every
  *   element within 1e-5 max|ref| + 1e-4 |ref|;
+ * - vit_attention_forward_train's output against the fixture's (tolerance above) and
+ *   vit_attention_forward's (relative L2 <= 1e-6, elements within 1e-6 max + 1e-5 |ref|);
+ *   the backward with its lse and output (paths "+lse") at the tolerances above;
  * - cached = uncached to relative L2 <= 1e-6;
- * - bit-identical results for 1 and 3 threads; a second call on the result gives
+ * - bit-identical results for 1 and 3 threads (forward_train, backward); a second call on the result gives
  *   twice the gradient within relative L2 1e-7 (the additions are re-associated). */
 #include <math.h>
 #include <stdio.h>
@@ -50,18 +53,38 @@ static void close_to(const char *what, const float *got, const float *ref, long 
     t_close(what, got, ref, n, 1e-5 * max_abs(ref, n), 1e-4, rel_l2);
 }
 
-/* Which backward: 0 cached, 1 portable with out, 2 portable without out, 3 uncached. */
-static void run_bwd(int path, float *dqkv, float *drh, float *drw, const float *dout, const float *out,
+/* Which backward: 0 cached, 1 portable with out, 2 portable without out, 3 uncached,
+ * 4 cached with out and lse from vit_attention_forward_train, 5 the same portable. */
+typedef struct {
+    const float *out, *out_t, *lse;  // vit_attention_forward's out; forward_train's out and lse
+} fwd_caches;
+
+static void run_bwd(int path, float *dqkv, float *drh, float *drw, const float *dout, const fwd_caches *fc,
                     const float *qkv, const float *rh, const float *rw, int G, int sh, int sw, int heads, int hd,
                     int tile, int nt) {
     float *s = zeros((long)vit_attention_backward_scratch_floats(G, sh, sw, heads, tile, nt));
+    const float *out = fc->out;
     if (path == 0)
-        vit_attention_backward_cached(dqkv, drh, drw, dout, out, qkv, rh, rw, G, sh, sw, heads, hd, tile, s, nt);
+        vit_attention_backward_cached(dqkv, drh, drw, dout, out, NULL, qkv, rh, rw, G, sh, sw, heads, hd, tile, s, nt);
+    else if (path == 4)
+        vit_attention_backward_cached(dqkv, drh, drw, dout, fc->out_t, fc->lse, qkv, rh, rw, G, sh, sw, heads, hd,
+                                      tile, s, nt);
+    else if (path == 5)
+        vit_attention_backward_portable(dqkv, drh, drw, dout, fc->out_t, fc->lse, qkv, rh, rw, G, sh, sw, heads, hd,
+                                        tile, s, nt);
     else if (path == 3)
         vit_attention_backward(dqkv, drh, drw, dout, qkv, rh, rw, G, sh, sw, heads, hd, tile, s, nt);
     else
-        vit_attention_backward_portable(dqkv, drh, drw, dout, path == 1 ? out : NULL, qkv, rh, rw, G, sh, sw, heads,
-                                        hd, tile, s, nt);
+        vit_attention_backward_portable(dqkv, drh, drw, dout, path == 1 ? out : NULL, NULL, qkv, rh, rw, G, sh, sw,
+                                        heads, hd, tile, s, nt);
+    free(s);
+}
+
+/* vit_attention_forward_train: out_t (G, T, C) and lse (G, heads, T). */
+static void run_fwd_train(float *out_t, float *lse, const float *qkv, const float *rh, const float *rw, int G, int sh,
+                          int sw, int heads, int hd, int tile, int nt) {
+    float *s = zeros((long)vit_attention_forward_train_scratch_floats(sh, sw, tile, nt));
+    vit_attention_forward_train(out_t, lse, qkv, rh, rw, G, sh, sw, heads, hd, tile, s, nt);
     free(s);
 }
 
@@ -79,13 +102,21 @@ static void fixture_case(const char *name, int G, int sh, int sw, int heads, int
     float *dout = fix_get(z, "dout"), *ref_dqkv = fix_get(z, "dqkv");
     float *ref_drh = fix_get(z, "drel_pos_h"), *ref_drw = fix_get(z, "drel_pos_w");
     float *out = zeros((long)G * T * C), *fs = zeros((long)vit_attention_scratch_floats(sh, sw, T));
+    float *out_ref = fix_get(z, "out"), *out_t = zeros((long)G * T * C), *lse = zeros((long)G * heads * T);
     vit_attention_forward(out, qkv, rh, rw, G, sh, sw, heads, hd, T, fs, 1);
     const int tiles[3] = {T, 6, 1};
-    static const char *paths[3] = {"cached", "portable", "portable no-out"};
-    for (int p = 0; p < 3; p++)
+    static const char *paths[6] = {"cached", "portable", "portable no-out", "uncached", "cached+lse", "portable+lse"};
+    for (int p = 0; p < 6; p++)
         for (int t = 0; t < 3; t++) {
+            if (p == 3) continue;  // test_backward.c
             float *dqkv = zeros((long)G * T * 3 * C), *drh = zeros(Lh * hd), *drw = zeros(Lw * hd);
-            run_bwd(p, dqkv, drh, drw, dout, out, qkv, rh, rw, G, sh, sw, heads, hd, tiles[t], 2);
+            run_fwd_train(out_t, lse, qkv, rh, rw, G, sh, sw, heads, hd, tiles[t], 2);
+            if (p == 4) {
+                snprintf(what, sizeof what, "%s forward_train tile %d out", name, tiles[t]);
+                close_to(what, out_t, out_ref, (long)G * T * C, 1e-5);
+            }
+            const fwd_caches fc = {out, out_t, lse};
+            run_bwd(p, dqkv, drh, drw, dout, &fc, qkv, rh, rw, G, sh, sw, heads, hd, tiles[t], 2);
             snprintf(what, sizeof what, "%s %s tile %d dqkv", name, paths[p], tiles[t]);
             close_to(what, dqkv, ref_dqkv, (long)G * T * 3 * C, 1e-5);
             snprintf(what, sizeof what, "%s %s tile %d drel_pos_h", name, paths[p], tiles[t]);
@@ -95,6 +126,7 @@ static void fixture_case(const char *name, int G, int sh, int sw, int heads, int
             free(dqkv), free(drh), free(drw);
         }
     free(qkv), free(rh), free(rw), free(dout), free(ref_dqkv), free(ref_drh), free(ref_drw), free(out), free(fs);
+    free(out_ref), free(out_t), free(lse);
     ms_npz_close(z);
 }
 
@@ -186,17 +218,26 @@ static void random_case(const char *name, int G, int sh, int sw, int heads, int 
     fill(qkv, nq, 1.5f, 11), fill(dout, no, 1.0f, 12), fill(rh, Lh * hd, 0.3f, 13), fill(rw, Lw * hd, 0.3f, 14);
     float *fs = zeros((long)vit_attention_scratch_floats(sh, sw, tile));
     vit_attention_forward(out, qkv, rh, rw, G, sh, sw, heads, hd, tile, fs, 1);
+    float *out_t = zeros(no), *lse = zeros((long)G * heads * T), *out_t3 = zeros(no), *lse3 = zeros((long)G * heads * T);
+    run_fwd_train(out_t, lse, qkv, rh, rw, G, sh, sw, heads, hd, tile, 1);
+    run_fwd_train(out_t3, lse3, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
+    char what[128];
+    snprintf(what, sizeof what, "%s forward_train out = forward", name);
+    t_close(what, out_t, out, no, 1e-6 * max_abs(out, no), 1e-5, 1e-6);
+    CHECK(memcmp(out_t, out_t3, sizeof(float) * (size_t)no) == 0 &&
+              memcmp(lse, lse3, sizeof(float) * (size_t)G * heads * T) == 0,
+          "%s forward_train: 1 and 3 threads bit-identical", name);
+    const fwd_caches fc = {out, out_t, lse};
     float *r = zeros(nq + (Lh + Lw) * hd);
     ref_backward(r, r + nq, r + nq + Lh * hd, dout, qkv, rh, rw, G, sh, sw, heads, hd);
     const long n = nq + (long)(Lh + Lw) * hd;
-    char what[128];
-    float *got[4], *got3 = zeros(n);
-    for (int p = 0; p < 4; p++) {
+    float *got[6], *got3 = zeros(n);
+    for (int p = 0; p < 6; p++) {
         got[p] = zeros(n);
-        run_bwd(p, got[p], got[p] + nq, got[p] + nq + Lh * hd, dout, out, qkv, rh, rw, G, sh, sw, heads, hd, tile, 1);
+        run_bwd(p, got[p], got[p] + nq, got[p] + nq + Lh * hd, dout, &fc, qkv, rh, rw, G, sh, sw, heads, hd, tile, 1);
     }
-    static const char *paths[4] = {"cached", "portable", "portable no-out", "uncached"};
-    for (int p = 0; p < 4; p++) {
+    static const char *paths[6] = {"cached", "portable", "portable no-out", "uncached", "cached+lse", "portable+lse"};
+    for (int p = 0; p < 6; p++) {
         snprintf(what, sizeof what, "%s %s dqkv vs double", name, paths[p]);
         close_to(what, got[p], r, nq, 2e-6);
         snprintf(what, sizeof what, "%s %s drel_pos vs double", name, paths[p]);
@@ -205,14 +246,18 @@ static void random_case(const char *name, int G, int sh, int sw, int heads, int 
     snprintf(what, sizeof what, "%s cached = uncached", name);
     t_close(what, got[0], got[3], n, 1e30, 1e30, 1e-6);
     /* 3 threads: bit-identical; then accumulate a second time */
-    run_bwd(0, got3, got3 + nq, got3 + nq + Lh * hd, dout, out, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
+    run_bwd(4, got3, got3 + nq, got3 + nq + Lh * hd, dout, &fc, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
+    CHECK(memcmp(got3, got[4], sizeof(float) * (size_t)n) == 0, "%s cached+lse: 1 and 3 threads bit-identical", name);
+    memset(got3, 0, sizeof(float) * (size_t)n);
+    run_bwd(0, got3, got3 + nq, got3 + nq + Lh * hd, dout, &fc, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
     CHECK(memcmp(got3, got[0], sizeof(float) * (size_t)n) == 0, "%s cached: 1 and 3 threads bit-identical", name);
-    run_bwd(0, got3, got3 + nq, got3 + nq + Lh * hd, dout, out, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
+    run_bwd(0, got3, got3 + nq, got3 + nq + Lh * hd, dout, &fc, qkv, rh, rw, G, sh, sw, heads, hd, tile, 3);
     for (long i = 0; i < n; i++) got[0][i] *= 2.0f;
     snprintf(what, sizeof what, "%s cached accumulates (+=)", name);
     t_close(what, got3, got[0], n, 1e30, 1e30, 1e-7);
-    for (int p = 0; p < 4; p++) free(got[p]);
+    for (int p = 0; p < 6; p++) free(got[p]);
     free(got3), free(r), free(fs), free(qkv), free(dout), free(out), free(rh), free(rw);
+    free(out_t), free(lse), free(out_t3), free(lse3);
 }
 
 int main(void) {

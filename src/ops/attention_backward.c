@@ -202,6 +202,7 @@ typedef struct {
     const float *qkv;        // (ngroups, T, 3C)
     const float *dout;       // (ngroups, T, C)
     const float *out;        // (ngroups, T, C) forward output, or NULL
+    const float *lse_in;     // (ngroups, heads, T) log-sum-exp of each score row, or NULL
     const float *rel_pos_h;  // (Lh, hd)
     const float *rel_pos_w;  // (Lw, hd)
     float *dqkv;             // (ngroups, T, 3C)
@@ -252,8 +253,10 @@ static void attnb_stats(const attnb_args *a, int g, int h, int i0, int nq, float
     // ref: add_decomposed_rel_pos -- rel_h / rel_w (q unscaled), over all 2S-1 offsets
     gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RR, L, 1);
     gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RR + Lh, L, 1);
+    /* with the forward's log-sum-exp and output, only the relative terms and D are needed */
+    const float *lse_in = a->lse_in && a->out && nq < T ? a->lse_in + ((size_t)g * a->heads + h) * T : NULL;
     // ref: image_encoder.py:Attention.forward -- attn = (q * self.scale) @ k.transpose(-2, -1)
-    gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, P, T, 1);
+    if (!lse_in) gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, P, T, 1);
     if (!a->out) gemm_f32(0, 1, nq, T, hd, 1.0f, dO, C, v, ld, 0.0f, dPb, T, 1);  // dP = dO V^T
     for (int i = 0; i < nq; i++) {
         const int qi = i0 + i, qh = qi / sw, qw = qi % sw;
@@ -261,6 +264,11 @@ static void attnb_stats(const attnb_args *a, int g, int h, int i0, int nq, float
         float *gh = rhg + (size_t)qi * sh, *gw = rwg + (size_t)qi * sw;  // (sh), (sw)
         for (int kh = 0; kh < sh; kh++) gh[kh] = rh[-kh];
         for (int kw = 0; kw < sw; kw++) gw[kw] = rw[-kw];
+        if (lse_in) {
+            lse[qi] = lse_in[qi];
+            Dv[qi] = a->k->dot(dO + (size_t)i * C, a->out + ((size_t)g * T + qi) * C + h * hd, hd);
+            continue;
+        }
         float *s = P + (size_t)i * T;  // (T)
         // ref: add_decomposed_rel_pos -- attn + rel_h[..., None] + rel_w[..., None, :]; softmax(dim=-1)
         const float mx = a->k->relpos_max(s, T, 0, sw, gh, gw);
@@ -345,11 +353,11 @@ static void attnb_item(const attnb_args *a, int g, int h, float *scratch) {
 }
 
 static void attnb_run(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *out,
-                      const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw,
+                      const float *lse, const float *qkv, const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw,
                       int heads, int hd, int tile_q, float *scratch, int nthreads, int path) {
     if (nthreads < 1) nthreads = 1;
     attnb_args a = {0};
-    a.qkv = qkv, a.dout = dout, a.out = out, a.rel_pos_h = rel_pos_h, a.rel_pos_w = rel_pos_w, a.dqkv = dqkv;
+    a.qkv = qkv, a.dout = dout, a.out = out, a.lse_in = lse, a.rel_pos_h = rel_pos_h, a.rel_pos_w = rel_pos_w, a.dqkv = dqkv;
     a.sh = sh, a.sw = sw, a.T = sh * sw, a.C = heads * hd, a.heads = heads, a.hd = hd, a.ngroups = ngroups;
     a.Lh = 2 * sh - 1, a.Lw = 2 * sw - 1;
     a.tq = attnb_tile_rows(tile_q, a.T);
@@ -377,24 +385,95 @@ static void attnb_run(float *dqkv, float *drel_pos_h, float *drel_pos_w, const f
 void vit_attention_backward(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *qkv,
                             const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw, int heads,
                             int hd, int tile_q, float *scratch, int nthreads) {
-    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, NULL, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, NULL, NULL, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
               scratch, nthreads, 0);
 }
 
 void vit_attention_backward_cached(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
-                                   const float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
-                                   int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
-                                   int nthreads) {
-    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+                                   const float *out, const float *lse, const float *qkv, const float *rel_pos_h,
+                                   const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd, int tile_q,
+                                   float *scratch, int nthreads) {
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, lse, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
               scratch, nthreads, 0);
 }
 
 void vit_attention_backward_portable(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
-                                     const float *out, const float *qkv, const float *rel_pos_h,
+                                     const float *out, const float *lse, const float *qkv, const float *rel_pos_h,
                                      const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd,
                                      int tile_q, float *scratch, int nthreads) {
-    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
+    attnb_run(dqkv, drel_pos_h, drel_pos_w, dout, out, lse, qkv, rel_pos_h, rel_pos_w, ngroups, sh, sw, heads, hd, tile_q,
               scratch, nthreads, 1);
+}
+
+/* ---- training forward: the output and each score row's log-sum-exp ---------- */
+
+size_t vit_attention_forward_train_scratch_floats(int sh, int sw, int tile_q, int nthreads) {
+    const size_t T = (size_t)sh * sw, L = (size_t)(2 * sh - 1 + 2 * sw - 1);
+    const size_t tq = (size_t)attnb_tile_rows(tile_q, (int)T);
+    const size_t per = attnb_r16(tq * L) + attnb_r16(tq * sh) + attnb_r16(tq * sw) + attnb_r16(tq) + attnb_r16(tq * T);
+    return (size_t)(nthreads < 1 ? 1 : nthreads) * per;
+}
+
+/* Queries i0 .. i0+nq-1 of group g, head h: out rows and lse. */
+static void attnf_tile(const attnb_args *a, float *out, float *lse, int g, int h, int i0, int nq, float *scratch) {
+    const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw, Lh = a->Lh, Lw = a->Lw;
+    const int L = Lh + Lw;
+    float *RR = scratch;                                    // (nq, L)
+    float *rhg = RR + attnb_r16((size_t)a->tq * L);         // (nq, sh)
+    float *rwg = rhg + attnb_r16((size_t)a->tq * sh);       // (nq, sw)
+    float *inv = rwg + attnb_r16((size_t)a->tq * sw);       // (nq) 1 / sum of exponentials
+    float *P = inv + attnb_r16((size_t)a->tq);              // (nq, T)
+    const float *grp = a->qkv + (size_t)g * T * ld;         // (T, 3C)
+    const float *q = grp + (size_t)i0 * ld + h * hd;        // (nq, hd), row stride 3C
+    const float *k = grp + C + h * hd;                      // (T, hd), row stride 3C
+    const float *v = grp + 2 * C + h * hd;                  // (T, hd), row stride 3C
+    float *o = out + ((size_t)g * T + i0) * C + h * hd;     // (nq, hd), row stride C
+    float *ls = lse + ((size_t)g * a->heads + h) * T + i0;  // (nq)
+    // ref: add_decomposed_rel_pos -- rel_h / rel_w (q unscaled)
+    gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RR, L, 1);
+    gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RR + Lh, L, 1);
+    // ref: image_encoder.py:Attention.forward -- attn = (q * self.scale) @ k.transpose(-2, -1)
+    gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, P, T, 1);
+    for (int i = 0; i < nq; i++) {
+        const int qi = i0 + i, qh = qi / sw, qw = qi % sw;
+        const float *rh = RR + (size_t)i * L + qh + sh - 1, *rw = RR + (size_t)i * L + Lh + qw + sw - 1;
+        float *gh = rhg + (size_t)i * sh, *gw = rwg + (size_t)i * sw;  // (sh), (sw)
+        for (int kh = 0; kh < sh; kh++) gh[kh] = rh[-kh];
+        for (int kw = 0; kw < sw; kw++) gw[kw] = rw[-kw];
+        float *s = P + (size_t)i * T;  // (T)
+        // ref: add_decomposed_rel_pos + softmax(dim=-1): exp(S - max), its sum kept as lse
+        const float mx = a->k->relpos_max(s, T, 0, sw, gh, gw);
+        const float sum = a->k->exp_sum(s, T, mx);
+        ls[i] = mx + logf(sum);
+        inv[i] = 1.0f / sum;
+    }
+    // ref: Attention.forward -- x = attn @ v, as (exp(S - max) V) / sum
+    gemm_f32(0, 0, nq, hd, T, 1.0f, P, T, v, ld, 0.0f, o, C, 1);
+    for (int i = 0; i < nq; i++)
+        for (int c = 0; c < hd; c++) o[(size_t)i * C + c] *= inv[i];
+}
+
+// ref: image_encoder.py:Attention.forward + add_decomposed_rel_pos
+void vit_attention_forward_train(float *out, float *lse, const float *qkv, const float *rel_pos_h,
+                                 const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd, int tile_q,
+                                 float *scratch, int nthreads) {
+    if (nthreads < 1) nthreads = 1;
+    attnb_args a = {0};
+    a.qkv = qkv, a.rel_pos_h = rel_pos_h, a.rel_pos_w = rel_pos_w;
+    a.sh = sh, a.sw = sw, a.T = sh * sw, a.C = heads * hd, a.heads = heads, a.hd = hd, a.ngroups = ngroups;
+    a.Lh = 2 * sh - 1, a.Lw = 2 * sw - 1;
+    a.tq = attnb_tile_rows(tile_q, a.T);
+    a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
+    a.k = attnb_pick(0);
+    const int ntiles = (a.T + a.tq - 1) / a.tq;
+    const size_t per_thread = vit_attention_forward_train_scratch_floats(sh, sw, a.tq, 1);
+    const long items = (long)ngroups * heads * ntiles;
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
+    for (long it = 0; it < items; it++) {
+        const int t = (int)(it % ntiles), gh = (int)(it / ntiles), i0 = t * a.tq;
+        attnf_tile(&a, out, lse, gh / heads, gh % heads, i0, a.T - i0 < a.tq ? a.T - i0 : a.tq,
+                   scratch + (size_t)attnb_thread_id() * per_thread);
+    }
 }
 
 /* ---- window partition ------------------------------------------------------ */

@@ -65,21 +65,33 @@ void relu_backward(float *dinp, const float *dout, const float *out, long n, int
  * dout:       (ngroups, T, heads*hd)  gradient of vit_attention_forward's out
  * qkv, rel_pos_h, rel_pos_w: as given to vit_attention_forward
  * scratch:    vit_attention_backward_scratch_floats(...) floats
- *             (ViT-B global block, tile 256, 2 threads: about 63 MB) */
+ *             (ViT-B global block, tile 256, 2 threads: about 76 MB) */
 size_t vit_attention_backward_scratch_floats(int ngroups, int sh, int sw, int heads, int tile_q, int nthreads);
 void vit_attention_backward(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout, const float *qkv,
                             const float *rel_pos_h, const float *rel_pos_w, int ngroups, int sh, int sw, int heads,
                             int hd, int tile_q, float *scratch, int nthreads);
-/* Same, with the forward's output out (ngroups, T, heads*hd) as a cache: D_i is
- * dO_i . O_i, which saves one T x T x hd GEMM per (group, head). Agrees with
- * vit_attention_backward to rounding. */
+/* Training forward: vit_attention_forward's output (to rounding: same formula,
+ * (exp(S - max) V) / sum, on this file's tiles and exp) and the log-sum-exp of
+ * every score row, lse (ngroups, heads, T), for the backward. Work items are
+ * (group, head, query tile); results do not depend on nthreads.
+ * out: (ngroups, T, heads*hd); scratch: vit_attention_forward_train_scratch_floats. */
+size_t vit_attention_forward_train_scratch_floats(int sh, int sw, int tile_q, int nthreads);
+void vit_attention_forward_train(float *out, float *lse, const float *qkv, const float *rel_pos_h,
+                                 const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd, int tile_q,
+                                 float *scratch, int nthreads);
+/* Same as vit_attention_backward, with caches of the forward: out (ngroups, T,
+ * heads*hd) its output, so that D_i = dO_i . O_i (one T x T x hd GEMM less per
+ * (group, head)); lse (ngroups, heads, T) from vit_attention_forward_train, or
+ * NULL: with it, tiled groups skip the first pass's scores and exponentials (one
+ * more GEMM less). Agrees with vit_attention_backward to rounding. */
 void vit_attention_backward_cached(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
-                                   const float *out, const float *qkv, const float *rel_pos_h, const float *rel_pos_w,
-                                   int ngroups, int sh, int sw, int heads, int hd, int tile_q, float *scratch,
-                                   int nthreads);
-/* Same (out may be NULL) on the portable row kernels whatever the CPU; for tests. */
+                                   const float *out, const float *lse, const float *qkv, const float *rel_pos_h,
+                                   const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd, int tile_q,
+                                   float *scratch, int nthreads);
+/* Same (out and lse may be NULL; lse is used only with out) on the portable row
+ * kernels whatever the CPU; for tests. */
 void vit_attention_backward_portable(float *dqkv, float *drel_pos_h, float *drel_pos_w, const float *dout,
-                                     const float *out, const float *qkv, const float *rel_pos_h,
+                                     const float *out, const float *lse, const float *qkv, const float *rel_pos_h,
                                      const float *rel_pos_w, int ngroups, int sh, int sw, int heads, int hd,
                                      int tile_q, float *scratch, int nthreads);
 

@@ -8,9 +8,9 @@
 #include "ops/conv.h"
 #include "ops/ops.h"
 
-/* Query tiles: the inference encoder's rule forward; backward, 256-row query and key
- * tiles for global blocks (measured faster than 128 on ViT-B). */
-#define ENCT_FWD_TILE_GLOBAL 48
+/* Query tiles of global blocks: the training forward (which keeps each score row's
+ * log-sum-exp for the backward), and the backward's query and key tiles. */
+#define ENCT_FWD_TILE_GLOBAL 128
 #define ENCT_BWD_TILE_GLOBAL 256
 
 static int enct_windowed(const ms_config *c, int blk) { return !c->is_global[blk] && c->window_size > 0; }
@@ -49,7 +49,10 @@ static size_t enct_layout(ms_enc_train *e, const ms_config *c, int nthreads, flo
         int ng, side;
         long R;
         enct_geom(c, Hp, b, &ng, &side, &R);
-        size_t f = vit_attention_scratch_floats(side, side, enct_tile(side * side, ENCT_FWD_TILE_GLOBAL));
+        /* windows: the inference forward (one tile per window); global: the training forward */
+        size_t f = enct_windowed(c, b) ? vit_attention_scratch_floats(side, side, side * side) * (size_t)nthreads
+                                       : vit_attention_forward_train_scratch_floats(side, side, ENCT_FWD_TILE_GLOBAL,
+                                                                                    nthreads);
         size_t k = vit_attention_backward_scratch_floats(ng, side, side, c->num_heads,
                                                          enct_tile(side * side, ENCT_BWD_TILE_GLOBAL), nthreads);
         if (f > fwd_s) fwd_s = f;
@@ -74,9 +77,11 @@ static size_t enct_layout(ms_enc_train *e, const ms_config *c, int nthreads, flo
         ENCT_TAKE(k->x_in, N * C);
         ENCT_TAKE(k->mean1, N);
         ENCT_TAKE(k->rstd1, N);
-        ENCT_TAKE(k->lnw, R * C);
+        ENCT_TAKE(k->lnw, N * C);
         ENCT_TAKE(k->qkv, R * 3 * C);
         ENCT_TAKE(k->att, R * C);
+        ENCT_TAKE(k->lse, enct_windowed(c, b) ? 0 : (long)c->num_heads * R);
+        if (enct_windowed(c, b)) k->lse = NULL;
         ENCT_TAKE(k->x_mid, N * C);
         ENCT_TAKE(k->mean2, N);
         ENCT_TAKE(k->rstd2, N);
@@ -98,9 +103,9 @@ static size_t enct_layout(ms_enc_train *e, const ms_config *c, int nthreads, flo
     ENCT_TAKE(p->dB, Npad * CO);
     ENCT_TAKE(p->dqkv, Npad * 3 * C);
     ENCT_TAKE(p->dH1, N * M);
-    ENCT_TAKE(p->dH2, N * M);
+    ENCT_TAKE(p->dH2, N * (M > 3 * C ? M : 3 * C));
     ENCT_TAKE(p->col, col);
-    ENCT_TAKE(p->attn_fwd, enct_r16(fwd_s) * (size_t)nthreads);
+    ENCT_TAKE(p->attn_fwd, fwd_s);
     ENCT_TAKE(p->attn_bwd, bwd_s);
 #undef ENCT_TAKE
     p->N = N;
@@ -116,28 +121,42 @@ int ms_enc_train_carve(ms_enc_train *e, const ms_config *c, int nthreads, float 
     return enct_layout(e, c, nthreads, buf) ? 0 : -1;
 }
 
-/* ref: image_encoder.py:window_partition (zero padding bottom/right, (wy, wx, iy, ix) order).
- * dst: (Hp*Hp, C); src: (G*G, C) */
-static void enct_partition(float *dst, const float *src, int G, int Hp, int ws, int C) {
+/* Row of the window-major (Hp*Hp, .) layout that holds grid token (y, x)
+ * (image_encoder.py:window_partition order: (wy, wx, iy, ix)). */
+static long enct_win_row(int y, int x, int Hp, int ws) {
     const int nw = Hp / ws;
-    for (long r = 0; r < (long)Hp * Hp; r++) {
-        const int win = (int)(r / (ws * ws)), in = (int)(r % (ws * ws));
-        const int y = win / nw * ws + in / ws, x = win % nw * ws + in % ws;
-        if (y < G && x < G)
-            memcpy(dst + r * C, src + ((long)y * G + x) * C, sizeof(float) * C);
-        else
-            memset(dst + r * C, 0, sizeof(float) * C);
-    }
+    return ((long)(y / ws) * nw + x / ws) * ws * ws + (long)(y % ws) * ws + x % ws;
 }
 
-/* ref: image_encoder.py:window_unpartition + crop; dst (G*G, C) = base + win at unpadded rows. */
-static void enct_unpartition_add(float *dst, const float *base, const float *win, int G, int Hp, int ws, int C) {
-    const int nw = Hp / ws;
+/* ref: image_encoder.py:window_partition applied to the qkv linear's output: a
+ * padded token is a zero row, so its qkv is the bias.
+ * dst: (Hp*Hp, W) window-major; src: (G*G, W); pad: (W) the row of padded tokens */
+static void enct_scatter_windows(float *dst, const float *src, const float *pad, int G, int Hp, int ws, int W,
+                                 int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (int y = 0; y < Hp; y++)
+        for (int x = 0; x < Hp; x++) {
+            const float *s = (y < G && x < G) ? src + ((long)y * G + x) * W : pad;  // (W)
+            memcpy(dst + enct_win_row(y, x, Hp, ws) * W, s, sizeof(float) * (size_t)W);
+        }
+}
+
+/* ref: image_encoder.py:window_unpartition + crop: dst (G*G, W) = the real rows of src (Hp*Hp, W). */
+static void enct_gather_windows(float *dst, const float *src, int G, int Hp, int ws, int W, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (int y = 0; y < G; y++)
-        for (int x = 0; x < G; x++) {
-            const long r = ((long)(y / ws) * nw + x / ws) * ws * ws + (y % ws) * ws + x % ws;
-            const long t = (long)y * G + x;
-            for (int ch = 0; ch < C; ch++) dst[t * C + ch] = base[t * C + ch] + win[r * C + ch];
+        for (int x = 0; x < G; x++)
+            memcpy(dst + ((long)y * G + x) * W, src + enct_win_row(y, x, Hp, ws) * W, sizeof(float) * (size_t)W);
+}
+
+/* The qkv bias gradient of the padded tokens: db (W) += the rows of dwin (Hp*Hp, W)
+ * outside the (G, G) grid, in row order. */
+static void enct_pad_bias_grad(float *db, const float *dwin, int G, int Hp, int ws, int W) {
+    for (int y = 0; y < Hp; y++)
+        for (int x = 0; x < Hp; x++) {
+            if (y < G && x < G) continue;
+            const float *r = dwin + enct_win_row(y, x, Hp, ws) * W;  // (W)
+            for (int c = 0; c < W; c++) db[c] += r[c];
         }
 }
 
@@ -162,25 +181,31 @@ void ms_enc_train_forward(ms_enc_train *e, const ms_config *c, const ms_image_en
         int ng, side;
         long R;
         enct_geom(c, e->Hp, b, &ng, &side, &R);
-        // ref: Block.forward -- x = self.norm1(x); window_partition
-        if (enct_windowed(c, b)) {
-            layernorm_forward_train(e->dA, k->mean1, k->rstd1, k->x_in, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps,
-                                    nthreads);
-            enct_partition(k->lnw, e->dA, G, e->Hp, c->window_size, C);
+        const int win = enct_windowed(c, b), ws = c->window_size;
+        // ref: Block.forward -- x = self.norm1(x); Attention.forward -- qkv
+        layernorm_forward_train(k->lnw, k->mean1, k->rstd1, k->x_in, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps,
+                                nthreads);
+        if (win) {  // ref: window_partition -- the linear on the N real tokens, padded ones get the bias
+            linear_forward(e->dqkv, k->lnw, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // (N, 3C)
+            enct_scatter_windows(k->qkv, e->dqkv, bw->qkv_b, G, e->Hp, ws, 3 * C, nthreads);
         } else {
-            layernorm_forward_train(k->lnw, k->mean1, k->rstd1, k->x_in, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps,
-                                    nthreads);
+            linear_forward(k->qkv, k->lnw, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);
         }
-        // ref: Attention.forward -- qkv, attention with rel-pos, proj
-        linear_forward(k->qkv, k->lnw, C, bw->qkv_w, bw->qkv_b, R, C, 3 * C, nthreads);
-        vit_attention_forward(k->att, k->qkv, bw->rel_pos_h, bw->rel_pos_w, ng, side, side, H, hd,
-                              enct_tile(side * side, ENCT_FWD_TILE_GLOBAL), e->attn_fwd, nthreads);
-        linear_forward(e->dA, k->att, C, bw->proj_w, bw->proj_b, R, C, C, nthreads);  // dA: (R, C)
-        // ref: Block.forward -- window_unpartition; x = shortcut + x
-        if (enct_windowed(c, b))
-            enct_unpartition_add(k->x_mid, k->x_in, e->dA, G, e->Hp, c->window_size, C);
+        // ref: Attention.forward -- attention with rel-pos, proj
+        if (win)
+            vit_attention_forward(k->att, k->qkv, bw->rel_pos_h, bw->rel_pos_w, ng, side, side, H, hd, side * side,
+                                  e->attn_fwd, nthreads);
         else
-            enct_add(k->x_mid, k->x_in, e->dA, N * C);
+            vit_attention_forward_train(k->att, k->lse, k->qkv, bw->rel_pos_h, bw->rel_pos_w, ng, side, side, H, hd,
+                                        ENCT_FWD_TILE_GLOBAL, e->attn_fwd, nthreads);
+        const float *att = k->att;  // (N, C) real tokens
+        if (win) {  // ref: window_unpartition + crop, before proj (proj is per token)
+            enct_gather_windows(e->dB, k->att, G, e->Hp, ws, C, nthreads);
+            att = e->dB;
+        }
+        linear_forward(e->dA, att, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // dA: (N, C)
+        // ref: Block.forward -- x = shortcut + x
+        enct_add(k->x_mid, k->x_in, e->dA, N * C);
         // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock
         layernorm_forward_train(k->ln2, k->mean2, k->rstd2, k->x_mid, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps,
                                 nthreads);
@@ -219,26 +244,33 @@ static void enct_block_backward(ms_enc_train *e, const ms_config *c, int b, cons
     linear_backward(e->dA, gw->lin1_w, gw->lin1_b, e->dH2, k->ln2, C, bw->lin1_w, N, C, M, nthreads);
     layernorm_backward(dx, gw->norm2_w, gw->norm2_b, e->dA, k->mean2, k->rstd2, k->x_mid, bw->norm2_w, N, C, nthreads);
     // ref: Block.forward -- x = shortcut + window_unpartition(attn(window_partition(norm1(x))))
-    const float *dwin = dx;  // (R, C)
+    const int ws = c->window_size;
+    const float *att = k->att;  // (N, C) real tokens' attention output
     if (win) {
-        enct_zero(e->dB, R * C);
-        vit_window_unpartition_backward(e->dB, dx, G, e->Hp, c->window_size, C, nthreads);
-        dwin = e->dB;
+        enct_gather_windows(e->dH1, k->att, G, e->Hp, ws, C, nthreads);
+        att = e->dH1;
     }
-    enct_zero(e->dA, R * C);
-    linear_backward(e->dA, gw->proj_w, gw->proj_b, dwin, k->att, C, bw->proj_w, R, C, C, nthreads);
+    enct_zero(e->dB, N * C);
+    linear_backward(e->dB, gw->proj_w, gw->proj_b, dx, att, C, bw->proj_w, N, C, C, nthreads);  // dB: (N, C)
+    const float *datt = e->dB;  // (R, C)
+    if (win) {  // padded tokens' outputs are cropped: no gradient
+        enct_zero(e->dA, R * C);
+        vit_window_unpartition_backward(e->dA, e->dB, G, e->Hp, ws, C, nthreads);
+        datt = e->dA;
+    }
     enct_zero(e->dqkv, R * 3 * C);
-    vit_attention_backward_cached(e->dqkv, gw->rel_pos_h, gw->rel_pos_w, e->dA, k->att, k->qkv, bw->rel_pos_h,
-                                  bw->rel_pos_w, ng, side, side, H, hd, enct_tile(side * side, ENCT_BWD_TILE_GLOBAL),
-                                  e->attn_bwd, nthreads);
-    enct_zero(e->dB, R * C);
-    linear_backward(e->dB, gw->qkv_w, gw->qkv_b, e->dqkv, k->lnw, C, bw->qkv_w, R, C, 3 * C, nthreads);
-    const float *dln = e->dB;  // (N, C)
-    if (win) {
-        enct_zero(e->dA, N * C);
-        vit_window_partition_backward(e->dA, e->dB, G, e->Hp, c->window_size, C, nthreads);
-        dln = e->dA;
+    vit_attention_backward_cached(e->dqkv, gw->rel_pos_h, gw->rel_pos_w, datt, k->att, win ? NULL : k->lse, k->qkv,
+                                  bw->rel_pos_h, bw->rel_pos_w, ng, side, side, H, hd,
+                                  enct_tile(side * side, ENCT_BWD_TILE_GLOBAL), e->attn_bwd, nthreads);
+    const float *dqkv = e->dqkv;  // (N, 3C) real tokens
+    if (win) {  // the padded tokens' rows reach only the bias (their input rows are zero)
+        enct_gather_windows(e->dH2, e->dqkv, G, e->Hp, ws, 3 * C, nthreads);
+        if (gw->qkv_b) enct_pad_bias_grad(gw->qkv_b, e->dqkv, G, e->Hp, ws, 3 * C);
+        dqkv = e->dH2;
     }
+    enct_zero(e->dB, N * C);
+    linear_backward(e->dB, gw->qkv_w, gw->qkv_b, dqkv, k->lnw, C, bw->qkv_w, N, C, 3 * C, nthreads);
+    const float *dln = e->dB;  // (N, C)
     layernorm_backward(dx, gw->norm1_w, gw->norm1_b, dln, k->mean1, k->rstd1, k->x_in, bw->norm1_w, N, C, nthreads);
 }
 

@@ -4,10 +4,12 @@
  *
  * The forward computes what ms_image_encoder_forward computes (same kernels up
  * to the inference path's vectorised LayerNorm/GELU variants) and keeps, per
- * block: the block input, LayerNorm statistics, the (window-partitioned)
- * norm1 output, qkv, the attention output, the mid-block residual, norm2's
- * output and the MLP hidden layer before and after GELU. Attention scores are
- * never stored: vit_attention_backward recomputes them per tile.
+ * block: the block input, LayerNorm statistics, the norm1 output, qkv
+ * (window-partitioned in windowed blocks, where the qkv and proj linears run on
+ * the real tokens only and padded tokens' qkv is the bias), the attention output,
+ * the mid-block residual, norm2's output and the MLP hidden layer before and
+ * after GELU. Attention scores are never stored: vit_attention_backward_cached
+ * recomputes them per tile.
  * ViT-B at 1024: about 2.6 GB for one image.
  *
  * Layout: token-major, channels-last (tokens, C); the embedding is kept
@@ -25,9 +27,10 @@
 typedef struct {       /* saved activations of one block */
     float *x_in;       // (N, C) block input
     float *mean1, *rstd1; // (N)
-    float *lnw;        // (R, C) norm1 output, window-partitioned (R = Hp*Hp) or not (R = N)
-    float *qkv;        // (R, 3C)
+    float *lnw;        // (N, C) norm1 output
+    float *qkv;        // (R, 3C) window-partitioned (R = Hp*Hp, padded tokens = the bias) or not (R = N)
     float *att;        // (R, C) attention output before proj
+    float *lse;        // (heads, R) log-sum-exp of each score row (global blocks; NULL in windowed ones)
     float *x_mid;      // (N, C) x_in + attention branch
     float *mean2, *rstd2; // (N)
     float *ln2;        // (N, C)
