@@ -56,15 +56,6 @@ static void add_arrays(float *dst, const float *a, const float *b, long n, int n
     }
 }
 
-/* LayerNorm of the image tokens x (N, D), in place, rows split among threads */
-static void layernorm_keys(float *x, const float *weight, const float *bias, long N, int D, float eps,
-                           int nthreads) {
-    const long chunk = 64;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-    for (long r = 0; r < N; r += chunk)
-        vec_layernorm_forward(x + r * D, x + r * D, weight, bias, N - r < chunk ? N - r : chunk, D, eps);
-}
-
 /* Token -> image attention, written to out (Nt, D).
  * xq: (Nt, D) queries + query_pe; xk: (N, D) keys + key_pe; xv: (N, D) keys.
  * k_pre, v_pre: (N, I) precomputed k_proj(xk), v_proj(xv), or NULL.
@@ -106,13 +97,14 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
     linear_forward(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, 1);
 }
 
-/* Image -> token attention, ADDED to keys (N, D) together with out_proj's bias.
+/* Image -> token attention without out_proj's bias: acc (N, D) = P Xb, to be
+ * added to the keys with the bias by finish_keys.
  * xq: (N, D) keys + key_pe; q_pre: (N, I) precomputed q_proj(xq) or NULL;
  * xk: (Nt, D) queries + query_pe; xv: (Nt, D) queries.
  * ref: transformer.py:Attention.forward (q = image, k = v = tokens) */
-static void attn_image_to_token_add(float *keys, const float *xq, const float *q_pre, const float *xk,
-                                    const float *xv, const ms_attn_w *a, const ms_config *c, int Nt,
-                                    ms_twoway_ws *ws, int nthreads) {
+static void attn_image_to_token(float *acc, const float *xq, const float *q_pre, const float *xk,
+                                const float *xv, const ms_attn_w *a, const ms_config *c, int Nt,
+                                ms_twoway_ws *ws, int nthreads) {
     const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
     const int N = c->grid * c->grid, hN = heads * Nt;
     const float scale = (float)(1.0 / sqrt((double)hd));
@@ -140,11 +132,31 @@ static void attn_image_to_token_add(float *keys, const float *xq, const float *q
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (int n = 0; n < N; n += 16)
         vec_softmax_rows_forward(S + (long)n * hN, (long)heads * (N - n < 16 ? N - n : 16), Nt);
-    // Xb_h (Nt, D) = v_h Wout[:, h]^T;  keys += P Xb + bout
+    // Xb_h (Nt, D) = v_h Wout[:, h]^T;  acc = P Xb (keys + bout added by finish_keys)
     for (int h = 0; h < heads; h++)
         gemm_f32(0, 1, Nt, D, hd, 1.0f, ws->Vt + h * hd, I, a->out_w + h * hd, I, 0.0f, ws->Xb + (long)h * Nt * D,
                  D, 1);
-    gemm_f32_bias(0, 0, N, D, hN, 1.0f, S, hN, ws->Xb, D, 1.0f, keys, D, a->out_b, nthreads);
+    gemm_f32(0, 0, N, D, hN, 1.0f, S, hN, ws->Xb, D, 0.0f, acc, D, nthreads);
+}
+
+/* keys = LayerNorm(acc + (keys_in + bout)) and, when kpe is not NULL, kpe =
+ * keys + pos, row block by row block while the rows are in cache. The sum
+ * rounds exactly as gemm_f32_bias(..., beta = 1, C = keys_in, bias = bout)
+ * would (acc + (C + bias)). acc may be kpe (each block is read before it is
+ * overwritten); keys_in may be keys. keys, acc, keys_in, kpe, pos: (N, D). */
+static void finish_keys(float *keys, const float *acc, const float *keys_in, const float *bout, const float *norm_w,
+                        const float *norm_b, float *kpe, const float *pos, long N, int D, float eps, int nthreads) {
+    const long chunk = 32;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (long r0 = 0; r0 < N; r0 += chunk) {
+        const long r1 = N - r0 < chunk ? N : r0 + chunk;
+        for (long r = r0; r < r1; r++) {
+            vec_add(keys + r * D, keys_in + r * D, bout, D);
+            vec_add(keys + r * D, acc + r * D, keys + r * D, D);
+        }
+        vec_layernorm_forward(keys + r0 * D, keys + r0 * D, norm_w, norm_b, r1 - r0, D, eps);
+        if (kpe) vec_add(kpe + r0 * D, keys + r0 * D, pos + r0 * D, (r1 - r0) * D);
+    }
 }
 
 // ref: transformer.py:TwoWayTransformer.forward and TwoWayAttentionBlock.forward
@@ -158,10 +170,13 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
     char stage[64];
 
     memcpy(q, tok0, sizeof(float) * Nt * D);
-    memcpy(keys, img->src, sizeof(float) * N * D);
+    // keys (N, D) are the image tokens: img->src until layer 0's image->token attention
+    // writes the keys buffer; kpe (N, D) = keys + key_pe, from finish_keys after layer 0
+    if (c->dec_depth == 0) memcpy(keys, img->src, sizeof(float) * N * D);
     for (int l = 0; l < c->dec_depth; l++) {
         const ms_twoway_layer_w *L = &w->layers[l];
         const int pre = l == 0 && img->precomputed;
+        const float *keys_in = l == 0 ? img->src : keys;  // (N, D)
         mha_weights sa = mha_of(&L->self_attn);
         // Self attention block (skip_first_layer_pe on layer 0: no PE, no residual)
         if (l == 0) {
@@ -176,9 +191,10 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
 
         // Cross attention block, tokens attending to image embedding
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-        if (!pre) add_arrays(kpe, keys, img->pos, N * D, nthreads);  // else the projections of src+pos are ready
-        attn_token_to_image(tmp, qpe, kpe, keys, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i, c, Nt,
-                            ws, nthreads);
+        // layer 0: kpe = src + pos unless its projections are precomputed; later layers: set by finish_keys
+        if (l == 0 && !pre) add_arrays(kpe, img->src, img->pos, N * D, nthreads);
+        attn_token_to_image(tmp, qpe, kpe, keys_in, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i, c,
+                            Nt, ws, nthreads);
         add_arrays(q, q, tmp, (long)Nt * D, 1);
         layernorm_forward(q, q, L->norm2_w, L->norm2_b, Nt, D, eps, 1);
 
@@ -188,10 +204,13 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, 1);
         layernorm_forward(q, q, L->norm3_w, L->norm3_b, Nt, D, eps, 1);
 
-        // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe)
+        // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe);
+        // its product goes to kpe's buffer (kpe is not read after the scores), then
+        // keys = norm4(keys + attn) and the next kpe, in one pass
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-        attn_image_to_token_add(keys, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, c, Nt, ws, nthreads);
-        layernorm_keys(keys, L->norm4_w, L->norm4_b, N, D, eps, nthreads);
+        attn_image_to_token(kpe, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, c, Nt, ws, nthreads);
+        finish_keys(keys, kpe, keys_in, L->cross_i2t.out_b, L->norm4_w, L->norm4_b, kpe, img->pos, N, D, eps,
+                    nthreads);
 
         snprintf(stage, sizeof stage, "dec.layer%d.queries", l);
         ms_trace(trace, trace_ctx, stage, q, (long)Nt * D);
@@ -200,7 +219,7 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
     }
     // Final attention layer from the points to the image
     add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-    add_arrays(kpe, keys, img->pos, N * D, nthreads);
+    if (c->dec_depth == 0) add_arrays(kpe, keys, img->pos, N * D, nthreads);  // else set by finish_keys
     attn_token_to_image(tmp, qpe, kpe, keys, NULL, NULL, &w->final_attn, c, Nt, ws, nthreads);
     add_arrays(q, q, tmp, (long)Nt * D, 1);
     layernorm_forward(q, q, w->norm_final_w, w->norm_final_b, Nt, D, eps, 1);
