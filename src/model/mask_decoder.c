@@ -4,6 +4,7 @@
 #include "model/mask_decoder.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,52 @@
 
 /* ---- per-image preparation ---- */
 
+/* One Linear weight W (out, in) as the gemm B op(B) = W^T (in, out), packed at
+ * *p (64-byte aligned) when p is not NULL; returns the floats it takes. */
+static size_t pack_linear(float **p, const gemm_packed_b **dst, const float *W, int in, int out, int nthreads) {
+    const size_t bytes = gemm_pack_b_into_bytes(in, out), floats = (bytes + 63) / 64 * 16;
+    if (p) {
+        *dst = gemm_pack_b_into(*p, bytes, 1, in, out, W, in, nthreads);
+        *p += floats;
+    }
+    return floats;
+}
+
+/* Packs every token-side weight listed in ms_dec_packed at base (64-byte
+ * aligned), or with base NULL only counts; returns the floats used. */
+static size_t pack_decoder_weights(const ms_config *c, const ms_mask_decoder_w *w, float *base, ms_dec_packed *pk,
+                                   int nthreads) {
+    const int D = c->prompt_dim, I = D / c->dec_attn_down, F = c->dec_mlp_dim, T = c->num_mask_tokens;
+    const int H = c->iou_hidden, O2 = D / 8, depth = c->iou_head_depth;
+    float *cur = base, **p = base ? &cur : NULL;
+    size_t n = 0;
+    ms_dec_packed dummy;
+    if (!pk) pk = &dummy;
+    memset(pk, 0, sizeof *pk);
+#define PK_W(expr) (w ? (expr) : NULL) /* counting (w NULL) reads no weight */
+    for (int l = 0; l < c->dec_depth; l++) {
+        ms_dec_layer_packed *q = &pk->layers[l];
+        n += pack_linear(p, &q->t2i_q, PK_W(w->layers[l].cross_t2i.q_w), D, I, nthreads);
+        n += pack_linear(p, &q->t2i_out, PK_W(w->layers[l].cross_t2i.out_w), I, D, nthreads);
+        n += pack_linear(p, &q->i2t_k, PK_W(w->layers[l].cross_i2t.k_w), D, I, nthreads);
+        n += pack_linear(p, &q->i2t_v, PK_W(w->layers[l].cross_i2t.v_w), D, I, nthreads);
+        n += pack_linear(p, &q->lin1, PK_W(w->layers[l].mlp_lin1_w), D, F, nthreads);
+        n += pack_linear(p, &q->lin2, PK_W(w->layers[l].mlp_lin2_w), F, D, nthreads);
+    }
+    n += pack_linear(p, &pk->final_q, PK_W(w->final_attn.q_w), D, I, nthreads);
+    n += pack_linear(p, &pk->final_out, PK_W(w->final_attn.out_w), I, D, nthreads);
+    for (int t = 0; t < T; t++)
+        for (int l = 0; l < 3; l++)
+            n += pack_linear(p, &pk->hyper[t][l], PK_W(w->hyper_w[t][l]), D, l == 2 ? O2 : D, nthreads);
+    for (int l = 0; l < depth; l++)
+        n += pack_linear(p, &pk->iou[l], PK_W(w->iou_w[l]), l == 0 ? D : H, l == depth - 1 ? T : H, nthreads);
+#undef PK_W
+    return n;
+}
+
 size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute) {
     const size_t N = (size_t)c->grid * c->grid, D = c->prompt_dim, I = D / c->dec_attn_down;
-    return 2 * N * D + (precompute ? 3 * N * I + N * D : 0);
+    return 2 * N * D + (precompute ? 3 * N * I + N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1) : 0);
 }
 
 /* dst (N, D) = (a + b)^T for a, b (D, N); b may be NULL. */
@@ -59,6 +103,9 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
         linear_forward(q0, srcpos, D, L->cross_i2t.q_w, L->cross_i2t.q_b, N, D, I, nthreads);
         img->k0 = k0, img->v0 = v0, img->q0 = q0;
         img->precomputed = 1;
+        // token-side weights, 64-byte aligned after srcpos (16 floats of slack reserved)
+        float *wbase = (float *)(((uintptr_t)(srcpos + N * D) + 63) & ~(uintptr_t)63);
+        pack_decoder_weights(c, w, wbase, &img->packed, nthreads);
     }
 }
 
@@ -101,14 +148,18 @@ size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int nt
 /* ---- heads ---- */
 
 // ref: mask_decoder.py:MLP.forward (ReLU between layers, none after the last)
-static void mlp_forward(float *out, const float *x, float *const *W, float *const *b, int depth, int in_dim,
-                        int hidden, int out_dim, float *h0, float *h1) {
+static void mlp_forward(float *out, const float *x, float *const *W, float *const *b,
+                        const gemm_packed_b *const *pW,  // (depth) packed W[l] or NULL
+                        int depth, int in_dim, int hidden, int out_dim, float *h0, float *h1) {
     const float *cur = x;
     int cur_dim = in_dim;
     for (int l = 0; l < depth; l++) {
         const int od = l == depth - 1 ? out_dim : hidden;
         float *dst = l == depth - 1 ? out : (l % 2 == 0 ? h0 : h1);
-        linear_forward(dst, cur, cur_dim, W[l], b[l], 1, cur_dim, od, 1);
+        if (pW[l])
+            gemm_f32_packed(0, 1, 1.0f, cur, cur_dim, pW[l], 0.0f, dst, od, b[l], 1);
+        else
+            linear_forward(dst, cur, cur_dim, W[l], b[l], 1, cur_dim, od, 1);
         if (l < depth - 1) relu_forward(dst, od, 1);
         cur = dst, cur_dim = od;
     }
@@ -263,8 +314,9 @@ static medsam_status decoder_run(const ms_config *c, const ms_mask_decoder_w *w,
 
     // ref: output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]); iou_prediction_head(iou_token_out)
     for (int t = 0; t < T; t++)
-        mlp_forward(hyper_in + t * O2, ws.q + (long)(1 + t) * D, w->hyper_w[t], w->hyper_b[t], 3, D, D, O2, h0, h1);
-    mlp_forward(iou_all, ws.q, w->iou_w, w->iou_b, c->iou_head_depth, D, c->iou_hidden, T, h0, h1);
+        mlp_forward(hyper_in + t * O2, ws.q + (long)(1 + t) * D, w->hyper_w[t], w->hyper_b[t], img->packed.hyper[t],
+                    3, D, D, O2, h0, h1);
+    mlp_forward(iou_all, ws.q, w->iou_w, w->iou_b, img->packed.iou, c->iou_head_depth, D, c->iou_hidden, T, h0, h1);
     ms_trace(trace, trace_ctx, "dec.hyper_in", hyper_in, (long)T * O2);
     ms_trace(trace, trace_ctx, "dec.iou_all", iou_all, T);
     memcpy(hyper_sel, hyper_in + first * O2, sizeof(float) * nm * O2);

@@ -30,13 +30,32 @@
 #include "model/config.h"
 #include "model/params.h"
 #include "model/trace.h"
+#include "ops/gemm.h"
+
+/* Token-side weights of the decoder in gemm B panels (views into the prepare
+ * buffer), so that prompts decoded against one image do not each repack them.
+ * Any pointer may be NULL: that product then packs its weight per call (same bits). */
+typedef struct {
+    const gemm_packed_b *t2i_q, *t2i_out;  // cross_attn_token_to_image q_proj, out_proj
+    const gemm_packed_b *i2t_k, *i2t_v;    // cross_attn_image_to_token k_proj, v_proj
+    const gemm_packed_b *lin1, *lin2;      // mlp.lin1, mlp.lin2
+} ms_dec_layer_packed;
+
+typedef struct {
+    ms_dec_layer_packed layers[MS_MAX_DEC_DEPTH];
+    const gemm_packed_b *final_q, *final_out;           // final_attn_token_to_image q_proj, out_proj
+    const gemm_packed_b *hyper[MS_MAX_MASK_TOKENS][3];  // output_hypernetworks_mlps.t.layers.l
+    const gemm_packed_b *iou[MS_MAX_HEAD_DEPTH];        // iou_prediction_head.layers.l
+} ms_dec_packed;
 
 /* Per-image decoder input, computed once and shared (read-only) by every prompt
  * decoded against that image: token-major copies of the embedding, and, when
  * `precomputed`, the layer-0 projections that do not depend on the prompt (valid
- * only while the dense embedding is the same for every prompt, e.g. no mask input). */
+ * only while the dense embedding is the same for every prompt, e.g. no mask input)
+ * and the token-side weights packed once (`packed`). */
 typedef struct {
-    int precomputed;  /* 1: k0, v0, q0 are set */
+    int precomputed;  /* 1: k0, v0, q0 and packed are set */
+    ms_dec_packed packed;  /* all NULL unless precomputed */
     const float *src; // (N, D) image_emb + dense, N = G*G
     const float *pos; // (N, D) image_pe
     const float *k0;  // (N, I) layer 0 cross_attn_token_to_image k_proj(src + pos), I = D / dec_attn_down
@@ -50,7 +69,10 @@ size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute);
 /* Fills `img` with views into buf (ms_mask_decoder_image_floats(c, precompute)).
  * image_emb, image_pe, dense: (D, G, G) (dense from ms_prompt_dense_embed).
  * precompute = 1 pays three (N, D) x (D, I) products once so that each prompt
- * skips its layer-0 token<->image projections: worth it from 2 prompts on. */
+ * skips its layer-0 token<->image projections, and packs the token-side weights
+ * (about 3M floats for ViT-B) once instead of once per prompt: worth it from 2
+ * prompts on. The buffer must be 64-byte aligned when precompute = 1 (else the
+ * weights stay unpacked, same results). */
 void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w,
                              const float *image_emb,  // (D, G, G)
                              const float *image_pe,   // (D, G, G)

@@ -43,6 +43,15 @@ static mha_weights mha_of(const ms_attn_w *a) {
     return m;
 }
 
+/* out (rows, o) = x W^T + b, a Linear on one thread; pW: W packed (NULL: packed here). */
+static void linear_tok(float *out, const float *x, int ldx, const float *W, const float *b, int rows, int in, int o,
+                       const gemm_packed_b *pW) {
+    if (pW)
+        gemm_f32_packed(0, rows, 1.0f, x, ldx, pW, 0.0f, out, o, b, 1);
+    else
+        linear_forward(out, x, ldx, W, b, rows, in, o, 1);
+}
+
 /* dst (n) = a + b, in nthreads contiguous chunks */
 static void add_arrays(float *dst, const float *a, const float *b, long n, int nthreads) {
     if (nthreads < 2 || n < 65536) {
@@ -61,13 +70,14 @@ static void add_arrays(float *dst, const float *a, const float *b, long n, int n
  * k_pre, v_pre: (N, I) precomputed k_proj(xk), v_proj(xv), or NULL.
  * ref: transformer.py:Attention.forward (q = tokens, k = v = image) */
 static void attn_token_to_image(float *out, const float *xq, const float *xk, const float *xv, const float *k_pre,
-                                const float *v_pre, const ms_attn_w *a, const ms_config *c, int Nt,
-                                ms_twoway_ws *ws, int nthreads) {
+                                const float *v_pre, const ms_attn_w *a, const gemm_packed_b *pq,
+                                const gemm_packed_b *pout, const ms_config *c, int Nt, ms_twoway_ws *ws,
+                                int nthreads) {
     const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
     const int N = c->grid * c->grid, hN = heads * Nt;
     const float scale = (float)(1.0 / sqrt((double)hd));
     float *S = ws->S;  // (N, heads*Nt), image-major: column h*Nt + t is head h, token t
-    linear_forward(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, 1);  // (Nt, I)
+    linear_tok(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, pq);  // (Nt, I)
     if (k_pre) {
         // scores_h = q_h k_h^T / sqrt(hd) with the prompt-independent k
         for (int h = 0; h < heads; h++)
@@ -94,7 +104,7 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
                           ws->Ot + h * hd, I, a->v_b + h * hd, 1);
     }
     // ref: _recombine_heads + out_proj
-    linear_forward(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, 1);
+    linear_tok(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, pout);
 }
 
 /* Image -> token attention without out_proj's bias: acc (N, D) = P Xb, to be
@@ -103,15 +113,16 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
  * xk: (Nt, D) queries + query_pe; xv: (Nt, D) queries.
  * ref: transformer.py:Attention.forward (q = image, k = v = tokens) */
 static void attn_image_to_token(float *acc, const float *xq, const float *q_pre, const float *xk,
-                                const float *xv, const ms_attn_w *a, const ms_config *c, int Nt,
-                                ms_twoway_ws *ws, int nthreads) {
+                                const float *xv, const ms_attn_w *a, const gemm_packed_b *pk,
+                                const gemm_packed_b *pv, const ms_config *c, int Nt, ms_twoway_ws *ws,
+                                int nthreads) {
     const int D = c->prompt_dim, I = D / c->dec_attn_down, heads = c->dec_heads, hd = I / heads;
     const int N = c->grid * c->grid, hN = heads * Nt;
     const float scale = (float)(1.0 / sqrt((double)hd));
     float *S = ws->S;  // (N, heads*Nt): column h*Nt + t is head h, token t
     float *K = ws->Qt; // (Nt, I)
-    linear_forward(K, xk, D, a->k_w, a->k_b, Nt, D, I, 1);
-    linear_forward(ws->Vt, xv, D, a->v_w, a->v_b, Nt, D, I, 1);
+    linear_tok(K, xk, D, a->k_w, a->k_b, Nt, D, I, pk);
+    linear_tok(ws->Vt, xv, D, a->v_w, a->v_b, Nt, D, I, pv);
     if (q_pre) {
         for (int h = 0; h < heads; h++)
             gemm_f32(0, 1, N, Nt, hd, scale, q_pre + h * hd, I, K + h * hd, I, 0.0f, S + h * Nt, hN, nthreads);
@@ -177,6 +188,7 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         const ms_twoway_layer_w *L = &w->layers[l];
         const int pre = l == 0 && img->precomputed;
         const float *keys_in = l == 0 ? img->src : keys;  // (N, D)
+        const ms_dec_layer_packed *P = &img->packed.layers[l];  // NULLs unless precomputed
         mha_weights sa = mha_of(&L->self_attn);
         // Self attention block (skip_first_layer_pe on layer 0: no PE, no residual)
         if (l == 0) {
@@ -193,22 +205,26 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
         // layer 0: kpe = src + pos unless its projections are precomputed; later layers: set by finish_keys
         if (l == 0 && !pre) add_arrays(kpe, img->src, img->pos, N * D, nthreads);
-        attn_token_to_image(tmp, qpe, kpe, keys_in, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i, c,
-                            Nt, ws, nthreads);
+        attn_token_to_image(tmp, qpe, kpe, keys_in, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i,
+                            P->t2i_q, P->t2i_out, c, Nt, ws, nthreads);
         add_arrays(q, q, tmp, (long)Nt * D, 1);
         layernorm_forward(q, q, L->norm2_w, L->norm2_b, Nt, D, eps, 1);
 
         // MLP block (ReLU)
-        linear_forward(tmp, q, D, L->mlp_lin1_w, L->mlp_lin1_b, Nt, D, F, 1);
+        linear_tok(tmp, q, D, L->mlp_lin1_w, L->mlp_lin1_b, Nt, D, F, P->lin1);
         relu_forward(tmp, (long)Nt * F, 1);
-        gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, 1);
+        if (P->lin2)
+            gemm_f32_packed(0, Nt, 1.0f, tmp, F, P->lin2, 1.0f, q, D, L->mlp_lin2_b, 1);
+        else
+            gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, 1);
         layernorm_forward(q, q, L->norm3_w, L->norm3_b, Nt, D, eps, 1);
 
         // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe);
         // its product goes to kpe's buffer (kpe is not read after the scores), then
         // keys = norm4(keys + attn) and the next kpe, in one pass
         add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-        attn_image_to_token(kpe, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, c, Nt, ws, nthreads);
+        attn_image_to_token(kpe, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, P->i2t_k, P->i2t_v, c, Nt, ws,
+                            nthreads);
         finish_keys(keys, kpe, keys_in, L->cross_i2t.out_b, L->norm4_w, L->norm4_b, kpe, img->pos, N, D, eps,
                     nthreads);
 
@@ -220,7 +236,8 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
     // Final attention layer from the points to the image
     add_arrays(qpe, q, tok0, (long)Nt * D, 1);
     if (c->dec_depth == 0) add_arrays(kpe, keys, img->pos, N * D, nthreads);  // else set by finish_keys
-    attn_token_to_image(tmp, qpe, kpe, keys, NULL, NULL, &w->final_attn, c, Nt, ws, nthreads);
+    attn_token_to_image(tmp, qpe, kpe, keys, NULL, NULL, &w->final_attn, img->packed.final_q, img->packed.final_out, c,
+                        Nt, ws, nthreads);
     add_arrays(q, q, tmp, (long)Nt * D, 1);
     layernorm_forward(q, q, w->norm_final_w, w->norm_final_b, Nt, D, eps, 1);
     ms_trace(trace, trace_ctx, "dec.final_queries", q, (long)Nt * D);
