@@ -150,6 +150,31 @@ static void attn_image_to_token(float *acc, const float *xq, const float *q_pre,
     gemm_f32(0, 0, N, D, hN, 1.0f, S, hN, ws->Xb, D, 0.0f, acc, D, nthreads);
 }
 
+/* out (R, D) = acc + (in + bout[d]), two rounded adds per element in that
+ * order; out may alias in or acc. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static int residual_bias_add_avx2(float *out, const float *acc, const float *in,
+                                                                  const float *bout, long R, int D) {
+    if (D % 8) return 0;
+    for (long r = 0; r < R; r++)
+        for (int d = 0; d < D; d += 8) {
+            const __m256 t = _mm256_add_ps(_mm256_loadu_ps(in + r * D + d), _mm256_loadu_ps(bout + d));
+            _mm256_storeu_ps(out + r * D + d, _mm256_add_ps(_mm256_loadu_ps(acc + r * D + d), t));
+        }
+    return 1;
+}
+#else
+#define residual_bias_add_avx2(out, acc, in, bout, R, D) 0
+#endif
+
+static void residual_bias_add(float *out, const float *acc, const float *in, const float *bout, long R, int D,
+                              int avx2) {
+    if (avx2 && residual_bias_add_avx2(out, acc, in, bout, R, D)) return;
+    for (long r = 0; r < R; r++)
+        for (int d = 0; d < D; d++) out[r * D + d] = acc[r * D + d] + (in[r * D + d] + bout[d]);
+}
+
 /* keys = LayerNorm(acc + (keys_in + bout)) and, when kpe is not NULL, kpe =
  * keys + pos, row block by row block while the rows are in cache. The sum
  * rounds exactly as gemm_f32_bias(..., beta = 1, C = keys_in, bias = bout)
@@ -158,13 +183,11 @@ static void attn_image_to_token(float *acc, const float *xq, const float *q_pre,
 static void finish_keys(float *keys, const float *acc, const float *keys_in, const float *bout, const float *norm_w,
                         const float *norm_b, float *kpe, const float *pos, long N, int D, float eps, int nthreads) {
     const long chunk = 32;
+    const int avx2 = vec_has_avx2();
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (long r0 = 0; r0 < N; r0 += chunk) {
         const long r1 = N - r0 < chunk ? N : r0 + chunk;
-        for (long r = r0; r < r1; r++) {
-            vec_add(keys + r * D, keys_in + r * D, bout, D);
-            vec_add(keys + r * D, acc + r * D, keys + r * D, D);
-        }
+        residual_bias_add(keys + r0 * D, acc + r0 * D, keys_in + r0 * D, bout, r1 - r0, D, avx2);
         vec_layernorm_forward(keys + r0 * D, keys + r0 * D, norm_w, norm_b, r1 - r0, D, eps);
         if (kpe) vec_add(kpe + r0 * D, keys + r0 * D, pos + r0 * D, (r1 - r0) * D);
     }
