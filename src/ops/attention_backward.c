@@ -26,6 +26,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -414,8 +415,24 @@ size_t vit_attention_forward_train_scratch_floats(int sh, int sw, int tile_q, in
     return (size_t)(nthreads < 1 ? 1 : nthreads) * per;
 }
 
+/* Pre-packed GEMM operands of the training forward; any may be NULL (gemm packs per call). */
+typedef struct {
+    gemm_packed_b **kv;      // (ngroups * heads * 2): K^T (hd, T) and V (T, hd) of each (group, head)
+    gemm_packed_b *rh, *rw;  // rel_pos_h^T (hd, Lh), rel_pos_w^T (hd, Lw)
+} attnf_packs;
+
+/* C (M, N) = alpha op(A) B, B pre-packed when pb, else from (B, ldb, trans_b). */
+static void attnf_gemm(int M, int N, int K, float alpha, const float *A, int lda, int trans_b, const float *B,
+                       int ldb, const gemm_packed_b *pb, float *C, int ldc) {
+    if (pb)
+        gemm_f32_packed(0, M, alpha, A, lda, pb, 0.0f, C, ldc, NULL, 1);
+    else
+        gemm_f32(0, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc, 1);
+}
+
 /* Queries i0 .. i0+nq-1 of group g, head h: out rows and lse. */
-static void attnf_tile(const attnb_args *a, float *out, float *lse, int g, int h, int i0, int nq, float *scratch) {
+static void attnf_tile(const attnb_args *a, const attnf_packs *pk, float *out, float *lse, int g, int h, int i0,
+                       int nq, float *scratch) {
     const int T = a->T, C = a->C, hd = a->hd, ld = 3 * C, sh = a->sh, sw = a->sw, Lh = a->Lh, Lw = a->Lw;
     const int L = Lh + Lw;
     float *RR = scratch;                                    // (nq, L)
@@ -429,11 +446,12 @@ static void attnf_tile(const attnb_args *a, float *out, float *lse, int g, int h
     const float *v = grp + 2 * C + h * hd;                  // (T, hd), row stride 3C
     float *o = out + ((size_t)g * T + i0) * C + h * hd;     // (nq, hd), row stride C
     float *ls = lse + ((size_t)g * a->heads + h) * T + i0;  // (nq)
+    gemm_packed_b *const *kv = pk->kv ? pk->kv + 2 * ((size_t)g * a->heads + h) : NULL;
     // ref: add_decomposed_rel_pos -- rel_h / rel_w (q unscaled)
-    gemm_f32(0, 1, nq, Lh, hd, 1.0f, q, ld, a->rel_pos_h, hd, 0.0f, RR, L, 1);
-    gemm_f32(0, 1, nq, Lw, hd, 1.0f, q, ld, a->rel_pos_w, hd, 0.0f, RR + Lh, L, 1);
+    attnf_gemm(nq, Lh, hd, 1.0f, q, ld, 1, a->rel_pos_h, hd, pk->rh, RR, L);
+    attnf_gemm(nq, Lw, hd, 1.0f, q, ld, 1, a->rel_pos_w, hd, pk->rw, RR + Lh, L);
     // ref: image_encoder.py:Attention.forward -- attn = (q * self.scale) @ k.transpose(-2, -1)
-    gemm_f32(0, 1, nq, T, hd, a->scale, q, ld, k, ld, 0.0f, P, T, 1);
+    attnf_gemm(nq, T, hd, a->scale, q, ld, 1, k, ld, kv ? kv[0] : NULL, P, T);
     for (int i = 0; i < nq; i++) {
         const int qi = i0 + i, qh = qi / sw, qw = qi % sw;
         const float *rh = RR + (size_t)i * L + qh + sh - 1, *rw = RR + (size_t)i * L + Lh + qw + sw - 1;
@@ -448,7 +466,7 @@ static void attnf_tile(const attnb_args *a, float *out, float *lse, int g, int h
         inv[i] = 1.0f / sum;
     }
     // ref: Attention.forward -- x = attn @ v, as (exp(S - max) V) / sum
-    gemm_f32(0, 0, nq, hd, T, 1.0f, P, T, v, ld, 0.0f, o, C, 1);
+    attnf_gemm(nq, hd, T, 1.0f, P, T, 0, v, ld, kv ? kv[1] : NULL, o, C);
     for (int i = 0; i < nq; i++)
         for (int c = 0; c < hd; c++) o[(size_t)i * C + c] *= inv[i];
 }
@@ -465,15 +483,32 @@ void vit_attention_forward_train(float *out, float *lse, const float *qkv, const
     a.tq = attnb_tile_rows(tile_q, a.T);
     a.scale = (float)(1.0 / sqrt((double)hd));  // ref: Attention.__init__ -- head_dim**-0.5
     a.k = attnb_pick(0);
-    const int ntiles = (a.T + a.tq - 1) / a.tq;
+    const int ntiles = (a.T + a.tq - 1) / a.tq, T = a.T, C = a.C, ld = 3 * C;
     const size_t per_thread = vit_attention_forward_train_scratch_floats(sh, sw, a.tq, 1);
-    const long items = (long)ngroups * heads * ntiles;
+    const long items = (long)ngroups * heads * ntiles, npk = 2L * ngroups * heads;
+    /* operands reused by several query tiles, packed once (bits as gemm_f32's) */
+    attnf_packs pk = {ntiles > 1 ? calloc((size_t)npk, sizeof *pk.kv) : NULL, NULL, NULL};
+    if (pk.kv) {
+        pk.rh = gemm_pack_b(1, hd, a.Lh, rel_pos_h, hd);
+        pk.rw = gemm_pack_b(1, hd, a.Lw, rel_pos_w, hd);
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1)
+        for (long i = 0; i < npk; i++) {
+            const float *grp = qkv + (size_t)(i / (2 * heads)) * T * ld + (i / 2 % heads) * hd;  // (T, 3C)
+            pk.kv[i] = i % 2 == 0 ? gemm_pack_b(1, hd, T, grp + C, ld)       // op(B) = K^T: (hd, T)
+                                  : gemm_pack_b(0, T, hd, grp + 2 * C, ld);  // V: (T, hd)
+        }
+    }
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
     for (long it = 0; it < items; it++) {
         const int t = (int)(it % ntiles), gh = (int)(it / ntiles), i0 = t * a.tq;
-        attnf_tile(&a, out, lse, gh / heads, gh % heads, i0, a.T - i0 < a.tq ? a.T - i0 : a.tq,
+        attnf_tile(&a, &pk, out, lse, gh / heads, gh % heads, i0, T - i0 < a.tq ? T - i0 : a.tq,
                    scratch + (size_t)attnb_thread_id() * per_thread);
     }
+    if (pk.kv)
+        for (long i = 0; i < npk; i++) gemm_packed_b_free(pk.kv[i]);
+    free(pk.kv);
+    gemm_packed_b_free(pk.rh);
+    gemm_packed_b_free(pk.rw);
 }
 
 /* ---- window partition ------------------------------------------------------ */
