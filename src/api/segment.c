@@ -93,15 +93,25 @@ void medsam_embedding_free(medsam_embedding *e) {
 }
 
 /* mask (H, W) = label of the last box whose postprocessed mask covers the pixel,
- * 0 where none does, i.e. the largest such label: boxes are postprocessed on
- * min(nthreads, n) threads, thread t raising the labels of its own plane
- * (thread 0: mask), and the planes are merged by max.
+ * 0 where none does, i.e. the largest such label. With fewer boxes than threads,
+ * boxes go in order, each split into row bands over the threads; otherwise boxes
+ * are postprocessed on nthreads threads, thread t raising the labels of its own
+ * plane (thread 0: mask), and the planes are merged by max.
  * ref: MedSAM_Inference.py:medsam_inference (sigmoid, resize, > 0.5) per box.
  * low: (n, L, L) logits; extra: (nt - 1, H, W) scratch. */
 static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *extra, uint8_t *mask) {
     const size_t npix = (size_t)W * H;
     const int nt = nthreads < n ? nthreads : n;
     memset(mask, 0, npix);
+    if (nt < nthreads) {  // fewer boxes than threads: each box by row bands, boxes in order
+        for (int i = 0; i < n; i++) {
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+            for (int t = 0; t < nthreads; t++)
+                ms_postprocess_label_rows(low + (size_t)i * L * L, L, L, H, W, (int)((long)H * t / nthreads),
+                                          (int)((long)H * (t + 1) / nthreads), (uint8_t)(i + 1), mask);
+        }
+        return;
+    }
     if (nt > 1) memset(extra, 0, npix * (size_t)(nt - 1));
 #pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
     for (int i = 0; i < n; i++) {
@@ -151,7 +161,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
      * threshold): a block of the same size as one freed before comes back from the
      * heap instead of a fresh mapping that faults in 4 KB at a time (5,000 faults,
      * several ms, per one-box call otherwise). */
-    const int nt_labels = nthreads < n ? nthreads : n;
+    const int nt_labels = n >= nthreads ? nthreads : 1; /* label planes decode_labels uses */
     const size_t npix = (size_t)W * H;
     const size_t n_img = lines16(ms_mask_decoder_image_floats(c, precompute));
     const size_t n_sparse = lines16((size_t)n * Ns * D), n_iou = lines16((size_t)n);

@@ -66,7 +66,7 @@ static size_t pack_decoder_weights(const ms_config *c, const ms_mask_decoder_w *
 
 size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute) {
     const size_t N = (size_t)c->grid * c->grid, D = c->prompt_dim, I = D / c->dec_attn_down;
-    return 2 * N * D + (precompute ? 3 * N * I + N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1) : 0);
+    return 2 * N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1) + (precompute ? 3 * N * I + N * D : 0);
 }
 
 /* dst (N, D) = (a + b)^T for a, b (D, N); b may be NULL. */
@@ -92,9 +92,13 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
     memset(img, 0, sizeof *img);
     img->src = src;
     img->pos = pos;
+    // token-side weights, 64-byte aligned after pos (16 floats of slack reserved), packed on nthreads threads
+    float *wbase = (float *)(((uintptr_t)(pos + N * D) + 63) & ~(uintptr_t)63);
+    pack_decoder_weights(c, w, wbase, &img->packed, nthreads);
     if (precompute && c->dec_depth > 0) {
-        float *k0 = pos + N * D, *v0 = k0 + N * I, *q0 = v0 + N * I;  // (N, I) each
-        float *srcpos = q0 + N * I;                                    // (N, D)
+        float *k0 = pos + N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1);  // (N, I)
+        float *v0 = k0 + N * I, *q0 = v0 + N * I;                                      // (N, I) each
+        float *srcpos = q0 + N * I;                                                    // (N, D)
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
         for (long r = 0; r < N; r++) vec_add(srcpos + r * D, src + r * D, pos + r * D, D);
         const ms_twoway_layer_w *L = &w->layers[0];
@@ -103,9 +107,6 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
         linear_forward(q0, srcpos, D, L->cross_i2t.q_w, L->cross_i2t.q_b, N, D, I, nthreads);
         img->k0 = k0, img->v0 = v0, img->q0 = q0;
         img->precomputed = 1;
-        // token-side weights, 64-byte aligned after srcpos (16 floats of slack reserved)
-        float *wbase = (float *)(((uintptr_t)(srcpos + N * D) + 63) & ~(uintptr_t)63);
-        pack_decoder_weights(c, w, wbase, &img->packed, nthreads);
     }
 }
 

@@ -51,11 +51,11 @@ typedef struct {
 /* Per-image decoder input, computed once and shared (read-only) by every prompt
  * decoded against that image: token-major copies of the embedding, and, when
  * `precomputed`, the layer-0 projections that do not depend on the prompt (valid
- * only while the dense embedding is the same for every prompt, e.g. no mask input)
- * and the token-side weights packed once (`packed`). */
+ * only while the dense embedding is the same for every prompt, e.g. no mask input),
+ * and the token-side weights packed once (`packed`, on nthreads threads). */
 typedef struct {
-    int precomputed;  /* 1: k0, v0, q0 and packed are set */
-    ms_dec_packed packed;  /* all NULL unless precomputed */
+    int precomputed;  /* 1: k0, v0, q0 are set */
+    ms_dec_packed packed;  /* all NULL when prepare's buffer is not 64-byte aligned */
     const float *src; // (N, D) image_emb + dense, N = G*G
     const float *pos; // (N, D) image_pe
     const float *k0;  // (N, I) layer 0 cross_attn_token_to_image k_proj(src + pos), I = D / dec_attn_down
@@ -69,10 +69,10 @@ size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute);
 /* Fills `img` with views into buf (ms_mask_decoder_image_floats(c, precompute)).
  * image_emb, image_pe, dense: (D, G, G) (dense from ms_prompt_dense_embed).
  * precompute = 1 pays three (N, D) x (D, I) products once so that each prompt
- * skips its layer-0 token<->image projections, and packs the token-side weights
- * (about 3M floats for ViT-B) once instead of once per prompt: worth it from 2
- * prompts on. The buffer must be 64-byte aligned when precompute = 1 (else the
- * weights stay unpacked, same results). */
+ * skips its layer-0 token<->image projections: worth it from 2 prompts on.
+ * Prepare also packs the token-side weights (about 3M floats for ViT-B) on
+ * nthreads threads, once for all prompts instead of once per prompt and
+ * product, when buf is 64-byte aligned (else they stay unpacked: same results). */
 void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w,
                              const float *image_emb,  // (D, G, G)
                              const float *image_pe,   // (D, G, G)

@@ -197,9 +197,9 @@ static void pp_expand(const float *row, const long *i0, const long *i1, long ow,
  * Taps, weights and sums as pp_bilinear's reference formula (see postprocess.h).
  * ref: ATen/native/cpu/UpSampleKernel.cpp:cpu_upsample_linear_channels_last — a (1, 1, h, w)
  * tensor counts as channels-last: weights are float products, the sum is taken in double.
- * scratch: pp_scratch_floats(ih, iw, ow). */
-static void pp_resample(const float *in, int ih, int iw, int oh, int ow, int mode, uint8_t label, float *out,
-                        uint8_t *out8, float *scratch) {
+ * Only output rows [y0, y1) are written. scratch: pp_scratch_floats(ih, iw, ow). */
+static void pp_resample(const float *in, int ih, int iw, int oh, int ow, long y0, long y1, int mode, uint8_t label,
+                        float *out, uint8_t *out8, float *scratch) {
     float sy = (float)ih / (float)oh, sx = (float)iw / (float)ow;
     long *i0 = (long *)scratch, *i1 = i0 + ow;            // (ow) column taps
     float *lx0 = (float *)(i1 + ow), *lx1 = lx0 + ow;     // (ow) column weights
@@ -212,7 +212,7 @@ static void pp_resample(const float *in, int ih, int iw, int oh, int ow, int mod
 #ifdef PP_HAVE_X86
     const int avx2 = pp_has_avx2();
 #endif
-    for (long y = 0; y < oh; y++) {
+    for (long y = y0; y < y1; y++) {
         pp_tap ty = pp_source_tap(sy, y, ih, oh);
         float *e[2][2];
         long need[2] = {ty.i0, ty.i1};
@@ -245,10 +245,10 @@ static void pp_sigmoid_all(const float *logits, long n, float *p) {
 }
 
 /* Per-pixel fallback when the scratch cannot be allocated. */
-static void pp_postprocess_slow(const float *logits, int lh, int lw, int out_h, int out_w, int mode, uint8_t label,
-                                float *prob_out, uint8_t *out8) {
+static void pp_postprocess_slow(const float *logits, int lh, int lw, int out_h, int out_w, long y0, long y1, int mode,
+                                uint8_t label, float *prob_out, uint8_t *out8) {
     float sy = (float)lh / (float)out_h, sx = (float)lw / (float)out_w;
-    for (long y = 0; y < out_h; y++) {
+    for (long y = y0; y < y1; y++) {
         pp_tap ty = pp_source_tap(sy, y, lh, out_h);
         const float *r0 = logits + ty.i0 * lw, *r1 = logits + ty.i1 * lw;
         for (long x = 0; x < out_w; x++) {
@@ -268,7 +268,7 @@ static void pp_postprocess_slow(const float *logits, int lh, int lw, int out_h, 
 void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out) {
     float *scratch = malloc(pp_scratch_floats(ih, iw, ow) * sizeof(float));
     if (scratch) {
-        pp_resample(in, ih, iw, oh, ow, PP_PROB, 0, out, NULL, scratch);
+        pp_resample(in, ih, iw, oh, ow, 0, oh, PP_PROB, 0, out, NULL, scratch);
         free(scratch);
         return;
     }
@@ -285,29 +285,36 @@ void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, f
     }
 }
 
-/* sigmoid, bilinear, then the given output mode; one allocation for the sigmoid
- * plane and the row scratch. */
-static void pp_postprocess(const float *logits, int lh, int lw, int out_h, int out_w, int mode, uint8_t label,
-                           float *prob_out, uint8_t *out8) {
+/* sigmoid, bilinear, then the given output mode, for output rows [y0, y1);
+ * one allocation for the sigmoid plane and the row scratch. */
+static void pp_postprocess(const float *logits, int lh, int lw, int out_h, int out_w, long y0, long y1, int mode,
+                           uint8_t label, float *prob_out, uint8_t *out8) {
     const size_t plane = (size_t)lh * lw, rest = pp_scratch_floats(lh, lw, out_w);
     float *p = malloc((plane + rest) * sizeof(float));
-    if (!p) return pp_postprocess_slow(logits, lh, lw, out_h, out_w, mode, label, prob_out, out8);
+    if (!p) return pp_postprocess_slow(logits, lh, lw, out_h, out_w, y0, y1, mode, label, prob_out, out8);
     pp_sigmoid_all(logits, (long)plane, p);
-    pp_resample(p, lh, lw, out_h, out_w, mode, label, prob_out, out8, p + plane);
+    pp_resample(p, lh, lw, out_h, out_w, y0, y1, mode, label, prob_out, out8, p + plane);
     free(p);
 }
 
 // ref: MedSAM_Inference.py:medsam_inference — torch.sigmoid, then F.interpolate to (H, W)
 void ms_postprocess_prob(const float *logits, int lh, int lw, int out_h, int out_w, float *prob_out) {
-    pp_postprocess(logits, lh, lw, out_h, out_w, PP_PROB, 0, prob_out, NULL);
+    pp_postprocess(logits, lh, lw, out_h, out_w, 0, out_h, PP_PROB, 0, prob_out, NULL);
 }
 
 // ref: MedSAM_Inference.py:medsam_inference — (low_res_pred > 0.5).astype(np.uint8)
 void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t *mask_out) {
-    pp_postprocess(logits, lh, lw, out_h, out_w, PP_MASK, 0, NULL, mask_out);
+    pp_postprocess(logits, lh, lw, out_h, out_w, 0, out_h, PP_MASK, 0, NULL, mask_out);
 }
 
 void ms_postprocess_label(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t label,
                           uint8_t *labels) {
-    pp_postprocess(logits, lh, lw, out_h, out_w, PP_LABEL, label, NULL, labels);
+    pp_postprocess(logits, lh, lw, out_h, out_w, 0, out_h, PP_LABEL, label, NULL, labels);
+}
+
+void ms_postprocess_label_rows(const float *logits, int lh, int lw, int out_h, int out_w, int y0, int y1,
+                               uint8_t label, uint8_t *labels) {
+    if (y0 < 0) y0 = 0;
+    if (y1 > out_h) y1 = out_h;
+    if (y0 < y1) pp_postprocess(logits, lh, lw, out_h, out_w, y0, y1, PP_LABEL, label, NULL, labels);
 }

@@ -42,4 +42,9 @@ void ms_postprocess_mask(const float *logits, int lh, int lw, int out_h, int out
 void ms_postprocess_label(const float *logits, int lh, int lw, int out_h, int out_w, uint8_t label,
                           uint8_t *labels);
 
+/* The same for output rows [y0, y1) only (clamped to the image); labels is the
+ * whole (out_h, out_w) plane. Lets threads share one box by row bands. */
+void ms_postprocess_label_rows(const float *logits, int lh, int lw, int out_h, int out_w, int y0, int y1,
+                               uint8_t label, uint8_t *labels);
+
 #endif
