@@ -372,14 +372,32 @@ static void attnb_run(float *dqkv, float *drel_pos_h, float *drel_pos_w, const f
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1) if (nthreads > 1 && items > 1)
     for (long it = 0; it < items; it++)
         attnb_item(&a, (int)(it / heads), (int)(it % heads), thread_scratch + (size_t)attnb_thread_id() * per_thread);
-    /* d rel_pos += G^T Q per head (rows of all groups at once), heads in order */
+    /* d rel_pos += G^T Q summed over heads (rows of all groups at once), heads in
+     * order, into (L, hd) in the (now free) thread scratch, then added to the
+     * caller's gradients with one rounding per element, so that a gradient
+     * accumulated over calls (samples of a batch) is the sum of the calls'
+     * contributions, as when processes add them (trainer.h, MPI). (L, hd) is small. */
+    if (!drel_pos_h && !drel_pos_w) return;
+    float *acc = malloc(sizeof(float) * (size_t)L * hd);  // (L, hd): rows Lh of rel_pos_h, then Lw of rel_pos_w
+    if (!acc) {  // out of memory: straight into the caller's gradients (the same sum, rounded per K chunk)
+        for (int h = 0; h < heads; h++) {
+            const float *G = a.Gm + (size_t)h * ngroups * T * L, *Q = qkv + h * hd;
+            if (drel_pos_h) gemm_f32(1, 0, a.Lh, hd, ngroups * T, 1.0f, G, L, Q, ld, 1.0f, drel_pos_h, hd, nthreads);
+            if (drel_pos_w)
+                gemm_f32(1, 0, a.Lw, hd, ngroups * T, 1.0f, G + a.Lh, L, Q, ld, 1.0f, drel_pos_w, hd, nthreads);
+        }
+        return;
+    }
     for (int h = 0; h < heads; h++) {
         const float *G = a.Gm + (size_t)h * ngroups * T * L;  // (ngroups * T, L)
         const float *Q = qkv + h * hd;                        // (ngroups * T, hd), row stride 3C
-        if (drel_pos_h) gemm_f32(1, 0, a.Lh, hd, ngroups * T, 1.0f, G, L, Q, ld, 1.0f, drel_pos_h, hd, nthreads);
-        if (drel_pos_w)
-            gemm_f32(1, 0, a.Lw, hd, ngroups * T, 1.0f, G + a.Lh, L, Q, ld, 1.0f, drel_pos_w, hd, nthreads);
+        gemm_f32(1, 0, L, hd, ngroups * T, 1.0f, G, L, Q, ld, h ? 1.0f : 0.0f, acc, hd, nthreads);
     }
+    if (drel_pos_h)
+        for (long i = 0; i < (long)a.Lh * hd; i++) drel_pos_h[i] += acc[i];
+    if (drel_pos_w)
+        for (long i = 0; i < (long)a.Lw * hd; i++) drel_pos_w[i] += acc[(long)a.Lh * hd + i];
+    free(acc);
 }
 
 // ref: image_encoder.py:Attention.forward + add_decomposed_rel_pos, differentiated

@@ -29,6 +29,10 @@
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, int ldi,
                      const float *weight, long N, int I, int O, int nthreads);
 
+/* dbias (O) += the column sums of dout (N, O), each summed in double and added
+ * with one rounding (what linear_backward does for its bias). */
+void linear_bias_backward(float *dbias, const float *dout, long N, int O, int nthreads);
+
 /* ---- LayerNorm over the last dim (layernorm_forward); also LayerNorm2d on
  * channels-last data (common.py:LayerNorm2d is the same computation). ---------
  * forward_train: as layernorm_forward, and keeps mean, rstd: (N) each.

@@ -4,7 +4,7 @@
 
 /* Column sums of a (N, O) matrix added to dbias (O). Threads take blocks of 64
  * columns; each column is summed over the rows in order, in double. */
-static void linear_bias_grad(float *dbias, const float *dout, long N, int O, int nthreads) {
+void linear_bias_backward(float *dbias, const float *dout, long N, int O, int nthreads) {
     const int nblk = (O + 63) / 64;
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && nblk > 1 && N * O > 32768)
     for (int blk = 0; blk < nblk; blk++) {
@@ -24,5 +24,5 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
     if (N <= 0) return;
     if (dinp) gemm_f32(0, 0, (int)N, I, O, 1.0f, dout, O, weight, I, 1.0f, dinp, ldi, nthreads);
     if (dweight) gemm_f32(1, 0, O, I, (int)N, 1.0f, dout, O, inp, ldi, 1.0f, dweight, I, nthreads);
-    if (dbias) linear_bias_grad(dbias, dout, N, O, nthreads);
+    if (dbias) linear_bias_backward(dbias, dout, N, O, nthreads);
 }

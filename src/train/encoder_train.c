@@ -149,17 +149,6 @@ static void enct_gather_windows(float *dst, const float *src, int G, int Hp, int
             memcpy(dst + ((long)y * G + x) * W, src + enct_win_row(y, x, Hp, ws) * W, sizeof(float) * (size_t)W);
 }
 
-/* The qkv bias gradient of the padded tokens: db (W) += the rows of dwin (Hp*Hp, W)
- * outside the (G, G) grid, in row order. */
-static void enct_pad_bias_grad(float *db, const float *dwin, int G, int Hp, int ws, int W) {
-    for (int y = 0; y < Hp; y++)
-        for (int x = 0; x < Hp; x++) {
-            if (y < G && x < G) continue;
-            const float *r = dwin + enct_win_row(y, x, Hp, ws) * W;  // (W)
-            for (int c = 0; c < W; c++) db[c] += r[c];
-        }
-}
-
 /* dst = a + b, elementwise; dst may alias a or b. dst, a, b: (n) */
 static void enct_add(float *dst, const float *a, const float *b, long n, int nthreads) {
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
@@ -265,13 +254,15 @@ static void enct_block_backward(ms_enc_train *e, const ms_config *c, int b, cons
                                   bw->rel_pos_h, bw->rel_pos_w, ng, side, side, H, hd,
                                   enct_tile(side * side, ENCT_BWD_TILE_GLOBAL), e->attn_bwd, nthreads);
     const float *dqkv = e->dqkv;  // (N, 3C) real tokens
-    if (win) {  // the padded tokens' rows reach only the bias (their input rows are zero)
+    if (win) {  // the real tokens' rows, for the weight and input gradients
         enct_gather_windows(e->dH2, e->dqkv, G, e->Hp, ws, 3 * C, nthreads);
-        if (gw->qkv_b) enct_pad_bias_grad(gw->qkv_b, e->dqkv, G, e->Hp, ws, 3 * C);
         dqkv = e->dH2;
     }
     enct_zero(e->dB, N * C);
-    linear_backward(e->dB, gw->qkv_w, gw->qkv_b, dqkv, k->lnw, C, bw->qkv_w, N, C, 3 * C, nthreads);
+    linear_backward(e->dB, gw->qkv_w, win ? NULL : gw->qkv_b, dqkv, k->lnw, C, bw->qkv_w, N, C, 3 * C, nthreads);
+    // windowed: the bias gradient sums every window row, real and padded tokens (a padded token's qkv is the
+    // bias, its input row being zero), in one pass so that it is added with one rounding
+    if (win && gw->qkv_b) linear_bias_backward(gw->qkv_b, e->dqkv, R, 3 * C, nthreads);
     const float *dln = e->dB;  // (N, C)
     layernorm_backward(dx, gw->norm1_w, gw->norm1_b, dln, k->mean1, k->rstd1, k->x_in, bw->norm1_w, N, C, nthreads);
 }
