@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -67,6 +67,10 @@ test-mpi:
 
 bench: all
 	sh bench/run.sh
+
+# ViT-B training step (forward + backward + AdamW, batch 1 at 1024) beside PyTorch's.
+bench-train: all
+	sh bench/train.sh
 
 clean:
 	rm -rf build build-asan build-mpi

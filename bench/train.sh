@@ -9,8 +9,8 @@
 #   BENCH_TORCH    auto (default: when /usr/bin/python3 has torch and the official
 #                  checkout is there) | 0 | 1. PyTorch takes ~80 s per ViT-B step on 2 cores.
 #   BENCH_PHASES   1: medsam.c also times the encoder's training forward and backward alone
-#   BENCH_LOCK     lock file held around each timing run (default /tmp/medsam-bench.lock;
-#                  empty: no lock)
+#   BENCH_LOCK     a lock file held around each timing run, so that benchmarks started by
+#                  several people never overlap (default: none)
 #   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM)
 # The checkpoint (`medsam init --arch ARCH --seed 0`) is made once in $BUILD/bench/;
 # results go to $BUILD/bench/train_results_{c,torch}.txt.
@@ -22,7 +22,7 @@ THREADS=${BENCH_THREADS:-2}
 REPS=${BENCH_REPS:-3}
 WARMUP=${BENCH_WARMUP:-1}
 TORCH=${BENCH_TORCH:-auto}
-LOCK=${BENCH_LOCK-/tmp/medsam-bench.lock}
+LOCK=${BENCH_LOCK:-}
 REF=${SAM_REF_DIR:-/work/ref/MedSAM}
 OUT=$BUILD/bench
 PY=/usr/bin/python3
