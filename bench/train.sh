@@ -7,7 +7,7 @@
 #                  runs at the first one (torch.set_num_threads)
 #   BENCH_REPS     timed steps, median reported (default 3), after BENCH_WARMUP (default 1)
 #   BENCH_TORCH    auto (default: when /usr/bin/python3 has torch and the official
-#                  checkout is there) | 0 | 1. PyTorch takes ~80 s per ViT-B step on 2 cores.
+#                  checkout is there) | 0 | 1. PyTorch takes ~30 s per ViT-B step on 2 cores.
 #   BENCH_PHASES   1: medsam.c also times the encoder's training forward and backward alone
 #   BENCH_LOCK     a lock file held around each timing run, so that benchmarks started by
 #                  several people never overlap (default: none)

@@ -11,6 +11,7 @@
 #define VM_LN2_LO -2.12194440e-4f
 #define VM_EXP_LO -87.0f /* 2^-125.5: stays a normal float */
 #define VM_EXP_HI 88.0f
+#define VM_INV_SQRT_2PI 0.3989422804014327f
 
 /* Abramowitz & Stegun 7.1.26: erf(a) = 1 - t (p1 + t (p2 + ... + t p5)) exp(-a^2), t = 1 / (1 + p a) */
 #define VM_AS_P 0.3275911f
@@ -135,6 +136,25 @@ VM_AVX2 static void erf_avx2_array(float *y, const float *z, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf_avx2(_mm256_loadu_ps(z + i)));
     for (; i < n; i++) y[i] = erff(z[i]);
+}
+
+/* dinp += dout * (Phi(x) + x phi(x)): gelu_backward's formula with erf_avx2
+ * and exp_avx2 in place of erff and expf. */
+VM_AVX2 static void gelu_backward_avx2(float *dinp, const float *dout, const float *in, long n) {
+    const __m256 c = _mm256_set1_ps((float)M_SQRT1_2), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 mhalf = _mm256_set1_ps(-0.5f), inv_sqrt_2pi = _mm256_set1_ps(VM_INV_SQRT_2PI);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(in + i);
+        const __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf_avx2(_mm256_mul_ps(x, c))));
+        const __m256 pdf = _mm256_mul_ps(exp_avx2(_mm256_mul_ps(_mm256_mul_ps(mhalf, x), x)), inv_sqrt_2pi);
+        const __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dout + i), _mm256_fmadd_ps(x, pdf, cdf));
+        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), d));
+    }
+    for (; i < n; i++) {
+        const float x = in[i];
+        dinp[i] += dout[i] * (0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * (expf(-0.5f * x * x) * VM_INV_SQRT_2PI));
+    }
 }
 
 VM_AVX2 static inline float hsum_avx2(__m256 v) {
@@ -333,6 +353,7 @@ int vec_has_avx2(void) {
 int vec_has_avx2(void) { return 0; }
 #define gelu_avx2(x, n) ((void)0)
 #define gelu_erf_avx2(x, n) ((void)0)
+#define gelu_backward_avx2(d, g, x, n) ((void)0)
 #define erf_avx2_array(y, z, n) ((void)0)
 #define softmax_row_avx2(x, c) ((void)0)
 #define softmax_short_rows_avx2(x, r, c) ((void)0)
@@ -361,6 +382,18 @@ void vec_gelu_erf_forward(float *x, long n) {
         return;
     }
     for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+// ref: torch's GeluBackward (approximate='none'): dout * (0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi))
+void vec_gelu_backward(float *dinp, const float *dout, const float *in, long n) {
+    if (vec_has_avx2()) {
+        gelu_backward_avx2(dinp, dout, in, n);
+        return;
+    }
+    for (long i = 0; i < n; i++) {
+        const float x = in[i];
+        dinp[i] += dout[i] * (0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * (expf(-0.5f * x * x) * VM_INV_SQRT_2PI));
+    }
 }
 
 void vec_erf(float *y, const float *z, long n) {

@@ -15,6 +15,10 @@ void vec_gelu_forward(float *x, long n);
  * operation, so the two differ only where erf rounds differently. x: (n) */
 void vec_gelu_erf_forward(float *x, long n);
 
+/* dinp += dout * GELU'(in) (exact-erf GELU), with vec_gelu_erf_forward's erf
+ * and a ~1 ulp exp. dinp, dout, in: (n) */
+void vec_gelu_backward(float *dinp, const float *dout, const float *in, long n);
+
 /* y = erf(z), the erf of vec_gelu_erf_forward. y, z: (n); y may alias z. */
 void vec_erf(float *y, const float *z, long n);
 
