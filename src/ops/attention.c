@@ -50,29 +50,13 @@ static const attn_row_kernels attn_generic = {attn_relpos_max_generic, attn_exp_
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "ops/attn_exp.h"
 #define ATTN_AVX2 __attribute__((target("avx2,fma")))
 
 /* Lanes < n set (n clamped to 0..8). */
 ATTN_AVX2 static inline __m256i attn_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* exp(x) for x <= 0, the Cephes polynomial of attn_exp8 with fused multiply-adds. */
-ATTN_AVX2 static inline __m256 attn_exp_avx2(__m256 x) {
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-    const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
-    const __m256 n = _mm256_sub_ps(t, magic);  // round(x / ln2), exact
-    const __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
-    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), _mm256_slli_epi32(ni, 23)));
 }
 
 /* Rows of at least 8 values end with one full vector that overlaps the previous
@@ -118,7 +102,7 @@ ATTN_AVX2 static float attn_exp_sum_finish_avx2(float *row, int n, int j, __m256
                                                 __m256 last) {
     const int tail = n % 8;
     if (j + 8 <= n) {
-        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
+        const __m256 e = attn_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
         _mm256_storeu_ps(row + j, e);
         acc0 = _mm256_add_ps(acc0, e);
         j += 8;
@@ -126,12 +110,12 @@ ATTN_AVX2 static float attn_exp_sum_finish_avx2(float *row, int n, int j, __m256
     if (tail && n >= 8) {  // lanes 8-tail .. 7 of the last full vector are the tail
         const __m256 m = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                                                 _mm256_set1_epi32(7 - tail)));
-        const __m256 e = attn_exp_avx2(_mm256_sub_ps(last, mx));
+        const __m256 e = attn_exp8(_mm256_sub_ps(last, mx));
         _mm256_storeu_ps(row + n - 8, _mm256_blendv_ps(_mm256_loadu_ps(row + n - 8), e, m));
         acc1 = _mm256_add_ps(acc1, _mm256_and_ps(e, m));
     } else if (tail) {
         const __m256i m = attn_mask(tail);
-        const __m256 e = attn_exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(row, m), mx));
+        const __m256 e = attn_exp8(_mm256_sub_ps(_mm256_maskload_ps(row, m), mx));
         _mm256_maskstore_ps(row, m, e);
         acc0 = _mm256_add_ps(acc0, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
     }
@@ -148,8 +132,8 @@ ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
     const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
     int j = 0;
     for (; j + 16 <= n; j += 16) {
-        const __m256 e0 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
-        const __m256 e1 = attn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mx));
+        const __m256 e0 = attn_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), mx));
+        const __m256 e1 = attn_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), mx));
         _mm256_storeu_ps(row + j, e0);
         _mm256_storeu_ps(row + j + 8, e1);
         acc0 = _mm256_add_ps(acc0, e0);
@@ -164,30 +148,13 @@ ATTN_AVX2 static float attn_exp_sum_avx2(float *row, int n, float mxs) {
  * partial sum is the one the AVX2 kernel forms. */
 #define ATTN_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 
-ATTN_AVX512 static inline __m512 attn_exp_avx512(__m512 x) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
-    const __m512 n = _mm512_sub_ps(t, magic);
-    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(ni, 23)));
-}
-
 ATTN_AVX512 static float attn_exp_sum_avx512(float *row, int n, float mxs) {
     const __m512 mx = _mm512_set1_ps(mxs);
     __m512 acc = _mm512_setzero_ps();
     const __m256 last = n >= 8 ? _mm256_loadu_ps(row + n - 8) : _mm256_setzero_ps();  // before any store
     int j = 0;
     for (; j + 16 <= n; j += 16) {
-        const __m512 e = attn_exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx));
+        const __m512 e = attn_exp16(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx));
         _mm512_storeu_ps(row + j, e);
         acc = _mm512_add_ps(acc, e);
     }

@@ -92,27 +92,11 @@ static const attnb_kernels attnb_generic = {attnb_relpos_max_generic, attnb_exp_
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "ops/attn_exp.h"
 #define ATTNB_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 
 ATTNB_AVX512 static inline __mmask16 attnb_mask(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1u); }
-
-/* exp(x), Cephes polynomial (as attention.c's AVX2 exp), x clamped to [-87.3, 88]. */
-ATTNB_AVX512 static inline __m512 attnb_exp16(__m512 x) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.0f));
-    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
-    const __m512 nn = _mm512_sub_ps(t, magic);  // round(x / ln2), exact
-    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
-    __m512 r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(ni, 23)));
-}
 
 ATTNB_AVX512 static float attnb_relpos_max_avx512(float *s, int n, int j0, int sw, const float *rhg,
                                                   const float *rwg) {
@@ -139,7 +123,7 @@ ATTNB_AVX512 static float attnb_exp_sum_avx512(float *s, int n, float mxs) {
     __m512 acc = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
         const __mmask16 m = attnb_mask(n - j);
-        const __m512 e = attnb_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx));
+        const __m512 e = attn_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx));
         _mm512_mask_storeu_ps(s + j, m, e);
         acc = _mm512_mask_add_ps(acc, m, acc, e);
     }
@@ -170,7 +154,7 @@ ATTNB_AVX512 static void attnb_ds_row_avx512(float *p, float *ds, int n, int j0,
             __m512 pv = _mm512_maskz_loadu_ps(m, ps + c);
             if (!have_p) {
                 pv = _mm512_add_ps(_mm512_add_ps(pv, rh), _mm512_maskz_loadu_ps(m, rw + c));
-                pv = attnb_exp16(_mm512_sub_ps(pv, L));
+                pv = attn_exp16(_mm512_sub_ps(pv, L));
                 _mm512_mask_storeu_ps(ps + c, m, pv);
             }
             const __m512 d = _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dss + c), D));
