@@ -98,7 +98,14 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
             gemm_f32(1, 0, Nt, hd, N, 1.0f, S + h * Nt, hN, v_pre + h * hd, I, 0.0f, ws->Ot + h * hd, I, nthreads);
     } else {
         // Xb (heads*Nt, D) = P xv;  o_h = Xb_h Wv_h^T + bv_h  (softmax rows sum to 1)
-        gemm_f32(1, 0, hN, D, N, 1.0f, S, hN, xv, D, 0.0f, ws->Xb, D, nthreads);
+        // threads take column blocks of Xb, so each packs only its part of xv (a split
+        // along the hN rows would have every thread pack all of xv); same bits
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
+        for (int t = 0; t < nthreads; t++) {
+            const int c0 = (int)((long)D * t / nthreads) & ~15;
+            const int c1 = t == nthreads - 1 ? D : (int)((long)D * (t + 1) / nthreads) & ~15;
+            if (c1 > c0) gemm_f32(1, 0, hN, c1 - c0, N, 1.0f, S, hN, xv + c0, D, 0.0f, ws->Xb + c0, D, 1);
+        }
         for (int h = 0; h < heads; h++)
             gemm_f32_bias(0, 1, Nt, hd, D, 1.0f, ws->Xb + (long)h * Nt * D, D, a->v_w + (long)h * hd * D, D, 0.0f,
                           ws->Ot + h * hd, I, a->v_b + h * hd, 1);
