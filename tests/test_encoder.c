@@ -184,9 +184,25 @@ static void test_vec_kernels(void) {
     float *x = alloc_rand(&r, m, 12.0f), *ref = malloc(sizeof(float) * m);
     memcpy(ref, x, sizeof(float) * m);
     gelu_forward(ref, m, 1);
+    float *x0 = malloc(sizeof(float) * m);
+    memcpy(x0, x, sizeof(float) * m);
     vec_gelu_erf_forward(x, m);
     t_close("vec_gelu_erf vs erff gelu", x, ref, m, 4e-7, 2.5e-7, 1e-7);
-    free(x), free(ref);
+    /* the dispatched GELU (AVX-512 where present) has the bits of 0.5 x (1 + erf(x / sqrt 2)) with vec_erf
+     * (the AVX2 erf), NaN and infinities included */
+    x0[0] = NAN, x0[1] = INFINITY, x0[2] = -INFINITY, x0[3] = -0.0f;
+    memcpy(ref, x0, sizeof(float) * m);
+    vec_gelu_erf_forward(x0, m);
+    float *zz = malloc(sizeof(float) * m);
+    for (long i = 0; i < m; i++) zz[i] = ref[i] * (float)M_SQRT1_2;
+    vec_erf(zz, zz, m);
+    long differ = 0;
+    for (long i = 0; i < m; i++) {
+        const float want = (0.5f * ref[i]) * (1.0f + zz[i]);
+        differ += memcmp(&want, &x0[i], sizeof want) != 0 && !(isnan(want) && isnan(x0[i]));
+    }
+    CHECK(differ == 0, "vec_gelu_erf_forward vs the vec_erf formula: %ld of %ld values differ", differ, m);
+    free(x), free(ref), free(x0), free(zz);
 
     /* LayerNorm: rows with a large mean, widths with and without a vector tail */
     const int widths[] = {768, 256, 13};

@@ -132,6 +132,60 @@ VM_AVX2 static void gelu_erf_avx2(float *x, long n) {
     for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
+/* ---- AVX-512: exp, erf and GELU 16 lanes at a time with the AVX2 operations
+ * per lane (blends and NaN masks as mask registers), so the same bits. ---- */
+#define VM_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+
+VM_AVX512 static inline __m512 exp_avx512(__m512 y) {
+    y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(VM_EXP_LO)), _mm512_set1_ps(VM_EXP_HI));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(VM_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VM_LN2_HI), y);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VM_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+VM_AVX512 static inline __m512 erf_avx512(__m512 z) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    const __m512 a = _mm512_andnot_ps(sign, z);
+    const __m512 s = _mm512_mul_ps(a, a);
+    __m512 r = _mm512_set1_ps(vm_erf_r[0]);
+    for (int i = 1; i < 7; i++) r = _mm512_fmadd_ps(r, s, _mm512_set1_ps(vm_erf_r[i]));
+    const __m512 small = _mm512_fmadd_ps(a, r, a);  // |z| < 1
+    const __m512 t = _mm512_min_ps(_mm512_max_ps(a, _mm512_set1_ps(VM_ERF_SPLIT)), _mm512_set1_ps(VM_ERF_TMAX));
+    __m512 q = _mm512_set1_ps(vm_erf_q[0]);
+    for (int i = 1; i < 8; i++) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(vm_erf_q[i]));
+    const __m512 large = _mm512_sub_ps(_mm512_set1_ps(1.0f), exp_avx512(q));  // |z| >= 1
+    const __m512 e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(VM_ERF_SPLIT), _CMP_LT_OQ), large, small);
+    const __m512 nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
+    return _mm512_or_ps(_mm512_and_ps(z, sign), _mm512_or_ps(e, nan));
+}
+
+/* gelu_erf_avx2, 16 lanes at a time; the remainder through gelu_erf_avx2. */
+VM_AVX512 static void gelu_erf_avx512(float *x, long n) {
+    const __m512 c = _mm512_set1_ps((float)M_SQRT1_2), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512 e = erf_avx512(_mm512_mul_ps(v, c));
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e)));
+    }
+    gelu_erf_avx2(x + i, n - i);
+}
+
+static int vec_has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+}
+
 VM_AVX2 static void erf_avx2_array(float *y, const float *z, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf_avx2(_mm256_loadu_ps(z + i)));
@@ -354,6 +408,8 @@ int vec_has_avx2(void) { return 0; }
 #define gelu_avx2(x, n) ((void)0)
 #define gelu_erf_avx2(x, n) ((void)0)
 #define gelu_backward_avx2(d, g, x, n) ((void)0)
+#define gelu_erf_avx512(x, n) ((void)0)
+static int vec_has_avx512(void) { return 0; }
 #define erf_avx2_array(y, z, n) ((void)0)
 #define softmax_row_avx2(x, c) ((void)0)
 #define softmax_short_rows_avx2(x, r, c) ((void)0)
@@ -377,6 +433,10 @@ void vec_gelu_forward(float *x, long n) {
 
 // ref: torch.nn.GELU(approximate='none'): 0.5 * x * (1 + erf(x / sqrt(2)))
 void vec_gelu_erf_forward(float *x, long n) {
+    if (vec_has_avx512()) {
+        gelu_erf_avx512(x, n);
+        return;
+    }
     if (vec_has_avx2()) {
         gelu_erf_avx2(x, n);
         return;
