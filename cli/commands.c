@@ -201,11 +201,15 @@ int cmd_embed(int argc, char **argv) {
     int W, H;
     medsam_embedding *emb = NULL;
     rc = 0;
+    t0 = now_s();
     if (medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
         int64_t shape[4] = {1, info.emb_channels, info.emb_size, info.emb_size};
+        t0 = now_s();
         if (ms_npy_write(o.output, MS_NPY_F32, 4, shape, medsam_embedding_data(emb, NULL), &err)) rc = cli_fail(&err);
+        if (!rc && o.verbose) fprintf(stderr, "write: %.3f s\n", now_s() - t0);
     }
     free(x);
     medsam_embedding_free(emb);
