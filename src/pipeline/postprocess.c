@@ -201,7 +201,9 @@ static void pp_expand(const float *row, const long *i0, const long *i1, long ow,
 static void pp_resample(const float *in, int ih, int iw, int oh, int ow, long y0, long y1, int mode, uint8_t label,
                         float *out, uint8_t *out8, float *scratch) {
     float sy = (float)ih / (float)oh, sx = (float)iw / (float)ow;
-    long *i0 = (long *)scratch, *i1 = i0 + ow;            // (ow) column taps
+    // (ow) column taps, at the first 8-byte boundary of scratch (callers may hand out float offsets;
+    // pp_scratch_floats keeps 2 floats of room for this)
+    long *i0 = (long *)(((uintptr_t)scratch + 7) & ~(uintptr_t)7), *i1 = i0 + ow;
     float *lx0 = (float *)(i1 + ow), *lx1 = lx0 + ow;     // (ow) column weights
     float *ex[2][2] = {{lx1 + ow, lx1 + 2 * ow}, {lx1 + 3 * ow, lx1 + 4 * ow}}; // 2 slots x (e0, e1), (ow) each
     long slot_row[2] = {-1, -1};
