@@ -146,16 +146,18 @@ static void rs_gaussian_axis(double *dst, const double *src, long outer, long n,
     }
 }
 
+#define RS_SPLINE_POLE -0.267949192431122706472553658494127633 /* order 3: z = sqrt(3) - 2 */
+
 /* ref: ni_splines.c:apply_filter with _init_causal_mirror/_init_anticausal_mirror, one pole
- * (order 3: z = sqrt(3) - 2), applied to lines[i] = base[k*inner + i], i in [i0, i1). */
-static void rs_spline_lines(double *base, long n, long inner, long i0, long i1) {
-    const double z = -0.267949192431122706472553658494127633;
+ * z = RS_SPLINE_POLE, applied to lines[i] = base[k*inner + i], i in [i0, i1);
+ * z_n_1 = pow(z, n - 1), computed once per axis by the caller. */
+static void rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {
+    const double z = RS_SPLINE_POLE;
     const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
     for (long k = 0; k < n; k++)
         for (long i = i0; i < i1; i++) base[k * inner + i] *= gain;
     double *c0 = base, *cl = base + (n - 1) * inner;
     // causal initialisation, mirror boundary: exact sum over the whole line
-    const double z_n_1 = pow(z, (double)(n - 1));
     for (long i = i0; i < i1; i++) c0[i] = c0[i] + z_n_1 * cl[i];
     double z_k = z;
     for (long k = 1; k < n - 1; k++) {
@@ -185,11 +187,12 @@ static void rs_spline_axis(double *data, long outer, long n, long inner, int thr
     if (n <= 1) return;  // ni_interpolation.c:NI_SplineFilter1D skips lines of length 1
     long blocks = (inner + RS_BLOCK - 1) / RS_BLOCK;
     long tasks = outer * blocks;
+    const double z_n_1 = pow(RS_SPLINE_POLE, (double)(n - 1));
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads != 1)
     for (long t = 0; t < tasks; t++) {
         long o = t / blocks, b = t % blocks;
         long i0 = b * RS_BLOCK, i1 = i0 + RS_BLOCK < inner ? i0 + RS_BLOCK : inner;
-        rs_spline_lines(data + o * n * inner, n, inner, i0, i1);
+        rs_spline_lines(data + o * n * inner, n, inner, i0, i1, z_n_1);
     }
 }
 
