@@ -4,13 +4,8 @@
 # compute_metrics.py writes it, per-label DSC / NSD / HD95 to 1e-6 for PNG (8 and
 # 16 bit), NIfTI and npz inputs; and bad input: one line on stderr, non-zero exit,
 # no output file.
-B=${BUILD:-build}/medsam
+. tests/lib_cli.sh
 F=tests/fixtures/metrics/cli
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # compare_rows NAME CSV EXPECTED: each "label dsc nsd hd95" line of EXPECTED must match
 # the CSV row of that label (columns 2, 3, 4, 7) to 1e-6
@@ -103,5 +98,4 @@ $B eval --pred "$T/junk.png" --gt $F/png/gt8.png --csv "$T/keep.csv" 2>/dev/null
 if [ "$(cat "$T/keep.csv")" = "keep me" ]; then ok "failed run keeps the old CSV"; else bad "old CSV overwritten"; fi
 if $B eval -h >/dev/null 2>&1; then ok "eval -h"; else bad "eval -h"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

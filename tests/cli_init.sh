@@ -4,13 +4,8 @@
 # Debian's python3 with torch and the official checkout are present, the file
 # is also checked against torch.manual_seed + the official modules (bit for bit,
 # and load_state_dict(strict=True)).
-B=${BUILD:-build}/medsam
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 IMG=tests/fixtures/images/camera.png
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # expect NAME EXPECTED_TEXT COMMAND...: must fail, print one line containing the text, leave no $T/out*
 expect() {
@@ -58,5 +53,4 @@ expect "missing -o" "missing -o" $B init --arch tiny
 expect "option without value" "needs a value" $B init --arch tiny -o
 expect "unknown option" "unknown option '--bogus'" $B init --bogus -o "$T/out.pth"
 expect "unwritable output" "cannot create" $B init --arch tiny -o "$T/no/dir/out.pth"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -6,32 +6,9 @@
 # present, in torch.load + AdamW.load_state_dict, and the same run replayed in PyTorch with
 # the official modules ends with the same weights); bad arguments and broken
 # resume files give one line on stderr and a non-zero exit.
-B=${BUILD:-build}/medsam
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/lib_cli.sh
 
-# expect NAME EXPECTED_TEXT COMMAND...: must fail with one error line ("medsam: ...", after
-# at most the run's banner) on stderr containing the text
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(grep -c -v '^medsam train: ' "$T/stderr")
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep '^medsam: ' "$T/stderr" | grep -q -- "$text"; then
-        ok "$name: $(grep '^medsam: ' "$T/stderr")"
-    else
-        bad "$name: rc=$rc lines=$lines: $(cat "$T/stderr")"
-    fi
-}
 
-# npy_header DESCR SHAPE: a version-1.0 .npy header padded to 128 bytes
-npy_header() {
-    h="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"
-    pad=$((128 - 10 - ${#h} - 1))
-    printf '\223NUMPY\001\000\166\000%s%*s\n' "$h" "$pad" ""
-}
 S=128
 mkdata() { # mkdata DIR N
     mkdir -p "$1/imgs" "$1/gts"
@@ -145,5 +122,4 @@ cp "$T/data/gts/case0.npy" "$T/small/gts/x.npy"
 { npy_header '<f4' "(64, 64, 3)"; printf '\000\000\000\077%.0s' $(seq 1 12288); } >"$T/small/imgs/x.npy"
 expect "image of the wrong size" "expected a float array of shape (128,128,3)" $B train --data "$T/small" --init "$T/init.pth" --out "$T/o" --threads 1
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

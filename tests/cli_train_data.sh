@@ -5,26 +5,9 @@
 # layout, --window / --mr change the images, runs are deterministic, latest.pth loads
 # in `medsam segment`, and bad data or options give one line on stderr naming the
 # file. The sample images themselves are checked bit for bit in test_train_data.
-B=${BUILD:-build}/medsam
+. tests/lib_cli.sh
 D=tests/fixtures/traindata
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
-# expect NAME EXPECTED_TEXT COMMAND...: fails with exactly one error line ("medsam: ...",
-# after at most the run's banner lines) containing the text
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(grep -c -v '^medsam train: ' "$T/stderr")
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep '^medsam: ' "$T/stderr" | grep -q -- "$text"; then
-        ok "$name: $(grep '^medsam: ' "$T/stderr")"
-    else
-        bad "$name: rc=$rc lines=$lines: $(cat "$T/stderr")"
-    fi
-}
 
 # run NAME RUNDIR ARGS...: a training run on the tiny model; stderr in RUNDIR.err
 run() {
@@ -94,5 +77,4 @@ cp "$D/npz/3D_b.npz" "$T/zbad/ok.npz"; head -c 3000 "$D/npz/2D_a.npz" >"$T/zbad/
 expect "truncated npz" "zbad/cut.npz" $B train --data "$T/zbad" --init "$T/init.pth" --out "$T/o"
 expect "--window dicom on NIfTI" "ct1.nii.gz: --window dicom: the volume has no DICOM" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window dicom
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -10,13 +10,8 @@
 # uninterrupted run (so every weight, the AdamW state and the generator are equal;
 # tests/mpi_weights_diff.c counts differing weights when they are not).
 # Truncated and other-architecture resume files are refused in tests/cli_train.sh.
-B=${BUILD:-build}/medsam
+. tests/lib_cli.sh
 D=tests/fixtures/traindata
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # 7 slices, 2 for validation, 5 for training: 3 steps per epoch, 4 epochs = 12 steps
 ARGS="--data $D/nifti --window soft --epochs 4 --batch 2 --val-fraction 0.3 --seed 3 --lr 1e-3 --threads 1 --save-every 1"
@@ -123,5 +118,4 @@ if ! cmp -s "$T/A/latest.pth" "$R/latest.pth" &&
     echo "     $("$T/wdiff" "$T/A/latest.pth" "$R/latest.pth" 0)"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary
