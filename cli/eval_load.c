@@ -43,7 +43,24 @@ static void *alloc_n(int64_t n, size_t size) {
     return malloc((size_t)n * size);
 }
 
-/* Integer samples -> uint8 when max <= 255, else uint16; negatives -> 0. */
+/* s[0..n) (any numeric type) -> out as uint8 when hi <= 255, else uint16; negatives -> 0. */
+#define STORE_LABELS()                                                                             \
+    do {                                                                                           \
+        if (hi <= 255) {                                                                           \
+            uint8_t *d = alloc_n(n, 1);                                                            \
+            if (!d) return -1;                                                                     \
+            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint8_t)s[i] : 0;                   \
+            out->data = d, out->type = MS_LABELS_U8;                                               \
+        } else {                                                                                   \
+            uint16_t *d = alloc_n(n, sizeof(uint16_t));                                            \
+            if (!d) return -1;                                                                     \
+            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint16_t)s[i] : 0;                  \
+            out->data = d, out->type = MS_LABELS_U16;                                              \
+        }                                                                                          \
+        return 1;                                                                                  \
+    } while (0)
+
+/* Integer samples -> labels; 0 when the max exceeds 65535. */
 #define CONVERT_INT(T)                                                                             \
     do {                                                                                           \
         const T *s = src;                                                                          \
@@ -51,18 +68,7 @@ static void *alloc_n(int64_t n, size_t size) {
         for (int64_t i = 0; i < n; i++)                                                            \
             if ((int64_t)s[i] > hi) hi = (int64_t)s[i];                                            \
         if (hi > 65535) return 0;                                                                  \
-        if (hi <= 255) {                                                                           \
-            uint8_t *d = alloc_n(n, 1);                                        \
-            if (!d) return -1;                                                                     \
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint8_t)s[i] : 0;                   \
-            out->data = d, out->type = MS_LABELS_U8;                                               \
-        } else {                                                                                   \
-            uint16_t *d = alloc_n(n, sizeof(uint16_t));                                  \
-            if (!d) return -1;                                                                     \
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint16_t)s[i] : 0;                  \
-            out->data = d, out->type = MS_LABELS_U16;                                              \
-        }                                                                                          \
-        return 1;                                                                                  \
+        STORE_LABELS();                                                                            \
     } while (0)
 
 /* Whole-number floats -> labels; 0 when a value is not a whole number in range. */
@@ -75,18 +81,7 @@ static void *alloc_n(int64_t n, size_t size) {
             if (!(v == floor(v)) || v > 65535) return 0;                                           \
             if (v > hi) hi = v;                                                                    \
         }                                                                                          \
-        if (hi <= 255) {                                                                           \
-            uint8_t *d = alloc_n(n, 1);                                        \
-            if (!d) return -1;                                                                     \
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint8_t)s[i] : 0;                   \
-            out->data = d, out->type = MS_LABELS_U8;                                               \
-        } else {                                                                                   \
-            uint16_t *d = alloc_n(n, sizeof(uint16_t));                                  \
-            if (!d) return -1;                                                                     \
-            for (int64_t i = 0; i < n; i++) d[i] = s[i] > 0 ? (uint16_t)s[i] : 0;                  \
-            out->data = d, out->type = MS_LABELS_U16;                                              \
-        }                                                                                          \
-        return 1;                                                                                  \
+        STORE_LABELS();                                                                            \
     } while (0)
 
 enum { K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_U64, K_I64, K_F32, K_F64 };
