@@ -143,12 +143,6 @@ void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out
     }
 }
 
-/* x += y, elementwise. x, y: (n) */
-static void enc_add_inplace(float *x, const float *y, long n, int nthreads) {
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
-    for (long i = 0; i < n; i++) x[i] += y[i];
-}
-
 /* One transformer block, in place on x. ref: image_encoder.py:Block.forward */
 static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, const enc_plan *p, float *x, float *a,
                       float *b, float *big, float *scratch, int nthreads) {
@@ -168,11 +162,11 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
                               attn_threads);  // a: (N, C)
     // ref: Attention.forward -- x = self.proj(x); Block.forward -- x = shortcut + x
     linear_forward(b, a, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // b: (N, C)
-    enc_add_inplace(x, b, N * C, nthreads);
+    vec_add_threads(x, x, b, N * C, nthreads);
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
     enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
     ms_vit_mlp_forward(c, bw, b, a, N, big, nthreads);                           // b: (N, C)
-    enc_add_inplace(x, b, N * C, nthreads);
+    vec_add_threads(x, x, b, N * C, nthreads);
 }
 
 medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encoder_w *w, const float *image,
@@ -199,7 +193,7 @@ medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encode
     // ref: ImageEncoderViT.forward -- x = self.patch_embed(x); x = x + self.pos_embed
     conv_patchify_forward(x, image, w->patch_w, w->patch_b, c->in_chans, c->img_size, c->img_size, C, c->patch_size,
                           big, nthreads);
-    enc_add_inplace(x, w->pos_embed, N * C, nthreads);
+    vec_add_threads(x, x, w->pos_embed, N * C, nthreads);
     ms_trace(trace, trace_ctx, "patch_embed", x, N * C);
 
     // ref: ImageEncoderViT.forward -- for blk in self.blocks: x = blk(x)

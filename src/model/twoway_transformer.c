@@ -52,19 +52,6 @@ static void linear_tok(float *out, const float *x, int ldx, const float *W, cons
         linear_forward(out, x, ldx, W, b, rows, in, o, 1);
 }
 
-/* dst (n) = a + b, in nthreads contiguous chunks */
-static void add_arrays(float *dst, const float *a, const float *b, long n, int nthreads) {
-    if (nthreads < 2 || n < 65536) {
-        vec_add(dst, a, b, n);
-        return;
-    }
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (int t = 0; t < nthreads; t++) {
-        const long i0 = n * t / nthreads, i1 = n * (t + 1) / nthreads;
-        vec_add(dst + i0, a + i0, b + i0, i1 - i0);
-    }
-}
-
 /* Token -> image attention, written to out (Nt, D).
  * xq: (Nt, D) queries + query_pe; xk: (N, D) keys + key_pe; xv: (N, D) keys.
  * k_pre, v_pre: (N, I) precomputed k_proj(xk), v_proj(xv), or NULL.
@@ -225,19 +212,19 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
             mha_forward(tmp, q, q, q, &sa, Nt, Nt, D, D, heads, ws->mha, 1);
             memcpy(q, tmp, sizeof(float) * Nt * D);
         } else {
-            add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+            vec_add_threads(qpe, q, tok0, (long)Nt * D, 1);
             mha_forward(tmp, qpe, qpe, q, &sa, Nt, Nt, D, D, heads, ws->mha, 1);
-            add_arrays(q, q, tmp, (long)Nt * D, 1);
+            vec_add_threads(q, q, tmp, (long)Nt * D, 1);
         }
         layernorm_forward(q, q, L->norm1_w, L->norm1_b, Nt, D, eps, 1);
 
         // Cross attention block, tokens attending to image embedding
-        add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+        vec_add_threads(qpe, q, tok0, (long)Nt * D, 1);
         // layer 0: kpe = src + pos unless its projections are precomputed; later layers: set by finish_keys
-        if (l == 0 && !pre) add_arrays(kpe, img->src, img->pos, N * D, nthreads);
+        if (l == 0 && !pre) vec_add_threads(kpe, img->src, img->pos, N * D, nthreads);
         attn_token_to_image(tmp, qpe, kpe, keys_in, pre ? img->k0 : NULL, pre ? img->v0 : NULL, &L->cross_t2i,
                             P->t2i_q, P->t2i_out, c, Nt, ws, nthreads);
-        add_arrays(q, q, tmp, (long)Nt * D, 1);
+        vec_add_threads(q, q, tmp, (long)Nt * D, 1);
         layernorm_forward(q, q, L->norm2_w, L->norm2_b, Nt, D, eps, 1);
 
         // MLP block (ReLU)
@@ -252,7 +239,7 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe);
         // its product goes to kpe's buffer (kpe is not read after the scores), then
         // keys = norm4(keys + attn) and the next kpe, in one pass
-        add_arrays(qpe, q, tok0, (long)Nt * D, 1);
+        vec_add_threads(qpe, q, tok0, (long)Nt * D, 1);
         attn_image_to_token(kpe, kpe, pre ? img->q0 : NULL, qpe, q, &L->cross_i2t, P->i2t_k, P->i2t_v, c, Nt, ws,
                             nthreads);
         finish_keys(keys, kpe, keys_in, L->cross_i2t.out_b, L->norm4_w, L->norm4_b, kpe, img->pos, N, D, eps,
@@ -264,11 +251,11 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         ms_trace(trace, trace_ctx, stage, keys, N * D);
     }
     // Final attention layer from the points to the image
-    add_arrays(qpe, q, tok0, (long)Nt * D, 1);
-    if (c->dec_depth == 0) add_arrays(kpe, keys, img->pos, N * D, nthreads);  // else set by finish_keys
+    vec_add_threads(qpe, q, tok0, (long)Nt * D, 1);
+    if (c->dec_depth == 0) vec_add_threads(kpe, keys, img->pos, N * D, nthreads);  // else set by finish_keys
     attn_token_to_image(tmp, qpe, kpe, keys, NULL, NULL, &w->final_attn, img->packed.final_q, img->packed.final_out, c,
                         Nt, ws, nthreads);
-    add_arrays(q, q, tmp, (long)Nt * D, 1);
+    vec_add_threads(q, q, tmp, (long)Nt * D, 1);
     layernorm_forward(q, q, w->norm_final_w, w->norm_final_b, Nt, D, eps, 1);
     ms_trace(trace, trace_ctx, "dec.final_queries", q, (long)Nt * D);
 }

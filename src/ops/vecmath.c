@@ -539,6 +539,18 @@ void vec_add(float *dst, const float *a, const float *b, long n) {
     for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
 }
 
+void vec_add_threads(float *dst, const float *a, const float *b, long n, int nthreads) {
+    if (nthreads < 2 || n < 65536) {
+        vec_add(dst, a, b, n);
+        return;
+    }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int t = 0; t < nthreads; t++) {
+        const long i0 = n * t / nthreads, i1 = n * (t + 1) / nthreads;
+        vec_add(dst + i0, a + i0, b + i0, i1 - i0);
+    }
+}
+
 static void softmax_cols_impl(float *x, long R, int C, int c0, int c1, int avx) {
     int c = c0;
     if (avx)

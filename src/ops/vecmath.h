@@ -50,6 +50,9 @@ void vec_layernorm_f64_forward(float *out, const float *in, const float *weight,
 /* dst = a + b. dst, a, b: (n); dst may alias a or b. */
 void vec_add(float *dst, const float *a, const float *b, long n);
 
+/* vec_add in nthreads contiguous chunks (one thread below 64K values). */
+void vec_add_threads(float *dst, const float *a, const float *b, long n, int nthreads);
+
 /* The same, always on the portable scalar path (for tests). */
 void vec_gelu_forward_generic(float *x, long n);
 void vec_softmax_rows_forward_generic(float *x, long R, int C);

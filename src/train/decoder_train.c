@@ -7,6 +7,7 @@
 #include "ops/conv_transpose.h"
 #include "ops/mha.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 
 static size_t dect_r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -119,12 +120,6 @@ static mha_grads dect_mha_grads(ms_attn_w *a) {
     mha_grads m = {a->q_w, a->q_b, a->k_w, a->k_b, a->v_w, a->v_b, a->out_w, a->out_b};
     return m;
 }
-static void dect_add(float *dst, const float *a, const float *b, long n) {
-    for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
-}
-static void dect_acc(float *dst, const float *a, long n) {
-    for (long i = 0; i < n; i++) dst[i] += a[i];
-}
 static void dect_zero(float *p, long n) { memset(p, 0, sizeof(float) * (size_t)n); }
 /* (rows, cols) -> (cols, rows) */
 static void dect_transpose(float *dst, const float *src, long rows, long cols) {
@@ -143,7 +138,7 @@ void ms_dec_train_forward(ms_dec_train *d, const ms_config *c, const ms_mask_dec
     memcpy(d->tok, w->iou_token, sizeof(float) * D);
     memcpy(d->tok + D, w->mask_tokens, sizeof(float) * T * D);
     if (d->Ns) memcpy(d->tok + (1 + T) * D, sparse, sizeof(float) * d->Ns * D);
-    dect_add(d->src, emb, dense, N * D);
+    vec_add(d->src, emb, dense, N * D);
     // ref: transformer.py:TwoWayTransformer.forward
     const float *q = d->tok, *keys = d->src;
     for (int l = 0; l < c->dec_depth; l++) {
@@ -156,27 +151,27 @@ void ms_dec_train_forward(ms_dec_train *d, const ms_config *c, const ms_mask_dec
         if (l == 0) {
             mha_forward_train(L->q1_pre, L->sa_cache, L->q_in, L->q_in, L->q_in, &sa, Nt, Nt, D, D, h, nthreads);
         } else {
-            dect_add(L->qp0, L->q_in, d->tok, (long)Nt * D);
+            vec_add(L->qp0, L->q_in, d->tok, (long)Nt * D);
             mha_forward_train(L->q1_pre, L->sa_cache, L->qp0, L->qp0, L->q_in, &sa, Nt, Nt, D, D, h, nthreads);
-            dect_acc(L->q1_pre, L->q_in, (long)Nt * D);
+            vec_add(L->q1_pre, L->q1_pre, L->q_in, (long)Nt * D);
         }
         layernorm_forward_train(L->q1, L->m1, L->r1, L->q1_pre, lw->norm1_w, lw->norm1_b, Nt, D, eps, 1);
         // ref: cross attention tokens -> image
-        dect_add(L->qp1, L->q1, d->tok, (long)Nt * D);
-        dect_add(L->kp, L->keys_in, pos, N * D);
+        vec_add(L->qp1, L->q1, d->tok, (long)Nt * D);
+        vec_add(L->kp, L->keys_in, pos, N * D);
         mha_forward_train(L->q2_pre, L->t2i_cache, L->qp1, L->kp, L->keys_in, &t2i, Nt, (int)N, D, I, h, nthreads);
-        dect_acc(L->q2_pre, L->q1, (long)Nt * D);
+        vec_add(L->q2_pre, L->q2_pre, L->q1, (long)Nt * D);
         layernorm_forward_train(L->q2, L->m2, L->r2, L->q2_pre, lw->norm2_w, lw->norm2_b, Nt, D, eps, 1);
         // ref: MLP block (ReLU)
         linear_forward(L->hid, L->q2, D, lw->mlp_lin1_w, lw->mlp_lin1_b, Nt, D, F, nthreads);
         relu_forward(L->hid, (long)Nt * F, 1);
         linear_forward(L->q3_pre, L->hid, F, lw->mlp_lin2_w, lw->mlp_lin2_b, Nt, F, D, nthreads);
-        dect_acc(L->q3_pre, L->q2, (long)Nt * D);
+        vec_add(L->q3_pre, L->q3_pre, L->q2, (long)Nt * D);
         layernorm_forward_train(L->q3, L->m3, L->r3, L->q3_pre, lw->norm3_w, lw->norm3_b, Nt, D, eps, 1);
         // ref: cross attention image -> tokens
-        dect_add(L->qp3, L->q3, d->tok, (long)Nt * D);
+        vec_add(L->qp3, L->q3, d->tok, (long)Nt * D);
         mha_forward_train(L->keys_pre, L->i2t_cache, L->kp, L->qp3, L->q3, &i2t, (int)N, Nt, D, I, h, nthreads);
-        dect_acc(L->keys_pre, L->keys_in, N * D);
+        vec_add(L->keys_pre, L->keys_pre, L->keys_in, N * D);
         float *keys_out = l + 1 < c->dec_depth ? d->L[l + 1].keys_in : d->keys_f;
         layernorm_forward_train(keys_out, L->m4, L->r4, L->keys_pre, lw->norm4_w, lw->norm4_b, N, D, eps, nthreads);
         q = L->q3;
@@ -185,10 +180,10 @@ void ms_dec_train_forward(ms_dec_train *d, const ms_config *c, const ms_mask_dec
     // ref: TwoWayTransformer.forward -- final attention token -> image, norm_final_attn
     mha_weights fin = dect_mha(&w->final_attn);
     memcpy(d->qf_in, q, sizeof(float) * Nt * D);
-    dect_add(d->qpf, d->qf_in, d->tok, (long)Nt * D);
-    dect_add(d->kpf, d->keys_f, pos, N * D);
+    vec_add(d->qpf, d->qf_in, d->tok, (long)Nt * D);
+    vec_add(d->kpf, d->keys_f, pos, N * D);
     mha_forward_train(d->qf_pre, d->fin_cache, d->qpf, d->kpf, d->keys_f, &fin, Nt, (int)N, D, I, h, nthreads);
-    dect_acc(d->qf_pre, d->qf_in, (long)Nt * D);
+    vec_add(d->qf_pre, d->qf_pre, d->qf_in, (long)Nt * D);
     layernorm_forward_train(d->qf, d->mf, d->rf, d->qf_pre, w->norm_final_w, w->norm_final_b, Nt, D, eps, 1);
     // ref: MaskDecoder.predict_masks -- output_upscaling: ConvT, LayerNorm2d, GELU, ConvT, GELU
     dect_transpose(d->keys_cf, d->keys_f, N, D);
@@ -279,9 +274,9 @@ void ms_dec_train_backward(ms_dec_train *d, const ms_config *c, const ms_mask_de
     dect_zero(d->dkp, N * D);
     mha_backward(d->dqb, d->dkp, dkeys, &gfin, d->dqa, d->fin_cache, d->qpf, d->kpf, d->keys_f, &fin, Nt, (int)N, D, I,
                  h, d->mha_scratch, nthreads);
-    dect_acc(dq, d->dqb, (long)Nt * D);
-    dect_acc(d->dtok, d->dqb, (long)Nt * D);
-    dect_acc(dkeys, d->dkp, N * D);
+    vec_add(dq, dq, d->dqb, (long)Nt * D);
+    vec_add(d->dtok, d->dtok, d->dqb, (long)Nt * D);
+    vec_add(dkeys, dkeys, d->dkp, N * D);
 
     for (int l = c->dec_depth - 1; l >= 0; l--) {
         ms_dec_layer_cache *L = &d->L[l];
@@ -297,8 +292,8 @@ void ms_dec_train_backward(ms_dec_train *d, const ms_config *c, const ms_mask_de
         dect_zero(d->dqb, (long)Nt * D);
         mha_backward(d->dkp, d->dqb, dq, &gi2t, dkin, L->i2t_cache, L->kp, L->qp3, L->q3, &i2t, (int)N, Nt, D, I, h,
                      d->mha_scratch, nthreads);
-        dect_acc(dq, d->dqb, (long)Nt * D);
-        dect_acc(d->dtok, d->dqb, (long)Nt * D);
+        vec_add(dq, dq, d->dqb, (long)Nt * D);
+        vec_add(d->dtok, d->dtok, d->dqb, (long)Nt * D);
         // norm3 and the MLP: q3_pre = q2 + mlp(q2)
         dect_ln_back(d->dqa, lg->norm3_w, lg->norm3_b, dq, L->m3, L->r3, L->q3_pre, lw->norm3_w, Nt, D, 1);
         dect_zero(d->dhid, (long)Nt * F);
@@ -312,9 +307,9 @@ void ms_dec_train_backward(ms_dec_train *d, const ms_config *c, const ms_mask_de
         memcpy(d->dqa, dq, sizeof(float) * Nt * D);  // dqa: d q1 (residual part)
         mha_backward(d->dqb, d->dkp, dkin, &gt2i, dq, L->t2i_cache, L->qp1, L->kp, L->keys_in, &t2i, Nt, (int)N, D, I,
                      h, d->mha_scratch, nthreads);
-        dect_acc(d->dqa, d->dqb, (long)Nt * D);
-        dect_acc(d->dtok, d->dqb, (long)Nt * D);
-        dect_acc(dkin, d->dkp, N * D);  // kp = keys_in + pos (pos frozen)
+        vec_add(d->dqa, d->dqa, d->dqb, (long)Nt * D);
+        vec_add(d->dtok, d->dtok, d->dqb, (long)Nt * D);
+        vec_add(dkin, dkin, d->dkp, N * D);  // kp = keys_in + pos (pos frozen)
         // norm1 and self attention
         dect_ln_back(d->dqc, lg->norm1_w, lg->norm1_b, d->dqa, L->m1, L->r1, L->q1_pre, lw->norm1_w, Nt, D, 1);
         if (l == 0) {
@@ -326,14 +321,14 @@ void ms_dec_train_backward(ms_dec_train *d, const ms_config *c, const ms_mask_de
             dect_zero(d->dqb, (long)Nt * D);
             mha_backward(d->dqb, d->dqb, dq, &gsa, d->dqc, L->sa_cache, L->qp0, L->qp0, L->q_in, &sa, Nt, Nt, D, D, h,
                          d->mha_scratch, nthreads);
-            dect_acc(dq, d->dqb, (long)Nt * D);
-            dect_acc(d->dtok, d->dqb, (long)Nt * D);
+            vec_add(dq, dq, d->dqb, (long)Nt * D);
+            vec_add(d->dtok, d->dtok, d->dqb, (long)Nt * D);
         }
         memcpy(dkeys, dkin, sizeof(float) * N * D);
     }
     // layer 0's queries are the tokens; keys are src = emb + dense
-    dect_acc(d->dtok, dq, (long)Nt * D);
-    dect_acc(g->iou_token, d->dtok, D);
-    dect_acc(g->mask_tokens, d->dtok + D, (long)T * D);
-    dect_acc(demb, dkeys, N * D);
+    vec_add(d->dtok, d->dtok, dq, (long)Nt * D);
+    vec_add(g->iou_token, g->iou_token, d->dtok, D);
+    vec_add(g->mask_tokens, g->mask_tokens, d->dtok + D, (long)T * D);
+    vec_add(demb, demb, dkeys, N * D);
 }

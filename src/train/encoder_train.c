@@ -7,6 +7,7 @@
 #include "ops/backward.h"
 #include "ops/conv.h"
 #include "ops/ops.h"
+#include "ops/vecmath.h"
 
 /* Query tiles of global blocks: the training forward (which keeps each score row's
  * log-sum-exp for the backward), and the backward's query and key tiles. */
@@ -149,12 +150,6 @@ static void enct_gather_windows(float *dst, const float *src, int G, int Hp, int
             memcpy(dst + ((long)y * G + x) * W, src + enct_win_row(y, x, Hp, ws) * W, sizeof(float) * (size_t)W);
 }
 
-/* dst = a + b, elementwise; dst may alias a or b. dst, a, b: (n) */
-static void enct_add(float *dst, const float *a, const float *b, long n, int nthreads) {
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && n > 65536)
-    for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
-}
-
 void ms_enc_train_forward(ms_enc_train *e, const ms_config *c, const ms_image_encoder_w *w, const float *image,
                           int nthreads) {
     const int G = c->grid, C = c->embed_dim, M = c->mlp_dim, O = c->out_chans, H = c->num_heads, hd = c->head_dim;
@@ -164,7 +159,7 @@ void ms_enc_train_forward(ms_enc_train *e, const ms_config *c, const ms_image_en
     float *x = e->blk[0].x_in;  // (N, C)
     conv_patchify_forward(x, image, w->patch_w, w->patch_b, c->in_chans, c->img_size, c->img_size, C, c->patch_size,
                           e->col, nthreads);
-    enct_add(x, x, w->pos_embed, N * C, nthreads);
+    vec_add_threads(x, x, w->pos_embed, N * C, nthreads);
     for (int b = 0; b < c->depth; b++) {
         ms_enc_block_cache *k = &e->blk[b];
         const ms_vit_block_w *bw = &w->blocks[b];
@@ -196,14 +191,14 @@ void ms_enc_train_forward(ms_enc_train *e, const ms_config *c, const ms_image_en
         }
         linear_forward(e->dA, att, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // dA: (N, C)
         // ref: Block.forward -- x = shortcut + x
-        enct_add(k->x_mid, k->x_in, e->dA, N * C, nthreads);
+        vec_add_threads(k->x_mid, k->x_in, e->dA, N * C, nthreads);
         // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock
         layernorm_forward_train(k->ln2, k->mean2, k->rstd2, k->x_mid, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps,
                                 nthreads);
         linear_forward(k->h_pre, k->ln2, C, bw->lin1_w, bw->lin1_b, N, C, M, nthreads);
         gelu_forward_train(k->h_act, k->h_pre, N * M, nthreads);
         linear_forward(e->dA, k->h_act, M, bw->lin2_w, bw->lin2_b, N, M, C, nthreads);
-        enct_add(x_out, k->x_mid, e->dA, N * C, nthreads);
+        vec_add_threads(x_out, k->x_mid, e->dA, N * C, nthreads);
     }
     // ref: ImageEncoderViT.forward -- self.neck(x.permute(0, 3, 1, 2)), channels-last
     conv1x1_forward(e->neck_a, e->x_final, w->neck_conv1_w, NULL, N, C, O, nthreads);
@@ -286,7 +281,7 @@ void ms_enc_train_backward(ms_enc_train *e, const ms_config *c, const ms_image_e
     conv1x1_backward(dx, g->neck_conv1_w, NULL, e->dA, e->x_final, w->neck_conv1_w, N, C, O, nthreads);
     for (int b = c->depth - 1; b >= 0; b--) enct_block_backward(e, c, b, &w->blocks[b], &g->blocks[b], dx, nthreads);
     // ref: ImageEncoderViT.forward -- x = patch_embed(x) + pos_embed
-    enct_add(g->pos_embed, g->pos_embed, dx, N * C, nthreads);
+    vec_add_threads(g->pos_embed, g->pos_embed, dx, N * C, nthreads);
     conv_patchify_backward(g->patch_w, g->patch_b, dx, image, c->in_chans, c->img_size, c->img_size, C, c->patch_size,
                            e->col, nthreads);
 }
