@@ -1,26 +1,9 @@
 #!/bin/sh
 # Bad input through the `medsam` command: one line on stderr naming the
 # problem, a non-zero exit, and no output file left behind.
-B=${BUILD:-build}/medsam
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 M=tests/fixtures/tiny/model.pth
 IMG=tests/fixtures/images/camera.png
-pass=0; fail=0
-
-# expect NAME EXPECTED_TEXT COMMAND...: must fail, print one line containing the text, leave no $T/out*
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(wc -l <"$T/stderr")
-    left=$(ls "$T" | grep -c '^out' || true)
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$text" "$T/stderr" && [ "$left" -eq 0 ]; then
-        pass=$((pass + 1)); echo "ok   $name: $(cat "$T/stderr")"
-    else
-        fail=$((fail + 1)); echo "FAIL $name: rc=$rc lines=$lines left=$left: $(cat "$T/stderr")"
-    fi
-    rm -f "$T"/out*
-}
 
 head -c 100000 "$M" >"$T/truncated.pth"
 printf 'not a checkpoint at all' >"$T/garbage.pth"
@@ -54,5 +37,4 @@ if [ "$(cat "$T/keep.png")" = "keep me" ]; then pass=$((pass + 1)); echo "ok   f
 for c in info embed segment preprocess; do
     if $B $c -h >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $c -h"; fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

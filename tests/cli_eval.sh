@@ -64,18 +64,6 @@ else
 fi
 
 # 6. bad input
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(wc -l <"$T/stderr")
-    left=$(ls "$T" | grep -c '^out' || true)
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$text" "$T/stderr" && [ "$left" -eq 0 ]; then
-        ok "$name: $(cat "$T/stderr")"
-    else
-        bad "$name: rc=$rc lines=$lines left=$left: $(cat "$T/stderr")"
-    fi
-    rm -f "$T"/out*
-}
 printf 'hello' >"$T/junk.png"
 head -c 200 $F/png/gt8.png >"$T/trunc.png"
 printf '\377\330\377\340 jpeg' >"$T/x.jpg"

@@ -7,19 +7,6 @@
 . tests/lib_cli.sh
 IMG=tests/fixtures/images/camera.png
 
-# expect NAME EXPECTED_TEXT COMMAND...: must fail, print one line containing the text, leave no $T/out*
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(wc -l <"$T/stderr")
-    left=$(ls "$T" | grep -c '^out' || true)
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$text" "$T/stderr" && [ "$left" -eq 0 ]; then
-        ok "$name: $(cat "$T/stderr")"
-    else
-        bad "$name: rc=$rc lines=$lines left=$left: $(cat "$T/stderr")"
-    fi
-    rm -f "$T"/out*
-}
 
 # a tiny checkpoint, twice with the same seed and once with another
 if $B init --arch tiny --seed 3 -o "$T/a.pth" >"$T/stdout" 2>&1 && grep -q "tiny, seed 3, 202 tensors, 342248 parameters" "$T/stdout"

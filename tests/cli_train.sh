@@ -103,23 +103,23 @@ if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
 else echo "skip torch.load check (no torch)"; fi
 
 # errors
-expect "no --data" "missing --data" $B train --init "$T/init.pth" --out "$T/o"
-expect "no --init" "missing --init" $B train --data "$T/data" --out "$T/o"
-expect "bad batch" "bad value '0' for --batch" $B train --data "$T/data" --init "$T/init.pth" --out "$T/o" --batch 0
-expect "bad lr" "bad value 'x' for --lr" $B train --data "$T/data" --init "$T/init.pth" --out "$T/o" --lr x
-expect "unknown option" "unknown option '--bogus'" $B train --bogus 1
-expect "missing data dir" "no gts/ folder" $B train --data "$T/nowhere" --init "$T/init.pth" --out "$T/o"
+expect_train "no --data" "missing --data" $B train --init "$T/init.pth" --out "$T/o"
+expect_train "no --init" "missing --init" $B train --data "$T/data" --out "$T/o"
+expect_train "bad batch" "bad value '0' for --batch" $B train --data "$T/data" --init "$T/init.pth" --out "$T/o" --batch 0
+expect_train "bad lr" "bad value 'x' for --lr" $B train --data "$T/data" --init "$T/init.pth" --out "$T/o" --lr x
+expect_train "unknown option" "unknown option '--bogus'" $B train --bogus 1
+expect_train "missing data dir" "no gts/ folder" $B train --data "$T/nowhere" --init "$T/init.pth" --out "$T/o"
 mkdir -p "$T/empty/gts" "$T/empty/imgs"
-expect "empty data" "no NAME.npy present" $B train --data "$T/empty" --init "$T/init.pth" --out "$T/o"
+expect_train "empty data" "no NAME.npy present" $B train --data "$T/empty" --init "$T/init.pth" --out "$T/o"
 head -c 3000 "$T/runA/latest.pth" >"$T/trunc.pth"
-expect "truncated resume" "trunc.pth" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/trunc.pth" --out "$T/o"
-expect "resume without optimizer" "no AdamW optimizer state" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/init.pth" --out "$T/o"
+expect_train "truncated resume" "trunc.pth" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/trunc.pth" --out "$T/o"
+expect_train "resume without optimizer" "no AdamW optimizer state" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/init.pth" --out "$T/o"
 $B init --arch vit_b --seed 0 -o "$T/vitb.pth" >/dev/null 2>&1
-expect "other architecture resume" "expected shape (1,8,8,48), got (1,64,64,768)" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/vitb.pth" --out "$T/o"
+expect_train "other architecture resume" "expected shape (1,8,8,48), got (1,64,64,768)" $B train --data "$T/data" --init "$T/init.pth" --resume "$T/vitb.pth" --out "$T/o"
 rm -f "$T/vitb.pth"
 mkdir -p "$T/small/imgs" "$T/small/gts"
 cp "$T/data/gts/case0.npy" "$T/small/gts/x.npy"
 { npy_header '<f4' "(64, 64, 3)"; printf '\000\000\000\077%.0s' $(seq 1 12288); } >"$T/small/imgs/x.npy"
-expect "image of the wrong size" "expected a float array of shape (128,128,3)" $B train --data "$T/small" --init "$T/init.pth" --out "$T/o" --threads 1
+expect_train "image of the wrong size" "expected a float array of shape (128,128,3)" $B train --data "$T/small" --init "$T/init.pth" --out "$T/o" --threads 1
 
 summary

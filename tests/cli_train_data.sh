@@ -62,19 +62,19 @@ if run "NIfTI with validation" "$T/z2" --data "$D/nifti" --window soft --batch 2
 fi
 
 # errors
-expect "bad window" "--window" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window nope
-expect "window and mr" "exclude each other" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window soft --mr
-expect "bad dust value" "bad value '-1' for --min-voxels-3d" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --min-voxels-3d -1
-expect "everything dusted" "no slice keeps a label" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window soft --min-voxels-3d 100000
+expect_train "bad window" "--window" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window nope
+expect_train "window and mr" "exclude each other" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window soft --mr
+expect_train "bad dust value" "bad value '-1' for --min-voxels-3d" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --min-voxels-3d -1
+expect_train "everything dusted" "no slice keeps a label" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window soft --min-voxels-3d 100000
 mkdir -p "$T/mis/imgs" "$T/mis/gts"
 cp "$D/nifti/imgs/ct1.nii.gz" "$T/mis/imgs/x.nii.gz"; cp "$D/nifti/gts/ct2.nii.gz" "$T/mis/gts/x.nii.gz"
-expect "image/label shapes differ" "mis/imgs/x.nii.gz: image is 48x40x5 (x,y,z), labels" $B train --data "$T/mis" --init "$T/init.pth" --out "$T/o" --window soft
+expect_train "image/label shapes differ" "mis/imgs/x.nii.gz: image is 48x40x5 (x,y,z), labels" $B train --data "$T/mis" --init "$T/init.pth" --out "$T/o" --window soft
 mkdir -p "$T/broken/imgs" "$T/broken/gts"
 cp "$D/nifti/imgs/ct1.nii.gz" "$T/broken/imgs/y.nii.gz"; head -c 100 "$D/nifti/gts/ct1.nii.gz" >"$T/broken/gts/y.nii.gz"
-expect "truncated labels" "broken/gts/y.nii.gz" $B train --data "$T/broken" --init "$T/init.pth" --out "$T/o" --window soft
+expect_train "truncated labels" "broken/gts/y.nii.gz" $B train --data "$T/broken" --init "$T/init.pth" --out "$T/o" --window soft
 mkdir -p "$T/zbad"
 cp "$D/npz/3D_b.npz" "$T/zbad/ok.npz"; head -c 3000 "$D/npz/2D_a.npz" >"$T/zbad/cut.npz"
-expect "truncated npz" "zbad/cut.npz" $B train --data "$T/zbad" --init "$T/init.pth" --out "$T/o"
-expect "--window dicom on NIfTI" "ct1.nii.gz: --window dicom: the volume has no DICOM" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window dicom
+expect_train "truncated npz" "zbad/cut.npz" $B train --data "$T/zbad" --init "$T/init.pth" --out "$T/o"
+expect_train "--window dicom on NIfTI" "ct1.nii.gz: --window dicom: the volume has no DICOM" $B train --data "$D/nifti" --init "$T/init.pth" --out "$T/o" --window dicom
 
 summary

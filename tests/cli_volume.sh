@@ -4,30 +4,12 @@
 # the shell, outputs are written, progress goes to stderr only when asked (not a
 # terminal here), and bad input gives one line on stderr, a non-zero exit and no
 # output file.
-B=${BUILD:-build}/medsam
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 M=tests/fixtures/tiny/model.pth
 F=tests/fixtures/volume
 CT=$F/ct_phantom.nii.gz
 CTB="-B 17,18,1,43,38,12 -B 39,26,4,57,42,13"
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
 
-# expect NAME EXPECTED_TEXT COMMAND...: must fail, print one line containing the text, leave no $T/out*
-expect() {
-    name=$1; text=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
-    lines=$(wc -l <"$T/stderr")
-    left=$(ls "$T" | grep -c '^out' || true)
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$text" "$T/stderr" && [ "$left" -eq 0 ]; then
-        ok "$name: $(cat "$T/stderr")"
-    else
-        ko "$name: rc=$rc lines=$lines left=$left: $(cat "$T/stderr")"
-    fi
-    rm -f "$T"/out*
-}
 
 # 3-D boxes on the CT phantom, soft-tissue window: the labels (data after the
 # 352-byte NIfTI-1 header) are the reference's byte for byte
@@ -35,9 +17,9 @@ tail -c +353 "$F/ct_labels.nii" >"$T/ref.tail"
 if $B segment -m $M -i $CT --window soft $CTB -o "$T/ct.nii" 2>"$T/err" && tail -c +353 "$T/ct.nii" | cmp -s - "$T/ref.tail"; then
     ok "CT phantom: labels equal the reference"
 else
-    ko "CT phantom labels: $(cat "$T/err")"
+    bad "CT phantom labels: $(cat "$T/err")"
 fi
-[ -s "$T/err" ] && ko "stderr not empty without a terminal: $(cat "$T/err")" || ok "no progress output when stderr is not a terminal"
+[ -s "$T/err" ] && bad "stderr not empty without a terminal: $(cat "$T/err")" || ok "no progress output when stderr is not a terminal"
 
 # .nii.gz output is gzip, and decompresses to the same file as .nii
 if $B segment -m $M -i $CT --window 40,400 $CTB -o "$T/ct.nii.gz" --overlay "$T/ct_overlay.png" 2>/dev/null &&
@@ -45,24 +27,24 @@ if $B segment -m $M -i $CT --window 40,400 $CTB -o "$T/ct.nii.gz" --overlay "$T/
     [ "$(head -c 8 "$T/ct_overlay.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ]; then
     ok ".nii.gz = gzip of the .nii; overlay PNG written"
 else
-    ko ".nii.gz output or overlay"
+    bad ".nii.gz output or overlay"
 fi
 
 # --progress prints slice lines (13 slices encoded for these two boxes)
 $B segment -m $M -i $CT --window soft $CTB -o "$T/p.nii" --progress 2>"$T/err" >/dev/null
-if grep -q "slice 13/13" "$T/err" && [ "$(grep -c 'slice' "$T/err")" -eq 13 ]; then ok "--progress: 13 slice lines"; else ko "--progress: $(cat "$T/err")"; fi
+if grep -q "slice 13/13" "$T/err" && [ "$(grep -c 'slice' "$T/err")" -eq 13 ]; then ok "--progress: 13 slice lines"; else bad "--progress: $(cat "$T/err")"; fi
 
 # CVPR24 3-D case: --npz gives what -i with the same boxes gives, and -i to .nii
 # gives the reference labels
-$B segment -m $M --npz $F/case3d.npz -o "$T/c3.npz" 2>"$T/err" || ko "--npz 3-D: $(cat "$T/err")"
+$B segment -m $M --npz $F/case3d.npz -o "$T/c3.npz" 2>"$T/err" || bad "--npz 3-D: $(cat "$T/err")"
 $B segment -m $M -i $F/case3d.npz -B 10,10,1,40,34,7 -B 38,19,0,56,41,5 -o "$T/c3b.npz" 2>/dev/null
-if cmp -s "$T/c3.npz" "$T/c3b.npz"; then ok "--npz 3-D case = -i with its boxes"; else ko "--npz 3-D differs from -i"; fi
+if cmp -s "$T/c3.npz" "$T/c3b.npz"; then ok "--npz 3-D case = -i with its boxes"; else bad "--npz 3-D differs from -i"; fi
 
 # CVPR24 2-D case
 if $B segment -m $M --npz $F/case2d.npz -o "$T/c2.npz" --overlay "$T/c2.png" 2>"$T/err" && [ -s "$T/c2.npz" ] && [ -s "$T/c2.png" ]; then
     ok "--npz 2-D case written with its overlay"
 else
-    ko "--npz 2-D: $(cat "$T/err")"
+    bad "--npz 2-D: $(cat "$T/err")"
 fi
 
 # one slice to PNG; percentiles by default on the float32 MR phantom
@@ -70,12 +52,12 @@ if $B segment -m $M -i $F/mr_phantom.nii.gz --slice 3 -b 8,6,30,28 -o "$T/mr3.pn
     [ "$(head -c 8 "$T/mr3.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ]; then
     ok "--slice to PNG"
 else
-    ko "--slice: $(cat "$T/err")"
+    bad "--slice: $(cat "$T/err")"
 fi
 
 # 2-D images keep working, with an overlay
 if $B segment -m $M -i tests/fixtures/images/camera.png -b 100,80,400,420 -o "$T/cam.png" --overlay "$T/camo.png" 2>/dev/null &&
-    [ -s "$T/camo.png" ]; then ok "2-D image with --overlay"; else ko "2-D --overlay"; fi
+    [ -s "$T/camo.png" ]; then ok "2-D image with --overlay"; else bad "2-D --overlay"; fi
 
 # errors
 expect "box outside the volume (x)" "outside" $B segment -m $M -i $CT -B 17,18,1,80,38,12 -o "$T/out.nii.gz"
@@ -107,7 +89,7 @@ expect "percentiles with no voxel > 0" "> 0" $B segment -m $M -i $F/nonpositive.
 # a failed run never clobbers an existing output
 printf 'keep me' >"$T/keep.nii.gz"
 $B segment -m $M -i $CT -B 17,18,9,43,38,4 -o "$T/keep.nii.gz" 2>/dev/null
-if [ "$(cat "$T/keep.nii.gz")" = "keep me" ]; then ok "failed run keeps the old output"; else ko "old output overwritten"; fi
+if [ "$(cat "$T/keep.nii.gz")" = "keep me" ]; then ok "failed run keeps the old output"; else bad "old output overwritten"; fi
 
 # Ctrl-C (sent from a background job to the foreground run): either the run had
 # finished (complete output) or it stops with exit 130 and no output file; when
@@ -120,9 +102,8 @@ wait $killer
 if { [ $rc -eq 130 ] && [ ! -e "$T/int.nii" ] && ! ls "$T" | grep -q 'int.nii.tmp'; } || { [ $rc -eq 0 ] && cmp -s "$T/int.nii" "$T/ct.nii"; }; then
     ok "SIGINT: exit $rc, output complete or absent $(cat "$T/err")"
 else
-    ko "SIGINT: exit $rc: $(cat "$T/err")"
+    bad "SIGINT: exit $rc: $(cat "$T/err")"
 fi
 
-$B segment -h >"$T/help" 2>&1 && grep -q -- "--window" "$T/help" && ok "segment -h documents volumes" || ko "segment -h"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+$B segment -h >"$T/help" 2>&1 && grep -q -- "--window" "$T/help" && ok "segment -h documents volumes" || bad "segment -h"
+summary

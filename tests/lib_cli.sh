@@ -9,10 +9,24 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 summary() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
 
-# expect NAME EXPECTED_TEXT COMMAND...: the command must fail with exactly one error line
-# ("medsam: ...", after at most `medsam train: ` banner lines) on stderr containing the text.
-# (Scripts with other rules define their own expect after sourcing this file.)
+# expect NAME EXPECTED_TEXT COMMAND...: the command must fail with exactly one line on stderr
+# containing the text, and leave no $T/out* file behind (outputs are written atomically).
 expect() {
+    name=$1; text=$2; shift 2
+    "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
+    lines=$(wc -l <"$T/stderr")
+    left=$(ls "$T" | grep -c '^out' || true)
+    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$text" "$T/stderr" && [ "$left" -eq 0 ]; then
+        ok "$name: $(cat "$T/stderr")"
+    else
+        bad "$name: rc=$rc lines=$lines left=$left: $(cat "$T/stderr")"
+    fi
+    rm -f "$T"/out*
+}
+
+# expect_train NAME EXPECTED_TEXT COMMAND...: the command must fail with exactly one error line
+# ("medsam: ...", after at most `medsam train: ` banner lines) on stderr containing the text.
+expect_train() {
     name=$1; text=$2; shift 2
     "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
     lines=$(grep -c -v '^medsam train: ' "$T/stderr")
