@@ -7,12 +7,7 @@
 
 #include "core/error.h"
 #include "io/dicom.h"
-
-static uint32_t rd16(const uint8_t *p, int big) { return big ? (uint32_t)p[0] << 8 | p[1] : (uint32_t)p[1] << 8 | p[0]; }
-static uint32_t rd32(const uint8_t *p, int big) {
-    return big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
-               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
+#include "io/dicom_syntax.h"
 
 ms_voxel_type ms_dicom_file_voxel_type(const ms_dicom_file *f) {
     int s = f->pixel_representation == 1 && f->bits_allocated > 1;
