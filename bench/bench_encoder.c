@@ -34,25 +34,7 @@ extern char **environ;
 #define BENCH_MAX_THREADS 8
 #define BENCH_MAX_REPS 15
 
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int bench_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of n values (sorts a copy). */
-static double bench_median(const double *v, int n) {
-    double s[BENCH_MAX_REPS + 1];
-    memcpy(s, v, (size_t)n * sizeof *v);
-    qsort(s, (size_t)n, sizeof *s, bench_cmp);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
+#include "bench_util.h"
 #include "bench_peak.h"
 
 /* ---- work of the encoder, in multiply-accumulates (MAC) ---- */

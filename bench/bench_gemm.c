@@ -32,11 +32,7 @@ void openblas_set_num_threads(int num_threads);
 #include <immintrin.h>
 #endif
 
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_util.h"
 
 #include "bench_peak.h"
 
@@ -87,11 +83,6 @@ static void bench_call(impl which, const shape *s, const operands *o, int nthrea
     }
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median and best GFLOP/s over reps timed runs (after one warm-up). Each run
  * repeats the call enough times to last ~20 ms. Attention shapes with two
  * threads run two independent single-threaded calls side by side. */
@@ -123,9 +114,9 @@ static void bench_measure(impl which, const shape *s, const operands ops[2], int
         double dt = bench_now() - t0;
         g[r] = flop * inner * (side_by_side ? 2 : 1) / dt * 1e-9;
     }
-    qsort(g, (size_t)reps, sizeof *g, cmp_double);
-    *median = reps % 2 ? g[reps / 2] : 0.5 * (g[reps / 2 - 1] + g[reps / 2]);
-    *best = g[reps - 1];
+    *median = bench_median(g, reps);
+    *best = g[0];
+    for (int r = 1; r < reps; r++) *best = g[r] > *best ? g[r] : *best;
 }
 
 static float *bench_alloc(long n) {

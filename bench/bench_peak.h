@@ -7,13 +7,7 @@
 #ifndef MS_BENCH_PEAK_H
 #define MS_BENCH_PEAK_H
 
-#include <time.h>
-
-static double bench_peak_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_util.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -53,14 +47,14 @@ static double bench_fma_peak_width(int nthreads, int width) {
     double best = 0;
     volatile float sink = 0;
     for (int r = 0; r < 5; r++) {
-        double t = bench_peak_now();
+        double t = bench_now();
 #pragma omp parallel num_threads(nthreads)
         {
             float v = width == 512 ? bench_fma_loop512(iters) : bench_fma_loop256(iters);
 #pragma omp atomic
             sink += v;
         }
-        t = bench_peak_now() - t;
+        t = bench_now() - t;
         double g = (double)iters * 12 * lanes * 2 * nthreads / t * 1e-9;
         if (g > best) best = g;
     }

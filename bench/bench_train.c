@@ -38,23 +38,7 @@
 #define BT_MAX_REPS 15
 #define BT_MAX_THREADS 8
 
-static double bt_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int bt_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double bt_median(const double *v, int n) {
-    double s[BT_MAX_REPS];
-    memcpy(s, v, (size_t)n * sizeof *v);
-    qsort(s, (size_t)n, sizeof *s, bt_cmp);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
+#include "bench_util.h"
 
 static double bt_peak_rss_mb(void) {
     struct rusage ru;
@@ -111,23 +95,23 @@ static int bt_steps(medsam_model *m, int nt, int warmup, int reps, const float *
     double ta[BT_MAX_REPS];
     for (int r = 0; r < warmup + reps; r++) {
         double loss[3];
-        const double t0 = bt_now();
+        const double t0 = bench_now();
         memset(grads, 0, t->total * sizeof(float));
         if (ms_model_loss_grad(ctx, &m->cfg, &m->w, grads, img, box, gt, 1, loss, &err)) {
             fprintf(stderr, "bench_train: %s\n", err.message);
             return -1;
         }
-        const double t1 = bt_now();
+        const double t1 = bench_now();
         ms_adamw_step(opt, m->params, grads, nt);
-        const double t2 = bt_now();
+        const double t2 = bench_now();
         printf("  threads %d %s %d: step %.3f s (loss+grad %.3f s, AdamW %.3f s), loss %.6f\n", nt,
                r < warmup ? "warm-up" : "step", r < warmup ? r + 1 : r - warmup + 1, t2 - t0, t1 - t0, t2 - t1,
                loss[0]);
         fflush(stdout);
         if (r >= warmup) times[r - warmup] = t2 - t0, ta[r - warmup] = t2 - t1;
     }
-    *adamw_med = bt_median(ta, reps);
-    if (res) fprintf(res, "c_step_s_%dt %.3f\nc_adamw_s_%dt %.4f\n", nt, bt_median(times, reps), nt, *adamw_med);
+    *adamw_med = bench_median(ta, reps);
+    if (res) fprintf(res, "c_step_s_%dt %.3f\nc_adamw_s_%dt %.4f\n", nt, bench_median(times, reps), nt, *adamw_med);
     ms_adamw_free(opt);
     free(seg);
     free(idx);
@@ -151,15 +135,15 @@ static int bt_phases(medsam_model *m, int nt, int reps, const float *img) {
     ms_weights_bind(c, gbuf, &g);
     double tf[BT_MAX_REPS], tb[BT_MAX_REPS];
     for (int r = 0; r < reps; r++) {
-        const double t0 = bt_now();
+        const double t0 = bench_now();
         ms_enc_train_forward(&e, c, &m->w.enc, img, nt);
-        const double t1 = bt_now();
+        const double t1 = bench_now();
         ms_enc_train_backward(&e, c, &m->w.enc, &g.enc, img, demb, nt);
-        const double t2 = bt_now();
+        const double t2 = bench_now();
         tf[r] = t1 - t0, tb[r] = t2 - t1;
     }
-    printf("  threads %d: encoder training forward %.2f s, backward %.2f s (medians of %d)\n", nt, bt_median(tf, reps),
-           bt_median(tb, reps), reps);
+    printf("  threads %d: encoder training forward %.2f s, backward %.2f s (medians of %d)\n", nt, bench_median(tf, reps),
+           bench_median(tb, reps), reps);
     free(demb);
     free(gbuf);
     free(buf);
@@ -194,18 +178,18 @@ static int bt_attn(int nt, int reps, int tile_fwd, int tile_bwd) {
         bt_fill(rw, (size_t)L * hd, 0.1f, 4);
         double tf[BT_MAX_REPS], tb[BT_MAX_REPS];
         for (int r = 0; r < reps; r++) {
-            const double t0 = bt_now();
+            const double t0 = bench_now();
             if (global)
                 vit_attention_forward_train(out, lse, qkv, rh, rw, ng, sd, sd, heads, hd, cases[k].tile_f, sf, nt);
             else
                 vit_attention_forward(out, qkv, rh, rw, ng, sd, sd, heads, hd, cases[k].tile_f, sf, nt);
-            const double t1 = bt_now();
+            const double t1 = bench_now();
             vit_attention_backward_cached(dqkv, drh, drw, dout, out, global ? lse : NULL, qkv, rh, rw, ng, sd, sd,
                                           heads, hd, cases[k].tile_b, sb, nt);
-            const double t2 = bt_now();
+            const double t2 = bench_now();
             tf[r] = t1 - t0, tb[r] = t2 - t1;
         }
-        const double f = bt_median(tf, reps), b = bt_median(tb, reps);
+        const double f = bench_median(tf, reps), b = bench_median(tb, reps);
         printf("  threads %d, attention %-20s forward %.3f s, backward %.3f s (%.1fx)\n", nt, cases[k].name, f, b,
                b / f);
         free(sb), free(sf), free(lse), free(drw), free(drh), free(rw), free(rh), free(dqkv), free(dout), free(out);
@@ -287,7 +271,7 @@ int main(int argc, char **argv) {
         }
         if (bt_steps(m, nts[k], warmup, reps, img, gt, box, times, &adamw, res)) return 1;
         printf("threads %d: median step %.3f s over %d steps (AdamW %.3f s), peak RSS %.0f MB\n", nts[k],
-               bt_median(times, reps), reps, adamw, bt_peak_rss_mb());
+               bench_median(times, reps), reps, adamw, bt_peak_rss_mb());
         fflush(stdout);
     }
     if (res) {
