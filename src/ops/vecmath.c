@@ -61,6 +61,11 @@ static inline float gelu_scalar(float x) {
     return 0.5f * x * (1.0f + e);
 }
 
+/* GELU'(x) = Phi(x) + x phi(x), with libm's erff and expf (the scalar tails and fallback). */
+static inline float gelu_grad_scalar(float x) {
+    return 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * (expf(-0.5f * x * x) * VM_INV_SQRT_2PI);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define VM_AVX2 __attribute__((target("avx2,fma")))
@@ -206,8 +211,7 @@ VM_AVX2 static void gelu_backward_avx2(float *dinp, const float *dout, const flo
         _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), d));
     }
     for (; i < n; i++) {
-        const float x = in[i];
-        dinp[i] += dout[i] * (0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * (expf(-0.5f * x * x) * VM_INV_SQRT_2PI));
+        dinp[i] += dout[i] * gelu_grad_scalar(in[i]);
     }
 }
 
@@ -451,8 +455,7 @@ void vec_gelu_backward(float *dinp, const float *dout, const float *in, long n) 
         return;
     }
     for (long i = 0; i < n; i++) {
-        const float x = in[i];
-        dinp[i] += dout[i] * (0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * (expf(-0.5f * x * x) * VM_INV_SQRT_2PI));
+        dinp[i] += dout[i] * gelu_grad_scalar(in[i]);
     }
 }
 
