@@ -2,10 +2,13 @@
  * with "N passed, N failed"; tests/run_tests.sh adds the binaries up. */
 #ifndef MS_TEST_H
 #define MS_TEST_H
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int t_passed, t_failed;
 
@@ -63,6 +66,23 @@ static inline void t_spit(const char *path, const void *b, size_t len) {
         fwrite(b, 1, len, f);
         fclose(f);
     }
+}
+
+/* Removes dir and everything below it (a test's scratch folder). */
+static inline void t_rmtree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%.700s/%.255s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) t_rmtree(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }
 
 static inline int t_summary(void) {

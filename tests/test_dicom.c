@@ -64,22 +64,6 @@ static void make_dir(char *path, const char *name) {
     mkdir(path, 0700);
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* ---- expected.txt ---- */
 
 static int read_doubles(const char *s, double *out, int n) {
@@ -539,6 +523,6 @@ int main(void) {
     test_bare_dataset();
     test_truncations_and_mutations(pydicom_dir);
     free(recs);
-    remove_tree(g_tmp);
+    t_rmtree(g_tmp);
     return t_summary();
 }

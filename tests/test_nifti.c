@@ -446,19 +446,6 @@ static void test_writer_errors(void) {
     remove(path);
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[1024];
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        remove(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
     const char *keep = getenv("MS_VOLUME_KEEP_DIR");
     if (keep && *keep) {
@@ -520,6 +507,6 @@ int main(void) {
     free(recs);
     test_malformed();
     test_writer_errors();
-    if (!(keep && *keep)) remove_dir(g_tmp);
+    if (!(keep && *keep)) t_rmtree(g_tmp);
     return t_summary();
 }

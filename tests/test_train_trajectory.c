@@ -153,20 +153,6 @@ static int write_data(const char *dir, const uint8_t *gts, float *imgs, int S) {
     return 0;
 }
 
-static void remove_tree(const char *dir) {
-    char p[1024];
-    for (int n = 0; n < NSAMP; n++) {
-        snprintf(p, sizeof p, "%s/data/imgs/case%d.npy", dir, n), unlink(p);
-        snprintf(p, sizeof p, "%s/data/gts/case%d.npy", dir, n), unlink(p);
-    }
-    const char *rest[] = {"data/imgs", "data/gts", "data", "run/latest.pth", "run/best.pth", "run/log.csv", "run"};
-    for (int i = 0; i < 7; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, rest[i]);
-        if (remove(p) != 0) rmdir(p);
-    }
-    rmdir(dir);
-}
-
 /* Attention key biases of the mask decoder: their gradient is zero in exact arithmetic
  * (a bias shared by all keys shifts every logit of a query equally, and softmax ignores
  * that), so both sides hold rounding noise of ~1e-11, which AdamW turns into steps of about
@@ -361,7 +347,7 @@ int main(void) {
     }
     if (r.gctx) ms_grad_ctx_free(r.gctx);
     if (ds.names) ms_dataset_free(&ds);
-    remove_tree(tmp);
+    t_rmtree(tmp);
     free(imgs);
     free(init);
     ms_npy_free(&gn);
