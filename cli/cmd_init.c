@@ -8,7 +8,7 @@
 #include "model/init.h"
 
 static void init_usage(void) {
-    puts("usage: medsam init [--arch vit_b|vit_l|vit_h|tiny] [--seed S] -o FILE.pth\n"
+    puts("usage: medsam init [--arch vit_b|vit_l|vit_h|tiny|small] [--seed S] -o FILE.pth\n"
          "\n"
          "Writes a checkpoint of the official SAM/MedSAM format (same tensor names,\n"
          "shapes and order as torch.save(sam.state_dict())) holding PyTorch's default\n"
@@ -16,7 +16,8 @@ static void init_usage(void) {
          "torch.manual_seed(S) (bit for bit with torch 1.13 on AVX2 CPUs).\n"
          "For tests and benchmarks: it segments nothing useful.\n"
          "\n"
-         "  --arch NAME   vit_b (default), vit_l, vit_h, or tiny (the test config)\n"
+         "  --arch NAME   vit_b (default), vit_l, vit_h, tiny (the test config) or small (the\n"
+         "                default model's: 256 px, patch 8, embed 256, depth 8, decoder 128)\n"
          "  --seed S      non-negative integer (default 0; the low 32 bits are used, as torch does)\n"
          "  -o FILE       output .pth (written atomically)");
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "core/atomic_file.h"
@@ -98,6 +99,7 @@ int cmd_synth(int argc, char **argv) {
     char (*rows)[256] = calloc((size_t)count, sizeof *rows);
     if (!rows) return cli_failf("cannot allocate the case list");
     int failed = 0;
+    const int tty = isatty(2);
     long done = 0;
     medsam_error first = {0};
 #pragma omp parallel for schedule(dynamic, 1) num_threads((int)threads)
@@ -132,10 +134,11 @@ int cmd_synth(int argc, char **argv) {
         {
             if (st && !failed) failed = 1, first = e;
             done++;
-            if (!failed && (done % 50 == 0 || done == count)) fprintf(stderr, "\rmedsam synth: %ld / %ld", done, count);
+            if (!failed && (done == count || (tty ? done % 50 == 0 : done % (count / 10 > 0 ? count / 10 : 1) == 0)))
+                fprintf(stderr, tty ? "\rmedsam synth: %ld / %ld" : "medsam synth: %ld / %ld\n", done, count);
         }
     }
-    if (!failed) fputc('\n', stderr);
+    if (!failed && tty) fputc('\n', stderr);
     if (failed) {
         free(rows);
         return cli_fail(&first);

@@ -38,7 +38,7 @@ int main(void) {
             const size_t n = (size_t)c.size * c.size;
             long count[256] = {0};
             for (size_t i = 0; i < n; i++) count[c.labels[i]]++;
-            int ok = c.modality == (ms_synth_modality)m && c.nlabels >= 0 && c.nlabels <= MS_SYNTH_MAX_LABELS &&
+            int ok = c.modality == (ms_synth_modality)m && c.nlabels >= 1 && c.nlabels <= MS_SYNTH_MAX_LABELS &&
                      c.channels == (m == MS_SYNTH_ENDO || m == MS_SYNTH_PATH ? 3 : 1);
             for (int l = 1; l <= c.nlabels; l++) ok &= count[l] >= 12;
             for (int l = c.nlabels + 1; l < 256; l++) ok &= count[l] == 0;

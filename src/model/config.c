@@ -124,17 +124,20 @@ medsam_status ms_config_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, m
 
 medsam_status ms_config_preset(const char *name, ms_config *c, medsam_error *err) {
     set_defaults(c);
-    static const struct { const char *name; int dim, depth, heads, g[4], ng, img, win, out, dec_mlp, iou_hidden; } P[] = {
-        {"vit_b", 768, 12, 12, {2, 5, 8, 11}, 4, 1024, 14, 256, 2048, 256},
-        {"vit_l", 1024, 24, 16, {5, 11, 17, 23}, 4, 1024, 14, 256, 2048, 256},
-        {"vit_h", 1280, 32, 16, {7, 15, 23, 31}, 4, 1024, 14, 256, 2048, 256},
+    static const struct { const char *name; int dim, depth, heads, g[4], ng, img, win, out, dec_mlp, iou_hidden, patch; } P[] = {
+        {"vit_b", 768, 12, 12, {2, 5, 8, 11}, 4, 1024, 14, 256, 2048, 256, 16},
+        {"vit_l", 1024, 24, 16, {5, 11, 17, 23}, 4, 1024, 14, 256, 2048, 256, 16},
+        {"vit_h", 1280, 32, 16, {7, 15, 23, 31}, 4, 1024, 14, 256, 2048, 256, 16},
         /* the CI fixture config (tools/ref/sam_ref.py "tiny"): 8x8 tokens, windows of 3 */
-        {"tiny", 48, 4, 3, {1, 3}, 2, 128, 3, 64, 96, 40},
+        {"tiny", 48, 4, 3, {1, 3}, 2, 128, 3, 64, 96, 40, 16},
+        /* the bundled default model's config (docs/default-model.md): 256 px input in 8 px patches
+           (32x32 tokens), windows of 8, a 128-wide prompt encoder and decoder */
+        {"small", 256, 8, 8, {3, 7}, 2, 256, 8, 128, 1024, 128, 8},
     };
     for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
         if (strcmp(P[i].name, name) != 0) continue;
         c->img_size = P[i].img;
-        c->patch_size = 16;
+        c->patch_size = P[i].patch;
         c->grid = c->img_size / c->patch_size;
         c->embed_dim = P[i].dim;
         c->depth = P[i].depth;
@@ -153,7 +156,7 @@ medsam_status ms_config_preset(const char *name, ms_config *c, medsam_error *err
         c->iou_hidden = P[i].iou_hidden;
         return MEDSAM_OK;
     }
-    return ms_error(err, MEDSAM_ERR_ARG, "unknown architecture '%s' (known: vit_b, vit_l, vit_h, tiny)", name);
+    return ms_error(err, MEDSAM_ERR_ARG, "unknown architecture '%s' (known: vit_b, vit_l, vit_h, tiny, small)", name);
 }
 
 void ms_config_describe(const ms_config *c, char *buf, int len) {

@@ -51,7 +51,8 @@ medsam_status ms_synth_make(uint64_t seed, uint64_t index, int size, int modalit
     }
     syn_rng rng;
     syn_rng_seed(&rng, seed, index);
-    syn_scene_build(&rng, &sc, modalities[m].body_shape);
+    do syn_scene_build(&rng, &sc, modalities[m].body_shape);  /* again, rarely, until a label survives */
+    while (sc.nlabels == 0);
     modalities[m].render(&rng, &sc, image, scratch);
     free(sc.body), free(sc.dense), free(sc.prop), free(scratch);
     out->size = size, out->modality = m, out->channels = modalities[m].channels;

@@ -14,7 +14,7 @@
  *   endo  RGB mucosa, tinted lesions, specular highlights, vignetting
  *   path  H&E stains by Beer-Lambert optical densities, nuclei texture
  * Object-to-surrounding contrast is drawn per object from strong to faint.
- * Labels are 1..nlabels in paint order (a later object wins where they
+ * Every case has at least one label. Labels are 1..nlabels in paint order (a later object wins where they
  * overlap); distractors never carry a label. */
 #ifndef MS_SYNTH_H
 #define MS_SYNTH_H
