@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Makes the fixtures of tests/test_weights_layouts.c and tests/test_safetensors.c
+from the CI tiny model (tests/fixtures/tiny/model.pth):
+
+  tests/fixtures/weights/tiny_hf.safetensors  the tiny model renamed to the transformers
+                                              SamModel layout, as save_pretrained writes it
+                                              (the tied prompt_encoder.shared_embedding
+                                              copy left out)
+  tests/fixtures/weights/hf_names.txt         "official_name hf_name" for every tensor
+  tests/fixtures/weights/dtypes.safetensors   F32 F16 BF16 F64 I64 I32 U8 BOOL tensors and metadata
+  tests/fixtures/weights/dtypes_f32.npy       the same tensors converted to float32 by torch,
+                                              concatenated in name order
+
+    /usr/bin/python3 tools/ref/make_weights_fixtures.py [--all DIR]
+
+--all DIR also writes DIR/tiny_sam.safetensors (official names) and DIR/tiny_hf.bin
+(torch.save of the renamed state dict with both tied names, as convert_sam_to_hf.py's
+SamModel.state_dict() holds them) for a one-off check by hand:
+    for f in DIR/*; do build/medsam info -m $f; done
+
+The renaming follows transformers' models/sam/convert_sam_to_hf.py (replace_keys:
+KEYS_TO_MODIFY_MAPPING applied in order as substring replacements, then the
+output_hypernetworks_mlps layers.0/1/2 -> proj_in/layers.0/proj_out, then
+shared_image_embedding.positional_embedding copied from the prompt encoder's).
+Debian packages neither `transformers` nor `safetensors`, so the safetensors
+files are written here by hand (the format: 8-byte little-endian header length,
+JSON header padded with spaces to 8 bytes, raw little-endian data).
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import struct
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+
+# same order as convert_sam_to_hf.py: each is a plain substring replacement
+KEYS_TO_MODIFY = [
+    ("iou_prediction_head.layers.0", "iou_prediction_head.proj_in"),
+    ("iou_prediction_head.layers.1", "iou_prediction_head.layers.0"),
+    ("iou_prediction_head.layers.2", "iou_prediction_head.proj_out"),
+    ("mask_decoder.output_upscaling.0", "mask_decoder.upscale_conv1"),
+    ("mask_decoder.output_upscaling.1", "mask_decoder.upscale_layer_norm"),
+    ("mask_decoder.output_upscaling.3", "mask_decoder.upscale_conv2"),
+    ("mask_downscaling.0", "mask_embed.conv1"),
+    ("mask_downscaling.1", "mask_embed.layer_norm1"),
+    ("mask_downscaling.3", "mask_embed.conv2"),
+    ("mask_downscaling.4", "mask_embed.layer_norm2"),
+    ("mask_downscaling.6", "mask_embed.conv3"),
+    ("point_embeddings", "point_embed"),
+    ("pe_layer.positional_encoding_gaussian_matrix", "shared_embedding.positional_embedding"),
+    ("image_encoder", "vision_encoder"),
+    ("neck.0", "neck.conv1"),
+    ("neck.1", "neck.layer_norm1"),
+    ("neck.2", "neck.conv2"),
+    ("neck.3", "neck.layer_norm2"),
+    ("patch_embed.proj", "patch_embed.projection"),
+    (".norm", ".layer_norm"),
+    ("blocks", "layers"),
+]
+HYPER = re.compile(r".*.output_hypernetworks_mlps.(\d+).layers.(\d+).*")
+
+
+def hf_name(key):
+    for old, new in KEYS_TO_MODIFY:
+        if old in key:
+            key = key.replace(old, new)
+    m = HYPER.match(key)
+    if m:
+        layer = int(m.group(2))
+        key = key.replace(f"layers.{layer}", {0: "proj_in", 1: "layers.0", 2: "proj_out"}[layer])
+    return key
+
+
+def to_hf(sd):
+    out = collections.OrderedDict()
+    names = []
+    for k, v in sd.items():
+        if k in ("pixel_mean", "pixel_std"):
+            continue
+        out[hf_name(k)] = v
+        names.append((k, hf_name(k)))
+    out["shared_image_embedding.positional_embedding"] = out["prompt_encoder.shared_embedding.positional_embedding"]
+    return out, names
+
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: name -> torch tensor; data laid out by (itemsize desc, name) like the reference writer."""
+    order = sorted(tensors, key=lambda n: (-tensors[n].element_size(), n))
+    header, blobs, off = {"__metadata__": metadata}, [], 0
+    for n in order:
+        t = tensors[n].contiguous()
+        b = t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        dt = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+              torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL"}[t.dtype]
+        header[n] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def dtype_tensors():
+    g = torch.Generator().manual_seed(7)
+    base = torch.randn(2, 3, 4, generator=g, dtype=torch.float64) * 3
+    t = collections.OrderedDict()
+    t["a.f32"] = base.float()
+    t["b.f16"] = base.half()
+    t["c.bf16"] = base.bfloat16()
+    t["d.f64"] = base[0]
+    t["e.i64"] = (base * 100).long()
+    t["f.i32"] = (base[1] * 10).int()
+    t["g.u8"] = (base.abs() * 20).to(torch.uint8)[0, 0]
+    t["h.bool"] = base[0, 0] > 0
+    t["i.f16_special"] = torch.tensor([65504.0, -0.0, 6e-8, 1e-5, float("inf")], dtype=torch.float16)
+    t["j.scalar"] = torch.tensor(2.5)
+    t["k.empty"] = torch.zeros(0, 3)
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--all", metavar="DIR")
+    args = ap.parse_args()
+    out = os.path.join(ROOT, "tests/fixtures/weights")
+    os.makedirs(out, exist_ok=True)
+    sd = torch.load(os.path.join(ROOT, "tests/fixtures/tiny/model.pth"), map_location="cpu")
+    hf, names = to_hf(sd)
+    saved = collections.OrderedDict((k, v) for k, v in hf.items() if k != "prompt_encoder.shared_embedding.positional_embedding")
+    write_safetensors(os.path.join(out, "tiny_hf.safetensors"), saved, {"format": "pt"})
+    with open(os.path.join(out, "hf_names.txt"), "w") as f:
+        for k, v in names:
+            f.write(f"{k} {v}\n")
+    dt = dtype_tensors()
+    write_safetensors(os.path.join(out, "dtypes.safetensors"), dt, {"format": "pt", "note": "medsam.c fixture \u00e9"})
+    flat = np.concatenate([dt[n].to(torch.float32).numpy().ravel() for n in sorted(dt)])
+    np.save(os.path.join(out, "dtypes_f32.npy"), flat.astype(np.float32))
+    print(f"{len(saved)} HF tensors, {len(dt)} dtype tensors ({flat.size} values) -> {out}")
+    if args.all:
+        os.makedirs(args.all, exist_ok=True)
+        write_safetensors(os.path.join(args.all, "tiny_sam.safetensors"), sd, {"format": "pt"})
+        torch.save(hf, os.path.join(args.all, "tiny_hf.bin"))
+        print(f"tiny_sam.safetensors, tiny_hf.bin -> {args.all}")
+
+
+if __name__ == "__main__":
+    main()
