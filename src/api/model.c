@@ -59,7 +59,7 @@ static medsam_status load_params(medsam_model *m, ms_tensor_source *f, medsam_er
             char want[64], got[64];
             shape_text(want, sizeof want, p->ndim, p->shape);
             shape_text(got, sizeof got, t->ndim, t->shape);
-            return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", p->name, want, got);
+            return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", t->file_name, want, got);
         }
     }
     const int n = m->table.count;
