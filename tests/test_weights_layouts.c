@@ -6,10 +6,13 @@
  * (d) the same layout as a pytorch_model.bin (torch zip, both tied names of the
  * positional matrix), (e) `medsam convert`'s own HF safetensors; the name
  * mapping against the Python renaming of every tensor; config.json beside HF
- * weights; refusals (misshapen, missing, conflicting tensors). */
+ * weights; a SlimSAM-shaped model (head dim 14, MLP 4.14 x dim, 4 decoder
+ * heads from config.json) in the HF layout against the official modules'
+ * outputs; refusals (misshapen, missing, conflicting tensors). */
 #include <stdint.h>
 
 #include "api/model_internal.h"
+#include "core/npy.h"
 #include "medsam.h"
 #include "test.h"
 #include "weights/hf_names.h"
@@ -202,6 +205,63 @@ static void test_config(const medsam_model *ref, const char *dir) {
     rmdir(sub);
 }
 
+/* tests/test_encoder.c's input hash (tools/ref/make_encoder_fixtures.py:hash_input), CHW. */
+static void hash_input(float *x, long n, uint32_t seed) {
+    for (long i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)i + seed;
+        v = (v ^ (v >> 16)) * 0x7FEB352Du;
+        v = (v ^ (v >> 15)) * 0x846CA68Bu;
+        v ^= v >> 16;
+        x[i] = (float)((double)(v >> 8) / 16777216.0);
+    }
+}
+
+static float *load_npy(const char *path, long expect) {
+    ms_npy a;
+    medsam_error err;
+    float *v = NULL;
+    if (ms_npy_read(path, &a, &err) == MEDSAM_OK) {
+        if (a.count == expect) ms_npy_to_f32(&a, &v, &err);
+        ms_npy_free(&a);
+    }
+    CHECK(v != NULL, "%s: %ld float32 values expected", path, expect);
+    return v;
+}
+
+/* SlimSAM-shaped HF checkpoint + config.json against the official modules. */
+static void test_slim(void) {
+    medsam_model *m = NULL;
+    medsam_error err;
+    CHECK(medsam_model_load(FIX "slim/model.safetensors", &m, &err) == MEDSAM_OK, "load slim: %s", err.message);
+    if (!m) return;
+    const ms_config *c = &m->cfg;
+    CHECK(c->embed_dim == 28 && c->num_heads == 2 && c->head_dim == 14 && c->mlp_dim == 116 && c->dec_heads == 4 &&
+              c->patch_size == 8 && c->img_size == 32, "slim config inferred: dim %d heads %d hd %d mlp %d dec heads %d",
+          c->embed_dim, c->num_heads, c->head_dim, c->mlp_dim, c->dec_heads);
+    const int S = c->img_size, G = c->grid, O = c->out_chans;
+    float *chw = malloc(3 * S * S * sizeof *chw), *hwc = malloc(3 * S * S * sizeof *hwc);
+    hash_input(chw, 3L * S * S, 12345);
+    for (int ch = 0; ch < 3; ch++)
+        for (int i = 0; i < S * S; i++) hwc[i * 3 + ch] = chw[ch * S * S + i];
+    medsam_embedding *e = NULL;
+    float *ref_emb = load_npy(FIX "slim/embedding.npy", (long)O * G * G), *ref_logits = load_npy(FIX "slim/logits.npy", 16L * G * G);
+    float *ref_iou = load_npy(FIX "slim/iou.npy", 1);
+    if (medsam_encode(m, hwc, 2, &e, &err) == MEDSAM_OK && ref_emb && ref_logits && ref_iou) {
+        long n;
+        t_close("slim (HF layout) embedding vs official", medsam_embedding_data(e, &n), ref_emb, (long)O * G * G, 1e-5, 1e-4, 1e-5);
+        float logits[16 * 4 * 4], iou;
+        medsam_box box = {4, 5, 25, 20};
+        CHECK(medsam_decode_boxes(m, e, S, S, &box, 1, 2, logits, &iou, NULL, &err) == MEDSAM_OK, "slim decode: %s", err.message);
+        t_close("slim (HF layout) logits vs official", logits, ref_logits, 16L * G * G, 1e-5, 1e-4, 1e-5);
+        t_close("slim (HF layout) IoU vs official", &iou, ref_iou, 1, 1e-5, 1e-4, 1e-5);
+    } else {
+        CHECK(0, "slim encode: %s", err.message);
+    }
+    medsam_embedding_free(e);
+    free(chw), free(hwc), free(ref_emb), free(ref_logits), free(ref_iou);
+    medsam_model_free(m);
+}
+
 int main(void) {
     medsam_error err;
     medsam_model *ref = NULL;
@@ -226,6 +286,7 @@ int main(void) {
 
     test_names(ref);
     test_config(ref, dir);
+    test_slim();
 
     snprintf(path, sizeof path, "%s/shrunk.safetensors", dir);
     write_st(ref, path, HF_NAMES | SHRINK_ONE);

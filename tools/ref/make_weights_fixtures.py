@@ -10,8 +10,16 @@ from the CI tiny model (tests/fixtures/tiny/model.pth):
   tests/fixtures/weights/dtypes.safetensors   F32 F16 BF16 F64 I64 I32 U8 BOOL tensors and metadata
   tests/fixtures/weights/dtypes_f32.npy       the same tensors converted to float32 by torch,
                                               concatenated in name order
+  tests/fixtures/weights/slim/                a SlimSAM-shaped model (head dim 14, MLP 116 =
+                                              4.14 x 28 as SlimSAM-77's 696 = 4.14 x 168, decoder
+                                              with 4 heads) built from the OFFICIAL modules
+                                              ($SAM_REF_DIR) with random weights, in the HF layout
+                                              with its config.json, plus the official outputs:
+                                              embedding.npy (image_encoder on hash_input),
+                                              logits.npy and iou.npy (box 4,5,25,20 through
+                                              prompt_encoder + mask_decoder, multimask_output=False)
 
-    /usr/bin/python3 tools/ref/make_weights_fixtures.py [--all DIR]
+    SAM_REF_DIR=/tmp/MedSAM /usr/bin/python3 tools/ref/make_weights_fixtures.py [--all DIR]
 
 --all DIR also writes DIR/tiny_sam.safetensors (official names) and DIR/tiny_hf.bin
 (torch.save of the renamed state dict with both tied names, as convert_sam_to_hf.py's
@@ -128,6 +136,70 @@ def dtype_tensors():
     return t
 
 
+SLIM = dict(img=32, patch=8, dim=28, depth=2, heads=2, mlp=116, glob=[1], win=3, out=32, mask_in=16,
+            dec_depth=2, dec_mlp=40, dec_heads=4, iou_hidden=16)
+
+
+def build_slim(c):
+    """sam_ref.build_sam with an MLP width that is not 4 x dim (ImageEncoderViT takes mlp_ratio)."""
+    import sam_ref
+    from functools import partial
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+    grid = c["img"] // c["patch"]
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            depth=c["depth"], embed_dim=c["dim"], img_size=c["img"], mlp_ratio=c["mlp"] / c["dim"],
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=c["heads"], patch_size=c["patch"],
+            qkv_bias=True, use_rel_pos=True, global_attn_indexes=c["glob"], window_size=c["win"], out_chans=c["out"]),
+        prompt_encoder=PromptEncoder(embed_dim=c["out"], image_embedding_size=(grid, grid),
+                                     input_image_size=(c["img"], c["img"]), mask_in_chans=c["mask_in"]),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=c["dec_depth"], embedding_dim=c["out"], mlp_dim=c["dec_mlp"],
+                                          num_heads=c["dec_heads"]),
+            transformer_dim=c["out"], iou_head_depth=3, iou_head_hidden_dim=c["iou_hidden"]),
+        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
+    assert sam.image_encoder.blocks[0].mlp.lin1.out_features == c["mlp"]
+    return sam_ref.randomize_(sam.eval(), seed=77)
+
+
+def make_slim(out):
+    import sys
+    sys.path.insert(0, HERE)
+    from make_encoder_fixtures import hash_input
+    c = SLIM
+    sam = build_slim(c)
+    os.makedirs(out, exist_ok=True)
+    hf, _ = to_hf(sam.state_dict())
+    del hf["prompt_encoder.shared_embedding.positional_embedding"]
+    write_safetensors(os.path.join(out, "model.safetensors"), hf, {"format": "pt"})
+    config = {
+        "model_type": "sam",
+        "vision_config": {"hidden_size": c["dim"], "num_attention_heads": c["heads"], "mlp_dim": c["mlp"],
+                          "num_hidden_layers": c["depth"], "image_size": c["img"], "patch_size": c["patch"],
+                          "window_size": c["win"], "global_attn_indexes": c["glob"], "output_channels": c["out"]},
+        "prompt_encoder_config": {"hidden_size": c["out"], "image_size": c["img"], "patch_size": c["patch"],
+                                  "mask_input_channels": c["mask_in"]},
+        "mask_decoder_config": {"hidden_size": c["out"], "num_attention_heads": c["dec_heads"], "mlp_dim": c["dec_mlp"],
+                                "num_hidden_layers": c["dec_depth"], "iou_head_hidden_dim": c["iou_hidden"]},
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    x = torch.from_numpy(hash_input(3, c["img"], c["img"]))[None]
+    box = torch.tensor([[4.0, 5.0, 25.0, 20.0]])
+    with torch.no_grad():
+        emb = sam.image_encoder(x)  # ref: MedSAM_Inference.py medsam_model.image_encoder(img_1024_tensor)
+        sparse, dense = sam.prompt_encoder(points=None, boxes=box[:, None, :], masks=None)  # ref: medsam_inference
+        logits, iou = sam.mask_decoder(image_embeddings=emb, image_pe=sam.prompt_encoder.get_dense_pe(),
+                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                       multimask_output=False)
+    np.save(os.path.join(out, "embedding.npy"), emb[0].numpy().astype(np.float32))
+    np.save(os.path.join(out, "logits.npy"), logits[0, 0].numpy().astype(np.float32))
+    np.save(os.path.join(out, "iou.npy"), iou[0].numpy().astype(np.float32))
+    n = sum(v.numel() for v in hf.values())
+    print(f"slim: {len(hf)} tensors, {n} values, embedding {tuple(emb.shape)}, logits {tuple(logits.shape)} -> {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--all", metavar="DIR")
@@ -146,6 +218,7 @@ def main():
     flat = np.concatenate([dt[n].to(torch.float32).numpy().ravel() for n in sorted(dt)])
     np.save(os.path.join(out, "dtypes_f32.npy"), flat.astype(np.float32))
     print(f"{len(saved)} HF tensors, {len(dt)} dtype tensors ({flat.size} values) -> {out}")
+    make_slim(os.path.join(out, "slim"))
     if args.all:
         os.makedirs(args.all, exist_ok=True)
         write_safetensors(os.path.join(args.all, "tiny_sam.safetensors"), sd, {"format": "pt"})
