@@ -192,6 +192,9 @@ static void test_config(const medsam_model *ref, const char *dir) {
     CHECK(medsam_model_load(path, &m, &err) == MEDSAM_OK && m->cfg.dec_heads == 4, "config.json sets 4 decoder heads: %s",
           m ? "" : err.message);
     medsam_model_free(m);
+    m = NULL; /* the folder itself, as downloaded: its model.safetensors and config.json */
+    CHECK(medsam_model_load(sub, &m, &err) == MEDSAM_OK && m->cfg.dec_heads == 4, "load the folder: %s", m ? "" : err.message);
+    medsam_model_free(m);
     write_text(cfg, "{\"model_type\": \"sam\", \"vision_config\": {\"num_attention_heads\": 4}}");
     expect_error(path, "config.json contradicting the shapes", "vision_config.num_attention_heads is 4 but the weights have 3");
     write_text(cfg, "{\"model_type\": \"sam_hq\"}");
@@ -202,6 +205,7 @@ static void test_config(const medsam_model *ref, const char *dir) {
     expect_error(path, "broken config.json", "config.json: JSON:");
     remove(cfg);
     remove(path);
+    expect_error(sub, "a folder without weights", "a folder without model.safetensors or pytorch_model.bin");
     rmdir(sub);
 }
 

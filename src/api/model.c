@@ -94,7 +94,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate the model", path);
     }
     st = ms_config_infer(ms_source_shape, f, &m->cfg, err);
-    if (!st && ms_source_layout(f) == MS_LAYOUT_HF) st = ms_hf_config_apply(path, &m->cfg, err);
+    if (!st && ms_source_layout(f) == MS_LAYOUT_HF) st = ms_hf_config_apply(ms_source_path(f), &m->cfg, err);
     if (!st && ms_param_table_build(&m->cfg, &m->table) != 0) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
     if (!st) {
         size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "weights/hf_names.h"
@@ -139,13 +140,38 @@ static medsam_status build_index(ms_tensor_source *s, medsam_error *err) {
     return MEDSAM_OK;
 }
 
+/* A folder (a downloaded Hugging Face model repository) stands for its
+ * model.safetensors, else its pytorch_model.bin; returns a new string. */
+static char *resolve(const char *path, medsam_error *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return strdup(path);
+    static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
+    size_t n = strlen(path);
+    const char *sep = n && path[n - 1] == '/' ? "" : "/";
+    for (int i = 0; i < 2; i++) {
+        char *p = malloc(n + strlen(names[i]) + 2);
+        if (!p) return NULL;
+        sprintf(p, "%s%s%s", path, sep, names[i]);
+        if (stat(p, &sb) == 0) return p;
+        free(p);
+    }
+    ms_error(err, MEDSAM_ERR_IO, "%s: a folder without model.safetensors or pytorch_model.bin", path);
+    return NULL;
+}
+
 medsam_status ms_source_open(const char *path, ms_tensor_source **out, medsam_error *err) {
     *out = NULL;
+    medsam_error e = {0};
     ms_tensor_source *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
+    if (!s || !(s->path = resolve(path, &e))) {
         free(s);
+        if (e.code) {
+            if (err) *err = e;
+            return e.code;
+        }
         return ms_error(err, MEDSAM_ERR_NOMEM, "%s: out of memory", path);
     }
+    path = s->path;
     medsam_status st;
     if (looks_safetensors(path)) {
         s->container = MS_CONTAINER_SAFETENSORS;

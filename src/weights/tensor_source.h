@@ -1,7 +1,9 @@
 /* tensor_source.h — the tensors of a model file, whatever its container and
  * naming, under the official segment-anything names.
  *
- * ms_source_open recognises the container by content: safetensors (an 8-byte
+ * ms_source_open takes a file, or a folder (a downloaded Hugging Face model
+ * repository: its model.safetensors, else its pytorch_model.bin), and
+ * recognises the container by content: safetensors (an 8-byte
  * header length followed by '{', or a name ending in ".safetensors"), else a
  * torch.save zip (.pth, and transformers' pytorch_model.bin, which is one).
  * The layout is recognised from the names: any transformers SamModel name
@@ -42,7 +44,7 @@ typedef struct ms_tensor_source ms_tensor_source;
 medsam_status ms_source_open(const char *path, ms_tensor_source **out, medsam_error *err);
 void ms_source_close(ms_tensor_source *s);
 
-const char *ms_source_path(const ms_tensor_source *s);
+const char *ms_source_path(const ms_tensor_source *s); /* the file read (a folder resolved) */
 ms_container ms_source_container(const ms_tensor_source *s);
 ms_layout ms_source_layout(const ms_tensor_source *s);
 const char *ms_source_describe(const ms_tensor_source *s); /* e.g. "safetensors, transformers SamModel layout" */
