@@ -172,6 +172,35 @@ static void test_names(const medsam_model *ref) {
               !strcmp(out, "mask_decoder.iou_prediction_head.layers.3.bias"), "deeper IoU head: middle layer");
 }
 
+/* ViT-H's 32 blocks (two-digit indices): every official name has an HF name, distinct, and maps back. */
+static void test_names_vit_h(void) {
+    ms_config cfg;
+    ms_param_table t;
+    medsam_error err;
+    CHECK(ms_config_preset("vit_h", &cfg, &err) == MEDSAM_OK && ms_param_table_build(&cfg, &t) == 0, "vit_h table");
+    ms_hf_heads h = {0, 0};
+    for (int i = 0; i < t.count; i++) ms_hf_heads_observe(&h, t.items[i].name, 0);
+    char (*hf)[160] = calloc(t.count > 0 ? (size_t)t.count : 1, sizeof *hf), back[160];
+    int bad = 0, hf_only = 0;
+    for (int i = 0; i < t.count; i++) {
+        if (ms_sam_to_hf(t.items[i].name, &h, hf[i], sizeof hf[i]) != 1 || ms_hf_to_sam(hf[i], &h, back, sizeof back) != 1 ||
+            strcmp(back, t.items[i].name))
+            bad++, printf("vit_h name %s -> %s -> %s\n", t.items[i].name, hf[i], back);
+        hf_only += ms_hf_name_is_hf(hf[i]) || !strncmp(hf[i], "mask_decoder.", 13) || !strncmp(hf[i], "prompt_encoder.", 15);
+    }
+    for (int i = 0; i < t.count && !bad; i++)
+        for (int j = i + 1; j < t.count; j++) bad += !strcmp(hf[i], hf[j]);
+    CHECK(bad == 0 && hf_only == t.count, "vit_h: %d of %d names fail the round trip or collide", bad, t.count);
+    int found = 0;
+    for (int i = 0; i < t.count; i++)
+        found += !strcmp(hf[i], "vision_encoder.layers.31.layer_norm2.bias") || !strcmp(hf[i], "vision_encoder.layers.10.attn.rel_pos_w") ||
+                 !strcmp(hf[i], "mask_decoder.output_hypernetworks_mlps.3.proj_out.weight");
+    CHECK(found == 3, "vit_h: two-digit block names");
+    printf("%s vit_h: %d names to the HF layout and back\n", bad || found != 3 ? "FAIL" : "ok  ", t.count);
+    free(hf);
+    ms_param_table_free(&t);
+}
+
 static void write_text(const char *path, const char *text) {
     FILE *fp = fopen(path, "w");
     if (fp) fputs(text, fp), fclose(fp);
@@ -289,6 +318,7 @@ int main(void) {
     expect_identical(ref, &ro, path, "(e) safetensors, HF layout (C writer)");
 
     test_names(ref);
+    test_names_vit_h();
     test_config(ref, dir);
     test_slim();
 
