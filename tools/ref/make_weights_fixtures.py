@@ -21,6 +21,12 @@ from the CI tiny model (tests/fixtures/tiny/model.pth):
 
     SAM_REF_DIR=/tmp/MedSAM /usr/bin/python3 tools/ref/make_weights_fixtures.py [--all DIR]
 
+--check-c FILE reads a safetensors file written by `medsam convert` (official or HF
+layout) with the few lines of read_safetensors below and checks every tensor against
+tests/fixtures/tiny/model.pth (renamed when the file is in the HF layout), bit for bit:
+    build/medsam convert tests/fixtures/tiny/model.pth /tmp/hf.safetensors --layout hf
+    /usr/bin/python3 tools/ref/make_weights_fixtures.py --check-c /tmp/hf.safetensors
+
 --all DIR also writes DIR/tiny_sam.safetensors (official names) and DIR/tiny_hf.bin
 (torch.save of the renamed state dict with both tied names, as convert_sam_to_hf.py's
 SamModel.state_dict() holds them) for a one-off check by hand:
@@ -200,13 +206,42 @@ def make_slim(out):
     print(f"slim: {len(hf)} tensors, {n} values, embedding {tuple(emb.shape)}, logits {tuple(logits.shape)} -> {out}")
 
 
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    types = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+    out = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=types[v["dtype"]]).reshape(v["shape"])
+           for k, v in header.items()}
+    return out, meta
+
+
+def check_c(path, sd):
+    got, meta = read_safetensors(path)
+    hf = any(k.startswith("vision_encoder.") for k in got)
+    want = to_hf(sd)[0] if hf else sd
+    if hf:
+        del want["prompt_encoder.shared_embedding.positional_embedding"]  # written once, as save_pretrained does
+    assert meta.get("format") == "pt", meta
+    assert set(got) == set(want), sorted(set(got) ^ set(want))
+    for k, v in want.items():
+        assert got[k].shape == tuple(v.shape) and got[k].tobytes() == v.numpy().tobytes(), k
+    print(f"{path}: {len(got)} tensors, {'HF' if hf else 'official'} layout, bit-identical to model.pth")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--all", metavar="DIR")
+    ap.add_argument("--check-c", metavar="FILE")
     args = ap.parse_args()
     out = os.path.join(ROOT, "tests/fixtures/weights")
-    os.makedirs(out, exist_ok=True)
     sd = torch.load(os.path.join(ROOT, "tests/fixtures/tiny/model.pth"), map_location="cpu")
+    if args.check_c:
+        return check_c(args.check_c, sd)
+    os.makedirs(out, exist_ok=True)
     hf, names = to_hf(sd)
     saved = collections.OrderedDict((k, v) for k, v in hf.items() if k != "prompt_encoder.shared_embedding.positional_embedding")
     write_safetensors(os.path.join(out, "tiny_hf.safetensors"), saved, {"format": "pt"})
