@@ -13,13 +13,13 @@
 
 #define HF_CONFIG_MAX_BYTES (1 << 20)
 
-/* An integer member of `obj`, checked against `expect` (when expect > 0):
- * returns 1 and sets *v when present. */
+/* An integer member of `obj`: returns 1 and sets *v when present. */
 static int get_int(const json_doc *d, int obj, const char *key, int64_t *v) {
     int n = json_get(d, obj, key);
     return n >= 0 && json_as_i64(d, n, v);
 }
 
+/* A config value that the tensor shapes already fixed must agree with them (absent: fine). */
 static medsam_status check(const json_doc *d, int obj, const char *sect, const char *key, int have, medsam_error *err) {
     int64_t v;
     if (obj < 0 || !get_int(d, obj, key, &v) || v == have) return MEDSAM_OK;
