@@ -1,4 +1,5 @@
-/* model.c — medsam_model: load an official checkpoint through the parameter table. */
+/* model.c — medsam_model: load a checkpoint (.pth, pytorch_model.bin, .safetensors; official or
+ * transformers layout, see weights/tensor_source.h) through the parameter table. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,14 +9,8 @@
 #include "api/model_internal.h"
 #include "core/error.h"
 #include "model/prompt_encoder.h"
-#include "weights/pth.h"
-
-static int pth_shape_lookup(void *ctx, const char *name, int64_t shape[8]) {
-    const pth_tensor *t = pth_find((const pth_file *)ctx, name);
-    if (!t) return -1;
-    for (int i = 0; i < t->ndim && i < 8; i++) shape[i] = t->shape[i];
-    return t->ndim;
-}
+#include "model/hf_config.h"
+#include "weights/tensor_source.h"
 
 static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
     int n = snprintf(buf, len, "(");
@@ -41,9 +36,9 @@ static long first_nonfinite(const float *v, size_t n) {
 }
 
 /* Reads tensor i of the table into its place and checks its values. */
-static medsam_status load_one(medsam_model *m, pth_file *f, int i, medsam_error *err) {
+static medsam_status load_one(medsam_model *m, ms_tensor_source *f, int i, medsam_error *err) {
     const ms_param *p = &m->table.items[i];
-    medsam_status st = pth_read_f32(f, pth_find(f, p->name), m->params + p->offset, err);
+    medsam_status st = ms_source_read_f32(f, ms_source_find(f, p->name), m->params + p->offset, err);
     if (st) return st;
     long k = first_nonfinite(m->params + p->offset, p->numel);
     if (k >= 0) return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s' holds a non-finite value at index %ld", p->name, k);
@@ -51,12 +46,12 @@ static medsam_status load_one(medsam_model *m, pth_file *f, int i, medsam_error 
 }
 
 /* Checks name and shape of every parameter of the table, then reads them all
- * (tensors spread over OpenMP threads; pth_read_f32 is thread-safe). On errors
+ * (tensors spread over OpenMP threads; ms_source_read_f32 is thread-safe). On errors
  * the one of the first tensor in table order is reported, whatever the threads. */
-static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err) {
+static medsam_status load_params(medsam_model *m, ms_tensor_source *f, medsam_error *err) {
     for (int i = 0; i < m->table.count; i++) {
         const ms_param *p = &m->table.items[i];
-        const pth_tensor *t = pth_find(f, p->name);
+        const ms_source_tensor *t = ms_source_find(f, p->name);
         if (!t) return ms_error(err, MEDSAM_ERR_SHAPE, "missing tensor '%s'", p->name);
         int same = t->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
@@ -64,7 +59,7 @@ static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err
             char want[64], got[64];
             shape_text(want, sizeof want, p->ndim, p->shape);
             shape_text(got, sizeof got, t->ndim, t->shape);
-            return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", p->name, want, got);
+            return ms_error(err, MEDSAM_ERR_SHAPE, "tensor '%s': expected shape %s, got %s", t->file_name, want, got);
         }
     }
     const int n = m->table.count;
@@ -84,21 +79,22 @@ static medsam_status load_params(medsam_model *m, pth_file *f, medsam_error *err
         if (err) *err = first_err;
         return first_st;
     }
-    m->extra_tensors = pth_tensor_count(f) - m->table.count;
+    m->extra_tensors = ms_source_count(f) - m->table.count;
     return MEDSAM_OK;
 }
 
 medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_error *err) {
     *out = NULL;
-    pth_file *f = NULL;
-    medsam_status st = pth_open(path, &f, err);
-    if (st) return st; /* pth_open names the file */
+    ms_tensor_source *f = NULL;
+    medsam_status st = ms_source_open(path, &f, err);
+    if (st) return st; /* ms_source_open names the file */
     medsam_model *m = calloc(1, sizeof *m);
     if (!m) {
-        pth_close(f);
+        ms_source_close(f);
         return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate the model", path);
     }
-    st = ms_config_infer(pth_shape_lookup, f, &m->cfg, err);
+    st = ms_config_infer(ms_source_shape, f, &m->cfg, err);
+    if (!st && ms_source_layout(f) == MS_LAYOUT_HF) st = ms_hf_config_apply(ms_source_path(f), &m->cfg, err);
     if (!st && ms_param_table_build(&m->cfg, &m->table) != 0) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
     if (!st) {
         size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;
@@ -106,7 +102,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
     }
     if (!st) st = load_params(m, f, err);
-    pth_close(f);
+    ms_source_close(f);
     if (!st) {
         ms_weights_bind(&m->cfg, m->params, &m->w);
         const ms_config *c = &m->cfg;

@@ -304,8 +304,7 @@ static double bits_to_f64(uint64_t b) {
     return v;
 }
 
-/* Converts n contiguous little-endian elements of dt at src to float32. */
-static void convert_f32(pth_dtype dt, const uint8_t *src, size_t n, float *dst) {
+void pth_convert_f32(pth_dtype dt, const uint8_t *src, size_t n, float *dst) {
     size_t i;
     switch (dt) {
     case PTH_F32: for (i = 0; i < n; i++) dst[i] = bits_to_f32((uint32_t)ld(src + 4 * i, 4)); break;
@@ -328,7 +327,7 @@ static void convert_i64(pth_dtype dt, const uint8_t *src, size_t n, int64_t *dst
     case PTH_F32: case PTH_F16: case PTH_BF16:
         for (i = 0; i < n; i++) {
             float v;
-            convert_f32(dt, src + (size_t)pth_dtype_size(dt) * i, 1, &v);
+            pth_convert_f32(dt, src + (size_t)pth_dtype_size(dt) * i, 1, &v);
             dst[i] = f64_to_i64(v);
         }
         break;
@@ -343,7 +342,7 @@ static void convert_i64(pth_dtype dt, const uint8_t *src, size_t n, int64_t *dst
 }
 
 static void convert(pth_dtype dt, const uint8_t *src, size_t n, float *f32, int64_t *i64) {
-    if (f32) convert_f32(dt, src, n, f32);
+    if (f32) pth_convert_f32(dt, src, n, f32);
     else convert_i64(dt, src, n, i64);
 }
 

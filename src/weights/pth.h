@@ -60,6 +60,10 @@ medsam_status pth_read_f32(const pth_file *f, const pth_tensor *t, float *dst, m
  * floating values are truncated toward zero. */
 medsam_status pth_read_i64(const pth_file *f, const pth_tensor *t, int64_t *dst, medsam_error *err);
 
+/* Converts n contiguous little-endian elements of dt at src to float32 (the
+ * conversion pth_read_f32 applies; shared with the safetensors reader). */
+void pth_convert_f32(pth_dtype dt, const uint8_t *src, size_t n, float *dst);
+
 /* Formats "(1,64,64,768)" into buf; returns buf. */
 const char *pth_shape_str(const pth_tensor *t, char *buf, size_t cap);
 
