@@ -45,7 +45,7 @@ static void usage(FILE *fp) {
           "  init        write a random-initialised checkpoint (tests, benchmarks)\n"
           "  train       fine-tune the image encoder and mask decoder on npy data\n"
           "\n"
-          "Run `medsam <command> -h` for the options of a command.\n",
+          "Run `medsam <command> -h` for the options of a command, `medsam --version` for the version.\n",
           fp);
 }
 
@@ -57,6 +57,10 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("medsam %s\n", medsam_version());
         return 0;
     }
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
