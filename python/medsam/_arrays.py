@@ -76,11 +76,12 @@ def box_rows(boxes, n, what):
             boxes = [boxes]
         elif boxes.ndim != 2:
             raise ValueError("%s: array of shape %s, needs (k, %d)" % (what, boxes.shape, n))
+        boxes = list(boxes)
     else:
         boxes = list(boxes)
         if boxes and all(isinstance(v, numbers.Real) for v in boxes):
             boxes = [boxes]  # one box given flat
-    if not boxes:
+    if len(boxes) == 0:
         raise ValueError("%s: no boxes given" % what)
     return [_numbers(b, n, what, i) for i, b in enumerate(boxes)]
 
