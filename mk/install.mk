@@ -32,7 +32,7 @@ INSTALL      ?= install
 PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 PY_SRC  := $(sort $(wildcard python/medsam/*.py))
 
-.PHONY: shared install install-lib install-python uninstall
+.PHONY: shared install install-python uninstall test-deb
 shared: $(BUILD)/libmedsam.so
 
 $(BUILD)/pic/%.o: %.c
@@ -70,6 +70,10 @@ install: all shared
 install-python:
 	$(INSTALL) -d $(DESTDIR)$(PYTHONDIR)/medsam
 	$(INSTALL) -m 644 $(PY_SRC) $(DESTDIR)$(PYTHONDIR)/medsam/
+
+# The Debian packages (debian/), built from a copy of the tree and checked (needs debhelper).
+test-deb: all
+	sh tests/deb_build.sh
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/medsam $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
