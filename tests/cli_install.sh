@@ -117,7 +117,7 @@ missing=$(comm -23 "$T/declared" "$T/exports" | tr '\n' ' ')
 
 # man page: renders, no groff warnings, every option of cli/*.c is documented
 MP=$R/usr/share/man/man1/medsam.1
-if MANWIDTH=80 man -l "$MP" 2>"$T/merr" >"$T/man.txt" && grep -q "medsam segment" "$T/man.txt" && [ ! -s "$T/merr" ]; then
+if LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$MP" 2>"$T/merr" >"$T/man.txt" && grep -q "medsam segment" "$T/man.txt" && [ ! -s "$T/merr" ]; then
     ok "man -l renders the page ($(wc -l <"$T/man.txt") lines, no warnings)"
 else
     bad "man -l: $(head -3 "$T/merr")"
@@ -127,6 +127,26 @@ for o in $(grep -ohE '"(--[a-z][a-z0-9-]*|-[a-zA-Z])"' cli/*.c | tr -d '"' | sor
     grep -q -- "$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$MP" || undoc="$undoc $o"
 done
 [ -z "$undoc" ] && ok "every option in cli/*.c is in the man page" || bad "options missing from doc/medsam.1:$undoc"
+
+# pip install ./python, without network: the in-tree PEP 517 backend builds the wheel
+# (checked directly, and through pip where python3-pip is installed)
+mkdir -p "$T/wheel"
+if (cd python && /usr/bin/python3 -c "import medsam_build, sys; print(medsam_build.build_wheel(sys.argv[1]))" "$T/wheel") >"$T/whl" 2>&1 &&
+    (cd "$T/wheel" && /usr/bin/python3 -m zipfile -e "$(cat "$T/whl")" unpacked) &&
+    (cd "$T/wheel" && MEDSAM_LIBRARY="$ROOT/$BUILD/libmedsam.so.0" PYTHONPATH=unpacked /usr/bin/python3 -c "import medsam; medsam.Model('$M')"); then
+    ok "python/medsam_build.py builds $(cat "$T/whl"), which imports and loads a model"
+else
+    bad "wheel: $(tail -2 "$T/whl")"
+fi
+rm -rf "$T/wheel"
+if /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+    if /usr/bin/python3 -m pip install -q --no-index --no-deps --target "$T/pip" ./python >"$T/pip.log" 2>&1 &&
+        [ -f "$T/pip/medsam/model.py" ] && [ -d "$T/pip/medsam-$V.dist-info" ]; then
+        ok "pip install --no-index ./python"
+    else
+        bad "pip install ./python: $(grep -i error "$T/pip.log" | head -2)"
+    fi
+fi
 
 # make uninstall removes everything it installed
 make -s --no-print-directory uninstall BUILD="$BUILD" DESTDIR="$R" PREFIX=/usr >"$T/log" 2>&1
