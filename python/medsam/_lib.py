@@ -5,8 +5,10 @@ ctypes.CDLL releases the GIL for the duration of every foreign call, so an
 encode or a volume segmentation running in one Python thread does not stop the
 others (the library itself is thread-safe: a loaded model is read-only).
 """
+import contextlib
 import ctypes
 import os
+import threading
 
 SONAME_MAJOR = 0                       # the SONAME these bindings were written for
 SONAME = "libmedsam.so.%d" % SONAME_MAJOR
@@ -156,3 +158,72 @@ def check(status, err):
     if status != 0:
         code = STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else str(status)
         raise Error(err.message.decode("utf-8", "replace"), code)
+
+
+class Handle:
+    """Owns one C object. Calls hold it with `with self._use() as h:`; close() frees it at
+    once when no call holds it, else when the last one returns (so closing an object
+    that another thread is using never frees memory under it). Using it after close()
+    raises ValueError."""
+
+    _FREE = None     # name of the library's free function
+    _WHAT = "object"
+
+    def _own(self, h, what):
+        self._lock = threading.Lock()
+        self._busy, self._closing, self._what = 0, False, what
+        self._h = h
+
+    @property
+    def closed(self):
+        return not getattr(self, "_h", None) or self._closing
+
+    @contextlib.contextmanager
+    def _use(self):
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            raise ValueError("%s: not loaded" % self._WHAT)
+        with lock:
+            if not self._h or self._closing:
+                raise ValueError("%s: closed (close() was called)" % self._what)
+            self._busy += 1
+            h = self._h
+        try:
+            yield h
+        finally:
+            with lock:
+                self._busy -= 1
+                last = self._closing and self._busy == 0
+            if last:
+                self._release()
+
+    def close(self):
+        """Frees the C object (also done when the Python object is garbage-collected)."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            if not self._h or self._closing:
+                return
+            self._closing = True
+            idle = self._busy == 0
+        if idle:
+            self._release()
+
+    def _release(self):
+        with self._lock:
+            h, self._h = self._h, None
+        if h:
+            getattr(lib, self._FREE)(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -5,34 +5,32 @@ import os
 import numpy as np
 
 from . import _arrays
-from ._lib import Box, CError, Error, ModelInfo, check, has, lib
+from ._lib import Box, CError, Handle, ModelInfo, check, has, lib
 
 
 def _default_threads():
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-class Embedding:
+class Embedding(Handle):
     """One encoded image: (emb_channels, emb_size, emb_size) float32 features plus the
     width and height of the image it came from (boxes are in that image's pixels)."""
 
+    _FREE, _WHAT = "medsam_embedding_free", "embedding"
+
     def __init__(self, handle, width, height, shape):
-        self._h = handle
+        self._own(handle, "embedding")
         self.width, self.height = width, height
         self.shape = shape  # (C, S, S)
-
-    def _handle(self):
-        if not self._h:
-            raise ValueError("embedding: closed (Embedding.close() was called)")
-        return self._h
 
     @property
     def data(self):
         """A copy of the features, float32 of shape (C, S, S)."""
         n = ctypes.c_long()
-        p = lib.medsam_embedding_data(self._handle(), ctypes.byref(n))
-        return np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctypes.c_float)), (n.value,)).reshape(
-            self.shape).copy()
+        with self._use() as h:
+            p = lib.medsam_embedding_data(h, ctypes.byref(n))
+            return np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctypes.c_float)), (n.value,)).reshape(
+                self.shape).copy()
 
     @classmethod
     def from_array(cls, model, data, width, height):
@@ -44,88 +42,58 @@ class Embedding:
             raise ValueError("embedding: shape %s, this model's embeddings are %s" % (a.shape, want))
         if int(width) < 1 or int(height) < 1:
             raise ValueError("embedding: width and height must be >= 1, got %r x %r" % (width, height))
-        h, err = ctypes.c_void_p(), CError()
-        check(lib.medsam_embedding_from_data(model._handle(), a.ctypes.data, a.size, ctypes.byref(h),
-                                             ctypes.byref(err)), err)
-        return cls(h.value, int(width), int(height), want)
+        e, err = ctypes.c_void_p(), CError()
+        with model._use() as h:
+            check(lib.medsam_embedding_from_data(h, a.ctypes.data, a.size, ctypes.byref(e), ctypes.byref(err)), err)
+        return cls(e.value, int(width), int(height), want)
 
     def save(self, path):
         """Writes the features as `medsam embed` does: float32 (1, C, S, S) .npy."""
         np.save(path, self.data[None])
 
-    def close(self):
-        if self._h:
-            lib.medsam_embedding_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
     def __repr__(self):
         return "<medsam.Embedding %s of a %dx%d image%s>" % (self.shape, self.width, self.height,
-                                                              "" if self._h else ", closed")
+                                                              ", closed" if self.closed else "")
 
 
-class Model:
+class Model(Handle):
     """A checkpoint loaded as it is (medsam_vit_b.pth, sam_vit_*.pth, training checkpoints).
 
     threads: threads per call (default: the CPUs this process may use). A Model is
     read-only and may be used from several Python threads at once; the GIL is
-    released while the library works. close() frees it at once (it is also freed
-    when garbage-collected); using a closed model raises ValueError."""
+    released while the library works. close() frees it (at once, or when calls running
+    in other threads return; it is also freed when garbage-collected); using a closed
+    model raises ValueError."""
+
+    _FREE, _WHAT = "medsam_model_free", "model"
 
     def __init__(self, path, threads=None):
-        self._h = None
         self.path = os.fspath(path)
         self.threads = int(threads) if threads else _default_threads()
         if self.threads < 1:
             raise ValueError("threads: needs a positive number, got %r" % threads)
         h, err = ctypes.c_void_p(), CError()
         check(lib.medsam_model_load(_arrays.fspath(path), ctypes.byref(h), ctypes.byref(err)), err)
-        self._h = h.value
+        self._own(h.value, "model %s" % self.path)
         mi = ModelInfo()
-        lib.medsam_model_get_info(self._h, ctypes.byref(mi))
+        lib.medsam_model_get_info(h.value, ctypes.byref(mi))
         self._info = {name: getattr(mi, name) for name, _ in ModelInfo._fields_}
-
-    def _handle(self):
-        if not self._h:
-            raise ValueError("model %s: closed (Model.close() was called)" % self.path)
-        return self._h
 
     @property
     def info(self):
         """Architecture facts: img_size, embed_dim, depth, num_heads, window_size, patch_size,
         emb_channels, emb_size, mask_size, num_params."""
-        self._handle()
-        return dict(self._info)
+        with self._use():
+            return dict(self._info)
 
     def describe(self):
         buf = ctypes.create_string_buffer(2048)
-        lib.medsam_model_describe(self._handle(), buf, len(buf))
+        with self._use() as h:
+            lib.medsam_model_describe(h, buf, len(buf))
         return buf.value.decode()
 
-    def close(self):
-        if self._h:
-            lib.medsam_model_free(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
     def __repr__(self):
-        return "<medsam.Model %s%s>" % (self.path, "" if self._h else ", closed")
+        return "<medsam.Model %s%s>" % (self.path, ", closed" if self.closed else "")
 
     # ---- encode ------------------------------------------------------------
 
@@ -158,10 +126,10 @@ class Model:
     def encode(self, image):
         """Runs the image encoder once; returns an Embedding to decode any number of prompts on.
         image: as for preprocess(). The GIL is released while the encoder runs."""
-        handle = self._handle()
         x, (w, h) = self.preprocess(image)
         e, err = ctypes.c_void_p(), CError()
-        check(lib.medsam_encode(handle, x.ctypes.data, self.threads, ctypes.byref(e), ctypes.byref(err)), err)
+        with self._use() as handle:
+            check(lib.medsam_encode(handle, x.ctypes.data, self.threads, ctypes.byref(e), ctypes.byref(err)), err)
         i = self._info
         return Embedding(e.value, w, h, (i["emb_channels"], i["emb_size"], i["emb_size"]))
 
@@ -183,7 +151,7 @@ class Model:
                 raise NotImplementedError("points: this libmedsam has no point prompts (medsam_decode_prompt is "
                                           "absent); use boxes=")
             raise NotImplementedError("points: these bindings do not call medsam_decode_prompt yet; use boxes=")
-        handle = self._handle()
+        self.info  # raises on a closed model before the arguments are looked at
         rows = _arrays.box_rows(boxes, 4, "boxes")
         if len(rows) > 255:
             raise ValueError("boxes: at most 255 boxes (labels are uint8), got %d" % len(rows))
@@ -204,10 +172,11 @@ class Model:
         logits = np.empty((n, L, L), np.float32) if return_logits else None
         iou = np.empty((n,), np.float32) if return_logits else None
         err = CError()
-        check(lib.medsam_decode_boxes(handle, emb._handle(), W, H, cboxes, n, self.threads,
-                                      logits.ctypes.data if return_logits else None,
-                                      iou.ctypes.data if return_logits else None, labels.ctypes.data,
-                                      ctypes.byref(err)), err)
+        with self._use() as handle, emb._use() as eh:
+            check(lib.medsam_decode_boxes(handle, eh, W, H, cboxes, n, self.threads,
+                                          logits.ctypes.data if return_logits else None,
+                                          iou.ctypes.data if return_logits else None, labels.ctypes.data,
+                                          ctypes.byref(err)), err)
         return (labels, logits, iou) if return_logits else labels
 
     # ---- volumes -----------------------------------------------------------
@@ -225,8 +194,8 @@ class Model:
         cache_mb: embeddings kept between the two sweeps (default 1024, 0: none).
         progress: called as progress(done, total) after each slice; return True to stop
         (medsam.Error with code "CANCELLED")."""
-        from .volume import Volume, intensity  # noqa: circular at import time
-        handle = self._handle()
+        from .volume import Volume  # noqa: circular at import time
+        self.info  # raises on a closed model
         if isinstance(volume, Volume):
             u8 = volume.normalize(window=window, mr=mr)
         else:
@@ -275,8 +244,9 @@ class Model:
         label_bytes = 1 if n <= 255 else 2
         labels = np.zeros((nz, ny, nx), np.uint8 if label_bytes == 1 else np.uint16)
         err = CError()
-        st = lib.medsam_segment_volume(handle, u8.ctypes.data, nx, ny, nz, c_boxes, n, ctypes.byref(opts),
-                                       labels.ctypes.data, label_bytes, ctypes.byref(err))
+        with self._use() as handle:
+            st = lib.medsam_segment_volume(handle, u8.ctypes.data, nx, ny, nz, c_boxes, n, ctypes.byref(opts),
+                                           labels.ctypes.data, label_bytes, ctypes.byref(err))
         if raised:
             raise raised[0]
         check(st, err)

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from . import _arrays
-from ._lib import CError, Intensity, IntensityApplied, VolumeInfo, check, lib
+from ._lib import CError, Handle, Intensity, IntensityApplied, VolumeInfo, check, lib
 
 _DTYPES = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16, "uint16": np.uint16, "int32": np.int32,
            "uint32": np.uint32, "int64": np.int64, "uint64": np.uint64, "float32": np.float32,
@@ -38,20 +38,21 @@ def intensity(window=None, mr=False):
     return how
 
 
-class Volume:
+class Volume(Handle):
     """A volume read by read_volume(). shape is (nz, ny, nx): slice z is an image of ny rows and
     nx columns (pixel (y, x) = voxel (x, y, z)), as MedSAM's npz 'imgs' (D, H, W).
     spacing: voxel size along x, y, z; array_spacing: along the array axes (z, y, x), what
     eval_metrics wants; affine: voxel (x, y, z, 1) -> world, 4x4."""
 
+    _FREE, _WHAT = "medsam_volume_free", "volume"
+
     def __init__(self, path):
-        self._h = None
         self.path = str(path)
         h, err = ctypes.c_void_p(), CError()
         check(lib.medsam_volume_read(_arrays.fspath(path), ctypes.byref(h), ctypes.byref(err)), err)
-        self._h = h.value
+        self._own(h.value, "volume %s" % self.path)
         vi = VolumeInfo()
-        lib.medsam_volume_get_info(self._h, ctypes.byref(vi))
+        lib.medsam_volume_get_info(h.value, ctypes.byref(vi))
         self.shape = (vi.nz, vi.ny, vi.nx)
         self.spacing = tuple(vi.spacing)
         self.array_spacing = self.spacing[::-1]
@@ -62,20 +63,17 @@ class Volume:
         self.modality = vi.modality.decode()
         self.window = (vi.window_center, vi.window_width) if vi.has_window else None
 
-    def _handle(self):
-        if not self._h:
-            raise ValueError("volume %s: closed (Volume.close() was called)" % self.path)
-        return self._h
-
     @property
     def array(self):
         """The voxel values (nz, ny, nx): the stored type, or float64 with the file's
         slope / intercept applied when it has them. A copy."""
         slope, inter = ctypes.c_double(), ctypes.c_double()
-        p = lib.medsam_volume_samples(self._handle(), ctypes.byref(slope), ctypes.byref(inter))
         dt = np.dtype(_DTYPES[self.dtype])
         n = self.shape[0] * self.shape[1] * self.shape[2]
-        raw = np.frombuffer((ctypes.c_char * (n * dt.itemsize)).from_address(p), dtype=dt).reshape(self.shape).copy()
+        with self._use() as h:
+            p = lib.medsam_volume_samples(h, ctypes.byref(slope), ctypes.byref(inter))
+            raw = np.frombuffer((ctypes.c_char * (n * dt.itemsize)).from_address(p), dtype=dt).reshape(
+                self.shape).copy()
         if not self.scaled:
             return raw
         out = raw.astype(np.float64)
@@ -91,8 +89,9 @@ class Volume:
         how = intensity(window, mr)
         out = np.empty(self.shape, np.uint8)
         applied, err = IntensityApplied(), CError()
-        check(lib.medsam_volume_normalize(self._handle(), ctypes.byref(how), out.ctypes.data, ctypes.byref(applied),
-                                          ctypes.byref(err)), err)
+        with self._use() as h:
+            check(lib.medsam_volume_normalize(h, ctypes.byref(how), out.ctypes.data, ctypes.byref(applied),
+                                              ctypes.byref(err)), err)
         self.intensity_applied = (_MODES.get(applied.mode, "?"), applied.lo, applied.hi)
         return out
 
@@ -104,25 +103,9 @@ class Volume:
             raise ValueError("labels: shape %s, the volume is %s" % (a.shape, self.shape))
         a = _arrays.label_map(a, "labels")
         err = CError()
-        check(lib.medsam_volume_write_labels(_arrays.fspath(path), self._handle(), a.ctypes.data, a.dtype.itemsize,
-                                             ctypes.byref(err)), err)
-
-    def close(self):
-        if self._h:
-            lib.medsam_volume_free(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        with self._use() as h:
+            check(lib.medsam_volume_write_labels(_arrays.fspath(path), h, a.ctypes.data, a.dtype.itemsize,
+                                                 ctypes.byref(err)), err)
 
     def __repr__(self):
         return "<medsam.Volume %s %s %s (z,y,x) spacing %s>" % (self.path, self.format, self.shape, self.spacing)

@@ -274,6 +274,13 @@ raises("closed model: info", ValueError, lambda: m2.info, "closed")
 check("an embedding outlives its model", e_m2.data.shape == emb.shape)
 e_m2.close()
 raises("closed embedding", ValueError, lambda: model.segment(e_m2, boxes=boxes), "closed")
+# close() while a call is using the model (here from its own progress callback, i.e. while
+# medsam_segment_volume runs): the call finishes on a live model, the model is freed after it
+m3 = medsam.Model(M, threads=2)
+seg3 = m3.segment_volume(vol, CTB, window="soft", progress=lambda d, t: m3.close())
+check("close() during a call: the call completes with the same labels, the model is then closed",
+      np.array_equal(seg3, seg) and m3.closed and m3._h is None)
+raises("model closed during a call, used afterwards", ValueError, lambda: m3.encode(pix), "closed")
 v2 = medsam.read_volume(CT)
 v2.close()
 raises("closed volume", ValueError, lambda: v2.array, "closed")
