@@ -80,6 +80,15 @@ else
     bad "static link: $(cat "$T/err")"
 fi
 
+# the header from C++ (extern "C"), linked through pkg-config
+printf '#include <medsam.h>\n#include <cstdio>\nint main() { std::puts(medsam_version()); }\n' >"$T/v.cc"
+# shellcheck disable=SC2086
+if c++ -Wall -Wextra -pedantic "$T/v.cc" $flags -o v_cc 2>"$T/err" && [ "$(LD_LIBRARY_PATH="$L" ./v_cc)" = "$V" ]; then
+    ok "medsam.h from C++: medsam_version() = $V"
+else
+    bad "C++: $(cat "$T/err")"
+fi
+
 # the Python package from the prefix finds the prefix's library, and gives the CLI's mask
 unset MEDSAM_LIBRARY
 PYTHONPATH="$L/python3/dist-packages" /usr/bin/python3 - "$M" "$IMG" "$T" "$L" >"$T/py" 2>&1 <<'EOT'
