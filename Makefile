@@ -75,4 +75,7 @@ bench-train: all
 clean:
 	rm -rf build build-asan build-mpi
 
+# shared library, make install / uninstall / install-python
+include mk/install.mk
+
 -include $(DEPS)

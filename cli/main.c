@@ -47,7 +47,7 @@ static void usage(FILE *fp) {
           "  synth       write procedural training / evaluation cases with exact masks\n"
           "  convert     write a model file as safetensors (official or transformers names)\n"
           "\n"
-          "Run `medsam <command> -h` for the options of a command.\n",
+          "Run `medsam <command> -h` for the options of a command, `medsam --version` for the version.\n",
           fp);
 }
 
@@ -59,6 +59,10 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("medsam %s\n", medsam_version());
         return 0;
     }
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);

@@ -11,6 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Version of this header; medsam_version() gives the library's. Semantic
+ * versioning: the shared library's SONAME is libmedsam.so.MAJOR (see the
+ * README's "C API" for what counts as a break). */
+#define MEDSAM_VERSION_MAJOR 0
+#define MEDSAM_VERSION_MINOR 1
+#define MEDSAM_VERSION_PATCH 0
+#define MEDSAM_VERSION "0.1.0"
+
+/* libmedsam.so is built with -fvisibility=hidden: what this header declares is
+ * exported, nothing else (mk/medsam.map keeps the export list to medsam_*). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,6 +48,13 @@ typedef struct {
 } medsam_error;
 
 const char *medsam_status_name(medsam_status s);
+
+/* "MAJOR.MINOR.PATCH" of the library actually linked (MEDSAM_VERSION is the header's). */
+const char *medsam_version(void);
+
+/* Frees memory the library allocated for the caller (medsam_prepare_input's
+ * input, medsam_image_read's pixels); the same as free() in this build. */
+void medsam_free(void *p);
 
 /* ---- model ------------------------------------------------------------ */
 
@@ -78,6 +99,14 @@ medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height
  * as already preprocessed (no resize, no quantisation; W = H = size). */
 medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
                                    medsam_error *err);
+
+/* Reads an image file as it stores its samples (the decoding rules of
+ * medsam_prepare_input, which is this + medsam_preprocess_pixels): PNG, JPEG,
+ * BMP, or a .npy array. pixels (height, width, channels) interleaved, channels
+ * 1..4 (grey, grey+alpha, RGB, RGBA), bit_depth 8 (uint8_t), 16 (uint16_t) or
+ * 32 (float, .npy float arrays only). Free *pixels with medsam_free. */
+medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
+                                int *bit_depth, medsam_error *err);
 
 /* ---- encode / decode ---------------------------------------------------- */
 
@@ -145,6 +174,10 @@ typedef struct {
 medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err);
 void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info);
 void medsam_volume_free(medsam_volume *vol);
+/* The voxels as stored: (nz, ny, nx) samples of info.dtype in the host's byte
+ * order, owned by vol; the values are sample * slope + inter (slope 1, inter 0
+ * when info.scaled is 0). */
+const void *medsam_volume_samples(const medsam_volume *vol, double *slope, double *inter);
 
 typedef enum {
     MEDSAM_INTENSITY_AUTO = 0,     /* DICOM CT: soft-tissue window; uint8 volumes (unscaled): as they are;
@@ -221,7 +254,33 @@ medsam_status medsam_segment_slice(const medsam_model *model, const uint8_t *vol
 medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *ref, const void *labels,
                                          int label_bytes, medsam_error *err);
 
+/* ==== evaluation: DSC, NSD, surface distances (utils/SurfaceDice.py) ==== */
+
+typedef struct {
+    double dsc;            /* Dice; NaN when both masks are empty, 0 when one is */
+    double nsd;            /* normalised surface Dice at the tolerance; NaN both empty, 0 one empty */
+    double asd_gt_to_pred; /* average surface distance, gt surfels to the prediction's surface */
+    double asd_pred_to_gt;
+    double hd95;           /* 95 % robust Hausdorff distance; +inf when a mask is empty */
+    long long vol_gt, vol_pred; /* voxels of the label in each map */
+} medsam_metrics;
+
+/* The metrics of one label between two label maps of the same shape
+ * (n0, n1, n2) in C order (a 2-D (H, W) map is (H, W, 1), as MedSAM's
+ * compute_metrics.py evaluates it). pred_bytes / gt_bytes: 1 (uint8_t) or 2
+ * (uint16_t) per voxel. spacing[a] is the voxel size along array axis a
+ * (NIfTI (z, y, x) arrays: pixdim 3, 2, 1); tolerance is the NSD tolerance in
+ * the same unit (MedSAM: 2). label 0 compares "any non-zero" (binary masks).
+ * The numbers equal `medsam eval`'s for that label. */
+medsam_status medsam_eval_label(const void *pred, int pred_bytes, const void *gt, int gt_bytes,
+                                const long long shape[3], const double spacing[3], double tolerance,
+                                unsigned label, int nthreads, medsam_metrics *out, medsam_error *err);
+
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
 #endif
 #endif

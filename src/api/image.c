@@ -45,3 +45,18 @@ medsam_status medsam_prepare_input(const char *path, int size, int nthreads, flo
     *input_hwc = x;
     return MEDSAM_OK;
 }
+
+medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
+                                int *bit_depth, medsam_error *err) {
+    *pixels = NULL;
+    ms_image img;
+    medsam_status st = ms_image_read(path, &img, err);
+    if (st) return st;
+    *width = img.width, *height = img.height, *channels = img.channels, *bit_depth = img.bit_depth;
+    /* hand over the one sample buffer the image owns */
+    if (img.bit_depth == 8) *pixels = img.u8, img.u8 = NULL;
+    else if (img.bit_depth == 16) *pixels = img.u16, img.u16 = NULL;
+    else *pixels = img.f32, img.f32 = NULL;
+    ms_image_free(&img);
+    return MEDSAM_OK;
+}

@@ -41,6 +41,14 @@ void medsam_volume_free(medsam_volume *vol) {
     free(vol);
 }
 
+const void *medsam_volume_samples(const medsam_volume *vol, double *slope, double *inter) {
+    const ms_volume *v = &vol->v;
+    const int scaled = ms_volume_has_scaling(v);
+    if (slope) *slope = scaled ? v->scl_slope : 1.0;
+    if (inter) *inter = scaled ? v->scl_inter : 0.0;
+    return v->data;
+}
+
 void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info) {
     memset(info, 0, sizeof *info);
     const ms_volume *v = &vol->v;

@@ -1,0 +1,253 @@
+"""Model and Embedding: a loaded checkpoint, image encoding and box decoding."""
+import ctypes
+import os
+
+import numpy as np
+
+from . import _arrays
+from ._lib import Box, CError, Handle, ModelInfo, check, has, lib
+
+
+def _default_threads():
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class Embedding(Handle):
+    """One encoded image: (emb_channels, emb_size, emb_size) float32 features plus the
+    width and height of the image it came from (boxes are in that image's pixels)."""
+
+    _FREE, _WHAT = "medsam_embedding_free", "embedding"
+
+    def __init__(self, handle, width, height, shape):
+        self._own(handle, "embedding")
+        self.width, self.height = width, height
+        self.shape = shape  # (C, S, S)
+
+    @property
+    def data(self):
+        """A copy of the features, float32 of shape (C, S, S)."""
+        n = ctypes.c_long()
+        with self._use() as h:
+            p = lib.medsam_embedding_data(h, ctypes.byref(n))
+            return np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctypes.c_float)), (n.value,)).reshape(
+                self.shape).copy()
+
+    @classmethod
+    def from_array(cls, model, data, width, height):
+        """Wraps features saved earlier (e.g. `medsam embed`'s (1, C, S, S) .npy) for an image of width x height."""
+        a = np.ascontiguousarray(np.asarray(data, dtype=np.float32))
+        info = model.info
+        want = (info["emb_channels"], info["emb_size"], info["emb_size"])
+        if a.shape not in (want, (1,) + want):
+            raise ValueError("embedding: shape %s, this model's embeddings are %s" % (a.shape, want))
+        if int(width) < 1 or int(height) < 1:
+            raise ValueError("embedding: width and height must be >= 1, got %r x %r" % (width, height))
+        e, err = ctypes.c_void_p(), CError()
+        with model._use() as h:
+            check(lib.medsam_embedding_from_data(h, a.ctypes.data, a.size, ctypes.byref(e), ctypes.byref(err)), err)
+        return cls(e.value, int(width), int(height), want)
+
+    def save(self, path):
+        """Writes the features as `medsam embed` does: float32 (1, C, S, S) .npy."""
+        np.save(path, self.data[None])
+
+    def __repr__(self):
+        return "<medsam.Embedding %s of a %dx%d image%s>" % (self.shape, self.width, self.height,
+                                                              ", closed" if self.closed else "")
+
+
+class Model(Handle):
+    """A checkpoint loaded as it is (medsam_vit_b.pth, sam_vit_*.pth, training checkpoints).
+
+    threads: threads per call (default: the CPUs this process may use). A Model is
+    read-only and may be used from several Python threads at once; the GIL is
+    released while the library works. close() frees it (at once, or when calls running
+    in other threads return; it is also freed when garbage-collected); using a closed
+    model raises ValueError."""
+
+    _FREE, _WHAT = "medsam_model_free", "model"
+
+    def __init__(self, path, threads=None):
+        self.path = os.fspath(path)
+        self.threads = int(threads) if threads else _default_threads()
+        if self.threads < 1:
+            raise ValueError("threads: needs a positive number, got %r" % threads)
+        h, err = ctypes.c_void_p(), CError()
+        check(lib.medsam_model_load(_arrays.fspath(path), ctypes.byref(h), ctypes.byref(err)), err)
+        self._own(h.value, "model %s" % self.path)
+        mi = ModelInfo()
+        lib.medsam_model_get_info(h.value, ctypes.byref(mi))
+        self._info = {name: getattr(mi, name) for name, _ in ModelInfo._fields_}
+
+    @property
+    def info(self):
+        """Architecture facts: img_size, embed_dim, depth, num_heads, window_size, patch_size,
+        emb_channels, emb_size, mask_size, num_params."""
+        with self._use():
+            return dict(self._info)
+
+    def describe(self):
+        buf = ctypes.create_string_buffer(2048)
+        with self._use() as h:
+            lib.medsam_model_describe(h, buf, len(buf))
+        return buf.value.decode()
+
+    def __repr__(self):
+        return "<medsam.Model %s%s>" % (self.path, ", closed" if self.closed else "")
+
+    # ---- encode ------------------------------------------------------------
+
+    def preprocess(self, image):
+        """The encoder input for an image, float32 (S, S, 3) in [0, 1], and (width, height):
+        MedSAM_Inference.py's preprocessing (grey to RGB, skimage resize order 3, uint8, min-max).
+        image: a file path (PNG, JPEG, BMP, .npy), or uint8 / uint16 pixels (H, W) or (H, W, C),
+        C in 1..4, or an already preprocessed float (S, S, 3) array in [0, 1] (returned as it is)."""
+        S = self.info["img_size"]
+        err = CError()
+        if _arrays.is_path(image):
+            p, w, h = ctypes.c_void_p(), ctypes.c_int(), ctypes.c_int()
+            check(lib.medsam_prepare_input(_arrays.fspath(image), S, self.threads, ctypes.byref(p), ctypes.byref(w),
+                                           ctypes.byref(h), ctypes.byref(err)), err)
+            try:
+                x = np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctypes.c_float)), (S, S, 3)).copy()
+            finally:
+                lib.medsam_free(p)
+            return x, (w.value, h.value)
+        a = np.asarray(image)
+        if a.dtype.kind == "f":
+            return _arrays.preprocessed(a, S), (S, S)
+        pix, channels, bits = _arrays.image_pixels(a)
+        H, W = pix.shape[:2]
+        x = np.empty((S, S, 3), np.float32)
+        check(lib.medsam_preprocess_pixels(pix.ctypes.data, W, H, channels, bits, S, self.threads, x.ctypes.data,
+                                           ctypes.byref(err)), err)
+        return x, (W, H)
+
+    def encode(self, image):
+        """Runs the image encoder once; returns an Embedding to decode any number of prompts on.
+        image: as for preprocess(). The GIL is released while the encoder runs."""
+        x, (w, h) = self.preprocess(image)
+        e, err = ctypes.c_void_p(), CError()
+        with self._use() as handle:
+            check(lib.medsam_encode(handle, x.ctypes.data, self.threads, ctypes.byref(e), ctypes.byref(err)), err)
+        i = self._info
+        return Embedding(e.value, w, h, (i["emb_channels"], i["emb_size"], i["emb_size"]))
+
+    # ---- decode ------------------------------------------------------------
+
+    def segment(self, image, boxes=None, points=None, return_logits=False):
+        """Segments box prompts; returns the (H, W) uint8 label map: 0 background, k for the
+        k-th box (a later box wins where masks overlap; `medsam segment` writes 255 instead of
+        1 when there is a single box).
+
+        image: an Embedding from encode(), or anything encode() takes (then encoded first).
+        boxes: [[x0, y0, x1, y1], ...] (or one flat [x0, y0, x1, y1], or an (n, 4) array) in the
+        image's pixel coordinates, 0 <= x0 < x1 <= W, 0 <= y0 < y1 <= H; at most 255 boxes.
+        points: point prompts need medsam_decode_prompt in the C library (not in this one yet).
+        return_logits: also return the low-resolution logits float32 (n, 256, 256) and the
+        predicted IoU (n,): (labels, logits, iou)."""
+        if points is not None:
+            if not has("medsam_decode_prompt"):
+                raise NotImplementedError("points: this libmedsam has no point prompts (medsam_decode_prompt is "
+                                          "absent); use boxes=")
+            raise NotImplementedError("points: these bindings do not call medsam_decode_prompt yet; use boxes=")
+        self.info  # raises on a closed model before the arguments are looked at
+        rows = _arrays.box_rows(boxes, 4, "boxes")
+        if len(rows) > 255:
+            raise ValueError("boxes: at most 255 boxes (labels are uint8), got %d" % len(rows))
+        emb = image if isinstance(image, Embedding) else self.encode(image)
+        want = (self._info["emb_channels"], self._info["emb_size"], self._info["emb_size"])
+        if emb.shape != want:
+            raise ValueError("embedding: shape %s does not fit this model's %s" % (emb.shape, want))
+        W, H = emb.width, emb.height
+        for i, (x0, y0, x1, y1) in enumerate(rows):
+            if not (x1 > x0 and y1 > y0):
+                raise ValueError("boxes[%d]: (%g, %g, %g, %g) is empty: needs x0 < x1 and y0 < y1" % (i, x0, y0, x1, y1))
+            if x0 < 0 or y0 < 0 or x1 > W or y1 > H:
+                raise ValueError("boxes[%d]: (%g, %g, %g, %g) lies outside the %dx%d image" % (i, x0, y0, x1, y1, W, H))
+        n = len(rows)
+        cboxes = (Box * n)(*[Box(*r) for r in rows])
+        L = self._info["mask_size"]
+        labels = np.empty((H, W), np.uint8)
+        logits = np.empty((n, L, L), np.float32) if return_logits else None
+        iou = np.empty((n,), np.float32) if return_logits else None
+        err = CError()
+        with self._use() as handle, emb._use() as eh:
+            check(lib.medsam_decode_boxes(handle, eh, W, H, cboxes, n, self.threads,
+                                          logits.ctypes.data if return_logits else None,
+                                          iou.ctypes.data if return_logits else None, labels.ctypes.data,
+                                          ctypes.byref(err)), err)
+        return (labels, logits, iou) if return_logits else labels
+
+    # ---- volumes -----------------------------------------------------------
+
+    def segment_volume(self, volume, boxes3d, window=None, mr=False, margin=None, cache_mb=None, progress=None):
+        """3-D boxes by slice propagation (see `medsam segment -B`); returns labels (nz, ny, nx),
+        uint8 (uint16 over 255 boxes), 0 background, k for box k, on the volume's grid.
+
+        volume: a Volume from read_volume() (its intensities normalised as `medsam segment`
+        does: window= "soft" | "lung" | "brain" | "bone" | "dicom" | (level, width), or
+        mr=True for the 0.5 / 99.5 percentiles, else the default), or a uint8 (nz, ny, nx)
+        array already normalised.
+        boxes3d: [[x0, y0, z0, x1, y1, z1], ...], z inclusive (integers).
+        margin: pixels around the previous slice's mask (default 3*max(nx,ny)/256).
+        cache_mb: embeddings kept between the two sweeps (default 1024, 0: none).
+        progress: called as progress(done, total) after each slice; return True to stop
+        (medsam.Error with code "CANCELLED")."""
+        from .volume import Volume  # noqa: circular at import time
+        self.info  # raises on a closed model
+        if isinstance(volume, Volume):
+            u8 = volume.normalize(window=window, mr=mr)
+        else:
+            if window is not None or mr:
+                raise ValueError("window / mr: only for a Volume; an array must already be uint8")
+            u8 = np.asarray(volume)
+            if u8.dtype != np.uint8 or u8.ndim != 3:
+                raise ValueError("volume: needs a Volume or a uint8 (nz, ny, nx) array, got %s %s" % (u8.dtype,
+                                                                                                    u8.shape))
+            u8 = np.ascontiguousarray(u8)
+        nz, ny, nx = u8.shape
+        rows = _arrays.box_rows(boxes3d, 6, "boxes3d")
+        if len(rows) > 65535:
+            raise ValueError("boxes3d: at most 65535 boxes")
+        cb = []
+        for i, (x0, y0, z0, x1, y1, z1) in enumerate(rows):
+            if z0 != int(z0) or z1 != int(z1):
+                raise ValueError("boxes3d[%d]: z0 and z1 must be integers (slice indices), got %g, %g" % (i, z0, z1))
+            if not (x1 > x0 and y1 > y0):
+                raise ValueError("boxes3d[%d]: empty: needs x0 < x1 and y0 < y1" % i)
+            if x0 < 0 or y0 < 0 or x1 > nx or y1 > ny or not (0 <= z0 <= z1 < nz):
+                raise ValueError("boxes3d[%d]: (%g, %g, %g, %g, %g, %g) lies outside the %dx%dx%d volume "
+                                 "(needs 0 <= z0 <= z1 < nz)" % ((i, x0, y0, z0, x1, y1, z1, nx, ny, nz)))
+            cb.append((x0, y0, x1, y1, int(z0), int(z1)))
+        from ._lib import Box3d, PROGRESS_FN, VolumeOpts
+        n = len(cb)
+        c_boxes = (Box3d * n)(*[Box3d(*b) for b in cb])
+        opts = VolumeOpts()
+        opts.nthreads = self.threads
+        opts.margin = float(margin) if margin is not None else 0.0
+        if margin is not None and not (opts.margin > 0):
+            raise ValueError("margin: needs a number of pixels > 0, got %r" % margin)
+        if cache_mb is not None:
+            if int(cache_mb) < 0:
+                raise ValueError("cache_mb: needs megabytes >= 0, got %r" % cache_mb)
+            opts.cache_bytes = -1 if int(cache_mb) == 0 else int(cache_mb) << 20
+        raised = []
+        if progress is not None:
+            def _cb(user, done, total):
+                try:
+                    return 1 if progress(done, total) else 0
+                except BaseException as e:  # stop the library, re-raise below
+                    raised.append(e)
+                    return 1
+            opts.progress = PROGRESS_FN(_cb)
+        label_bytes = 1 if n <= 255 else 2
+        labels = np.zeros((nz, ny, nx), np.uint8 if label_bytes == 1 else np.uint16)
+        err = CError()
+        with self._use() as handle:
+            st = lib.medsam_segment_volume(handle, u8.ctypes.data, nx, ny, nz, c_boxes, n, ctypes.byref(opts),
+                                           labels.ctypes.data, label_bytes, ctypes.byref(err))
+        if raised:
+            raise raised[0]
+        check(st, err)
+        return labels

@@ -1,0 +1,119 @@
+/* test_public_api.c — the public functions added for installing and for the
+ * bindings: version macros and medsam_version(); medsam_image_read (its pixels
+ * through medsam_preprocess_pixels give medsam_prepare_input's tensor bit for bit);
+ * medsam_volume_samples (values and scaling); medsam_eval_label on masks whose
+ * metrics are known exactly, the empty-mask conventions and bad arguments. Runs
+ * under ASan too (the Python tests, which cover the same calls, do not). */
+#include <math.h>
+#include <stdint.h>
+
+#include "medsam.h"
+#include "test.h"
+
+static void test_version(void) {
+    char v[64];
+    snprintf(v, sizeof v, "%d.%d.%d", MEDSAM_VERSION_MAJOR, MEDSAM_VERSION_MINOR, MEDSAM_VERSION_PATCH);
+    CHECK(!strcmp(v, MEDSAM_VERSION), "MEDSAM_VERSION %s vs the numbers %s", MEDSAM_VERSION, v);
+    CHECK(!strcmp(medsam_version(), MEDSAM_VERSION), "medsam_version() %s vs %s", medsam_version(), MEDSAM_VERSION);
+}
+
+static void test_image_read(void) {
+    const char *files[] = {"tests/fixtures/images/camera.png", "tests/fixtures/images/retina.jpg",
+                           "tests/fixtures/images/chelsea.png"};
+    medsam_error err;
+    for (int f = 0; f < 3; f++) {
+        void *pix = NULL;
+        int w, h, c, bits;
+        medsam_status st = medsam_image_read(files[f], &pix, &w, &h, &c, &bits, &err);
+        CHECK(st == MEDSAM_OK && pix && w > 0 && h > 0 && c >= 1 && c <= 4 && bits == 8, "%s: %s", files[f],
+              st ? err.message : "bad fields");
+        if (st) continue;
+        const int S = 64;
+        float *a = malloc(sizeof(float) * S * S * 3), *b = NULL;
+        int W = 0, H = 0;
+        st = medsam_preprocess_pixels(pix, w, h, c, bits, S, 2, a, &err);
+        CHECK(!st, "%s: preprocess_pixels: %s", files[f], err.message);
+        st = medsam_prepare_input(files[f], S, 2, &b, &W, &H, &err);
+        CHECK(!st && W == w && H == h, "%s: prepare_input: %s", files[f], err.message);
+        CHECK(!st && !memcmp(a, b, sizeof(float) * S * S * 3), "%s: read + preprocess = prepare_input", files[f]);
+        free(a);
+        medsam_free(b);
+        medsam_free(pix);
+    }
+    void *pix = (void *)1;
+    int w, h, c, bits;
+    medsam_status st = medsam_image_read("tests/fixtures/images/none.png", &pix, &w, &h, &c, &bits, &err);
+    CHECK(st == MEDSAM_ERR_IO && pix == NULL && strstr(err.message, "none.png"), "missing file: %d %s", st,
+          err.message);
+}
+
+static void test_volume_samples(void) {
+    medsam_error err;
+    medsam_volume *v;
+    medsam_volume_info vi;
+    double slope = 0, inter = 9;
+    if (medsam_volume_read("tests/fixtures/volume/intensity/scaled_int16.nii.gz", &v, &err)) {
+        CHECK(0, "scaled_int16: %s", err.message);
+        return;
+    }
+    medsam_volume_get_info(v, &vi);
+    const int16_t *s = medsam_volume_samples(v, &slope, &inter);
+    CHECK(s && vi.scaled && !strcmp(vi.dtype, "int16") && slope != 1.0, "scaled int16: slope %g inter %g", slope,
+          inter);
+    medsam_volume_free(v);
+    if (medsam_volume_read("tests/fixtures/volume/ct_phantom.nii.gz", &v, &err)) {
+        CHECK(0, "ct_phantom: %s", err.message);
+        return;
+    }
+    medsam_volume_get_info(v, &vi);
+    const void *p = medsam_volume_samples(v, &slope, &inter);
+    CHECK(p && (vi.scaled || (slope == 1.0 && inter == 0.0)), "unscaled: slope %g inter %g", slope, inter);
+    /* (nz, ny, nx) int16 samples, unscaled */
+    CHECK(p && !strcmp(vi.dtype, "int16") && vi.nx == 72 && vi.ny == 60 && vi.nz == 14, "ct_phantom: %s %dx%dx%d",
+          vi.dtype, vi.nx, vi.ny, vi.nz);
+    medsam_volume_free(v);
+}
+
+/* A (6, 7) map: gt a 3x3 square, pred the same square shifted by one column. */
+static void test_eval_label(void) {
+    uint8_t gt[6 * 7] = {0}, pred[6 * 7] = {0}, none[6 * 7] = {0};
+    uint16_t pred16[6 * 7] = {0};
+    for (int y = 1; y < 4; y++)
+        for (int x = 1; x < 4; x++) gt[y * 7 + x] = 2, pred[y * 7 + x + 1] = 2, pred16[y * 7 + x + 1] = 2;
+    const long long shape[3] = {6, 7, 1};
+    const double sp[3] = {1, 1, 1};
+    medsam_metrics m;
+    medsam_error err;
+    medsam_status st = medsam_eval_label(pred, 1, gt, 1, shape, sp, 2.0, 2, 1, &m, &err);
+    CHECK(!st && m.dsc == 2.0 * 6 / 18 && m.vol_gt == 9 && m.vol_pred == 9, "shifted square: DSC %g (2*6/18)", m.dsc);
+    CHECK(!st && m.nsd == 1.0 && m.hd95 == 1.0, "shifted by 1, tolerance 2: NSD %g (1), HD95 %g (1)", m.nsd, m.hd95);
+    medsam_metrics m16;
+    st = medsam_eval_label(pred16, 2, gt, 1, shape, sp, 2.0, 2, 1, &m16, &err);
+    CHECK(!st && !memcmp(&m, &m16, sizeof m), "uint16 prediction = uint8 prediction");
+    st = medsam_eval_label(pred, 1, gt, 1, shape, sp, 2.0, 0, 1, &m16, &err);
+    CHECK(!st && m16.dsc == m.dsc && m16.hd95 == m.hd95, "label 0 (any non-zero) = label 2 here");
+    st = medsam_eval_label(pred, 1, gt, 1, shape, sp, 0.5, 2, 1, &m16, &err);
+    CHECK(!st && m16.nsd < 1.0 && m16.dsc == m.dsc, "tolerance 0.5: NSD %g < 1", m16.nsd);
+    st = medsam_eval_label(none, 1, none, 1, shape, sp, 2.0, 1, 1, &m, &err);
+    CHECK(!st && isnan(m.dsc) && isnan(m.nsd) && isinf(m.hd95), "both empty: DSC NaN, NSD NaN, HD95 inf");
+    st = medsam_eval_label(none, 1, gt, 1, shape, sp, 2.0, 2, 1, &m, &err);
+    CHECK(!st && m.dsc == 0 && m.nsd == 0 && isinf(m.hd95), "empty prediction: 0, 0, inf");
+    CHECK(medsam_eval_label(pred, 3, gt, 1, shape, sp, 2.0, 2, 1, &m, &err) == MEDSAM_ERR_ARG, "3 bytes per voxel");
+    const double sp0[3] = {1, 0, 1};
+    CHECK(medsam_eval_label(pred, 1, gt, 1, shape, sp0, 2.0, 2, 1, &m, &err) == MEDSAM_ERR_ARG &&
+              strstr(err.message, "spacing[1]"),
+          "zero spacing: %s", err.message);
+    const long long bad[3] = {6, 0, 1};
+    CHECK(medsam_eval_label(pred, 1, gt, 1, bad, sp, 2.0, 2, 1, &m, &err) == MEDSAM_ERR_SHAPE, "zero axis");
+    CHECK(medsam_eval_label(NULL, 1, gt, 1, shape, sp, 2.0, 2, 1, &m, &err) == MEDSAM_ERR_ARG, "NULL prediction");
+    CHECK(medsam_eval_label(pred, 1, gt, 1, shape, sp, NAN, 2, 1, &m, &err) == MEDSAM_ERR_ARG, "NaN tolerance");
+    CHECK(medsam_eval_label(pred, 1, gt, 1, shape, sp, 2.0, 70000, 1, &m, &err) == MEDSAM_ERR_ARG, "label > 65535");
+}
+
+int main(void) {
+    test_version();
+    test_image_read();
+    test_volume_samples();
+    test_eval_label();
+    return t_summary();
+}
