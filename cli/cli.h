@@ -18,5 +18,6 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -44,6 +44,7 @@ static void usage(FILE *fp) {
           "  eval        DSC / NSD of predicted label maps against ground truth\n"
           "  init        write a random-initialised checkpoint (tests, benchmarks)\n"
           "  train       fine-tune the image encoder and mask decoder on npy data\n"
+          "  serve       the web page and HTTP API for interactive segmentation\n"
           "\n"
           "Run `medsam <command> -h` for the options of a command.\n",
           fp);
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "init")) return cmd_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "medsam: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
