@@ -208,6 +208,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- handlers ---------------------------------------------------------------- */
 
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static unsigned code_status(ms_store_code rc) { return rc ? (unsigned)rc : 200; }
 
 static enum MHD_Result info_reply(struct MHD_Connection *c, unsigned status, const ms_session_info *in) {
@@ -418,6 +422,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 }
 
+/* MHD's own unescaping turns "%00" into a NUL that silently cuts the path
+ * ("/%00" would read as "/"): decode every other %XX, keep "%00" as it is
+ * (no route has it: 404). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    char *o = s;
+    for (const char *i = s; *i; i++) {
+        int hi, lo;
+        if (i[0] == '%' && (hi = hexval(i[1])) >= 0 && (lo = hexval(i[2])) >= 0 && (hi | lo)) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = *i;
+        }
+    }
+    *o = 0;
+    return (size_t)(o - s);
+}
+
 /* ---- start / stop ---------------------------------------------------------------- */
 
 static void rm_tmpdir(const char *dir) {
@@ -460,14 +482,15 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
                         .cache_bytes = o->cache_mb << 20,
                         .queue_max = o->queue,
                         .max_sessions = 64,
-                        .tmpdir = srv->tmpdir};
+                        .tmpdir = srv->tmpdir,
+                        .max_extract = (unsigned long long)srv->max_upload * 4};
     medsam_status st = ms_store_create(o->model, &so, &srv->store, err);
     if (!st) {
         srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
                                   0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections > 0 ? o->max_connections : 64),
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                  srv, MHD_OPTION_END);
+                                  srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
         if (!srv->d) st = ms_error(err, MEDSAM_ERR_IO, "cannot listen on %s:%d (in use, or not allowed)", host, o->port);
     }
     if (st) {

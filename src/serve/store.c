@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/image.h"
 #include "serve/store_internal.h"
+#include "serve/upload_zip.h"
 
 void ms_random_id(char *id) {
     unsigned char b[MS_SERVE_ID_LEN / 2];
@@ -141,6 +142,10 @@ static ms_store_code add_2d(ms_store *s, ms_session *ss, const char *path, medsa
         return MS_STORE_UNREADABLE;
     }
     free(x); /* checked readable; the encoder reads the file again */
+    char kept[512];
+    ms_store_tmp_path(s, kept, sizeof kept, ".image"); /* the session's file from now on */
+    if (rename(path, kept)) return ms_error(err, MEDSAM_ERR_IO, "cannot keep the upload"), MS_STORE_BUSY;
+    path = kept;
     ss->info.width = W, ss->info.height = H, ss->info.depth = 1;
     ss->info.spacing[0] = ss->info.spacing[1] = ss->info.spacing[2] = 1;
     ss->info.level = 127.5, ss->info.width_w = 255;
@@ -173,6 +178,43 @@ static ms_store_code add_volume(ms_store *s, ms_session *ss, const char *path, c
     return MS_STORE_OK;
 }
 
+/* A zip: a CVPR24 2-D npz case becomes a PNG (then a 2-D image), a DICOM
+ * series is extracted into a folder, an npz volume is read as it is. */
+static ms_store_code add_zip(ms_store *s, ms_session *ss, const char *path, const char *window, medsam_error *err) {
+    int kind = ms_upload_zip_kind(path);
+    char tmp[512];
+    ms_store_code rc;
+    if (kind == MS_ZIP_NPZ_2D) {
+        if (window) return ms_error(err, MEDSAM_ERR_ARG, "window= applies to volumes, not to 2-D images"), MS_STORE_BAD;
+        ms_store_tmp_path(s, tmp, sizeof tmp, ".png");
+        if (ms_upload_npz_to_png(path, tmp, err)) {
+            unlink(tmp);
+            ms_error_prefix(err, "upload");
+            return MS_STORE_UNREADABLE;
+        }
+        unlink(path);
+        if ((rc = add_2d(s, ss, tmp, err))) unlink(tmp);
+        ss->mime = "image/png";
+        snprintf(ss->info.format, sizeof ss->info.format, "npz");
+        return rc;
+    }
+    if (kind != MS_ZIP_DICOM) return add_volume(s, ss, path, window, err);
+    ms_store_tmp_path(s, tmp, sizeof tmp, ".d");
+    if (ms_upload_unzip(path, tmp, s->o.max_extract, err)) {
+        ms_upload_rmdir(tmp);
+        ms_error_prefix(err, "upload");
+        return MS_STORE_UNREADABLE;
+    }
+    unlink(path);
+    rc = add_volume(s, ss, tmp, window, err);
+    ms_upload_rmdir(tmp);
+    if (rc && err) { /* name the upload, not our folder */
+        char *p = strstr(err->message, tmp);
+        if (p) scrub(err, tmp);
+    }
+    return rc;
+}
+
 ms_store_code ms_store_add(ms_store *s, const char *path, const char *window, ms_session_info *info, medsam_error *err) {
     unsigned char head[16] = {0};
     size_t n = 0;
@@ -193,6 +235,8 @@ ms_store_code ms_store_add(ms_store *s, const char *path, const char *window, ms
     } else if (n >= 6 && !memcmp(head, "\x93NUMPY", 6)) {
         rc = (ms_error(err, MEDSAM_ERR_UNSUPPORTED, "upload: a .npy array is not supported here: send PNG, JPEG, BMP or a volume"),
               MS_STORE_UNREADABLE);
+    } else if (n >= 4 && !memcmp(head, "PK\3\4", 4)) {
+        rc = add_zip(s, ss, path, window, err);
     } else {
         rc = add_volume(s, ss, path, window, err);
     }

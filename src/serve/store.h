@@ -20,6 +20,7 @@ typedef struct {
     int queue_max;        /* encodes + jobs waiting or running; 0 refuses every encode (429) */
     int max_sessions;
     const char *tmpdir;   /* private (0700) folder for uploads and results */
+    unsigned long long max_extract; /* bytes a zip upload may unpack to */
 } ms_store_opts;
 
 medsam_status ms_store_create(const medsam_model *model, const ms_store_opts *o, ms_store **out, medsam_error *err);
