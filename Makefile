@@ -32,7 +32,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -82,6 +82,10 @@ bench: all
 # ViT-B training step (forward + backward + AdamW, batch 1 at 1024) beside PyTorch's.
 bench-train: all
 	sh bench/train.sh
+
+# `medsam serve` under load: 32 clients, box requests on a cached embedding (p50 / p99, RSS).
+bench-serve: all
+	sh bench/serve_load.sh
 
 clean:
 	rm -rf build build-asan build-mpi
