@@ -14,6 +14,7 @@ typedef struct {
     size_t len, pos;
     ms_json_doc *doc;
     size_t str_used;
+    int max_nodes;
     medsam_error *err;
 } parser;
 
@@ -27,7 +28,7 @@ static void skip_ws(parser *p) {
 }
 
 static int new_node(parser *p, ms_json_type t) {
-    if (p->doc->n >= MS_JSON_MAX_NODES) return -1;
+    if (p->doc->n >= p->max_nodes) return -1;
     int i = p->doc->n++;
     p->doc->nodes[i] = (ms_json_node){.type = t, .first = -1, .next = -1};
     return i;
@@ -253,14 +254,17 @@ static medsam_status parse_value(parser *p, int depth, int *out) {
 
 medsam_status ms_json_parse(const char *text, size_t len, ms_json_doc *doc, medsam_error *err) {
     memset(doc, 0, sizeof *doc);
+    int p_max_nodes;
     if (len > MS_JSON_MAX_TEXT) return ms_error(err, MEDSAM_ERR_NOMEM, "JSON: %zu bytes, over the %d-byte limit", len, MS_JSON_MAX_TEXT);
-    doc->nodes = malloc(sizeof *doc->nodes * MS_JSON_MAX_NODES);
+    /* every value takes at least one byte of text: len + 1 nodes always suffice */
+    p_max_nodes = len + 1 < MS_JSON_MAX_NODES ? (int)len + 1 : MS_JSON_MAX_NODES;
+    doc->nodes = malloc(sizeof *doc->nodes * (size_t)p_max_nodes);
     doc->strings = malloc(len + 1);
     if (!doc->nodes || !doc->strings) {
         ms_json_free(doc);
         return ms_error(err, MEDSAM_ERR_NOMEM, "JSON: out of memory");
     }
-    parser p = {(const unsigned char *)text, len, 0, doc, 0, err};
+    parser p = {(const unsigned char *)text, len, 0, doc, 0, p_max_nodes, err};
     int root;
     medsam_status st = parse_value(&p, 0, &root);
     if (!st) {
