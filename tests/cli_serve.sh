@@ -20,7 +20,9 @@ fi
 
 # start_server ARGS...: runs `medsam serve --port 0 ARGS`, sets SRV (pid) and U (base URL)
 start_server() {
-    TMPDIR=$T $B serve -m $M --port 0 --threads 2 "$@" 2>"$T/srv.err" &
+    : >"$T/srv.err"
+    # SERVE_ASAN_OPTIONS=detect_leaks=1 checks the server (only) for leaks under `make asan-test`'s build
+    TMPDIR=$T ASAN_OPTIONS=${SERVE_ASAN_OPTIONS:-${ASAN_OPTIONS:-}} $B serve -m $M --port 0 --threads 2 "$@" 2>"$T/srv.err" &
     SRV=$!
     U=
     i=0
@@ -33,6 +35,7 @@ start_server() {
 }
 stop_server() {
     kill -TERM "$SRV"; wait "$SRV"; src=$?; SRV=
+    if grep -q 'Sanitizer' "$T/srv.err"; then bad "server sanitizer report: $(grep -m3 'Sanitizer' "$T/srv.err")"; src=1; fi
 }
 C="curl -s --max-time 60"
 OCT="Content-Type: application/octet-stream"
