@@ -482,6 +482,7 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
                         .cache_bytes = o->cache_mb << 20,
                         .queue_max = o->queue,
                         .max_sessions = 64,
+                        .decode_slots = o->threads < 1 ? 1 : o->threads,
                         .tmpdir = srv->tmpdir,
                         .max_extract = (unsigned long long)srv->max_upload * 4};
     medsam_status st = ms_store_create(o->model, &so, &srv->store, err);

@@ -83,6 +83,8 @@ medsam_status ms_store_create(const medsam_model *model, const ms_store_opts *o,
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->slot_cv, NULL);
+    if (s->o.decode_slots < 1) s->o.decode_slots = 1;
     if (ms_worker_start(s)) {
         ms_store_free(s);
         return ms_error(err, MEDSAM_ERR_NOMEM, "cannot start the encoder thread");
@@ -122,6 +124,7 @@ void ms_store_free(ms_store *s) {
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->slot_cv);
     free(s);
 }
 
@@ -355,21 +358,31 @@ ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_r
     cache_ent *ent;
     ms_store_code rc = ms_cache_get(s, ss, z, &ent, encoded, err);
     if (rc) return rc;
+    /* decode slots: a lone request takes every free one (its threads), a busy server gives one each */
+    pthread_mutex_lock(&s->mu);
+    while (s->decoding >= s->o.decode_slots) pthread_cond_wait(&s->slot_cv, &s->mu);
+    const int nth = s->o.decode_slots - s->decoding;
+    s->decoding += nth;
+    pthread_mutex_unlock(&s->mu);
     size_t plane = (size_t)W * H;
     uint8_t *mask = malloc(plane), *one = in->is_volume ? malloc(plane) : NULL;
     if (!mask || (in->is_volume && !one)) rc = (ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"), MS_STORE_BUSY);
     if (!rc && !in->is_volume) {
         // ref: `medsam segment -i IMAGE -b ...` (cli/commands.c): all boxes in one decoder call
-        if (medsam_decode_boxes(s->model, ent->emb, W, H, boxes, req->n, 1, NULL, NULL, mask, err)) rc = MS_STORE_BAD;
+        if (medsam_decode_boxes(s->model, ent->emb, W, H, boxes, req->n, nth, NULL, NULL, mask, err)) rc = MS_STORE_BAD;
     } else if (!rc) {
         // ref: medsam_segment_slice: one decoder call per box, a later box wins
         memset(mask, 0, plane);
         for (int i = 0; i < req->n && !rc; i++) {
-            if (medsam_decode_boxes(s->model, ent->emb, W, H, &boxes[i], 1, 1, NULL, NULL, one, err)) rc = MS_STORE_BAD;
+            if (medsam_decode_boxes(s->model, ent->emb, W, H, &boxes[i], 1, nth, NULL, NULL, one, err)) rc = MS_STORE_BAD;
             for (size_t p = 0; !rc && p < plane; p++)
                 if (one[p]) mask[p] = (uint8_t)(i + 1);
         }
     }
+    pthread_mutex_lock(&s->mu);
+    s->decoding -= nth;
+    pthread_cond_broadcast(&s->slot_cv);
+    pthread_mutex_unlock(&s->mu);
     ms_cache_put(s, ent);
     if (!rc && req->n == 1)
         for (size_t p = 0; p < plane; p++) mask[p] = mask[p] ? 255 : 0;

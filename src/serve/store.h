@@ -19,6 +19,7 @@ typedef struct {
     long long cache_bytes;/* embedding cache bound */
     int queue_max;        /* encodes + jobs waiting or running; 0 refuses every encode (429) */
     int max_sessions;
+    int decode_slots;     /* decodes running at once (bounds their memory); others wait their turn */
     const char *tmpdir;   /* private (0700) folder for uploads and results */
     unsigned long long max_extract; /* bytes a zip upload may unpack to */
 } ms_store_opts;

@@ -56,6 +56,8 @@ struct ms_store {
     pthread_mutex_t mu;
     pthread_cond_t cv;       /* cache entries and jobs changed */
     pthread_cond_t work_cv;  /* work queued or stopping */
+    pthread_cond_t slot_cv;  /* a decode slot came free */
+    int decoding;            /* decodes running */
     pthread_t worker;
     int worker_started, stopping;
     ms_session *sessions;
