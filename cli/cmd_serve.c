@@ -1,5 +1,6 @@
 /* cmd_serve.c — `medsam serve`: the HTTP API and the web page (src/serve/). */
 #define _POSIX_C_SOURCE 200809L
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ int cmd_serve(int argc, char **argv) {
     if (!model) return fprintf(stderr, "medsam: no default model yet: pass -m MODEL.pth\n"), 2;
     if (token && (strlen(token) < 8 || strlen(token) > 256 || strpbrk(token, " \t\r\n;,\"")))
         return fprintf(stderr, "medsam: --token: 8 to 256 characters, no spaces, quotes, ';' or ','\n"), 2;
+#ifdef M_ARENA_MAX
+    /* glibc gives each of the many connection threads its own malloc arena, and freed decode buffers
+       stay in them: a few shared arenas keep the resident size near what the decode slots need */
+    mallopt(M_ARENA_MAX, 4);
+#endif
     medsam_error err;
     medsam_model *m;
     if (medsam_model_load(model, &m, &err)) return cli_fail(&err);

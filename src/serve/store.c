@@ -360,9 +360,12 @@ ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_r
     if (rc) return rc;
     /* decode slots: a lone request takes every free one (its threads), a busy server gives one each */
     pthread_mutex_lock(&s->mu);
-    while (s->decoding >= s->o.decode_slots) pthread_cond_wait(&s->slot_cv, &s->mu);
-    const int nth = s->o.decode_slots - s->decoding;
+    const unsigned long long ticket = s->slot_next++;
+    while (ticket != s->slot_serving || s->decoding >= s->o.decode_slots) pthread_cond_wait(&s->slot_cv, &s->mu);
+    s->slot_serving++;
+    const int nth = s->slot_next == s->slot_serving ? s->o.decode_slots - s->decoding : 1; /* all, when nobody waits */
     s->decoding += nth;
+    pthread_cond_broadcast(&s->slot_cv); /* the next ticket may fit in a free slot */
     pthread_mutex_unlock(&s->mu);
     size_t plane = (size_t)W * H;
     uint8_t *mask = malloc(plane), *one = in->is_volume ? malloc(plane) : NULL;

@@ -57,7 +57,8 @@ struct ms_store {
     pthread_cond_t cv;       /* cache entries and jobs changed */
     pthread_cond_t work_cv;  /* work queued or stopping */
     pthread_cond_t slot_cv;  /* a decode slot came free */
-    int decoding;            /* decodes running */
+    int decoding;            /* decode slots taken */
+    unsigned long long slot_next, slot_serving; /* tickets: decodes start in arrival order */
     pthread_t worker;
     int worker_started, stopping;
     ms_session *sessions;
