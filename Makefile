@@ -9,7 +9,7 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc
-LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp
+LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp -lmicrohttpd -lpthread
 
 # Optional: `make MPI=1` builds everything into build-mpi/ with mpicc and
 # -DMEDSAM_MPI, adding cli/mpi/*.c (data-parallel `medsam train`, see
@@ -28,13 +28,24 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# The web page (web/) compiled into the library as byte arrays for `medsam serve`.
+WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
+LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(WEB_SRC) tools/embed_assets.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_assets.sh $(WEB_SRC) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libmedsam.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -52,7 +63,7 @@ test: $(TEST_BIN) $(BUILD)/medsam
 
 asan-test:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" \
+	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -lmicrohttpd -lpthread -fsanitize=address,undefined" \
 	    CLI_ASAN_OPTIONS=detect_leaks=0 test
 
 # The portable (non-AVX2) code paths: the same tests on an emulated CPU without
@@ -71,6 +82,10 @@ bench: all
 # ViT-B training step (forward + backward + AdamW, batch 1 at 1024) beside PyTorch's.
 bench-train: all
 	sh bench/train.sh
+
+# `medsam serve` under load: 32 clients, box requests on a cached embedding (p50 / p99, RSS).
+bench-serve: all
+	sh bench/serve_load.sh
 
 clean:
 	rm -rf build build-asan build-mpi

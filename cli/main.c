@@ -46,6 +46,7 @@ static void usage(FILE *fp) {
           "  train       fine-tune the image encoder and mask decoder on npy data\n"
           "  synth       write procedural training / evaluation cases with exact masks\n"
           "  convert     write a model file as safetensors (official or transformers names)\n"
+          "  serve       the web page and HTTP API for interactive segmentation\n"
           "\n"
           "Run `medsam <command> -h` for the options of a command, `medsam --version` for the version.\n",
           fp);
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "medsam: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -248,6 +248,10 @@ medsam_status medsam_segment_volume(const medsam_model *model, const uint8_t *vo
 medsam_status medsam_segment_slice(const medsam_model *model, const uint8_t *vol, int nx, int ny, int nz, int z,
                                    const medsam_box *boxes, int n, int nthreads, uint8_t *mask, medsam_error *err);
 
+/* The values of slice z as float (ny, nx), scaled (raw * slope + intercept)
+ * as medsam_volume_normalize sees them: for display (a viewer's own window). */
+medsam_status medsam_volume_slice_values(const medsam_volume *vol, int z, float *out, medsam_error *err);
+
 /* Writes labels (nz, ny, nx) on the grid of `ref` (same dimensions, voxel
  * sizes, qform / sform and codes: it overlays the input in any viewer) as
  * NIfTI-1, gzip-compressed when `path` ends in ".gz"; atomic. */

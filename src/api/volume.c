@@ -207,3 +207,14 @@ medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *
     ms_volume_free(&out);
     return st;
 }
+
+medsam_status medsam_volume_slice_values(const medsam_volume *vol, int z, float *out, medsam_error *err) {
+    const ms_volume *v = &vol->v;
+    if (z < 0 || z >= v->nz) return ms_error(err, MEDSAM_ERR_ARG, "slice %d is outside the volume (0..%d)", z, v->nz - 1);
+    ms_samples s;
+    medsam_status st = ms_samples_of_volume(&s, v, err);
+    if (st) return st;
+    const int64_t plane = (int64_t)v->nx * v->ny, base = plane * z;
+    for (int64_t i = 0; i < plane; i++) out[i] = (float)ms_samples_get(&s, base + i);
+    return MEDSAM_OK;
+}
