@@ -9,7 +9,9 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc
-LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp -lmicrohttpd -lpthread
+LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp
+# `medsam serve` (src/serve/, linked into the command, not into libmedsam)
+SERVE_LIBS ?= -lmicrohttpd -lpthread
 
 # Optional: `make MPI=1` builds everything into build-mpi/ with mpicc and
 # -DMEDSAM_MPI, adding cli/mpi/*.c (data-parallel `medsam train`, see
@@ -21,16 +23,18 @@ CFLAGS  += -DMEDSAM_MPI
 MPI_SRC := $(sort $(wildcard cli/mpi/*.c))
 endif
 
-LIB_SRC  := $(sort $(shell find src -name '*.c'))
+LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/serve/*'))
+SERVE_SRC := $(sort $(wildcard src/serve/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c)) $(MPI_SRC)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
-# The web page (web/) compiled into the library as byte arrays for `medsam serve`.
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
+# The web page (web/) compiled into the server's archive as byte arrays for `medsam serve`.
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
-LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
+SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
 .PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
@@ -51,19 +55,23 @@ $(BUILD)/libmedsam.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/medsam: $(CLI_OBJ) $(BUILD)/libmedsam.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-
-$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libmedsam.a
+$(BUILD)/libmedsam_serve.a: $(SERVE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libmedsam.a -o $@ $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/medsam: $(CLI_OBJ) $(BUILD)/libmedsam_serve.a $(BUILD)/libmedsam.a
+	$(CC) $(CFLAGS) $^ -o $@ $(SERVE_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libmedsam_serve.a $(BUILD)/libmedsam.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libmedsam_serve.a $(BUILD)/libmedsam.a -o $@ $(SERVE_LIBS) $(LDLIBS)
 
 test: $(TEST_BIN) $(BUILD)/medsam
 	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN)
 
 asan-test:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -lmicrohttpd -lpthread -fsanitize=address,undefined" \
+	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" \
 	    CLI_ASAN_OPTIONS=detect_leaks=0 test
 
 # The portable (non-AVX2) code paths: the same tests on an emulated CPU without
