@@ -19,6 +19,8 @@
 #include "core/npy.h"
 #include "model/encoder_kind.h"
 #include "model/tinyvit.h"
+#include "ops/dwconv.h"
+#include "ops/vecmath.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/lite/"
@@ -170,7 +172,46 @@ static void test_full(const medsam_model *m) {
     free(ref), free(box), free(lref), free(iref), free(chw), free(hwc);
 }
 
+/* The depthwise kernel (fast and portable paths) vs the double reference, on
+ * widths with 16-, 8- and scalar tails, strides 1 and 2, kernels 3 and 5. */
+static void test_dwconv(void) {
+    const int cases[][5] = {{7, 9, 40, 3, 1}, {8, 8, 13, 3, 2}, {5, 6, 48, 5, 1}, {9, 7, 16, 3, 2}, {4, 4, 8, 3, 1}};
+    uint32_t seed = 77;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int H = cases[ci][0], W = cases[ci][1], C = cases[ci][2], k = cases[ci][3], st = cases[ci][4];
+        const int Ho = (H + 2 * (k / 2) - k) / st + 1, Wo = (W + 2 * (k / 2) - k) / st + 1;
+        const long nin = (long)H * W * C, nout = (long)Ho * Wo * C;
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * C * k * k), *b = malloc(sizeof(float) * C);
+        float *wt = malloc(sizeof(float) * C * k * k), *inc = malloc(sizeof(float) * nin);
+        float *ref = malloc(sizeof(float) * nout), *refl = malloc(sizeof(float) * nout);
+        float *g1 = malloc(sizeof(float) * nout), *g2 = malloc(sizeof(float) * nout), *gp = malloc(sizeof(float) * nout);
+        hash_input(in, nin, seed++), hash_input(w, (long)C * k * k, seed++), hash_input(b, C, seed++);
+        for (long i = 0; i < (long)C * k * k; i++) w[i] -= 0.5f;
+        for (int ch = 0; ch < C; ch++)
+            for (int t = 0; t < k * k; t++) wt[t * C + ch] = w[ch * k * k + t];  // (C,1,k,k) -> (k*k, C)
+        for (long p = 0; p < (long)H * W; p++)
+            for (int ch = 0; ch < C; ch++) inc[ch * H * W + p] = in[p * C + ch];
+        dwconv_ref(ref, inc, w, b, H, W, C, k, st);
+        for (long p = 0; p < (long)Ho * Wo; p++)
+            for (int ch = 0; ch < C; ch++) refl[p * C + ch] = ref[ch * Ho * Wo + p];
+        dwconv_forward(g1, in, wt, b, H, W, C, k, st, 0, 1);
+        dwconv_forward(g2, in, wt, b, H, W, C, k, st, 0, 2);
+        dwconv_forward_portable(gp, in, wt, b, H, W, C, k, st, 0, 2);
+        char what[96];
+        snprintf(what, sizeof what, "dwconv %dx%dx%d k%d s%d vs ref", H, W, C, k, st);
+        t_close(what, g1, refl, nout, 1e-6, 1e-6, 1e-6);
+        snprintf(what, sizeof what, "dwconv %dx%dx%d k%d s%d portable vs ref", H, W, C, k, st);
+        t_close(what, gp, refl, nout, 1e-6, 1e-6, 1e-6);
+        CHECK(memcmp(g1, g2, sizeof(float) * nout) == 0, "dwconv case %zu: 1 and 2 threads differ", ci);
+        dwconv_forward(g2, in, wt, b, H, W, C, k, st, 1, 2);  // with GELU = GELU of the plain output
+        vec_gelu_erf_forward(g1, nout);
+        CHECK(memcmp(g1, g2, sizeof(float) * nout) == 0, "dwconv case %zu: fused GELU differs", ci);
+        free(in), free(w), free(b), free(wt), free(inc), free(ref), free(refl), free(g1), free(g2), free(gp);
+    }
+}
+
 int main(void) {
+    test_dwconv();
     medsam_model *m = NULL;
     medsam_error err = {0};
     CHECK(medsam_model_load(FIX "model.pth", &m, &err) == MEDSAM_OK, "%s", err.message);

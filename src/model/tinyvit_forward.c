@@ -10,6 +10,7 @@
 #include "model/tinyvit.h"
 #include "ops/attention.h"
 #include "ops/conv.h"
+#include "ops/dwconv.h"
 #include "ops/gemm.h"
 #include "ops/vecmath.h"
 
@@ -49,7 +50,7 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
         if (i > 0 && t->depths[i] > 0) {
             const size_t T = (size_t)t->windows[i] * t->windows[i], hd = C / t->heads[i];
             tmp = zmax(tmp, zmax(N * 3 * C, N * t->mlp_hidden[i]));
-            per = zmax(per, 3 * T * hd + T + hd);  // q, k^T, v of one (window, head), one score row, one output row
+            per = zmax(per, 3 * T * hd + T * T + T * hd);  // [q|k|v], scores, output of one (window, head)
             pad = zmax(pad, 4 * C);                 // LayerNorm(0) row and its qkv
         }
     }
@@ -92,32 +93,11 @@ static void tv_conv1x1(float *out, const float *in, const ms_tv_conv *cv, long N
     gemm_f32_bias(0, 1, (int)N, Co, Ci, 1.0f, in, Ci, cv->w, Ci, 0.0f, out, Co, cv->b, nt);
 }
 
-/* Depthwise k x k Conv2d_BN (folded), zero padding k/2, channels-last, optional GELU.
- * ref: torch.nn.Conv2d(groups=C) + BatchNorm2d (eval)
- * out: (Ho*Wo, C); in: (H*W, C); cv->w: (k*k, C) tap-major; cv->b: (C) */
+/* Depthwise k x k Conv2d_BN (folded), zero padding k/2, optional GELU.
+ * ref: torch.nn.Conv2d(groups=C) + BatchNorm2d (eval). out: (Ho*Wo, C); in: (H*W, C) */
 static void tv_dwconv(float *out, const float *in, const ms_tv_conv *cv, int H, int W, int C, int k, int stride,
                       int gelu, int nt) {
-    const int pad = k / 2, Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && Ho > 1)
-    for (int oy = 0; oy < Ho; oy++) {
-        float *orow = out + (size_t)oy * Wo * C;
-        for (int ox = 0; ox < Wo; ox++) {
-            float *o = orow + (size_t)ox * C;
-            for (int ch = 0; ch < C; ch++) o[ch] = 0.0f;
-            for (int ky = 0; ky < k; ky++) {
-                const int iy = oy * stride + ky - pad;
-                if (iy < 0 || iy >= H) continue;
-                for (int kx = 0; kx < k; kx++) {
-                    const int ix = ox * stride + kx - pad;
-                    if (ix < 0 || ix >= W) continue;
-                    const float *ip = in + ((size_t)iy * W + ix) * C, *wp = cv->w + (size_t)(ky * k + kx) * C;
-                    for (int ch = 0; ch < C; ch++) o[ch] += ip[ch] * wp[ch];
-                }
-            }
-            for (int ch = 0; ch < C; ch++) o[ch] += cv->b[ch];
-        }
-        if (gelu) vec_gelu_erf_forward(orow, (long)Wo * C);
-    }
+    dwconv_forward(out, in, cv->w, cv->b, H, W, C, k, stride, gelu, nt);
 }
 
 /* ref: tiny_vit_sam.py:TinyViTBlock.forward (window partition with zero padding) + Attention.forward
@@ -128,7 +108,7 @@ static void tv_dwconv(float *out, const float *in, const ms_tv_conv *cv, int H, 
  * ab:      (heads, T, T) attention_biases[:, attention_bias_idxs], T = ws*ws */
 static void tv_window_attention(float *out, const float *qkv, const float *pad_qkv, const float *ab, int H, int W,
                                 int C, int heads, int ws, float *scratch, size_t per_thread, int nthreads) {
-    const int hd = C / heads, T = ws * ws, nwh = (H + ws - 1) / ws, nww = (W + ws - 1) / ws;
+    const int hd = C / heads, T = ws * ws, nwh = (H + ws - 1) / ws, nww = (W + ws - 1) / ws, ld = 3 * hd;
     const float scale = (float)pow((double)hd, -0.5);  // Attention.scale = key_dim ** -0.5
     const long items = (long)nwh * nww * heads;
     const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
@@ -139,37 +119,28 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
 #else
         const int me = 0;
 #endif
-        float *q = scratch + (size_t)me * per_thread;  // (T, hd)
-        float *kt = q + (size_t)T * hd;                // (hd, T)
-        float *v = kt + (size_t)T * hd;                // (T, hd)
-        float *s = v + (size_t)T * hd;                 // (T)
-        float *o = s + T;                              // (hd)
+        float *g = scratch + (size_t)me * per_thread;  // (T, 3hd) this head's [q | k | v] of the window's tokens
+        float *sc = g + (size_t)T * ld;                // (T, T) scores, then probabilities
+        float *o = sc + (size_t)T * T;                 // (T, hd)
         const int win = (int)(it / heads), h = (int)(it % heads), wy = win / nww, wx = win % nww;
-        for (int j = 0; j < T; j++) {
+        for (int j = 0; j < T; j++) {  // window partition; padded tokens get pad_qkv
             const int y = wy * ws + j / ws, x = wx * ws + j % ws;
-            const float *src = (y < H && x < W ? qkv + ((size_t)y * W + x) * 3 * C : pad_qkv) + (size_t)h * 3 * hd;
-            memcpy(q + (size_t)j * hd, src, sizeof(float) * hd);
-            for (int d = 0; d < hd; d++) kt[(size_t)d * T + j] = src[hd + d];
-            memcpy(v + (size_t)j * hd, src + 2 * hd, sizeof(float) * hd);
+            const float *src = y < H && x < W ? qkv + ((size_t)y * W + x) * 3 * C : pad_qkv;
+            memcpy(g + (size_t)j * ld, src + (size_t)h * ld, sizeof(float) * ld);
         }
+        // (q @ k.transpose(-2, -1)) * self.scale + self.ab
+        gemm_f32(0, 1, T, T, hd, scale, g, ld, g + hd, ld, 0.0f, sc, T, 1);
         const float *abh = ab + (size_t)h * T * T;
         for (int i = 0; i < T; i++) {
-            const int y = wy * ws + i / ws, x = wx * ws + i % ws;
-            if (y >= H || x >= W) continue;  // a padded query's output is cropped away
-            for (int j = 0; j < T; j++) s[j] = 0.0f;
-            for (int d = 0; d < hd; d++) {
-                const float qd = q[(size_t)i * hd + d], *kr = kt + (size_t)d * T;
-                for (int j = 0; j < T; j++) s[j] += qd * kr[j];
-            }
+            float *row = sc + (size_t)i * T;
             const float *abr = abh + (size_t)i * T;
-            for (int j = 0; j < T; j++) s[j] = s[j] * scale + abr[j];  // (q @ k^T) * scale + ab
-            vit_softmax_row(s, T, 0);
-            for (int d = 0; d < hd; d++) o[d] = 0.0f;
-            for (int j = 0; j < T; j++) {
-                const float pj = s[j], *vr = v + (size_t)j * hd;
-                for (int d = 0; d < hd; d++) o[d] += pj * vr[d];
-            }
-            memcpy(out + ((size_t)y * W + x) * C + (size_t)h * hd, o, sizeof(float) * hd);
+            for (int j = 0; j < T; j++) row[j] += abr[j];
+            vit_softmax_row(row, T, 0);  // attn.softmax(dim=-1)
+        }
+        gemm_f32(0, 0, T, hd, T, 1.0f, sc, T, g + 2 * hd, ld, 0.0f, o, hd, 1);  // attn @ v
+        for (int i = 0; i < T; i++) {  // window reverse + crop: real tokens only
+            const int y = wy * ws + i / ws, x = wx * ws + i % ws;
+            if (y < H && x < W) memcpy(out + ((size_t)y * W + x) * C + (size_t)h * hd, o + (size_t)i * hd, sizeof(float) * hd);
         }
     }
 }
