@@ -12,13 +12,22 @@
 #ifndef MS_OPS_DWCONV_H
 #define MS_OPS_DWCONV_H
 
+#define DWCONV_MAX_K 7 /* largest kernel side */
+
 /* out:    (Ho*Wo, C), Ho = (H + 2*(k/2) - k)/stride + 1 (same for Wo)
  * in:     (H*W, C)
  * weight: (k*k, C) tap-major (the PyTorch (C, 1, k, k) weight transposed)
  * bias:   (C)
+ * k:      odd, at most DWCONV_MAX_K (nothing is written otherwise)
  * gelu:   1 applies the exact-erf GELU (vec_gelu_erf_forward) to each output row */
 void dwconv_forward(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
                     int stride, int gelu, int nthreads);
+
+/* One output row from its k input rows: rows[ky] is the input row (W, C) that
+ * tap row ky reads, or NULL where it falls in the zero padding; out: (Wo, C).
+ * The arithmetic of dwconv_forward (same bits). */
+void dwconv_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
+                int stride, int gelu);
 
 /* Same on the portable path whatever the CPU (for tests). */
 void dwconv_forward_portable(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C,
