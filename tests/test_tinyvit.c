@@ -22,6 +22,7 @@
 #include "ops/dwconv.h"
 #include "ops/vecmath.h"
 #include "test.h"
+#include "weights/pth.h"
 
 #define FIX "tests/fixtures/lite/"
 
@@ -210,8 +211,94 @@ static void test_dwconv(void) {
     }
 }
 
+/* Rewrites the fixture checkpoint to dst with one change: tensor `name` dropped
+ * (new_ndim < 0) or given a new shape (zeros), optionally the whole state dict
+ * wrapped as {"model": ..., "epoch": 3} like a training checkpoint. */
+static int rewrite(const char *dst, const char *name, int new_ndim, const int64_t *new_shape, int wrap) {
+    pth_file *f = NULL;
+    medsam_error err = {0};
+    if (pth_open(FIX "model.pth", &f, &err) != MEDSAM_OK) {
+        CHECK(0, "%s", err.message);
+        return -1;
+    }
+    pth_writer *w = pth_writer_new();
+    pth_value *sd = pth_writer_ordered_dict(w);
+    const int n = pth_tensor_count(f);
+    float **bufs = calloc((size_t)n, sizeof *bufs);
+    for (int i = 0; i < n; i++) {
+        const pth_tensor *t = pth_tensor_at(f, i);
+        int ndim = t->ndim;
+        int64_t shape[PTH_MAX_DIMS], numel = 1;
+        memcpy(shape, t->shape, sizeof shape);
+        if (name && strcmp(t->name, name) == 0) {
+            if (new_ndim < 0) continue;
+            ndim = new_ndim;
+            memcpy(shape, new_shape, sizeof(int64_t) * (size_t)ndim);
+        }
+        for (int d = 0; d < ndim; d++) numel *= shape[d];
+        bufs[i] = calloc((size_t)(numel > 0 ? numel : 1), sizeof(float));
+        if (ndim == t->ndim && numel == t->numel) pth_read_f32(f, t, bufs[i], &err);
+        pth_writer_set(w, sd, t->name, pth_writer_tensor_f32(w, bufs[i], ndim, shape));
+    }
+    pth_value *root = sd;
+    if (wrap) {
+        root = pth_writer_dict(w);
+        pth_writer_set(w, root, "model", sd);
+        pth_writer_set(w, root, "epoch", pth_writer_int(w, 3));
+    }
+    medsam_status st = pth_writer_save(w, root, dst, &err);
+    CHECK(st == MEDSAM_OK, "%s", err.message);
+    pth_writer_free(w);
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
+    pth_close(f);
+    return st == MEDSAM_OK ? 0 : -1;
+}
+
+/* Loading: a training checkpoint loads the same model; broken TinyViT files get one line naming the problem. */
+static void test_load_errors(void) {
+    char dir[] = "/tmp/test_tinyvit_XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/m.pth", dir);
+    medsam_model *m = NULL;
+    medsam_error err = {0};
+    if (rewrite(path, NULL, 0, NULL, 1) == 0) {  // {"model": state_dict, "epoch": 3}
+        CHECK(medsam_model_load(path, &m, &err) == MEDSAM_OK, "training checkpoint: %s", err.message);
+        if (m) {
+            medsam_model_info info;
+            medsam_model_get_info(m, &info);
+            CHECK(strcmp(info.encoder, "tinyvit") == 0 && info.num_params == 284394, "training checkpoint info");
+        }
+        medsam_model_free(m), m = NULL;
+    }
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[4];
+        const char *expect;
+    } cases[] = {
+        {"image_encoder.layers.2.blocks.1.mlp.fc2.bias", -1, {0}, "missing tensor 'image_encoder.layers.2.blocks.1.mlp.fc2.bias'"},
+        {"image_encoder.patch_embed.seq.0.c.weight", 4, {8, 3, 3, 3}, "MobileSAM"},
+        {"image_encoder.layers.1.blocks.0.attn.attention_biases", 2, {2, 48}, "attention_biases has shape (2,48)"},
+        {"image_encoder.layers.2.downsample.conv1.c.weight", 4, {64, 48, 1, 1}, "stage resolutions"},
+        {"image_encoder.layers.1.blocks.1.local_conv.bn.running_var", 1, {31}, "running_var': expected shape (32), got (31)"},
+        {"image_encoder.neck.0.weight", 4, {32, 320, 3, 3}, "neck.0.weight has shape (32,320,3,3)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (rewrite(path, cases[i].name, cases[i].ndim, cases[i].shape, 0)) continue;
+        medsam_status st = medsam_model_load(path, &m, &err);
+        CHECK(st != MEDSAM_OK && m == NULL && strstr(err.message, cases[i].expect) && strstr(err.message, path) &&
+                  !strchr(err.message, '\n'),
+              "case %zu (%s): status %d, message '%s'", i, cases[i].name, (int)st, err.message);
+        medsam_model_free(m), m = NULL;
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     test_dwconv();
+    test_load_errors();
     medsam_model *m = NULL;
     medsam_error err = {0};
     CHECK(medsam_model_load(FIX "model.pth", &m, &err) == MEDSAM_OK, "%s", err.message);
