@@ -247,23 +247,21 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
 static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const tv_plan *p, float *x, float *a,
                      float *b, int nt) {
     const ms_tinyvit_config *t = &c->tv;
-    const int H = p->res[i], Ci = t->dims[i], Co = t->dims[i + 1], Ho = p->res[i + 1];
+    const int H = p->res[i], Co = t->dims[i + 1], Ho = p->res[i + 1];
     tv_conv1x1(a, x, s->merge_pk[i][0], s->merge[i][0].b, (long)H * H, nt);  // a: (H*H, Co)
     tv_gelu(a, (long)H * H * Co, nt);
     tv_dwconv(b, a, &s->merge[i][1], H, H, Co, 3, t->stride[i], 1, nt);  // b: (Ho*Ho, Co), GELU
     tv_conv1x1(x, b, s->merge_pk[i][1], s->merge[i][2].b, (long)Ho * Ho, nt);
-    (void)Ci;
 }
 
 /* Reports "layerI.block.K" (k >= 0) or "layerI.downsample" (k < 0). */
-static void tv_trace_stage(ms_trace_fn trace, void *ctx, const char *fmt, int i, int k, const float *x, long n) {
+static void tv_trace_stage(ms_trace_fn trace, void *ctx, int i, int k, const float *x, long n) {
     if (!trace) return;
     char name[48];
     if (k >= 0)
         snprintf(name, sizeof name, "layer%d.block.%d", i, k);
     else
         snprintf(name, sizeof name, "layer%d.downsample", i);
-    (void)fmt;
     trace(ctx, name, x, n);
 }
 
@@ -294,22 +292,22 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
         tv_mbconv(s, k, alt, cur, S, C0, Hd, workspace + p.scratch, p.per_thread, nt);
         float *tmp = cur;
         cur = alt, alt = tmp;
-        tv_trace_stage(trace, trace_ctx, "layer%d.block.%d", 0, k, cur, N0 * C0);
+        tv_trace_stage(trace, trace_ctx, 0, k, cur, N0 * C0);
     }
     if (cur != x) memcpy(x, cur, sizeof(float) * (size_t)N0 * C0);
     tv_merge(c, s, 0, &p, x, a, b, nt);
-    tv_trace_stage(trace, trace_ctx, "layer%d.downsample", 0, -1, x, (long)p.res[1] * p.res[1] * t->dims[1]);
+    tv_trace_stage(trace, trace_ctx, 0, -1, x, (long)p.res[1] * p.res[1] * t->dims[1]);
 
     // ref: BasicLayer.forward -- TinyViT blocks, then PatchMerging (not after the last stage)
     for (int i = 1; i < MS_TV_STAGES; i++) {
         const long n = (long)p.res[i] * p.res[i] * t->dims[i];
         for (int k = 0; k < t->depths[i]; k++) {
             tv_block(c, s, i, k, &p, x, a, b, workspace + p.pad, workspace + p.scratch, nt);
-            tv_trace_stage(trace, trace_ctx, "layer%d.block.%d", i, k, x, n);
+            tv_trace_stage(trace, trace_ctx, i, k, x, n);
         }
         if (i + 1 < MS_TV_STAGES) {
             tv_merge(c, s, i, &p, x, a, b, nt);
-            tv_trace_stage(trace, trace_ctx, "layer%d.downsample", i, -1, x,
+            tv_trace_stage(trace, trace_ctx, i, -1, x,
                            (long)p.res[i + 1] * p.res[i + 1] * t->dims[i + 1]);
         }
     }
