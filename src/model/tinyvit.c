@@ -143,6 +143,15 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "TinyViT local_conv of %dx%d (at most %dx%d supported)", t->local_conv,
                         t->local_conv, DWCONV_MAX_K, DWCONV_MAX_K);
 
+    // widths from the file: each must be a sensible positive size before anything is allocated
+    int sizes[] = {t->stem_mid, t->dims[0], t->dims[1], t->dims[2], t->dims[3], t->depths[0] ? t->mbconv_hidden : 1,
+                   t->depths[1] ? t->mlp_hidden[1] : 1, t->depths[2] ? t->mlp_hidden[2] : 1,
+                   t->depths[3] ? t->mlp_hidden[3] : 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i] < 1 || sizes[i] > 65536)
+            return ms_error(err, MEDSAM_ERR_SHAPE, "TinyViT width %d out of range (widths %d,%d,%d,%d)", sizes[i],
+                            t->dims[0], t->dims[1], t->dims[2], t->dims[3]);
+
     // ref: CVPR24_LiteMedSAM_infer.py:323 -- TinyViT(img_size=256, ...); no tensor depends on it
     c->img_size = 256;
     c->grid = ms_tinyvit_resolutions(c, t->res);
@@ -156,6 +165,7 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
         return ms_error(err, MEDSAM_ERR_SHAPE, "neck.0.weight has shape (%lld,%lld,%lld,%lld), expected (O,%d,1,1)",
                         (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3], t->dims[3]);
     c->out_chans = (int)s[0];
+    if (s[0] < 1 || s[0] > 65536) return ms_error(err, MEDSAM_ERR_SHAPE, "neck.0.weight has %lld outputs", (long long)s[0]);
     c->patch_size = 0;  // ViT fields stay 0: nothing ViT-specific runs on this config
     return MEDSAM_OK;
 }

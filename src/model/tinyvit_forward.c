@@ -38,7 +38,8 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
     const ms_tinyvit_config *t = &c->tv;
     memset(p, 0, sizeof *p);
     if (c->encoder != MS_ENC_TINYVIT || c->in_chans != 3 || c->out_chans <= 0 || t->stem_mid <= 0 ||
-        t->mbconv_hidden <= 0 || t->local_conv < 1 || t->local_conv % 2 == 0)
+        (t->depths[0] > 0 && t->mbconv_hidden <= 0) || t->local_conv < 1 || t->local_conv % 2 == 0 ||
+        t->local_conv > DWCONV_MAX_K)
         return -1;
     for (int i = 0; i < MS_TV_STAGES; i++) {
         if (t->dims[i] <= 0 || t->depths[i] < 0 || t->depths[i] > MS_TV_MAX_BLOCKS) return -1;
