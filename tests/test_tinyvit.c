@@ -296,8 +296,23 @@ static void test_load_errors(void) {
     rmdir(dir);
 }
 
+/* The SAM ViT kind is still what a ViT checkpoint loads as. */
+static void test_vit_kind(void) {
+    medsam_model *m = NULL;
+    medsam_error err = {0};
+    CHECK(medsam_model_load("tests/fixtures/tiny/model.pth", &m, &err) == MEDSAM_OK, "%s", err.message);
+    if (!m) return;
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    CHECK(strcmp(info.encoder, "vit") == 0 && strcmp(info.family, "SAM ViT") == 0 && info.img_size == 128 &&
+              info.patch_size == 16 && info.embed_dim == 48 && m->cfg.encoder == MS_ENC_VIT && m->enc_state == &m->w.enc,
+          "ViT checkpoint: encoder %s, family %s, img %d", info.encoder, info.family, info.img_size);
+    medsam_model_free(m);
+}
+
 int main(void) {
     test_dwconv();
+    test_vit_kind();
     test_load_errors();
     medsam_model *m = NULL;
     medsam_error err = {0};
