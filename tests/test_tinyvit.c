@@ -148,17 +148,15 @@ static void test_full(const medsam_model *m) {
     hash_input(chw, n_img, 12345);
     for (long p = 0; p < S * S; p++)
         for (int ch = 0; ch < 3; ch++) hwc[p * 3 + ch] = chw[ch * S * S + p];
-    medsam_embedding *e1 = NULL, *e2 = NULL;
+    medsam_embedding *e1 = NULL;
     medsam_error err = {0};
-    CHECK(medsam_encode(m, hwc, 2, &e1, &err) == MEDSAM_OK, "%s", err.message);
-    CHECK(medsam_encode(m, hwc, 1, &e2, &err) == MEDSAM_OK, "%s", err.message);
+    CHECK(medsam_encode(m, hwc, 2, &e1, &err) == MEDSAM_OK, "%s", err.message);  // (1 vs 2 threads: test_stages)
     float *ref = load("embedding", ne);
-    if (e1 && e2 && ref) {
+    if (e1 && ref) {
         long n = 0;
         const float *d = medsam_embedding_data(e1, &n);
         CHECK(n == ne, "embedding has %ld values", n);
         t_close("tinyvit embedding 256x256 vs torch", d, ref, ne, 1e-5, 1e-5, 1e-5);
-        CHECK(memcmp(d, medsam_embedding_data(e2, &n), sizeof(float) * ne) == 0, "embedding: 1 and 2 threads differ");
     }
     float *box = load("box", 4), *lref = load("logits", 256L * 256), *iref = load("iou", 1);
     if (e1 && box && lref && iref) {
@@ -169,7 +167,7 @@ static void test_full(const medsam_model *m) {
         t_close("lite decoder IoU vs torch", &iou, iref, 1, 1e-6, 1e-5, 1e-5);
         free(logits);
     }
-    medsam_embedding_free(e1), medsam_embedding_free(e2);
+    medsam_embedding_free(e1);
     free(ref), free(box), free(lref), free(iref), free(chw), free(hwc);
 }
 
