@@ -125,8 +125,10 @@ static void test_stages(const medsam_model *m) {
         free(ref);
     }
     CHECK(cap.n > 0 && memcmp(cap.data[cap.n - 1], emb, sizeof(float) * ne) == 0, "trace 'neck' is the embedding");
-    CHECK(ms_tinyvit_encode(&c, m->enc_state, img, emb2, work, 2, NULL, NULL, &err) == MEDSAM_OK, "%s", err.message);
-    CHECK(memcmp(emb, emb2, sizeof(float) * ne) == 0, "tinyvit: 1 and 2 threads give different bits");
+    for (int nt = 2; nt <= 3; nt++) {
+        CHECK(ms_tinyvit_encode(&c, m->enc_state, img, emb2, work, nt, NULL, NULL, &err) == MEDSAM_OK, "%s", err.message);
+        CHECK(memcmp(emb, emb2, sizeof(float) * ne) == 0, "tinyvit: 1 and %d threads give different bits", nt);
+    }
 
     ms_config bad = c;
     bad.grid = 17;
