@@ -36,7 +36,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -94,6 +94,13 @@ bench-train: all
 # `medsam serve` under load: 32 clients, box requests on a cached embedding (p50 / p99, RSS).
 bench-serve: all
 	sh bench/serve_load.sh
+
+# LiteMedSAM's TinyViT encoder at 256x256 (random full-size weights in memory; no PyTorch, no checkpoint).
+bench-lite: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_lite.c $(BUILD)/libmedsam.a \
+	    -lpng -ljpeg -lz -lm -o $(BUILD)/bench/bench_lite
+	$(BUILD)/bench/bench_lite --threads $${BENCH_THREADS:-1,2} --reps $${BENCH_REPS:-5}
 
 clean:
 	rm -rf build build-asan build-mpi

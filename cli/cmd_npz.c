@@ -39,6 +39,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
                            v[0], v[1], v[2], v[3], W, H);
     }
     if (!rc && medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
+    if (!rc) rc = cli_sam_pipeline_only(m, o->model, "segment --npz");
     medsam_model_info info;
     if (!rc) {
         medsam_model_get_info(m, &info);

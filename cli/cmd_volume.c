@@ -369,7 +369,8 @@ int cli_run_volume(const vol_opts *o) {
     if (!rc) {
         t0 = cli_now();
         if (medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
-        else if (o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
+        else rc = cli_sam_pipeline_only(m, o->model, "3-D segment");
+        if (!rc && o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
     }
     if (!rc) {
         cli_progress prog;

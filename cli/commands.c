@@ -200,9 +200,10 @@ int cmd_embed(int argc, char **argv) {
     float *x = NULL;
     int W, H;
     medsam_embedding *emb = NULL;
-    rc = 0;
+    const size_t inlen = strlen(o.input);
+    rc = inlen >= 4 && strcmp(o.input + inlen - 4, ".npy") == 0 ? 0 : cli_sam_pipeline_only(m, o.model, "embedding an image file");
     t0 = now_s();
-    if (medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (!rc && medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
     if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
@@ -215,6 +216,15 @@ int cmd_embed(int argc, char **argv) {
     medsam_embedding_free(emb);
     medsam_model_free(m);
     return rc;
+}
+
+int cli_sam_pipeline_only(const medsam_model *m, const char *model_path, const char *what) {
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    if (strcmp(info.encoder, "vit") == 0) return 0;
+    return cli_failf("%s: %s checkpoint: %s is not supported yet (its preprocessing and postprocessing are not "
+                     "implemented; `medsam embed` takes a preprocessed (%d,%d,3) .npy in [0,1])",
+                     model_path, info.family, what, info.img_size, info.img_size);
 }
 
 int cmd_segment(int argc, char **argv) {
@@ -248,7 +258,8 @@ int cmd_segment(int argc, char **argv) {
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
     medsam_model_info info;
     medsam_model_get_info(m, &info);
-    rc = medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    rc = cli_sam_pipeline_only(m, o.model, "segment");
+    if (!rc) rc = medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
     if (!rc) {
         /* Check the boxes before the (slow) encoder runs. */
         for (int i = 0; i < o.nboxes && !rc; i++) {

@@ -146,6 +146,9 @@ static medsam_status backend_init(model_backend *b, const medsam_model *m, const
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     *b = (model_backend){m, vol, nx, ny, info.img_size, nthreads < 1 ? 1 : nthreads, NULL};
+    if (strcmp(info.encoder, "vit") != 0)  // this backend is MedSAM_Inference.py's pipeline
+        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "%s models: volume segmentation with LiteMedSAM's own "
+                        "preprocessing is not supported yet", info.family);
     b->input = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
     return b->input ? MEDSAM_OK : ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the encoder input");
 }
