@@ -33,7 +33,7 @@ class CError(ctypes.Structure):
 class ModelInfo(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int) for n in ("img_size", "embed_dim", "depth", "num_heads", "window_size",
                                              "patch_size", "emb_channels", "emb_size", "mask_size")] + \
-               [("num_params", ctypes.c_longlong)]
+               [("num_params", ctypes.c_longlong), ("encoder", ctypes.c_char_p), ("family", ctypes.c_char_p)]
 
 
 class Box(ctypes.Structure):

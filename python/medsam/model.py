@@ -78,11 +78,13 @@ class Model(Handle):
         mi = ModelInfo()
         lib.medsam_model_get_info(h.value, ctypes.byref(mi))
         self._info = {name: getattr(mi, name) for name, _ in ModelInfo._fields_}
+        for name in ("encoder", "family"):  # static C strings
+            self._info[name] = self._info[name].decode() if self._info[name] else ""
 
     @property
     def info(self):
         """Architecture facts: img_size, embed_dim, depth, num_heads, window_size, patch_size,
-        emb_channels, emb_size, mask_size, num_params."""
+        emb_channels, emb_size, mask_size, num_params, encoder ("vit" or "tinyvit"), family."""
         with self._use():
             return dict(self._info)
 
