@@ -142,6 +142,9 @@ typedef struct {
     size_t pixel_length;        /* bytes available (the element's value length) */
     int pixel_words_swapped;    /* OW in big endian: 1- and 8-bit samples sit in byte-swapped words */
     void *owned;                /* inflated data set (deflate syntax), owned */
+    int codec;                  /* compressed syntax (dicom_codec.h dcm_codec); 0: native pixel data */
+    void *encap;                /* fragment index of encapsulated Pixel Data (dcm_encap), owned */
+    char sop_class_uid[65], sop_instance_uid[65]; /* (0008,0016), (0008,0018) */
 } ms_dicom_file;
 
 /* Parses a complete file image. Values are checked for consistency (sizes,
