@@ -136,6 +136,15 @@ static int parse_numbers(const uint8_t *v, size_t n, double *out, int max, int *
     return 0;
 }
 
+/* Raw text value (padding removed, at most cap-1 bytes, NULs dropped). */
+static void get_raw(char *dst, size_t cap, const uint8_t *v, size_t n) {
+    while (n && (v[n - 1] == ' ' || v[n - 1] == 0)) n--;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++)
+        if (v[i]) dst[k++] = (char)v[i];
+    dst[k] = 0;
+}
+
 /* ---- parse state ---- */
 
 enum { H_IPP = 1, H_IOP = 2, H_PS = 4, H_THICK = 8, H_SBS = 16, H_SLOPE = 32, H_INTER = 64, H_WC = 128, H_WW = 256 };
@@ -287,6 +296,11 @@ static medsam_status take_frame_value(dcm_parser *p, int frame, uint32_t tag, co
                                       medsam_error *err) {
     ms_dicom_file *f = p->f;
     if (frame >= f->nframes) return MEDSAM_OK; /* more items than frames: ignored */
+    if (tag == TAG(0x0062, 0x000B) && n >= 2) { /* Referenced Segment Number (SEG) */
+        medsam_status st = frames_get(p, err);
+        if (st == MEDSAM_OK) f->frames[frame].segment = (int)rd16(v, f->big_endian);
+        return st;
+    }
     dcm_vals d = {0};
     medsam_status st = take_geometry(&d, tag, v, n, err);
     if (st != MEDSAM_OK || !d.has) return st;
@@ -337,6 +351,21 @@ static medsam_status take_top_value(dcm_parser *p, uint32_t tag, const uint8_t *
     case T_SOP_CLASS: get_text(f->sop_class_uid, sizeof f->sop_class_uid, v, n); break;
     case T_SOP_INSTANCE: get_text(f->sop_instance_uid, sizeof f->sop_instance_uid, v, n); break;
     case T_EXT_OFFSETS: p->eot = v, p->eot_len = n; break;
+    case TAG(0x0008, 0x0005): get_raw(f->ids.charset, sizeof f->ids.charset, v, n); break;
+    case TAG(0x0010, 0x0010): get_raw(f->ids.patient_name, sizeof f->ids.patient_name, v, n); break;
+    case TAG(0x0010, 0x0020): get_raw(f->ids.patient_id, sizeof f->ids.patient_id, v, n); break;
+    case TAG(0x0010, 0x0030): get_raw(f->ids.birth_date, sizeof f->ids.birth_date, v, n); break;
+    case TAG(0x0010, 0x0040): get_raw(f->ids.sex, sizeof f->ids.sex, v, n); break;
+    case TAG(0x0020, 0x000D): get_raw(f->ids.study_uid, sizeof f->ids.study_uid, v, n); break;
+    case TAG(0x0008, 0x0020): get_raw(f->ids.study_date, sizeof f->ids.study_date, v, n); break;
+    case TAG(0x0008, 0x0030): get_raw(f->ids.study_time, sizeof f->ids.study_time, v, n); break;
+    case TAG(0x0008, 0x0090): get_raw(f->ids.referring, sizeof f->ids.referring, v, n); break;
+    case TAG(0x0020, 0x0010): get_raw(f->ids.study_id, sizeof f->ids.study_id, v, n); break;
+    case TAG(0x0008, 0x0050): get_raw(f->ids.accession, sizeof f->ids.accession, v, n); break;
+    case TAG(0x0020, 0x0052): get_raw(f->ids.for_uid, sizeof f->ids.for_uid, v, n); break;
+    case TAG(0x0020, 0x1040): get_raw(f->ids.position_ref, sizeof f->ids.position_ref, v, n); break;
+    case TAG(0x0018, 0x0015): get_raw(f->ids.body_part, sizeof f->ids.body_part, v, n); break;
+    case TAG(0x0020, 0x0060): get_raw(f->ids.laterality, sizeof f->ids.laterality, v, n); break;
     case T_INSTANCE_NUMBER:
         if (n && get_int(tag, vr, 0, big, v, n, &x, NULL) == MEDSAM_OK) f->instance_number = x, f->has_instance_number = 1;
         break; /* an unreadable Instance Number only loses a sort key */
