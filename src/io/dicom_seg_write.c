@@ -171,8 +171,8 @@ medsam_status ms_dicom_seg_write(const char *path, const char *source, const voi
         if (!r.slices[k].sop_instance_uid[0] || !r.slices[k].sop_class_uid[0])
             st = ms_error(err, MEDSAM_ERR_FORMAT, "%s: the source has no SOP Class/Instance UID to reference (slice %d)",
                           source, k);
-    if (st == MEDSAM_OK && !r.ids.study_uid[0])
-        st = ms_error(err, MEDSAM_ERR_FORMAT, "%s: the source has no Study Instance UID", source);
+    if (st == MEDSAM_OK && !r.ids.study_uid[0]) /* a source without one (not conformant): a new study */
+        st = dw_new_uid(r.ids.study_uid, err);
     int geometry = r.has_iop && r.ids.for_uid[0];
     for (int k = 0; k < nz; k++) geometry &= r.slices[k].has_ipp;
     char series_uid[65], sop_uid[65], org_uid[65];

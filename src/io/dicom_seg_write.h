@@ -8,9 +8,12 @@
  * Derivation Image / Source Image (SOP class, instance, frame number),
  * Plane Position, Segment Identification, Frame Content with Dimension Index
  * Values (segment, slice), shared Plane Orientation and Pixel Measures; patient
- * and study attributes and the frame of reference copied from the source; new
- * Study-independent UIDs (series, instance, dimension organisation) under
- * 2.25 (dicom_write.h). Checked with dciodvfy (dicom3tools). */
+ * and study attributes and the frame of reference copied from the source (a
+ * source without a Study Instance UID gets a new one); new UIDs (series,
+ * instance, dimension organisation) under 2.25 (dicom_write.h). Without a
+ * frame of reference, orientation and a position on every slice, the
+ * geometry is left out and the second dimension is In-Stack Position Number.
+ * Checked with dciodvfy (dicom3tools). */
 #ifndef MS_IO_DICOM_SEG_WRITE_H
 #define MS_IO_DICOM_SEG_WRITE_H
 #include "medsam.h"

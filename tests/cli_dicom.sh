@@ -1,0 +1,120 @@
+#!/bin/sh
+# `medsam segment` on clinical DICOM: compressed lossless twins give the mask of
+# their uncompressed original; a one-slice DICOM takes -b like a 2-D image (PNG
+# output included); DICOM SEG output (-o OUT.dcm, --dicom-seg) passes dciodvfy
+# (dicom3tools) without errors, and its frames equal the NIfTI labels of the same
+# run (checked with pydicom + nibabel when Debian's python3 has them); bad input
+# gives one line and writes nothing.
+. tests/lib_cli.sh
+M=tests/fixtures/tiny/model.pth
+D=tests/fixtures/dicom
+P=${MS_PYDICOM_DATA:-/usr/lib/python3/dist-packages/pydicom/data/test_files}
+
+# one-slice DICOM: -b without --slice, PNG out (issue 10)
+if $B segment -m $M -i $D/mr_single.dcm -b 2,3,10,11 -o "$T/one.png" 2>"$T/err" &&
+    [ "$(head -c 8 "$T/one.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ]; then
+    ok "one-slice DICOM: -b to PNG"
+else
+    bad "one-slice DICOM -b: $(cat "$T/err")"
+fi
+# the same as --slice 0
+$B segment -m $M -i $D/mr_single.dcm --slice 0 -b 2,3,10,11 -o "$T/one0.png" 2>/dev/null
+cmp -s "$T/one.png" "$T/one0.png" && ok "-b on one slice = --slice 0 -b" || bad "-b on one slice differs from --slice 0"
+expect "-b on a real volume still needs --slice" "needs --slice Z" $B segment -m $M -i $D/ct_series -b 2,2,10,10 -o "$T/out.png"
+
+# lossless twins: identical masks (PNG bytes) from MR_small.dcm and its compressed copies
+if [ -e "$P/MR_small.dcm" ]; then
+    $B segment -m $M -i "$P/MR_small.dcm" -b 10,12,50,52 -o "$T/mr.png" 2>"$T/err" || bad "MR_small: $(cat "$T/err")"
+    for f in MR_small_RLE.dcm MR_small_jp2klossless.dcm MR_small_jpeg_ls_lossless.dcm; do
+        if $B segment -m $M -i "$P/$f" -b 10,12,50,52 -o "$T/twin.png" 2>"$T/err" && cmp -s "$T/mr.png" "$T/twin.png"; then
+            ok "$f: mask identical to MR_small.dcm's"
+        else
+            bad "$f: $(cat "$T/err")"
+        fi
+    done
+    # JPEG lossless (process 14 SV1): the RGB twin of SC_rgb.dcm
+    if [ -e "$P/SC_rgb_jpeg_gdcm.dcm" ] && [ -e "$P/SC_rgb.dcm" ]; then
+        $B segment -m $M -i "$P/SC_rgb.dcm" -b 10,10,80,80 -o "$T/rgb.png" 2>/dev/null
+        if $B segment -m $M -i "$P/SC_rgb_jpeg_gdcm.dcm" -b 10,10,80,80 -o "$T/rgbj.png" 2>"$T/err" && cmp -s "$T/rgb.png" "$T/rgbj.png"; then
+            ok "SC_rgb_jpeg_gdcm.dcm (JPEG lossless SV1): mask identical to SC_rgb.dcm's"
+        else
+            bad "JPEG lossless twin: $(cat "$T/err")"
+        fi
+    fi
+else
+    echo "skip: pydicom test files not found ($P)"
+fi
+
+# DICOM SEG beside NIfTI, same run
+if $B segment -m $M -i $D/ct_series -B 2,2,0,18,20,3 -B 5,5,1,10,10,2 -o "$T/ct.nii" --dicom-seg "$T/ct_seg.dcm" 2>"$T/err" &&
+    [ -s "$T/ct.nii" ] && [ -s "$T/ct_seg.dcm" ]; then
+    ok "CT series: NIfTI and DICOM SEG written"
+else
+    bad "CT series SEG: $(cat "$T/err")"
+fi
+$B segment -m $M -i $D/be_multiframe.dcm -B 1,1,0,5,4,2 -o "$T/mf_seg.dcm" 2>"$T/err" && ok "multi-frame source: -o .dcm" ||
+    bad "multi-frame SEG: $(cat "$T/err")"
+$B segment -m $M -i $D/mr_single.dcm -b 2,3,10,11 -o "$T/one_seg.dcm" 2>"$T/err" && ok "one slice: -b to SEG" ||
+    bad "one-slice SEG: $(cat "$T/err")"
+segs="ct_seg mf_seg one_seg"
+if [ -e "$P/CT_small.dcm" ]; then  # a source with a frame of reference: plane position / orientation in the SEG
+    $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -b 60,60,120,120 -o "$T/geo_seg.dcm" 2>"$T/err" &&
+        ok "CT_small.dcm (frame of reference): two boxes to SEG" || bad "CT_small SEG: $(cat "$T/err")"
+    segs="$segs geo_seg"
+fi
+if command -v dciodvfy >/dev/null 2>&1; then
+    for f in $segs; do
+        dciodvfy "$T/$f.dcm" >"$T/v.txt" 2>&1
+        if [ ! -s "$T/$f.dcm" ]; then bad "dciodvfy $f.dcm: not written"
+        elif grep -q '^Error' "$T/v.txt"; then bad "dciodvfy $f.dcm: $(grep '^Error' "$T/v.txt" | head -3)"
+        else ok "dciodvfy $f.dcm: no errors ($(grep -c '^Warning' "$T/v.txt") warning(s))"; fi
+    done
+else
+    echo "skip: dciodvfy not installed (Debian dicom3tools)"
+fi
+# pydicom reads the SEG; its frames, placed by their source image references, equal the NIfTI labels
+if /usr/bin/python3 -c "import pydicom, nibabel, numpy" 2>/dev/null; then
+    if /usr/bin/python3 - "$T/ct_seg.dcm" "$T/ct.nii" $D/ct_series >"$T/py.txt" 2>&1 <<'PY'
+import glob, sys
+import nibabel, numpy as np, pydicom
+seg = pydicom.dcmread(sys.argv[1])
+lab = np.asarray(nibabel.load(sys.argv[2]).dataobj)          # (x, y, z)
+src = []
+for p in glob.glob(sys.argv[3] + "/*"):
+    try:
+        s = pydicom.dcmread(p)
+    except pydicom.errors.InvalidDicomError:
+        continue
+    if "PixelData" in s:
+        src.append(s)
+iop = np.array(src[0].ImageOrientationPatient, float)
+n = np.cross(iop[:3], iop[3:])
+src.sort(key=lambda s: float(n @ np.array(s.ImagePositionPatient, float)))
+z_of = {s.SOPInstanceUID: z for z, s in enumerate(src)}
+frames = seg.pixel_array.reshape(int(seg.NumberOfFrames), seg.Rows, seg.Columns)
+rec = np.zeros(lab.shape[::-1], np.int64)                     # (z, y, x)
+for f, fg in enumerate(seg.PerFrameFunctionalGroupsSequence):
+    s = fg.SegmentIdentificationSequence[0].ReferencedSegmentNumber
+    z = z_of[fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID]
+    if "PlanePositionSequence" in fg:  # with a frame of reference in the source
+        assert np.allclose([float(x) for x in fg.PlanePositionSequence[0].ImagePositionPatient],
+                           [float(x) for x in src[z].ImagePositionPatient])
+    rec[z][frames[f] > 0] = s
+assert seg.SegmentSequence[0].SegmentAlgorithmType == "AUTOMATIC"
+assert np.array_equal(rec, np.transpose(lab, (2, 1, 0))), "frames differ from the NIfTI labels"
+print("frames", len(frames), "labels", np.bincount(lab.ravel()).tolist())
+PY
+    then ok "pydicom reads the SEG; frames equal the NIfTI labels ($(cat "$T/py.txt"))"
+    else bad "SEG vs NIfTI: $(tail -2 "$T/py.txt")"; fi
+else
+    echo "skip: SEG vs NIfTI through pydicom (Debian python3-pydicom / python3-nibabel not found)"
+fi
+
+# bad input: SEG from a non-DICOM input, a bad --dicom-seg name, a compressed syntax still refused
+expect "SEG needs a DICOM input" "DICOM SEG needs a DICOM input" \
+    $B segment -m $M -i tests/fixtures/volume/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/out.dcm"
+expect "--dicom-seg name" "ends in .dcm" $B segment -m $M -i $D/ct_series -B 2,2,0,18,20,3 -o "$T/out.nii" --dicom-seg "$T/out.seg"
+if [ -e "$P/JPEG-lossy.dcm" ]; then
+    expect "12-bit JPEG refused with the reason" "12-bit JPEG" $B segment -m $M -i "$P/JPEG-lossy.dcm" -b 1,1,50,50 -o "$T/out.png"
+fi
+summary
