@@ -64,9 +64,11 @@ static void test_pydicom_files(void) {
         int got = sscanf(line, "%199s %79s %39s %d %d %d %15s %lu %lf %39s", name, syntax, w3, &rows, &cols, &spp, dtype,
                          &crc, &sum, handler);
         char path[512];
-        snprintf(path, sizeof path, "%s/%s", g_dir, name);
+        if (!strncmp(name, "fixtures/", 9)) snprintf(path, sizeof path, "tests/fixtures/dicom/codecs/%s", name + 9);
+        else snprintf(path, sizeof path, "%s/%s", g_dir, name);
         size_t len;
         uint8_t *buf = t_slurp(path, &len);
+        CHECK(buf || strncmp(name, "fixtures/", 9), "%s: committed fixture missing", name);
         if (!buf) {
             skipped++;
             continue;
@@ -332,14 +334,38 @@ static void test_truncations(void) {
     }
 }
 
+/* MONOCHROME1 reads as its MONOCHROME2 twin holding (min + max) - v, rescale included. */
+static void test_monochrome1(void) {
+    static const char *pairs[][2] = {{"monochrome1_u12.dcm", "monochrome2_u12.dcm"}, {"monochrome1_s10.dcm", "monochrome2_s10.dcm"}};
+    for (int i = 0; i < 2; i++) {
+        char a[256], b[256];
+        snprintf(a, sizeof a, "tests/fixtures/dicom/codecs/%s", pairs[i][0]);
+        snprintf(b, sizeof b, "tests/fixtures/dicom/codecs/%s", pairs[i][1]);
+        ms_volume va, vb;
+        ms_dicom_meta ma;
+        medsam_error err;
+        medsam_status sa = ms_dicom_read(a, &va, &ma, &err), sb = ms_dicom_read(b, &vb, NULL, &err);
+        CHECK(sa == MEDSAM_OK && sb == MEDSAM_OK, "%s: %s", pairs[i][0], err.message);
+        if (sa == MEDSAM_OK && sb == MEDSAM_OK) {
+            size_t n = (size_t)va.nx * va.ny * (size_t)ms_voxel_type_size(va.datatype);
+            CHECK(va.datatype == vb.datatype && !memcmp(va.data, vb.data, n) && va.scl_slope == vb.scl_slope &&
+                      va.scl_inter == vb.scl_inter && !strcmp(ma.photometric, "MONOCHROME1"),
+                  "%s is not its inverted MONOCHROME2 twin", pairs[i][0]);
+        }
+        if (sa == MEDSAM_OK) ms_volume_free(&va);
+        if (sb == MEDSAM_OK) ms_volume_free(&vb);
+    }
+}
+
 int main(void) {
     g_dir = getenv("MS_PYDICOM_DATA") ? getenv("MS_PYDICOM_DATA") : PYDICOM_DEFAULT;
     test_made_files();
+    test_monochrome1();
+    test_pydicom_files(); /* the committed fixtures always; pydicom's files when present */
     struct stat sb;
     if (stat(g_dir, &sb) != 0) {
         printf("skip: pydicom test files not found at %s (python3-pydicom)\n", g_dir);
     } else {
-        test_pydicom_files();
         test_lossless_twins();
         test_truncations();
     }

@@ -23,6 +23,8 @@ import zlib
 
 import numpy as np
 import pydicom
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pydicom.pixel_data_handlers import gdcm_handler, numpy_handler, pillow_handler, rle_handler
 from pydicom.pixel_data_handlers.util import convert_color_space
 
@@ -65,6 +67,109 @@ def decode(ds):
     raise RuntimeError("no handler")
 
 
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "dicom", "codecs")
+
+
+def _new_ds(syntax, rows, cols, bits, stored, signed, spp=1, pi="MONOCHROME2", nframes=1):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["medsam.c codec fixture", syntax, str(rows), pi])
+    meta.TransferSyntaxUID = syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OT"
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=["medsam.c codec fixture study"])
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=["medsam.c codec fixture series", syntax, pi])
+    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, spp
+    ds.PhotometricInterpretation = pi
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, stored, stored - 1
+    ds.PixelRepresentation = 1 if signed else 0
+    if spp == 3:
+        ds.PlanarConfiguration = 0
+    if nframes > 1:
+        ds.NumberOfFrames = nframes
+    return ds
+
+
+def _save(ds, name, frames=None):
+    from pydicom.encaps import encapsulate
+    if frames is not None:
+        ds.PixelData = encapsulate(frames, has_bot=True)
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
+    os.makedirs(FIX, exist_ok=True)
+    ds.save_as(os.path.join(FIX, name), write_like_original=False)
+
+
+def _gdcm_check(path, want):
+    ds = pydicom.dcmread(path)
+    got = gdcm_handler.get_pixeldata(ds)
+    from pydicom.pixel_data_handlers.util import reshape_pixel_array
+    got = reshape_pixel_array(ds, got).reshape(want.shape)
+    if not np.array_equal(got.astype(np.int64), want.astype(np.int64)):
+        raise SystemExit("GDCM decodes %s differently from the encoder's input" % path)
+
+
+def make_files(rng):
+    """Hand-made fixtures: JPEG lossless with every predictor, point transform
+    and restart intervals (checked by GDCM), MONOCHROME1 and its inverted
+    MONOCHROME2 twin. Returns (name, expected array (frames, rows, cols, spp), dtype, checker)."""
+    from jpeg_lossless_encode import encode
+    out = []
+    rows, cols = 20, 24
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    base = (800 * np.sin(xx / 4.0) * np.cos(yy / 5.0)).astype(np.int64)
+    # 7 frames, predictors 1..7; frame 3 and 7 with restart intervals, frame 5 with point transform 2
+    frames, want = [], []
+    for k, sel in enumerate(range(1, 8)):
+        a = base + rng.integers(-300, 300, size=(rows, cols)) - 1024 * (k % 2)
+        a = np.clip(a, -2048, 2047)
+        pt = 2 if sel == 5 else 0
+        rr = 2 if sel == 3 else 3 if sel == 7 else 0
+        frames.append(encode((a & 0xFFF)[:, :, None], 12, sel, pt=pt, restart_rows=rr))
+        w = ((a & 0xFFF) >> pt) << pt
+        w = np.where(w >= 2048, w - 4096, w)
+        want.append(w[:, :, None])
+    ds = _new_ds("1.2.840.10008.1.2.4.57", rows, cols, 16, 12, True, nframes=7)
+    _save(ds, "jpll_predictors.dcm", frames)
+    want = np.stack(want)
+    _gdcm_check(os.path.join(FIX, "jpll_predictors.dcm"), want)
+    out.append(("jpll_predictors.dcm", want, np.int16))
+    # 16-bit unsigned, full range jumps (difference 32768: SSSS 16), SV1
+    a = rng.integers(0, 65536, size=(rows, cols))
+    a[::3, ::2] = 0
+    a[1::3, 1::2] = 65535
+    a[0, 1] = 32768
+    ds = _new_ds("1.2.840.10008.1.2.4.70", rows, cols, 16, 16, False)
+    _save(ds, "jpll_u16.dcm", [encode(a[:, :, None], 16, 1)])
+    _gdcm_check(os.path.join(FIX, "jpll_u16.dcm"), a.reshape(1, rows, cols, 1))
+    out.append(("jpll_u16.dcm", a.reshape(1, rows, cols, 1), np.uint16))
+    # 8-bit RGB, three interleaved components, predictor 6
+    a = np.clip(np.stack([base // 8 + 128, base // 16 + 100, 200 - base // 12], -1) + rng.integers(0, 20, size=(rows, cols, 3)), 0, 255)
+    ds = _new_ds("1.2.840.10008.1.2.4.57", rows, cols, 8, 8, False, spp=3, pi="RGB")
+    _save(ds, "jpll_rgb.dcm", [encode(a, 8, 6, restart_rows=5)])
+    _gdcm_check(os.path.join(FIX, "jpll_rgb.dcm"), a.reshape(1, rows, cols, 3))
+    out.append(("jpll_rgb.dcm", a.reshape(1, rows, cols, 3), np.uint8))
+    # MONOCHROME1, unsigned 12 bits in 16 and signed 10 bits in 16, uncompressed; MONOCHROME2 twins hold
+    # the inverted values ((min + max) - v over the stored range)
+    for signed, bits in ((False, 12), (True, 10)):
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        a = rng.integers(lo, hi + 1, size=(rows, cols))
+        tag = "s%d" % bits if signed else "u%d" % bits
+        for pi, data in (("MONOCHROME1", a), ("MONOCHROME2", lo + hi - a)):
+            ds = _new_ds("1.2.840.10008.1.2.1", rows, cols, 16, bits, signed, pi=pi)
+            ds.RescaleSlope, ds.RescaleIntercept = "2", "-100"
+            ds.PixelData = (data.astype(np.int16 if signed else np.uint16)).tobytes()
+            _save(ds, "%s_%s.dcm" % (pi.lower(), tag))
+        out.append(("monochrome1_%s.dcm" % tag, (lo + hi - a).reshape(1, rows, cols, 1), np.int16 if signed else np.uint16))
+    return out
+
+
 def main():
     print("# made by tools/ref/make_dicom_codec_fixtures.py (pydicom %s, numpy %s)" % (pydicom.__version__, np.__version__))
     for name, refused in FILES:
@@ -103,6 +208,15 @@ def main():
         data = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
         print("%s %s %d %d %d %d %s %d %d %s" % (name, syntax, nf, ds.Rows, ds.Columns, spp, np.dtype(dt).name,
                                               zlib.crc32(data), int(a.astype(np.int64).sum()), handler))
+    # hand-made files (tests/fixtures/dicom/codecs/): the expected arrays are the encoder's input
+    for name, want, dt in make_files(np.random.default_rng(20251206)):
+        ds = pydicom.dcmread(os.path.join(FIX, name))
+        a = want.astype(dt)
+        data = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+        checker = "gdcm_handler" if name.startswith("jpll") else "rule"
+        print("fixtures/%s %s %d %d %d %d %s %d %d %s" % (name, ds.file_meta.TransferSyntaxUID, a.shape[0], a.shape[1],
+                                                        a.shape[2], a.shape[3], np.dtype(dt).name, zlib.crc32(data),
+                                                        int(a.astype(np.int64).sum()), checker))
 
 
 if __name__ == "__main__":
