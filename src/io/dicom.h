@@ -5,8 +5,10 @@
  * endian) or a bare data set without preamble (found by its first element).
  * Transfer syntaxes: Implicit VR LE (1.2.840.10008.1.2), Explicit VR LE
  * (...1.2.1), Deflated Explicit VR LE (...1.2.1.99) and Explicit VR BE
- * (...1.2.2). Compressed syntaxes (JPEG, JPEG-LS, JPEG 2000, RLE, video)
- * give MEDSAM_ERR_UNSUPPORTED with a message naming the syntax. Sequences
+ * (...1.2.2); encapsulated RLE, JPEG baseline/extended 8-bit, JPEG lossless
+ * (process 14), JPEG-LS and JPEG 2000 through dicom_codec.h. Other compressed
+ * syntaxes (12-bit JPEG, HTJ2K, multi-component J2K, video) give
+ * MEDSAM_ERR_UNSUPPORTED with a message naming the syntax. Sequences
  * (defined or undefined lengths, UN with undefined length = implicit VR) are
  * walked with an explicit stack (no recursion) up to MS_DICOM_MAX_DEPTH;
  * values inside them are ignored except the enhanced multi-frame functional
@@ -17,8 +19,10 @@
  * unsigned (Pixel Representation); the Bits Stored bits end at High Bit
  * (usually Bits Stored - 1; others are shifted down), the bits above are
  * masked (unsigned) or replaced by the sign bit (signed). Samples per Pixel 1
- * (MONOCHROME1/2 and PALETTE COLOR kept as stored indices) or 3 with RGB
- * photometric interpretation, 8 bits, planar configuration 0 or 1 (-> RGB24).
+ * (MONOCHROME2 and PALETTE COLOR as stored; MONOCHROME1 inverted within the
+ * stored range, dicom_colour.c) or 3 (RGB, YBR_FULL, YBR_FULL_422 -> RGB as
+ * pydicom's convert_color_space; YBR_RCT/ICT in JPEG 2000), 8 bits, planar
+ * configuration 0 or 1 (-> RGB24).
  *
  * Volume layout: x = column (fastest), y = row, z = slice, as the pixel data
  * is stored. Slices are sorted along the slice normal n = row cosine x
@@ -36,8 +40,8 @@
  * Number (then file name, frame), codes are 0, pixdim holds the spacings.
  *
  * Not handled: Siemens mosaics (refused), Modality LUT Sequence (ignored),
- * MONOCHROME1 and PALETTE COLOR are kept as stored (meta.photometric says
- * which), YBR colour spaces (refused).
+ * PALETTE COLOR is kept as stored indices (meta.photometric says so),
+ * YBR_PARTIAL and other colour spaces (refused), 16/32-bit colour (refused).
  *
  * Rescale Slope/Intercept go to the volume's scl_slope/scl_inter, so that
  * ms_volume_to_f32 gives modality units (e.g. Hounsfield). When they differ
