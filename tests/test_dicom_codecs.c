@@ -144,6 +144,31 @@ static void test_lossless_twins(void) {
     ms_volume_free(&a);
 }
 
+/* An enhanced multi-frame file (functional groups, frames out of spatial
+ * order) compressed with RLE and JPEG lossless reads as the same volume. */
+static void test_multiframe_twins(void) {
+    ms_volume a, b;
+    medsam_error err;
+    if (ms_dicom_read("tests/fixtures/dicom/be_multiframe.dcm", &a, NULL, &err) != MEDSAM_OK) {
+        CHECK(0, "be_multiframe.dcm: %s", err.message);
+        return;
+    }
+    static const char *twins[] = {"be_multiframe_rle.dcm", "be_multiframe_jpll.dcm"};
+    for (int i = 0; i < 2; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/dicom/codecs/%s", twins[i]);
+        medsam_status st = ms_dicom_read(path, &b, NULL, &err);
+        CHECK(st == MEDSAM_OK, "%s: %s", twins[i], err.message);
+        if (st != MEDSAM_OK) continue;
+        size_t bytes = (size_t)a.nx * a.ny * a.nz * (size_t)ms_voxel_type_size(a.datatype);
+        CHECK(b.nz == a.nz && b.datatype == a.datatype && !memcmp(a.data, b.data, bytes) && !memcmp(a.srow, b.srow, sizeof a.srow) &&
+                  a.scl_slope == b.scl_slope && a.scl_inter == b.scl_inter,
+              "%s: volume or geometry differs from be_multiframe.dcm", twins[i]);
+        ms_volume_free(&b);
+    }
+    ms_volume_free(&a);
+}
+
 /* ---- hand-made encapsulated files ---- */
 
 typedef struct {
@@ -361,6 +386,7 @@ int main(void) {
     g_dir = getenv("MS_PYDICOM_DATA") ? getenv("MS_PYDICOM_DATA") : PYDICOM_DEFAULT;
     test_made_files();
     test_monochrome1();
+    test_multiframe_twins();
     test_pydicom_files(); /* the committed fixtures always; pydicom's files when present */
     struct stat sb;
     if (stat(g_dir, &sb) != 0) {
