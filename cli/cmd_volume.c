@@ -328,8 +328,8 @@ int cli_run_volume(const vol_opts *o_in) {
     const vol_opts *o = &one;
     const out_kind kind = cli_output_kind(o->output);
     if (kind == OUT_BAD)
-        return usage_err("-o %s: a volume result is written as .nii, .nii.gz, .npz, .dcm (DICOM SEG) or .png (one slice)",
-                         o->output);
+        return usage_err("-o %s: a volume result is written as .nii, .nii.gz or .npz, or .dcm for DICOM SEG (.png only "
+                         "with --slice)", o->output);
     const char *seg_path = kind == OUT_DICOM_SEG ? o->output : o->dicom_seg;
     if (o->dicom_seg && cli_output_kind(o->dicom_seg) != OUT_DICOM_SEG)
         return usage_err("--dicom-seg %s: the SEG file name ends in .dcm", o->dicom_seg);
@@ -346,7 +346,8 @@ int cli_run_volume(const vol_opts *o_in) {
     if (!o->has_slice && o->n2 && nz == 1) one.has_slice = 1, one.slice = 0; /* a 2-D image (CR/DX, one slice) */
     if (!o->has_slice && o->n2) rc = usage_err("%s", "-b on a volume needs --slice Z (or use -B x0,y0,z0,x1,y1,z1)");
     else if (kind == OUT_PNG && !o->has_slice)
-        rc = usage_err("-o %s: .png holds one slice: give --slice Z with -b boxes", o->output);
+        rc = usage_err("-o %s: a volume result is written as .nii, .nii.gz or .npz, or .dcm for DICOM SEG (.png only "
+                       "with --slice)", o->output);
     else if (seg_path && strcmp(vi.format, "dicom"))
         rc = usage_err("-o %s: DICOM SEG needs a DICOM input (file or series folder)", seg_path);
     if (rc) {
