@@ -243,6 +243,7 @@ static medsam_status frames_get(dcm_parser *p, medsam_error *err) {
     if (f->frames) return MEDSAM_OK;
     double bits = (double)(f->rows > 0 ? f->rows : 1) * (f->columns > 0 ? f->columns : 1) *
                   (f->samples_per_pixel > 0 ? f->samples_per_pixel : 1) * (f->bits_allocated > 0 ? f->bits_allocated : 1);
+    if (f->codec) bits = 64; /* compressed: each frame takes at least one 8-byte item header */
     if ((double)f->nframes * bits > 8.0 * (double)p->len)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Number of Frames %d does not fit in a file of %zu bytes", f->nframes,
                         p->len);

@@ -184,6 +184,34 @@ def make_files(rng):
     _gdcm_check(os.path.join(FIX, "be_multiframe_jpll.dcm"), arr.reshape(nf, ds.Rows, ds.Columns, 1))
     for name in ("be_multiframe_rle.dcm", "be_multiframe_jpll.dcm"):
         out.append((name, arr.reshape(nf, ds.Rows, ds.Columns, 1), np.int16))
+    # 24 frames of 64 x 64 that compress ~100:1 with per-frame functional groups: a compressed file much
+    # smaller than its decoded frames must not be taken for a lying Number of Frames
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    nf, r, c = 24, 64, 64
+    arr = np.zeros((nf, r, c), np.int16)
+    for k in range(nf):
+        arr[k, 10 + k: 30 + k, 20:40] = 100 * k - 1000
+    ds = _new_ds("1.2.840.10008.1.2.5", r, c, 16, 16, True, nframes=nf)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"  # Enhanced CT
+    shared = Dataset()
+    pm, po = Dataset(), Dataset()
+    pm.PixelSpacing, pm.SliceThickness = ["0.5", "0.5"], "2"
+    po.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = Sequence([pm]), Sequence([po])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    order = np.random.default_rng(7).permutation(nf)
+    per = []
+    for k in range(nf):
+        it, pp = Dataset(), Dataset()
+        pp.ImagePositionPatient = ["0", "0", str(2 * int(order[k]))]
+        it.PlanePositionSequence = Sequence([pp])
+        per.append(it)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per)
+    ds.PixelData = arr.tobytes()
+    ds.compress(RLELossless, arr)
+    _save(ds, "enhanced_ct_rle.dcm")
+    out.append(("enhanced_ct_rle.dcm", arr.reshape(nf, r, c, 1), np.int16))
     return out
 
 
