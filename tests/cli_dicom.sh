@@ -32,7 +32,13 @@ if [ -e "$P/MR_small.dcm" ]; then
             bad "$f: $(cat "$T/err")"
         fi
     done
-    # JPEG lossless (process 14 SV1): the RGB twin of SC_rgb.dcm
+    # JPEG lossless (process 14 SV1): MR_small's twin (committed, made by tools/ref/jpeg_lossless_encode.py, GDCM-checked)
+    if $B segment -m $M -i $D/codecs/MR_small_jpeg_lossless.dcm -b 10,12,50,52 -o "$T/twin.png" 2>"$T/err" && cmp -s "$T/mr.png" "$T/twin.png"; then
+        ok "MR_small_jpeg_lossless.dcm: mask identical to MR_small.dcm's"
+    else
+        bad "MR_small_jpeg_lossless.dcm: $(cat "$T/err")"
+    fi
+    # and the RGB twin of SC_rgb.dcm
     if [ -e "$P/SC_rgb_jpeg_gdcm.dcm" ] && [ -e "$P/SC_rgb.dcm" ]; then
         $B segment -m $M -i "$P/SC_rgb.dcm" -b 10,10,80,80 -o "$T/rgb.png" 2>/dev/null
         if $B segment -m $M -i "$P/SC_rgb_jpeg_gdcm.dcm" -b 10,10,80,80 -o "$T/rgbj.png" 2>"$T/err" && cmp -s "$T/rgb.png" "$T/rgbj.png"; then

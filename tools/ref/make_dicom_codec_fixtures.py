@@ -212,6 +212,13 @@ def make_files(rng):
     ds.compress(RLELossless, arr)
     _save(ds, "enhanced_ct_rle.dcm")
     out.append(("enhanced_ct_rle.dcm", arr.reshape(nf, r, c, 1), np.int16))
+    # MR_small.dcm's JPEG lossless (process 14 SV1) twin: the fourth lossless copy of MR_small
+    ds = pydicom.dcmread(os.path.join(D, "MR_small.dcm"))
+    arr = ds.pixel_array.astype(np.int16)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.70"
+    _save(ds, "MR_small_jpeg_lossless.dcm", [encode(arr.astype(np.int64)[:, :, None] & 0xFFFF, 16, 1)])
+    _gdcm_check(os.path.join(FIX, "MR_small_jpeg_lossless.dcm"), arr.reshape(1, ds.Rows, ds.Columns, 1))
+    out.append(("MR_small_jpeg_lossless.dcm", arr.reshape(1, ds.Rows, ds.Columns, 1), np.int16))
     return out
 
 
@@ -258,7 +265,7 @@ def main():
         ds = pydicom.dcmread(os.path.join(FIX, name))
         a = want.astype(dt)
         data = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
-        checker = "gdcm_handler" if "jpll" in name else "rule"
+        checker = "gdcm_handler" if "jpll" in name or "jpeg_lossless" in name else "rule"
         print("fixtures/%s %s %d %d %d %d %s %d %d %s" % (name, ds.file_meta.TransferSyntaxUID, a.shape[0], a.shape[1],
                                                         a.shape[2], a.shape[3], np.dtype(dt).name, zlib.crc32(data),
                                                         int(a.astype(np.int64).sum()), checker))
