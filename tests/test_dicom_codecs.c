@@ -203,6 +203,9 @@ static void elem_us(buf_t *o, unsigned g, unsigned e, unsigned v) { uint8_t x[2]
 
 /* A Part 10 file: `syntax`, rows x cols, 8 or 16 bits, nframes, then the
  * given encapsulated bytes (items) after the Pixel Data header. */
+static const uint8_t *g_eot; /* an Extended Offset Table to put before Pixel Data (OV), or NULL */
+static size_t g_eot_n;
+
 static buf_t make_file(const char *syntax, int rows, int cols, int bits, int nframes, const uint8_t *items, size_t n) {
     buf_t o = {0};
     uint8_t pre[128] = {0};
@@ -222,6 +225,7 @@ static buf_t make_file(const char *syntax, int rows, int cols, int bits, int nfr
     elem_us(&o, 0x28, 0x10, (unsigned)rows), elem_us(&o, 0x28, 0x11, (unsigned)cols);
     elem_us(&o, 0x28, 0x100, (unsigned)bits), elem_us(&o, 0x28, 0x101, (unsigned)bits);
     elem_us(&o, 0x28, 0x102, (unsigned)bits - 1), elem_us(&o, 0x28, 0x103, 0);
+    if (g_eot) put16(&o, 0x7FE0), put16(&o, 0x1), put(&o, "OV\0\0", 4), put32(&o, (uint32_t)g_eot_n), put(&o, g_eot, g_eot_n);
     put16(&o, 0x7FE0), put16(&o, 0x10), put(&o, "OB\0\0", 4), put32(&o, 0xFFFFFFFFu);
     put(&o, items, n);
     return o;
@@ -286,6 +290,31 @@ static void test_made_files(void) {
         o = make_file(RLE, 2, 2, 8, 2, it3.b, it3.n);
         expect_refused("BOT count", &o, "Basic Offset Table of 12 bytes for 2 frames");
         free(it.b), free(bot.b), free(it2.b), free(it3.b);
+    }
+    /* Extended Offset Table (empty BOT): frame 2 split over two fragments; then a lying one */
+    {
+        buf_t it = {0}, eot = {0};
+        size_t half = f1.n / 2 & ~(size_t)1;
+        item(&it, NULL, 0), item(&it, f0.b, (uint32_t)f0.n), item(&it, f1.b, (uint32_t)half);
+        item(&it, f1.b + half, (uint32_t)(f1.n - half)), seq_end(&it);
+        put32(&eot, 0), put32(&eot, 0), put32(&eot, (uint32_t)(8 + f0.n)), put32(&eot, 0);
+        g_eot = eot.b, g_eot_n = eot.n;
+        buf_t o = make_file(RLE, 2, 2, 8, 2, it.b, it.n);
+        ms_volume v;
+        medsam_error err;
+        medsam_status st = read_mem(&o, &v, &err);
+        CHECK(st == MEDSAM_OK, "RLE with EOT: %s", st ? err.message : "");
+        if (!st) {
+            const uint8_t *d = v.data;
+            CHECK(v.nz == 2 && d[0] == 10 && d[4] == 50 && d[7] == 53, "RLE with EOT: wrong samples");
+            ms_volume_free(&v);
+        }
+        free(o.b);
+        eot.b[8] ^= 4; /* points past the second fragment's start */
+        o = make_file(RLE, 2, 2, 8, 2, it.b, it.n);
+        expect_refused("lying EOT", &o, "Extended Offset Table: frame 2's offset");
+        g_eot = NULL, g_eot_n = 0;
+        free(it.b), free(eot.b);
     }
     /* no BOT, 2 fragments for 3 frames */
     {
