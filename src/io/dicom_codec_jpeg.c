@@ -71,11 +71,14 @@ static int sof_precision(const uint8_t *s, size_t n) {
 
 medsam_status dcm_decode_jpeg(const uint8_t *src, size_t n, const dcm_frame_spec *spec, void *dst, medsam_error *err) {
     int prec = sof_precision(src, n);
-    if (prec > 8 || spec->bits_allocated != 8)
+    if (prec > 8)
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED,
                         "%d-bit JPEG (extended, process 4) is not supported: Debian's libjpeg-turbo 2.1 decodes 8-bit "
                         "JPEG only; convert the series with gdcmconv --raw first",
-                        prec > 8 ? prec : spec->bits_stored);
+                        prec);
+    if (spec->bits_allocated != 8)
+        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "8-bit JPEG with Bits Allocated %d is not supported (8 only)",
+                        spec->bits_allocated);
     dj_ctx *c = calloc(1, sizeof *c);
     if (!c) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
     c->cinfo.err = jpeg_std_error(&c->jerr.pub);

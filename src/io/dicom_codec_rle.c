@@ -53,12 +53,11 @@ medsam_status dcm_decode_rle(const uint8_t *src, size_t n, const dcm_frame_spec 
         if (off[k] < 64 || off[k] > n || off[k + 1] > n || off[k + 1] < off[k])
             return ms_error(err, MEDSAM_ERR_FORMAT, "RLE segment %u offset %u outside 64..%zu or out of order", k + 1, off[k], n);
         const int sample = (int)(k / (uint32_t)bytes), byte_msb = (int)(k % (uint32_t)bytes);
-        /* host little-endian layout of the sample: the most significant byte goes last */
-        int b = bytes - 1 - byte_msb;
-        uint16_t probe = 1;
+        /* the sample in host byte order: on little endian the most significant byte goes last */
+        const uint16_t one = 1;
         uint8_t little;
-        memcpy(&little, &probe, 1);
-        if (!little) b = byte_msb;
+        memcpy(&little, &one, 1);
+        const int b = little ? bytes - 1 - byte_msb : byte_msb;
         uint8_t *plane = out + (size_t)sample * (size_t)bytes + (size_t)b;
         if (unpack_segment(src + off[k], off[k + 1] - off[k], plane, npix, stride))
             return ms_error(err, MEDSAM_ERR_FORMAT, "RLE segment %u decodes to fewer than %zu bytes", k + 1, npix);
