@@ -80,8 +80,14 @@ medsam_status dcm_encap_index(const uint8_t *v, size_t n, int nframes, dcm_codec
                               size_t eot_bytes, dcm_encap **out, medsam_error *err) {
     *out = NULL;
     if (nframes < 1) return ms_error(err, MEDSAM_ERR_FORMAT, "encapsulated Pixel Data: %d frames", nframes);
+    /* count the items first (the walk below reports any bad one), to allocate the index exactly */
+    size_t cap = 1;
+    for (size_t at = 0; n - at >= 8 && cap < (size_t)INT32_MAX; cap++) {
+        uint32_t tag = rd16(v + at, 0) << 16 | rd16(v + at + 2, 0), len = rd32(v + at + 4, 0);
+        if (tag != 0xFFFEE000 || len == 0xFFFFFFFFu || len > n - at - 8) break;
+        at += 8 + (size_t)len;
+    }
     dcm_encap *e = calloc(1, sizeof *e);
-    size_t cap = n / 8 + 1; /* every item takes 8 header bytes */
     size_t *item_at = malloc(cap * sizeof *item_at);
     uint64_t *off = malloc((size_t)nframes * sizeof *off);
     if (e) {
@@ -119,6 +125,10 @@ medsam_status dcm_encap_index(const uint8_t *v, size_t n, int nframes, dcm_codec
         if (nitems == 0) {
             bot_at = pos + 8, bot_len = len, frag0 = pos + 8 + len;
         } else {
+            if ((size_t)e->nfrag + 1 >= cap) {
+                st = ms_error(err, MEDSAM_ERR_FORMAT, "encapsulated Pixel Data: too many fragments");
+                goto done;
+            }
             item_at[e->nfrag] = pos - frag0;
             e->frag[e->nfrag++] = (dcm_fragment){pos + 8, len};
         }
