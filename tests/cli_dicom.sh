@@ -119,6 +119,8 @@ fi
 # bad input: SEG from a non-DICOM input, a bad --dicom-seg name, a compressed syntax still refused
 expect "SEG needs a DICOM input" "DICOM SEG needs a DICOM input" \
     $B segment -m $M -i tests/fixtures/volume/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/out.dcm"
+expect "SEG from a PNG image" "DICOM SEG needs a DICOM input" \
+    $B segment -m $M -i tests/fixtures/images/camera.png -b 100,80,400,420 -o "$T/out.dcm"
 expect "--dicom-seg name" "ends in .dcm" $B segment -m $M -i $D/ct_series -B 2,2,0,18,20,3 -o "$T/out.nii" --dicom-seg "$T/out.seg"
 if [ -e "$P/JPEG-lossy.dcm" ]; then
     expect "12-bit JPEG refused with the reason" "12-bit JPEG" $B segment -m $M -i "$P/JPEG-lossy.dcm" -b 1,1,50,50 -o "$T/out.png"
