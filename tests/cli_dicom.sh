@@ -58,13 +58,14 @@ if $B segment -m $M -i $D/ct_series -B 2,2,0,18,20,3 -B 5,5,1,10,10,2 -o "$T/ct.
 else
     bad "CT series SEG: $(cat "$T/err")"
 fi
-$B segment -m $M -i $D/be_multiframe.dcm -B 1,1,0,5,4,2 -o "$T/mf_seg.dcm" 2>"$T/err" && ok "multi-frame source: -o .dcm" ||
+$B segment -m $M -i $D/be_multiframe.dcm -B 1,1,0,5,4,2 -o "$T/mf.nii" --dicom-seg "$T/mf_seg.dcm" 2>"$T/err" &&
+    $B segment -m $M -i $D/be_multiframe.dcm -B 1,1,0,5,4,2 -o "$T/mf_only.dcm" 2>>"$T/err" && ok "multi-frame source: --dicom-seg and -o .dcm" ||
     bad "multi-frame SEG: $(cat "$T/err")"
 $B segment -m $M -i $D/mr_single.dcm -b 2,3,10,11 -o "$T/one_seg.dcm" 2>"$T/err" && ok "one slice: -b to SEG" ||
     bad "one-slice SEG: $(cat "$T/err")"
 segs="ct_seg mf_seg one_seg"
 if [ -e "$P/CT_small.dcm" ]; then  # a source with a frame of reference: plane position / orientation in the SEG
-    $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -b 60,60,120,120 -o "$T/geo_seg.dcm" 2>"$T/err" &&
+    $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -b 60,60,120,120 -o "$T/geo.nii" --dicom-seg "$T/geo_seg.dcm" 2>"$T/err" &&
         ok "CT_small.dcm (frame of reference): two boxes to SEG" || bad "CT_small SEG: $(cat "$T/err")"
     segs="$segs geo_seg"
 fi
@@ -79,30 +80,39 @@ else
     echo "skip: dciodvfy not installed (Debian dicom3tools)"
 fi
 # pydicom reads the SEG; its frames, placed by their source image references, equal the NIfTI labels
-if /usr/bin/python3 -c "import pydicom, nibabel, numpy" 2>/dev/null; then
-    if /usr/bin/python3 - "$T/ct_seg.dcm" "$T/ct.nii" $D/ct_series >"$T/py.txt" 2>&1 <<'PY'
-import glob, sys
+cat >"$T/seg_vs_nii.py" <<'PY'
+import glob, os, sys
 import nibabel, numpy as np, pydicom
 seg = pydicom.dcmread(sys.argv[1])
 lab = np.asarray(nibabel.load(sys.argv[2]).dataobj)          # (x, y, z)
 src = []
-for p in glob.glob(sys.argv[3] + "/*"):
+for p in (glob.glob(sys.argv[3] + "/*") if os.path.isdir(sys.argv[3]) else [sys.argv[3]]):
     try:
         s = pydicom.dcmread(p)
     except pydicom.errors.InvalidDicomError:
         continue
     if "PixelData" in s:
         src.append(s)
-iop = np.array(src[0].ImageOrientationPatient, float)
+iop = src[0].get("ImageOrientationPatient")
+if iop is None:  # enhanced multi-frame: the shared functional groups
+    iop = src[0].SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient
+iop = np.array(iop, float)
 n = np.cross(iop[:3], iop[3:])
-src.sort(key=lambda s: float(n @ np.array(s.ImagePositionPatient, float)))
+src.sort(key=lambda s: float(n @ np.array(s.get("ImagePositionPatient", [0, 0, 0]), float)))
 z_of = {s.SOPInstanceUID: z for z, s in enumerate(src)}
+multi = int(getattr(src[0], "NumberOfFrames", 1) or 1) > 1
+if multi:  # one enhanced multi-frame source: frames sorted along the normal by their plane positions
+    pf = src[0].PerFrameFunctionalGroupsSequence
+    pos = [float(n @ np.array(fg.PlanePositionSequence[0].ImagePositionPatient, float)) for fg in pf]
+    z_of_frame = {f + 1: z for z, f in enumerate(np.argsort(pos, kind="stable"))}
 frames = seg.pixel_array.reshape(int(seg.NumberOfFrames), seg.Rows, seg.Columns)
 rec = np.zeros(lab.shape[::-1], np.int64)                     # (z, y, x)
 for f, fg in enumerate(seg.PerFrameFunctionalGroupsSequence):
     s = fg.SegmentIdentificationSequence[0].ReferencedSegmentNumber
-    z = z_of[fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID]
-    if "PlanePositionSequence" in fg:  # with a frame of reference in the source
+    ref = fg.DerivationImageSequence[0].SourceImageSequence[0]
+    assert ref.ReferencedSOPInstanceUID in z_of
+    z = z_of_frame[int(ref.ReferencedFrameNumber)] if multi else z_of[ref.ReferencedSOPInstanceUID]
+    if "PlanePositionSequence" in fg and not multi:  # with a frame of reference in the source
         assert np.allclose([float(x) for x in fg.PlanePositionSequence[0].ImagePositionPatient],
                            [float(x) for x in src[z].ImagePositionPatient])
     rec[z][frames[f] > 0] = s
@@ -110,8 +120,16 @@ assert seg.SegmentSequence[0].SegmentAlgorithmType == "AUTOMATIC"
 assert np.array_equal(rec, np.transpose(lab, (2, 1, 0))), "frames differ from the NIfTI labels"
 print("frames", len(frames), "labels", np.bincount(lab.ravel()).tolist())
 PY
-    then ok "pydicom reads the SEG; frames equal the NIfTI labels ($(cat "$T/py.txt"))"
-    else bad "SEG vs NIfTI: $(tail -2 "$T/py.txt")"; fi
+if /usr/bin/python3 -c "import pydicom, nibabel, numpy" 2>/dev/null; then
+    for c in "ct $D/ct_series" "mf $D/be_multiframe.dcm" "geo $P/CT_small.dcm"; do
+        set -- $c
+        [ -e "$T/$1.nii" ] || continue
+        if /usr/bin/python3 "$T/seg_vs_nii.py" "$T/$1_seg.dcm" "$T/$1.nii" "$2" >"$T/py.txt" 2>&1; then
+            ok "pydicom reads $1_seg.dcm; frames equal the NIfTI labels ($(cat "$T/py.txt"))"
+        else
+            bad "$1 SEG vs NIfTI: $(tail -2 "$T/py.txt")"
+        fi
+    done
 else
     echo "skip: SEG vs NIfTI through pydicom (Debian python3-pydicom / python3-nibabel not found)"
 fi
