@@ -38,6 +38,14 @@ if [ -e "$P/MR_small.dcm" ]; then
     else
         bad "MR_small_jpeg_lossless.dcm: $(cat "$T/err")"
     fi
+    # CT_small.dcm and its copy compressed by GDCM's own JPEG lossless encoder (committed)
+    $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -o "$T/ct1.png" 2>/dev/null
+    if $B segment -m $M -i $D/codecs/CT_small_gdcm_jpeg_lossless.dcm -b 20,20,100,90 -o "$T/ct2.png" 2>"$T/err" &&
+        cmp -s "$T/ct1.png" "$T/ct2.png"; then
+        ok "CT_small_gdcm_jpeg_lossless.dcm (GDCM's encoder): mask identical to CT_small.dcm's"
+    else
+        bad "CT_small JPEG lossless twin: $(cat "$T/err")"
+    fi
     # and the RGB twin of SC_rgb.dcm
     if [ -e "$P/SC_rgb_jpeg_gdcm.dcm" ] && [ -e "$P/SC_rgb.dcm" ]; then
         $B segment -m $M -i "$P/SC_rgb.dcm" -b 10,10,80,80 -o "$T/rgb.png" 2>/dev/null

@@ -219,6 +219,22 @@ def make_files(rng):
     _save(ds, "MR_small_jpeg_lossless.dcm", [encode(arr.astype(np.int64)[:, :, None] & 0xFFFF, 16, 1)])
     _gdcm_check(os.path.join(FIX, "MR_small_jpeg_lossless.dcm"), arr.reshape(1, ds.Rows, ds.Columns, 1))
     out.append(("MR_small_jpeg_lossless.dcm", arr.reshape(1, ds.Rows, ds.Columns, 1), np.int16))
+    # CT_small.dcm compressed by GDCM's own JPEG lossless encoder (IJG ljpeg, SV1): a stream not written by us
+    import gdcm
+    reader = gdcm.ImageReader()
+    reader.SetFileName(os.path.join(D, "CT_small.dcm"))
+    assert reader.Read()
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1))
+    change.SetInput(reader.GetImage())
+    assert change.Change()
+    writer = gdcm.ImageWriter()
+    writer.SetFileName(os.path.join(FIX, "CT_small_gdcm_jpeg_lossless.dcm"))
+    writer.SetFile(reader.GetFile())
+    writer.SetImage(change.GetOutput())
+    assert writer.Write()
+    arr = pydicom.dcmread(os.path.join(D, "CT_small.dcm")).pixel_array.astype(np.int16)
+    out.append(("CT_small_gdcm_jpeg_lossless.dcm", arr.reshape(1, arr.shape[0], arr.shape[1], 1), np.int16))
     return out
 
 
@@ -265,7 +281,7 @@ def main():
         ds = pydicom.dcmread(os.path.join(FIX, name))
         a = want.astype(dt)
         data = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
-        checker = "gdcm_handler" if "jpll" in name or "jpeg_lossless" in name else "rule"
+        checker = "gdcm_encoder" if "gdcm" in name else "gdcm_handler" if "jpll" in name or "jpeg_lossless" in name else "rule"
         print("fixtures/%s %s %d %d %d %d %s %d %d %s" % (name, ds.file_meta.TransferSyntaxUID, a.shape[0], a.shape[1],
                                                         a.shape[2], a.shape[3], np.dtype(dt).name, zlib.crc32(data),
                                                         int(a.astype(np.int64).sum()), checker))
