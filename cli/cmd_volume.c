@@ -167,7 +167,8 @@ void cli_segment_volume_help(void) {
          "-o: .nii/.nii.gz (labels on the input's grid: same dimensions, voxel sizes, qform/sform),\n"
          ".npz (segs (D,H,W)), .png with --slice (255 for one box, k for several), or .dcm: a DICOM\n"
          "Segmentation (SEG) of a DICOM input, one segment per box (also --dicom-seg OUT.dcm beside\n"
-         "another -o). A one-slice input (CR/DX image, one CT slice) takes -b boxes without --slice.\n"
+         "another -o). A one-slice input (CR/DX image, one CT slice) takes -b boxes without --slice;\n"
+         "a one-slice colour DICOM (RGB/YBR) is segmented as the RGB image it holds, as a PNG would be.\n"
          "--overlay\n"
          "draws the chosen slice (--slice, else the first box's middle slice) with the masks and\n"
          "boxes. A progress line goes to stderr when it is a terminal (or with --progress);\n"
@@ -466,7 +467,8 @@ int cmd_segment_volume(int argc, char **argv) {
         else if (o.has_slice && (o.n3 || !o.n2)) rc = usage_err("%s", "--slice Z takes 2-D boxes: -b x0,y0,x1,y1");
         else if (!o.has_slice && o.n2 && o.n3) rc = usage_err("%s", "-b and -B exclude each other (-b with --slice Z)");
         else if (!o.has_slice && !o.n3 && !o.n2) rc = usage_err("%s", "missing -B x0,y0,z0,x1,y1,z1 (see -h)");
-        else rc = cli_run_volume(&o);
+        else if (!o.has_slice && o.n2 && (rc = cli_segment_dicom_rgb(&o)) >= 0) { /* a one-slice colour DICOM: done */
+        } else rc = cli_run_volume(&o);
     }
     free(o.boxes3);
     return rc;

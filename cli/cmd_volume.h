@@ -68,6 +68,10 @@ int cli_run_volume(const vol_opts *o);
 int cli_write_dicom_seg(const char *path, const char *source, const char *model, const void *labels, int label_bytes,
                         int nx, int ny, int nz, int nsegments);
 
+/* -b boxes on a one-slice colour DICOM, as a 2-D RGB image (cmd_dicom2d.c).
+ * Returns -1 when the input is not one (the volume path goes on), else the exit code. */
+int cli_segment_dicom_rgb(const vol_opts *o);
+
 /* The CVPR24 npz mode (--npz CASE.npz -o OUT.npz). */
 int cli_segment_npz(const vol_opts *o);
 

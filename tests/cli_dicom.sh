@@ -38,6 +38,18 @@ if [ -e "$P/MR_small.dcm" ]; then
     else
         bad "MR_small_jpeg_lossless.dcm: $(cat "$T/err")"
     fi
+    # a one-slice colour DICOM is segmented as the 2-D RGB image it holds: the same mask as its pixels saved as PNG
+    if /usr/bin/python3 -c "import pydicom, PIL" 2>/dev/null &&
+        /usr/bin/python3 -c "import sys, pydicom, PIL.Image; PIL.Image.fromarray(pydicom.dcmread(sys.argv[1]).pixel_array).save(sys.argv[2])" \
+            "$P/SC_rgb_rle.dcm" "$T/sc_rgb.png" 2>/dev/null; then
+        $B segment -m $M -i "$T/sc_rgb.png" -b 10,10,80,80 -o "$T/rgb_png.png" 2>/dev/null
+        $B segment -m $M -i "$P/SC_rgb_rle.dcm" -b 10,10,80,80 -o "$T/rgb_dcm.png" --overlay "$T/rgb_ov.png" 2>"$T/err"
+        if cmp -s "$T/rgb_png.png" "$T/rgb_dcm.png" && [ -s "$T/rgb_ov.png" ]; then ok "RGB DICOM with -b = its pixels as a PNG image (overlay written)"
+        else bad "RGB DICOM vs PNG: $(cat "$T/err")"; fi
+        $B segment -m $M -i "$P/SC_rgb_rle.dcm" -b 10,10,80,80 -b 50,50,90,90 -o "$T/rgb_seg.dcm" 2>"$T/err" &&
+            ok "RGB DICOM: two boxes to SEG" || bad "RGB DICOM SEG: $(cat "$T/err")"
+        segs_extra="rgb_seg"
+    fi
     # CT_small.dcm and its copy compressed by GDCM's own JPEG lossless encoder (committed)
     $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -o "$T/ct1.png" 2>/dev/null
     if $B segment -m $M -i $D/codecs/CT_small_gdcm_jpeg_lossless.dcm -b 20,20,100,90 -o "$T/ct2.png" 2>"$T/err" &&
@@ -46,15 +58,16 @@ if [ -e "$P/MR_small.dcm" ]; then
     else
         bad "CT_small JPEG lossless twin: $(cat "$T/err")"
     fi
-    # and the RGB twin of SC_rgb.dcm
-    if [ -e "$P/SC_rgb_jpeg_gdcm.dcm" ] && [ -e "$P/SC_rgb.dcm" ]; then
-        $B segment -m $M -i "$P/SC_rgb.dcm" -b 10,10,80,80 -o "$T/rgb.png" 2>/dev/null
-        if $B segment -m $M -i "$P/SC_rgb_jpeg_gdcm.dcm" -b 10,10,80,80 -o "$T/rgbj.png" 2>"$T/err" && cmp -s "$T/rgb.png" "$T/rgbj.png"; then
-            ok "SC_rgb_jpeg_gdcm.dcm (JPEG lossless SV1): mask identical to SC_rgb.dcm's"
+    # RGB: SC_rgb_jpeg_gdcm.dcm (JPEG lossless SV1) and SC_rgb_gdcm_KY.dcm (JPEG 2000) against SC_rgb_rle.dcm, whose
+    # pixels pydicom's own RLE handler gives (Debian's pydicom has no uncompressed SC_rgb.dcm)
+    $B segment -m $M -i "$P/SC_rgb_rle.dcm" -b 10,10,80,80 -o "$T/rgb.png" 2>"$T/err" || bad "SC_rgb_rle: $(cat "$T/err")"
+    for f in SC_rgb_jpeg_gdcm.dcm SC_rgb_gdcm_KY.dcm; do
+        if $B segment -m $M -i "$P/$f" -b 10,10,80,80 -o "$T/rgbj.png" 2>"$T/err" && cmp -s "$T/rgb.png" "$T/rgbj.png"; then
+            ok "$f (RGB): mask identical to SC_rgb_rle.dcm's"
         else
-            bad "JPEG lossless twin: $(cat "$T/err")"
+            bad "$f RGB twin: $(cat "$T/err")"
         fi
-    fi
+    done
 else
     echo "skip: pydicom test files not found ($P)"
 fi
@@ -71,7 +84,7 @@ $B segment -m $M -i $D/be_multiframe.dcm -B 1,1,0,5,4,2 -o "$T/mf.nii" --dicom-s
     bad "multi-frame SEG: $(cat "$T/err")"
 $B segment -m $M -i $D/mr_single.dcm -b 2,3,10,11 -o "$T/one_seg.dcm" 2>"$T/err" && ok "one slice: -b to SEG" ||
     bad "one-slice SEG: $(cat "$T/err")"
-segs="ct_seg mf_seg one_seg"
+segs="ct_seg mf_seg one_seg ${segs_extra:-}"
 if [ -e "$P/CT_small.dcm" ]; then  # a source with a frame of reference: plane position / orientation in the SEG
     $B segment -m $M -i "$P/CT_small.dcm" -b 20,20,100,90 -b 60,60,120,120 -o "$T/geo.nii" --dicom-seg "$T/geo_seg.dcm" 2>"$T/err" &&
         ok "CT_small.dcm (frame of reference): two boxes to SEG" || bad "CT_small SEG: $(cat "$T/err")"
@@ -147,6 +160,8 @@ expect "SEG needs a DICOM input" "DICOM SEG needs a DICOM input" \
     $B segment -m $M -i tests/fixtures/volume/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/out.dcm"
 expect "SEG from a PNG image" "DICOM SEG needs a DICOM input" \
     $B segment -m $M -i tests/fixtures/images/camera.png -b 100,80,400,420 -o "$T/out.dcm"
+[ -e "$P/SC_rgb_rle.dcm" ] && expect "RGB DICOM to NIfTI refused" "a colour DICOM image gives a .png mask or a .dcm" \
+    $B segment -m $M -i "$P/SC_rgb_rle.dcm" -b 10,10,80,80 -o "$T/out.nii"
 expect "--dicom-seg name" "ends in .dcm" $B segment -m $M -i $D/ct_series -B 2,2,0,18,20,3 -o "$T/out.nii" --dicom-seg "$T/out.seg"
 if [ -e "$P/JPEG-lossy.dcm" ]; then
     expect "12-bit JPEG refused with the reason" "12-bit JPEG" $B segment -m $M -i "$P/JPEG-lossy.dcm" -b 1,1,50,50 -o "$T/out.png"
