@@ -181,6 +181,27 @@ static void test_multiframe_twins(void) {
     }
 }
 
+/* A series folder mixing RLE, JPEG lossless and native files (two passes:
+ * headers, then each file parsed again and decoded) reads as the native one. */
+static void test_mixed_series(void) {
+    ms_volume a, b;
+    ms_dicom_meta ma, mb;
+    medsam_error err;
+    medsam_status sa = ms_dicom_read("tests/fixtures/dicom/ct_series", &a, &ma, &err);
+    CHECK(sa == MEDSAM_OK, "ct_series: %s", err.message);
+    medsam_status sb = ms_dicom_read("tests/fixtures/dicom/codecs/ct_series_mixed", &b, &mb, &err);
+    CHECK(sb == MEDSAM_OK, "ct_series_mixed: %s", err.message);
+    if (sa == MEDSAM_OK && sb == MEDSAM_OK) {
+        size_t bytes = (size_t)a.nx * a.ny * a.nz * (size_t)ms_voxel_type_size(a.datatype);
+        CHECK(b.nz == a.nz && b.datatype == a.datatype && !memcmp(a.data, b.data, bytes) &&
+                  !memcmp(a.srow, b.srow, sizeof a.srow) && a.scl_slope == b.scl_slope && a.scl_inter == b.scl_inter &&
+                  mb.nfiles == ma.nfiles && mb.nskipped == ma.nskipped,
+              "ct_series_mixed differs from ct_series");
+    }
+    if (sa == MEDSAM_OK) ms_volume_free(&a);
+    if (sb == MEDSAM_OK) ms_volume_free(&b);
+}
+
 /* ---- hand-made encapsulated files ---- */
 
 typedef struct {
@@ -428,6 +449,7 @@ int main(void) {
     test_made_files();
     test_monochrome1();
     test_multiframe_twins();
+    test_mixed_series();
     test_pydicom_files(); /* the committed fixtures always; pydicom's files when present */
     struct stat sb;
     if (stat(g_dir, &sb) != 0) {

@@ -118,6 +118,7 @@ def make_files(rng):
     and restart intervals (checked by GDCM), MONOCHROME1 and its inverted
     MONOCHROME2 twin. Returns (name, expected array (frames, rows, cols, spp), dtype, checker)."""
     from jpeg_lossless_encode import encode
+    from pydicom.encaps import encapsulate
     out = []
     rows, cols = 20, 24
     yy, xx = np.mgrid[0:rows, 0:cols]
@@ -233,6 +234,26 @@ def make_files(rng):
     assert writer.Write()
     arr = pydicom.dcmread(os.path.join(D, "CT_small.dcm")).pixel_array.astype(np.int16)
     out.append(("CT_small_gdcm_jpeg_lossless.dcm", arr.reshape(1, arr.shape[0], arr.shape[1], 1), np.int16))
+    # the CT series fixture as a folder mixing syntaxes: IM1 RLE, a0.dcm JPEG lossless, the rest as they are
+    import shutil
+    src_dir, dst_dir = os.path.join(FIX, "..", "ct_series"), os.path.join(FIX, "ct_series_mixed")
+    os.makedirs(dst_dir, exist_ok=True)
+    for name in sorted(os.listdir(src_dir)):
+        if name == "IM1":
+            ds = pydicom.dcmread(os.path.join(src_dir, name))
+            ds.compress(RLELossless, ds.pixel_array)
+            ds.save_as(os.path.join(dst_dir, name), write_like_original=False)
+        elif name == "a0.dcm":
+            ds = pydicom.dcmread(os.path.join(src_dir, name))
+            a = ds.pixel_array.astype(np.int64)
+            ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.70"
+            ds.PixelData = encapsulate([encode((a & 0xFFF)[:, :, None], 12, 1)], has_bot=True)
+            ds["PixelData"].VR = "OB"
+            ds["PixelData"].is_undefined_length = True
+            ds.save_as(os.path.join(dst_dir, name), write_like_original=False)
+            _gdcm_check(os.path.join(dst_dir, name), a.reshape(1, ds.Rows, ds.Columns, 1))
+        else:
+            shutil.copyfile(os.path.join(src_dir, name), os.path.join(dst_dir, name))
     return out
 
 
