@@ -9,7 +9,8 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc
-LDLIBS  += -lpng -ljpeg -lz -lm -fopenmp
+LDLIBS  += -lpng -ljpeg -lopenjp2 -lcharls -lz -lm -fopenmp
+CFLAGS  += -I/usr/include/openjpeg-2.5  # DICOM JPEG 2000 (libopenjp2-7-dev)
 # `medsam serve` (src/serve/, linked into the command, not into libmedsam)
 SERVE_LIBS ?= -lmicrohttpd -lpthread
 
@@ -71,7 +72,7 @@ test: $(TEST_BIN) $(BUILD)/medsam
 
 asan-test:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDLIBS="-lpng -ljpeg -lz -lm -fopenmp -fsanitize=address,undefined" \
+	    LDLIBS="-lpng -ljpeg -lopenjp2 -lcharls -lz -lm -fopenmp -fsanitize=address,undefined" \
 	    CLI_ASAN_OPTIONS=detect_leaks=0 test
 
 # The portable (non-AVX2) code paths: the same tests on an emulated CPU without

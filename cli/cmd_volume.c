@@ -39,6 +39,7 @@ out_kind cli_output_kind(const char *p) {
     if (ends_with(p, ".nii") || ends_with(p, ".nii.gz")) return OUT_NIFTI;
     if (ends_with(p, ".npz")) return OUT_NPZ;
     if (ends_with(p, ".png")) return OUT_PNG;
+    if (ends_with(p, ".dcm")) return OUT_DICOM_SEG;
     return OUT_BAD;
 }
 
@@ -125,7 +126,7 @@ static int usage_err(const char *fmt, const char *arg) {
 }
 
 static const char *const VOLUME_FLAGS[] = {"-B", "--box3d", "--slice", "--window", "--mr", "--npz", "--margin",
-                                           "--cache-mb", NULL};
+                                           "--cache-mb", "--dicom-seg", NULL};
 
 int cli_segment_is_volume(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -164,7 +165,11 @@ void cli_segment_volume_help(void) {
          "gets the soft-tissue window, uint8 volumes are used as they are, anything else gets the\n"
          "percentiles (NIfTI and npz carry no modality: pass --window for CT).\n\n"
          "-o: .nii/.nii.gz (labels on the input's grid: same dimensions, voxel sizes, qform/sform),\n"
-         ".npz (segs (D,H,W)), or .png with --slice (255 for one box, k for several). --overlay\n"
+         ".npz (segs (D,H,W)), .png with --slice (255 for one box, k for several), or .dcm: a DICOM\n"
+         "Segmentation (SEG) of a DICOM input, one segment per box (also --dicom-seg OUT.dcm beside\n"
+         "another -o). A one-slice input (CR/DX image, one CT slice) takes -b boxes without --slice;\n"
+         "a one-slice colour DICOM (RGB/YBR) is segmented as the RGB image it holds, as a PNG would be.\n"
+         "--overlay\n"
          "draws the chosen slice (--slice, else the first box's middle slice) with the masks and\n"
          "boxes. A progress line goes to stderr when it is a terminal (or with --progress);\n"
          "Ctrl-C stops cleanly without writing any output.\n\n"
@@ -184,7 +189,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         if (!strcmp(a, "--progress")) { o->progress = 1; continue; }
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
-                                                 "--margin", "--cache-mb", "-t", "--threads", NULL};
+                                                 "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -195,6 +200,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         else if (!strcmp(a, "-i") || !strcmp(a, "--input")) o->input = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->output = val;
         else if (!strcmp(a, "--overlay")) o->overlay = val;
+        else if (!strcmp(a, "--dicom-seg")) o->dicom_seg = val;
         else if (!strcmp(a, "--npz")) o->npz = val;
         else if (!strcmp(a, "--window")) o->window = val;
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
@@ -317,12 +323,17 @@ static int write_labels(const char *path, const medsam_volume *ref, const void *
 
 /* ---- the command -------------------------------------------------------- */
 
-int cli_run_volume(const vol_opts *o) {
+int cli_run_volume(const vol_opts *o_in) {
     medsam_error err;
+    vol_opts one = *o_in; /* a one-slice input takes -b as --slice 0 */
+    const vol_opts *o = &one;
     const out_kind kind = cli_output_kind(o->output);
-    if (kind == OUT_BAD || (kind == OUT_PNG && !o->has_slice))
-        return usage_err("-o %s: a volume result is written as .nii, .nii.gz or .npz (.png only with --slice)",
-                         o->output);
+    if (kind == OUT_BAD)
+        return usage_err("-o %s: a volume result is written as .nii, .nii.gz or .npz, or .dcm for DICOM SEG (.png only "
+                         "with --slice)", o->output);
+    const char *seg_path = kind == OUT_DICOM_SEG ? o->output : o->dicom_seg;
+    if (o->dicom_seg && cli_output_kind(o->dicom_seg) != OUT_DICOM_SEG)
+        return usage_err("--dicom-seg %s: the SEG file name ends in .dcm", o->dicom_seg);
     medsam_intensity how;
     int rc = cli_intensity(o, &how);
     if (rc) return rc;
@@ -333,6 +344,17 @@ int cli_run_volume(const vol_opts *o) {
     medsam_volume_get_info(vol, &vi);
     const int nx = vi.nx, ny = vi.ny, nz = vi.nz;
     const size_t nvox = (size_t)nx * ny * nz, plane = (size_t)nx * ny;
+    if (!o->has_slice && o->n2 && nz == 1) one.has_slice = 1, one.slice = 0; /* a 2-D image (CR/DX, one slice) */
+    if (!o->has_slice && o->n2) rc = usage_err("%s", "-b on a volume needs --slice Z (or use -B x0,y0,z0,x1,y1,z1)");
+    else if (kind == OUT_PNG && !o->has_slice)
+        rc = usage_err("-o %s: a volume result is written as .nii, .nii.gz or .npz, or .dcm for DICOM SEG (.png only "
+                       "with --slice)", o->output);
+    else if (seg_path && strcmp(vi.format, "dicom"))
+        rc = usage_err("-o %s: DICOM SEG needs a DICOM input (file or series folder)", seg_path);
+    if (rc) {
+        medsam_volume_free(vol);
+        return rc;
+    }
     if (o->verbose)
         fprintf(stderr, "%s: %s %s %dx%dx%d, spacing %g x %g x %g%s%s (%.3f s)\n", o->input, vi.format, vi.dtype, nx, ny,
                 nz, vi.spacing[0], vi.spacing[1], vi.spacing[2], vi.modality[0] ? ", modality " : "", vi.modality,
@@ -406,15 +428,20 @@ int cli_run_volume(const vol_opts *o) {
             rc = ms_png_write_gray8(o->output, s, nx, ny, &err) ? cli_fail(&err) : 0;
             if (!rc && n == 1)
                 for (size_t p = 0; p < plane; p++) s[p] = s[p] ? 1 : 0;
-        } else {
+        } else if (kind != OUT_DICOM_SEG) {
             rc = write_labels(o->output, vol, labels, label_bytes, nx, ny, nz);
         }
+    }
+    if (!rc && seg_path) {
+        rc = cli_write_dicom_seg(seg_path, o->input, o->model, labels, label_bytes, nx, ny, nz, n);
+        if (rc && kind != OUT_DICOM_SEG) remove(o->output);
     }
     if (!rc && o->overlay) {
         int z = o->has_slice ? o->slice : ms_seg3d_mid_slice(&o->boxes3[0]);
         rc = volume_overlay(o->overlay, u8, labels, label_bytes, nx, ny, z, o->has_slice ? NULL : o->boxes3, o->n3,
                             o->boxes2, o->n2);
-        if (rc) remove(o->output); /* all outputs or none */
+        if (rc && kind != OUT_DICOM_SEG) remove(o->output); /* all outputs or none */
+        if (rc && seg_path) remove(seg_path);
     }
     free(u8);
     free(labels);
@@ -439,9 +466,10 @@ int cmd_segment_volume(int argc, char **argv) {
             else rc = cli_segment_npz(&o);
         } else if (!o.input) rc = usage_err("missing %s (see -h)", "-i VOLUME");
         else if (o.has_slice && (o.n3 || !o.n2)) rc = usage_err("%s", "--slice Z takes 2-D boxes: -b x0,y0,x1,y1");
-        else if (!o.has_slice && o.n2) rc = usage_err("%s", "-b on a volume needs --slice Z (or use -B x0,y0,z0,x1,y1,z1)");
-        else if (!o.has_slice && !o.n3) rc = usage_err("%s", "missing -B x0,y0,z0,x1,y1,z1 (see -h)");
-        else rc = cli_run_volume(&o);
+        else if (!o.has_slice && o.n2 && o.n3) rc = usage_err("%s", "-b and -B exclude each other (-b with --slice Z)");
+        else if (!o.has_slice && !o.n3 && !o.n2) rc = usage_err("%s", "missing -B x0,y0,z0,x1,y1,z1 (see -h)");
+        else if (!o.has_slice && o.n2 && (rc = cli_segment_dicom_rgb(&o)) >= 0) { /* a one-slice colour DICOM: done */
+        } else rc = cli_run_volume(&o);
     }
     free(o.boxes3);
     return rc;

@@ -34,6 +34,7 @@ int cli_overlay_image_file(const char *path, const char *image_path, const uint8
 
 typedef struct {
     const char *model, *input, *npz, *output, *overlay, *window;
+    const char *dicom_seg;  /* --dicom-seg OUT.dcm (or -o OUT.dcm): DICOM SEG of the labels */
     medsam_box3d *boxes3; /* -B, owned */
     int n3;
     medsam_box boxes2[255]; /* -b (with --slice) */
@@ -43,7 +44,7 @@ typedef struct {
     long long cache_mb;   /* -1: default */
 } vol_opts;
 
-typedef enum { OUT_BAD = 0, OUT_NIFTI, OUT_NPZ, OUT_PNG } out_kind;
+typedef enum { OUT_BAD = 0, OUT_NIFTI, OUT_NPZ, OUT_PNG, OUT_DICOM_SEG } out_kind;
 out_kind cli_output_kind(const char *path);
 
 /* Intensity choice from --window / --mr (AUTO when neither); prints errors. */
@@ -61,6 +62,15 @@ int cli_interrupted(void);
 
 /* -i VOLUME with -B boxes or --slice: read, normalise, segment, write. */
 int cli_run_volume(const vol_opts *o);
+
+/* Writes the labels (nz, ny, nx) of DICOM input `source` as a DICOM SEG with
+ * one segment per box (cmd_seg.c). Returns 0, or prints the error and returns 1. */
+int cli_write_dicom_seg(const char *path, const char *source, const char *model, const void *labels, int label_bytes,
+                        int nx, int ny, int nz, int nsegments);
+
+/* -b boxes on a one-slice colour DICOM, as a 2-D RGB image (cmd_dicom2d.c).
+ * Returns -1 when the input is not one (the volume path goes on), else the exit code. */
+int cli_segment_dicom_rgb(const vol_opts *o);
 
 /* The CVPR24 npz mode (--npz CASE.npz -o OUT.npz). */
 int cli_segment_npz(const vol_opts *o);

@@ -247,6 +247,8 @@ int cmd_segment(int argc, char **argv) {
     }
     if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
     if (o.nboxes == 0) return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 (see -h)\n"), 2;
+    if (cli_output_kind(o.output) == OUT_DICOM_SEG)
+        return fprintf(stderr, "medsam: -o %s: DICOM SEG needs a DICOM input (file or series folder)\n", o.output), 2;
     medsam_error err;
     medsam_model *m = NULL;
     float *x = NULL, *logits = NULL;

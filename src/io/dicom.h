@@ -5,8 +5,10 @@
  * endian) or a bare data set without preamble (found by its first element).
  * Transfer syntaxes: Implicit VR LE (1.2.840.10008.1.2), Explicit VR LE
  * (...1.2.1), Deflated Explicit VR LE (...1.2.1.99) and Explicit VR BE
- * (...1.2.2). Compressed syntaxes (JPEG, JPEG-LS, JPEG 2000, RLE, video)
- * give MEDSAM_ERR_UNSUPPORTED with a message naming the syntax. Sequences
+ * (...1.2.2); encapsulated RLE, JPEG baseline/extended 8-bit, JPEG lossless
+ * (process 14), JPEG-LS and JPEG 2000 through dicom_codec.h. Other compressed
+ * syntaxes (12-bit JPEG, HTJ2K, multi-component J2K, video) give
+ * MEDSAM_ERR_UNSUPPORTED with a message naming the syntax. Sequences
  * (defined or undefined lengths, UN with undefined length = implicit VR) are
  * walked with an explicit stack (no recursion) up to MS_DICOM_MAX_DEPTH;
  * values inside them are ignored except the enhanced multi-frame functional
@@ -17,8 +19,10 @@
  * unsigned (Pixel Representation); the Bits Stored bits end at High Bit
  * (usually Bits Stored - 1; others are shifted down), the bits above are
  * masked (unsigned) or replaced by the sign bit (signed). Samples per Pixel 1
- * (MONOCHROME1/2 and PALETTE COLOR kept as stored indices) or 3 with RGB
- * photometric interpretation, 8 bits, planar configuration 0 or 1 (-> RGB24).
+ * (MONOCHROME2 and PALETTE COLOR as stored; MONOCHROME1 inverted within the
+ * stored range, dicom_colour.c) or 3 (RGB, YBR_FULL, YBR_FULL_422 -> RGB as
+ * pydicom's convert_color_space; YBR_RCT/ICT in JPEG 2000), 8 bits, planar
+ * configuration 0 or 1 (-> RGB24).
  *
  * Volume layout: x = column (fastest), y = row, z = slice, as the pixel data
  * is stored. Slices are sorted along the slice normal n = row cosine x
@@ -36,8 +40,8 @@
  * Number (then file name, frame), codes are 0, pixdim holds the spacings.
  *
  * Not handled: Siemens mosaics (refused), Modality LUT Sequence (ignored),
- * MONOCHROME1 and PALETTE COLOR are kept as stored (meta.photometric says
- * which), YBR colour spaces (refused).
+ * PALETTE COLOR is kept as stored indices (meta.photometric says so),
+ * YBR_PARTIAL and other colour spaces (refused), 16/32-bit colour (refused).
  *
  * Rescale Slope/Intercept go to the volume's scl_slope/scl_inter, so that
  * ms_volume_to_f32 gives modality units (e.g. Hounsfield). When they differ
@@ -108,12 +112,25 @@ int ms_dicom_is_dicom_mem(const void *buf, size_t len);
 
 /* ---- one parsed file (used by the series reader; public for tests) ---- */
 
+/* Patient / study / frame-of-reference attributes of a source file, copied
+ * into derived objects (DICOM SEG). Raw value bytes (in the source's Specific
+ * Character Set), padding removed; empty when absent. */
+typedef struct {
+    char charset[65];           /* (0008,0005) */
+    char patient_name[200], patient_id[65], birth_date[17], sex[17];   /* (0010,0010/0020/0030/0040) */
+    char study_uid[65], study_date[17], study_time[27], referring[200]; /* (0020,000D), (0008,0020/0030/0090) */
+    char study_id[17], accession[17];                                  /* (0020,0010), (0008,0050) */
+    char for_uid[65], position_ref[65];                                /* (0020,0052), (0020,1040) */
+    char body_part[17], laterality[17];                                /* (0018,0015), (0020,0060) */
+} ms_dicom_ids;
+
 /* Per-frame values from the Per-frame Functional Groups Sequence, or from
  * the Grid Frame Offset Vector (RT Dose). */
 typedef struct {
     double ipp[3];
     double slope, inter;
     double grid_offset;
+    int segment;                /* Referenced Segment Number (DICOM SEG), 0 when absent */
     uint8_t has_ipp, has_rescale, has_grid_offset;
 } ms_dicom_frame;
 
@@ -142,6 +159,10 @@ typedef struct {
     size_t pixel_length;        /* bytes available (the element's value length) */
     int pixel_words_swapped;    /* OW in big endian: 1- and 8-bit samples sit in byte-swapped words */
     void *owned;                /* inflated data set (deflate syntax), owned */
+    int codec;                  /* compressed syntax (dicom_codec.h dcm_codec); 0: native pixel data */
+    void *encap;                /* fragment index of encapsulated Pixel Data (dcm_encap), owned */
+    char sop_class_uid[65], sop_instance_uid[65]; /* (0008,0016), (0008,0018) */
+    ms_dicom_ids ids;
 } ms_dicom_file;
 
 /* Parses a complete file image. Values are checked for consistency (sizes,
@@ -157,5 +178,29 @@ ms_voxel_type ms_dicom_file_voxel_type(const ms_dicom_file *f);
  * ms_dicom_file_voxel_type(f), row-major (column fastest), host byte order,
  * Bits Stored applied, RGB interleaved. */
 medsam_status ms_dicom_decode_frame(const ms_dicom_file *f, int frame, void *dst, medsam_error *err);
+
+/* ---- references for derived objects (DICOM SEG) ---- */
+
+/* One slice of a read volume, in the volume's z order. */
+typedef struct {
+    char sop_class_uid[65], sop_instance_uid[65];
+    int frame;                  /* 1-based frame of a multi-frame source, 0 for a single-frame file */
+    double ipp[3];
+    int has_ipp;
+} ms_dicom_slice_ref;
+
+typedef struct {
+    ms_dicom_ids ids;           /* of the first sorted slice's file */
+    char series_uid[65], modality[17];
+    int rows, columns, nslices;
+    ms_dicom_slice_ref *slices; /* (nslices) owned, z order of ms_dicom_read's volume */
+    double iop[6], pixel_spacing[2], slice_thickness, spacing_between_slices;
+    int has_iop, has_pixel_spacing, has_slice_thickness, has_spacing_between_slices;
+} ms_dicom_refs;
+
+/* Headers of the same file or folder ms_dicom_read reads, sorted the same
+ * way, without decoding pixels. Free with ms_dicom_refs_free. */
+medsam_status ms_dicom_read_refs(const char *path, ms_dicom_refs *refs, medsam_error *err);
+void ms_dicom_refs_free(ms_dicom_refs *refs);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/dicom_codec.h"
 #include "io/dicom_syntax.h"
 
 #define TAG(g, e) (((uint32_t)(g) << 16) | (uint32_t)(e))
@@ -28,6 +29,9 @@
 #define T_SPACING_BETWEEN TAG(0x0018, 0x0088)
 #define T_PATIENT_POSITION TAG(0x0018, 0x5100)
 #define T_SERIES_UID TAG(0x0020, 0x000E)
+#define T_SOP_CLASS TAG(0x0008, 0x0016)
+#define T_SOP_INSTANCE TAG(0x0008, 0x0018)
+#define T_EXT_OFFSETS TAG(0x7FE0, 0x0001)
 #define T_INSTANCE_NUMBER TAG(0x0020, 0x0013)
 #define T_IPP TAG(0x0020, 0x0032)
 #define T_IOP TAG(0x0020, 0x0037)
@@ -132,6 +136,15 @@ static int parse_numbers(const uint8_t *v, size_t n, double *out, int max, int *
     return 0;
 }
 
+/* Raw text value (padding removed, at most cap-1 bytes, NULs dropped). */
+static void get_raw(char *dst, size_t cap, const uint8_t *v, size_t n) {
+    while (n && (v[n - 1] == ' ' || v[n - 1] == 0)) n--;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++)
+        if (v[i]) dst[k++] = (char)v[i];
+    dst[k] = 0;
+}
+
 /* ---- parse state ---- */
 
 enum { H_IPP = 1, H_IOP = 2, H_PS = 4, H_THICK = 8, H_SBS = 16, H_SLOPE = 32, H_INTER = 64, H_WC = 128, H_WW = 256 };
@@ -158,6 +171,8 @@ typedef struct {
     int have_high_bit, have_bits_stored, have_spp;
     dcm_level stack[MS_DICOM_MAX_DEPTH];
     int depth;
+    const uint8_t *eot;           /* Extended Offset Table value, or NULL */
+    size_t eot_len;
 } dcm_parser;
 
 static const char *tag_name(uint32_t tag) {
@@ -228,6 +243,7 @@ static medsam_status frames_get(dcm_parser *p, medsam_error *err) {
     if (f->frames) return MEDSAM_OK;
     double bits = (double)(f->rows > 0 ? f->rows : 1) * (f->columns > 0 ? f->columns : 1) *
                   (f->samples_per_pixel > 0 ? f->samples_per_pixel : 1) * (f->bits_allocated > 0 ? f->bits_allocated : 1);
+    if (f->codec) bits = 64; /* compressed: each frame takes at least one 8-byte item header */
     if ((double)f->nframes * bits > 8.0 * (double)p->len)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Number of Frames %d does not fit in a file of %zu bytes", f->nframes,
                         p->len);
@@ -281,6 +297,11 @@ static medsam_status take_frame_value(dcm_parser *p, int frame, uint32_t tag, co
                                       medsam_error *err) {
     ms_dicom_file *f = p->f;
     if (frame >= f->nframes) return MEDSAM_OK; /* more items than frames: ignored */
+    if (tag == TAG(0x0062, 0x000B) && n >= 2) { /* Referenced Segment Number (SEG) */
+        medsam_status st = frames_get(p, err);
+        if (st == MEDSAM_OK) f->frames[frame].segment = (int)rd16(v, f->big_endian);
+        return st;
+    }
     dcm_vals d = {0};
     medsam_status st = take_geometry(&d, tag, v, n, err);
     if (st != MEDSAM_OK || !d.has) return st;
@@ -328,6 +349,24 @@ static medsam_status take_top_value(dcm_parser *p, uint32_t tag, const uint8_t *
     case T_PHOTOMETRIC: get_text(f->photometric, sizeof f->photometric, v, n); break;
     case T_PATIENT_POSITION: get_text(f->patient_position, sizeof f->patient_position, v, n); break;
     case T_SERIES_UID: get_text(f->series_uid, sizeof f->series_uid, v, n); break;
+    case T_SOP_CLASS: get_text(f->sop_class_uid, sizeof f->sop_class_uid, v, n); break;
+    case T_SOP_INSTANCE: get_text(f->sop_instance_uid, sizeof f->sop_instance_uid, v, n); break;
+    case T_EXT_OFFSETS: p->eot = v, p->eot_len = n; break;
+    case TAG(0x0008, 0x0005): get_raw(f->ids.charset, sizeof f->ids.charset, v, n); break;
+    case TAG(0x0010, 0x0010): get_raw(f->ids.patient_name, sizeof f->ids.patient_name, v, n); break;
+    case TAG(0x0010, 0x0020): get_raw(f->ids.patient_id, sizeof f->ids.patient_id, v, n); break;
+    case TAG(0x0010, 0x0030): get_raw(f->ids.birth_date, sizeof f->ids.birth_date, v, n); break;
+    case TAG(0x0010, 0x0040): get_raw(f->ids.sex, sizeof f->ids.sex, v, n); break;
+    case TAG(0x0020, 0x000D): get_raw(f->ids.study_uid, sizeof f->ids.study_uid, v, n); break;
+    case TAG(0x0008, 0x0020): get_raw(f->ids.study_date, sizeof f->ids.study_date, v, n); break;
+    case TAG(0x0008, 0x0030): get_raw(f->ids.study_time, sizeof f->ids.study_time, v, n); break;
+    case TAG(0x0008, 0x0090): get_raw(f->ids.referring, sizeof f->ids.referring, v, n); break;
+    case TAG(0x0020, 0x0010): get_raw(f->ids.study_id, sizeof f->ids.study_id, v, n); break;
+    case TAG(0x0008, 0x0050): get_raw(f->ids.accession, sizeof f->ids.accession, v, n); break;
+    case TAG(0x0020, 0x0052): get_raw(f->ids.for_uid, sizeof f->ids.for_uid, v, n); break;
+    case TAG(0x0020, 0x1040): get_raw(f->ids.position_ref, sizeof f->ids.position_ref, v, n); break;
+    case TAG(0x0018, 0x0015): get_raw(f->ids.body_part, sizeof f->ids.body_part, v, n); break;
+    case TAG(0x0020, 0x0060): get_raw(f->ids.laterality, sizeof f->ids.laterality, v, n); break;
     case T_INSTANCE_NUMBER:
         if (n && get_int(tag, vr, 0, big, v, n, &x, NULL) == MEDSAM_OK) f->instance_number = x, f->has_instance_number = 1;
         break; /* an unreadable Instance Number only loses a sort key */
@@ -499,6 +538,11 @@ static medsam_status walk(dcm_parser *p, size_t pos, int implicit, int big, meds
                 if ((st = push(p, tag, NO_END, 0, imp, be, 1, err)) != MEDSAM_OK) return st;
                 continue;
             }
+            if (tag == T_PIXEL_DATA && p->f->codec) { /* encapsulated: indexed after the walk */
+                ms_dicom_file *f = p->f;
+                f->has_pixel_data = 1, f->pixel_data = p->b + pos, f->pixel_length = p->len - pos;
+                return MEDSAM_OK;
+            }
             if (tag == T_PIXEL_DATA)
                 return ms_error(err, MEDSAM_ERR_UNSUPPORTED,
                                 "encapsulated (compressed) Pixel Data in transfer syntax %s is not supported",
@@ -510,6 +554,9 @@ static medsam_status walk(dcm_parser *p, size_t pos, int implicit, int big, meds
         const uint8_t *v = p->b + pos;
         int frame = 0, place = value_place(p, &frame);
         if (place == 0) {
+            if (tag == T_PIXEL_DATA && p->f->codec)
+                return ms_error(err, MEDSAM_ERR_FORMAT, "Pixel Data is not encapsulated in compressed transfer syntax %s",
+                                p->f->transfer_syntax);
             if (tag == T_PIXEL_DATA) {
                 ms_dicom_file *f = p->f;
                 f->has_pixel_data = 1, f->pixel_data = v, f->pixel_length = vlen;
@@ -589,9 +636,10 @@ static medsam_status check_image(ms_dicom_file *f, medsam_error *err) {
         if (pi[0] && strcmp(pi, "MONOCHROME1") && strcmp(pi, "MONOCHROME2") && strcmp(pi, "PALETTE COLOR"))
             return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "Photometric Interpretation %s with 1 sample per pixel", pi);
     } else if (spp == 3) {
-        if (pi[0] && strcmp(pi, "RGB"))
+        if (pi[0] && !dcm_colour_supported(pi, f->codec))
             return ms_error(err, MEDSAM_ERR_UNSUPPORTED,
-                            "Photometric Interpretation %s is not supported (RGB only for colour)", pi);
+                            "Photometric Interpretation %s is not supported with %s pixel data (RGB, YBR_FULL, "
+                            "YBR_FULL_422; YBR_RCT/YBR_ICT in JPEG 2000)", pi, f->codec ? "compressed" : "uncompressed");
         if (ba != 8) return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "%d-bit colour is not supported (8 bits only)", ba);
         if (f->planar_configuration != 0 && f->planar_configuration != 1)
             return ms_error(err, MEDSAM_ERR_FORMAT, "Planar Configuration %d (0 or 1)", f->planar_configuration);
@@ -602,7 +650,9 @@ static medsam_status check_image(ms_dicom_file *f, medsam_error *err) {
     if (samples > MS_VOLUME_MAX_VOXELS)
         return ms_error(err, MEDSAM_ERR_NOMEM, "%d x %d x %d frames is over the %lld-sample limit", f->rows, f->columns,
                         f->nframes, (long long)MS_VOLUME_MAX_VOXELS);
+    if (f->codec) return MEDSAM_OK; /* encapsulated: the fragment index checks the sizes */
     uint64_t need = ba == 1 ? ((uint64_t)samples + 7) / 8 : (uint64_t)samples * (uint64_t)(ba / 8);
+    if (spp == 3 && !strcmp(pi, "YBR_FULL_422")) need = need / 3 * 2; /* Y Y Cb Cr per two pixels */
     if (f->pixel_words_swapped && ba <= 8) need += need & 1; /* whole 16-bit words */
     if (f->pixel_length < need)
         return ms_error(err, MEDSAM_ERR_FORMAT, "Pixel Data holds %zu bytes; %d frame(s) of %d x %d x %d bits need %llu",
@@ -614,6 +664,7 @@ void ms_dicom_file_free(ms_dicom_file *f) {
     if (!f) return;
     free(f->frames);
     free(f->owned);
+    dcm_encap_free(f->encap);
     memset(f, 0, sizeof *f);
 }
 
@@ -649,6 +700,7 @@ medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, meds
     if (f->transfer_syntax[0]) {
         ts_kind k = dcm_classify_syntax(f->transfer_syntax, err);
         if (k == TS_REFUSED) return err ? err->code : MEDSAM_ERR_UNSUPPORTED;
+        f->codec = (int)dcm_codec_of_syntax(f->transfer_syntax);
         implicit = k == TS_IMPLICIT_LE, big = k == TS_EXPLICIT_BE;
         if (k == TS_DEFLATED) {
             size_t n = 0;
@@ -658,6 +710,9 @@ medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, meds
     } else {
         dcm_guess_encoding(b + pos, len - pos, &implicit, &big);
     }
+    int long_vr;
+    if (!implicit && !big && p.len - pos >= 8 && !vr_known(p.b + pos + 4, &long_vr))
+        implicit = 1; /* explicit VR syntax written in implicit VR (seen in the wild; pydicom reads it too) */
     f->big_endian = big;
     st = walk(&p, pos, implicit, big, err);
     if (st == MEDSAM_OK) {
@@ -666,6 +721,11 @@ medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, meds
         if (!p.have_high_bit) f->high_bit = f->bits_stored - 1;
         if (f->bits_allocated == 1) f->pixel_representation = f->pixel_representation == 1 ? 1 : 0;
         if (f->has_pixel_data) st = check_image(f, err);
+        if (st == MEDSAM_OK && f->has_pixel_data && f->codec) {
+            dcm_encap *e = NULL;
+            st = dcm_encap_index(f->pixel_data, f->pixel_length, f->nframes, (dcm_codec)f->codec, p.eot, p.eot_len, &e, err);
+            f->encap = e;
+        }
     }
     if (st != MEDSAM_OK) ms_dicom_file_free(f);
     return st;

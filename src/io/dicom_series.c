@@ -650,38 +650,89 @@ static medsam_status run_job(dcm_job *j, ms_volume *out, ms_dicom_meta *meta, me
     return st;
 }
 
-medsam_status ms_dicom_read(const char *path, ms_volume *out, ms_dicom_meta *meta, medsam_error *err) {
-    ms_volume_init(out);
-    if (meta) memset(meta, 0, sizeof *meta);
-    dcm_job j;
-    memset(&j, 0, sizeof j);
-    j.src.where = path ? path : "(null)";
+/* The sources of a path: one file, or a folder's files. On failure the job is freed. */
+static medsam_status path_sources(const char *path, dcm_job *j, medsam_error *err) {
+    memset(j, 0, sizeof *j);
+    j->src.where = path ? path : "(null)";
     struct stat sb;
     if (!path || stat(path, &sb) != 0)
         return with_name(err, ms_error(err, MEDSAM_ERR_IO, "cannot open: %s", path ? strerror(errno) : "no path"),
-                         j.src.where);
+                         j->src.where);
     if (S_ISDIR(sb.st_mode)) {
-        j.src.folder = 1;
-        medsam_status st = list_folder(path, &j.src, err);
+        j->src.folder = 1;
+        medsam_status st = list_folder(path, &j->src, err);
         if (st != MEDSAM_OK) {
-            job_free(&j);
+            job_free(j);
             return with_name(err, st, path);
         }
-        if (!j.src.n) {
-            int sub = j.src.nsubdirs;
-            job_free(&j);
+        if (!j->src.n) {
+            int sub = j->src.nsubdirs;
+            job_free(j);
             return ms_error(err, MEDSAM_ERR_FORMAT, "%s: no files in the folder%s", path,
                             sub ? " (subfolders are not searched: pass the folder of one series)" : "");
         }
     } else {
-        j.src.paths = malloc(sizeof *j.src.paths);
-        if (!j.src.paths || !(j.src.paths[0] = strdup(path))) {
-            free(j.src.paths);
+        j->src.paths = malloc(sizeof *j->src.paths);
+        if (!j->src.paths || !(j->src.paths[0] = strdup(path))) {
+            free(j->src.paths);
             return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
         }
-        j.src.n = 1;
+        j->src.n = 1;
     }
+    return MEDSAM_OK;
+}
+
+medsam_status ms_dicom_read(const char *path, ms_volume *out, ms_dicom_meta *meta, medsam_error *err) {
+    ms_volume_init(out);
+    if (meta) memset(meta, 0, sizeof *meta);
+    dcm_job j;
+    medsam_status st = path_sources(path, &j, err);
+    if (st != MEDSAM_OK) return st;
     return run_job(&j, out, meta, err);
+}
+
+void ms_dicom_refs_free(ms_dicom_refs *r) {
+    if (!r) return;
+    free(r->slices);
+    memset(r, 0, sizeof *r);
+}
+
+medsam_status ms_dicom_read_refs(const char *path, ms_dicom_refs *r, medsam_error *err) {
+    memset(r, 0, sizeof *r);
+    dcm_job j;
+    dcm_frame_of_ref g;
+    memset(&g, 0, sizeof g);
+    medsam_status st = path_sources(path, &j, err);
+    if (st != MEDSAM_OK) return st;
+    st = scan_sources(&j, err);
+    if (st == MEDSAM_OK) st = check_series(&j, err);
+    if (st == MEDSAM_OK) st = order_slices(&j, &g, err);
+    if (st == MEDSAM_OK && !(r->slices = calloc((size_t)j.nsl, sizeof *r->slices)))
+        st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
+    if (st == MEDSAM_OK) {
+        const ms_dicom_file *h = &j.img[j.sl[0].img].hdr;
+        r->ids = h->ids;
+        memcpy(r->series_uid, h->series_uid, sizeof r->series_uid), memcpy(r->modality, h->modality, sizeof r->modality);
+        r->rows = h->rows, r->columns = h->columns, r->nslices = j.nsl;
+        memcpy(r->iop, h->iop, sizeof r->iop), r->has_iop = h->has_iop;
+        memcpy(r->pixel_spacing, h->pixel_spacing, sizeof r->pixel_spacing), r->has_pixel_spacing = h->has_pixel_spacing;
+        r->slice_thickness = h->slice_thickness, r->has_slice_thickness = h->has_slice_thickness;
+        r->spacing_between_slices = h->spacing_between_slices;
+        r->has_spacing_between_slices = h->has_spacing_between_slices;
+        for (int k = 0; k < j.nsl; k++) {
+            const dcm_slice *s = &j.sl[k];
+            const ms_dicom_file *f = &j.img[s->img].hdr;
+            ms_dicom_slice_ref *o = &r->slices[k];
+            memcpy(o->sop_class_uid, f->sop_class_uid, sizeof o->sop_class_uid);
+            memcpy(o->sop_instance_uid, f->sop_instance_uid, sizeof o->sop_instance_uid);
+            o->frame = f->nframes > 1 ? s->frame + 1 : 0;
+            memcpy(o->ipp, s->pos, sizeof o->ipp), o->has_ipp = s->has_pos;
+        }
+    } else {
+        ms_dicom_refs_free(r);
+    }
+    job_free(&j);
+    return st;
 }
 
 medsam_status ms_dicom_read_mem(const void *buf, size_t len, const char *name, ms_volume *out, ms_dicom_meta *meta,

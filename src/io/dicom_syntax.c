@@ -10,12 +10,14 @@
 
 #include "core/error.h"
 #include "io/dicom.h"
+#include "io/dicom_codec.h"
 
 ts_kind dcm_classify_syntax(const char *uid, medsam_error *err) {
     if (!strcmp(uid, "1.2.840.10008.1.2")) return TS_IMPLICIT_LE;
     if (!strcmp(uid, "1.2.840.10008.1.2.1")) return TS_EXPLICIT_LE;
     if (!strcmp(uid, "1.2.840.10008.1.2.1.99")) return TS_DEFLATED;
     if (!strcmp(uid, "1.2.840.10008.1.2.2")) return TS_EXPLICIT_BE;
+    if (dcm_codec_of_syntax(uid) != DCM_CODEC_NONE) return TS_EXPLICIT_LE; /* encapsulated pixel data */
     static const struct { const char *uid, *name; } named[] = {
         {"1.2.840.10008.1.2.4.50", "JPEG baseline"},
         {"1.2.840.10008.1.2.4.51", "JPEG extended"},
@@ -39,7 +41,8 @@ ts_kind dcm_classify_syntax(const char *uid, medsam_error *err) {
     if (!name && !strncmp(uid, "1.2.840.10008.1.2.4.", 20)) name = "compressed (JPEG family or video)";
     if (name)
         ms_error(err, MEDSAM_ERR_UNSUPPORTED,
-                 "%s compressed pixel data (%s) is not supported; convert the series with dcm2niix (or gdcmconv --raw) first",
+                 "%s pixel data (%s) is not supported (no decoder in Debian 12's libraries for it here); convert the "
+                 "series with gdcmconv --raw (or dcm2niix) first",
                  name, uid);
     else
         ms_error(err, MEDSAM_ERR_UNSUPPORTED, "transfer syntax %s is not supported", uid);
