@@ -10,10 +10,12 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_threads(const char *s);
 /* Default thread count: the number of online CPUs. */
 int cli_default_threads(void);
-/* 0 for a model whose pipeline the CLI implements (MedSAM_Inference.py's: the SAM ViT
- * family); otherwise prints one line naming the checkpoint, its family and `what`
- * (LiteMedSAM's own pre/postprocessing is not implemented yet) and returns 1. */
-int cli_sam_pipeline_only(const medsam_model *m, const char *model_path, const char *what);
+
+/* --pipeline NAME: 0 when NAME is a pipeline, else prints a usage error and returns 2. */
+int cli_pipeline_arg(const char *name);
+/* Loads a model and applies --pipeline (NULL or "auto": the model's own);
+ * prints the error and returns 1 on failure (cli_model.c). */
+int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

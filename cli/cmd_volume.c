@@ -149,7 +149,7 @@ void cli_segment_volume_help(void) {
          "  medsam segment -m MODEL.pth -i VOLUME --slice Z -b x0,y0,x1,y1 [-b ...] -o MASK.png|.nii.gz\n"
          "  medsam segment -m MODEL.pth --npz CASE.npz -o OUT.npz        (CVPR24 \"MedSAM on laptop\")\n"
          "  options: [--window soft|lung|brain|bone|dicom|L,W | --mr] [--overlay OUT.png] [--progress]\n"
-         "           [--margin PX] [--cache-mb MB] [--threads N] [-v]\n\n"
+         "           [--margin PX] [--cache-mb MB] [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
          "Slices are taken along the volume's third axis (z, voxel space); slice z is an image of ny\n"
          "rows (y) and nx columns (x), and box x/y are pixel coordinates of that image\n"
          "(0 <= x0 < x1 <= nx, 0 <= y0 < y1 <= ny), z0 <= z1 inclusive slice indices (< nz).\n"
@@ -157,7 +157,10 @@ void cli_segment_volume_help(void) {
          "up to z1 and down to z0: each next slice's box is the previous slice's mask bounding box\n"
          "grown by --margin pixels (default 3*max(nx,ny)/256, LiteMedSAM's 3 px at 256), or the\n"
          "box's own x/y where that mask is empty. Box k writes label k (a later box wins). Each\n"
-         "slice is encoded once for all boxes (--cache-mb bounds the embeddings kept, default 1024).\n\n"
+         "slice is encoded once for all boxes (--cache-mb bounds the embeddings kept, default 1024).\n"
+         "With the lite pipeline (a LiteMedSAM model) slices and boxes follow CVPR24_LiteMedSAM_infer.py\n"
+         "instead: the next box is get_bbox256 of the previous mask resized to the 256 frame, grown by\n"
+         "--margin pixels of that frame (default 3).\n\n"
          "Intensities (whole volume, as MedSAM's pre_CT_MR.py): --window clips to the CT window\n"
          "[L-W/2, L+W/2] (soft L40/W400, lung L-600/W1500, brain L40/W80, bone L400/W1800, dicom:\n"
          "the file's WindowCenter/Width) and scales to 0..255; --mr clips to the 0.5/99.5\n"
@@ -189,7 +192,8 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         if (!strcmp(a, "--progress")) { o->progress = 1; continue; }
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
-                                                 "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", NULL};
+                                                 "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", "--pipeline",
+                                                 NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -203,6 +207,10 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         else if (!strcmp(a, "--dicom-seg")) o->dicom_seg = val;
         else if (!strcmp(a, "--npz")) o->npz = val;
         else if (!strcmp(a, "--window")) o->window = val;
+        else if (!strcmp(a, "--pipeline")) {
+            if (cli_pipeline_arg(val)) return 2;
+            o->pipeline = val;
+        }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(o->threads = cli_threads(val))) return usage_err("--threads wants a positive integer, got '%s'", val);
         } else if (!strcmp(a, "--slice")) {
@@ -390,9 +398,8 @@ int cli_run_volume(const vol_opts *o_in) {
     }
     if (!rc) {
         t0 = cli_now();
-        if (medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
-        else rc = cli_sam_pipeline_only(m, o->model, "3-D segment");
-        if (!rc && o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
+        if (cli_load_model(o->model, o->pipeline, &m)) rc = 1;
+        else if (o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
     }
     if (!rc) {
         cli_progress prog;

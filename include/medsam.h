@@ -84,6 +84,30 @@ void medsam_model_get_info(const medsam_model *model, medsam_model_info *info);
 /* Multi-line human description of the inferred configuration. */
 void medsam_model_describe(const medsam_model *model, char *buf, int len);
 
+/* ---- pipelines ---------------------------------------------------------- */
+
+/* How images become the encoder input, prompts map to the model's frame and
+ * logits become masks (and the 3-D protocol's per-slice box rule). */
+typedef enum {
+    MEDSAM_PIPELINE_AUTO = 0, /* the model's own: ViT encoder -> MEDSAM, TinyViT -> LITE */
+    MEDSAM_PIPELINE_MEDSAM,   /* MedSAM_Inference.py: skimage resize to img_size, box / [W,H,W,H] * img_size,
+                                 sigmoid, bilinear to the image, > 0.5 */
+    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor (not supported yet) */
+    MEDSAM_PIPELINE_LITE,     /* CVPR24_LiteMedSAM_infer.py: OpenCV INTER_AREA to the longest side, min-max,
+                                 zero pad, int boxes, crop + bilinear of the logits, sigmoid, > 0.5 */
+} medsam_pipeline;
+
+/* Chooses the model's pipeline (AUTO: its default). It applies to
+ * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes and
+ * the volume functions. Call before sharing the model between threads. Fails
+ * (model unchanged) when the pipeline cannot run this model. */
+medsam_status medsam_model_set_pipeline(medsam_model *model, medsam_pipeline pipeline, medsam_error *err);
+medsam_pipeline medsam_model_get_pipeline(const medsam_model *model);
+/* "medsam", "sam", "lite" ("auto" for AUTO, "?" otherwise). */
+const char *medsam_pipeline_name(medsam_pipeline pipeline);
+/* "medsam" | "sam" | "lite" | "auto" -> *out. */
+medsam_status medsam_pipeline_parse(const char *name, medsam_pipeline *out, medsam_error *err);
+
 /* ---- images and preprocessing ----------------------------------------- */
 
 /* MedSAM_Inference.py preprocessing of pixels already in memory (e.g. from a
@@ -109,6 +133,13 @@ medsam_status medsam_prepare_input(const char *path, int size, int nthreads, flo
  * 32 (float, .npy float arrays only). Free *pixels with medsam_free. */
 medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
                                 int *bit_depth, medsam_error *err);
+/* The model's pipeline preprocessing (see medsam_model_set_pipeline) of pixels
+ * as medsam_preprocess_pixels takes them: out (img_size, img_size, 3) HWC. */
+medsam_status medsam_model_preprocess(const medsam_model *model, const void *pixels, int width, int height,
+                                      int channels, int bit_depth, int nthreads, float *out, medsam_error *err);
+/* medsam_prepare_input through the model's pipeline (input side img_size). */
+medsam_status medsam_model_prepare_input(const medsam_model *model, const char *path, int nthreads, float **input_hwc,
+                                         int *width, int *height, medsam_error *err);
 
 /* ---- encode / decode ---------------------------------------------------- */
 
@@ -122,7 +153,8 @@ const float *medsam_embedding_data(const medsam_embedding *emb, long *count);
 void medsam_embedding_free(medsam_embedding *emb);
 
 /* One box prompt in the ORIGINAL image's pixel coordinates (x0 < x1, y0 < y1,
- * inside [0,W]x[0,H]); scaled by img_size/[W,H,W,H] as MedSAM_Inference.py does. */
+ * inside [0,W]x[0,H]); mapped to the model's frame by its pipeline (medsam:
+ * scaled by img_size/[W,H,W,H] as MedSAM_Inference.py does). */
 typedef struct { float x0, y0, x1, y1; } medsam_box;
 
 /* Decodes n boxes against one embedding (multimask_output=False, as MedSAM).
@@ -154,7 +186,13 @@ medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedd
  *     on every side and clamped to the slice, or the box's own x / y when the
  *     previous mask is empty;
  *  4. box k (1-based) writes label k; where boxes overlap the later box wins.
- * Every slice is encoded once: all boxes on a slice share its embedding. */
+ * Every slice is encoded once: all boxes on a slice share its embedding.
+ * Steps 2 and 3 are the model's pipeline's (medsam_model_set_pipeline): the above
+ * is MEDSAM's; LITE (CVPR24_LiteMedSAM_infer.py:MedSAM_infer_npz_3D exactly) encodes
+ * slices through its own preprocessing and takes each next box from the previous
+ * mask (holding the box index as a byte) resized with INTER_AREA to the 256 frame,
+ * get_bbox256 with bbox_shift 3 there, clamped to [0, 256]; the middle box is
+ * resize_box_to_256's (int truncation). */
 
 typedef struct medsam_volume medsam_volume; /* a volume read from a file, with its geometry */
 
@@ -228,7 +266,8 @@ typedef int (*medsam_progress_fn)(void *user, int done, int total);
 typedef struct {
     int nthreads;            /* <= 0: 1 */
     double margin;           /* pixels added around the previous mask's box; <= 0: 3 * max(nx, ny) / 256,
-                                LiteMedSAM's 3 px of its 256-pixel longest side mapped back to the slice */
+                                LiteMedSAM's 3 px of its 256-pixel longest side mapped back to the slice
+                                (LITE pipeline: get_bbox256's bbox_shift in its 256 frame, <= 0: 3) */
     long long cache_bytes;   /* bound on embeddings kept for reuse between the downward and upward sweeps;
                                 0: 1 GiB; < 0: none (slices needed twice are then encoded twice) */
     medsam_progress_fn progress; /* may be NULL */

@@ -329,8 +329,7 @@ int main(void) {
         uint8_t vol[64] = {0}, mask[64];
         medsam_box b = {1, 1, 6, 6};
         medsam_status st = medsam_segment_slice(m, vol, 8, 8, 1, 0, &b, 1, 1, mask, &err);
-        CHECK(st == MEDSAM_ERR_UNSUPPORTED && strstr(err.message, "not supported yet"),
-              "volume pipeline with a TinyViT model: %d %s", (int)st, err.message);
+        CHECK(st == MEDSAM_OK, "volume pipeline with a TinyViT model (lite pipeline): %d %s", (int)st, err.message);
         medsam_model_free(m);
     }
     return t_summary();

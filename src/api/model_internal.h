@@ -5,6 +5,7 @@
 #include "model/config.h"
 #include "model/encoder_kind.h"
 #include "model/params.h"
+#include "pipeline/pipeline.h"
 
 struct medsam_model {
     ms_config cfg;
@@ -16,11 +17,19 @@ struct medsam_model {
     int extra_tensors;  // checkpoint tensors that are not model parameters (ignored)
     const ms_encoder_ops *enc_ops; // the image encoder's kind (cfg.encoder), chosen at load
     void *enc_state;    // what enc_ops->encode reads (ViT: &w.enc; TinyViT: folded weights), from enc_ops->prepare
+    const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
 };
 
 struct medsam_embedding {
     int channels, size; // (channels, size, size)
     float *data;
 };
+
+/* medsam_decode_boxes on boxes already in the model's frame: in (n, 4) as the
+ * pipeline's box_to_input gives them, g the image's geometry. Outputs as
+ * medsam_decode_boxes (mask (g->h, g->w) through the model's pipeline). */
+medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
+                                    const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
+                                    medsam_error *err);
 
 #endif
