@@ -8,6 +8,7 @@
 #   BENCH_BOX      box for the whole-process runs (default 300,300,1100,1100)
 #   BENCH_TORCH    auto (default: run PyTorch when it is available) | 0 | 1
 #   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM)
+#   BENCH_LITE     1 (default): then the LiteMedSAM part, bench/lite.sh (its own settings there) | 0
 # The random-initialised checkpoint (`medsam init --seed 0`) is made once and
 # kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
 set -e
@@ -70,4 +71,7 @@ if [ "$run_torch" -eq 1 ]; then
             row("segment process wall s", "segment_wall_s")
             row("segment process peak RSS MB", "segment_rss_mb")
         }' "$OUT/results_c.txt" "$OUT/results_torch.txt"
+fi
+if [ "${BENCH_LITE:-1}" != 0 ]; then
+    BUILD=$BUILD sh bench/lite.sh
 fi

@@ -1,0 +1,62 @@
+/* proc_time.c — wall time and peak RSS of a whole process, for `make bench`'s
+ * LiteMedSAM part (bench/lite.sh): runs COMMAND reps times (stdout to
+ * /dev/null, stderr kept), and prints one line
+ *
+ *     KEY wall_median_s wall_min_s peak_rss_mb
+ *
+ * RSS is ru_maxrss from wait4. This program is small (about 1 MB), which matters:
+ * Linux carries the parent's RSS high-water mark into the child's ru_maxrss at
+ * exec, so a command started from a large process would report at least its size.
+ *
+ *   cc -O2 -std=c11 -D_DEFAULT_SOURCE bench/proc_time.c -o build/bench/proc_time
+ *   build/bench/proc_time KEY REPS COMMAND [ARGS...]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "bench_util.h"
+
+extern char **environ;
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: proc_time KEY REPS COMMAND [ARGS...]\n");
+        return 2;
+    }
+    const int reps = atoi(argv[2]);
+    if (reps < 1 || reps > BENCH_MEDIAN_MAX) {
+        fprintf(stderr, "proc_time: REPS must be 1..%d\n", BENCH_MEDIAN_MAX);
+        return 2;
+    }
+    double wall[BENCH_MEDIAN_MAX], rss = 0, best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        pid_t pid;
+        const double t0 = bench_now();
+        const int rc = posix_spawnp(&pid, argv[3], &fa, NULL, argv + 3, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) {
+            fprintf(stderr, "proc_time: cannot run %s: %s\n", argv[3], strerror(rc));
+            return 1;
+        }
+        int status;
+        struct rusage ru;
+        if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "proc_time: %s failed\n", argv[3]);
+            return 1;
+        }
+        wall[r] = bench_now() - t0;
+        if (wall[r] < best) best = wall[r];
+        if (ru.ru_maxrss / 1024.0 > rss) rss = ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+    }
+    printf("%s %.4f %.4f %.1f\n", argv[1], bench_median(wall, reps), best, rss);
+    return 0;
+}
