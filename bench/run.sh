@@ -7,7 +7,8 @@
 #   BENCH_IMAGE    image (default tests/fixtures/images/retina.jpg, 1411x1411 RGB)
 #   BENCH_BOX      box for the whole-process runs (default 300,300,1100,1100)
 #   BENCH_TORCH    auto (default: run PyTorch when it is available) | 0 | 1
-#   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM)
+#   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM, else extracted from the
+#                  local mirror $MEDSAM_MIRROR into $BUILD/bench/ref/MedSAM)
 #   BENCH_LITE     1 (default): then the LiteMedSAM part, bench/lite.sh (its own settings there) | 0
 # The random-initialised checkpoint (`medsam init --seed 0`) is made once and
 # kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
@@ -23,7 +24,15 @@ TORCH=${BENCH_TORCH:-auto}
 REF=${SAM_REF_DIR:-/work/ref/MedSAM}
 OUT=$BUILD/bench
 PY=/usr/bin/python3
+MIRROR=${MEDSAM_MIRROR:-/work/.mirror/bowang-lab+MedSAM/repo}
 mkdir -p "$OUT"
+# no checkout: extract the official code (branch main) from the local mirror into the build folder, once
+if [ ! -d "$REF/segment_anything" ] && [ -z "$SAM_REF_DIR" ] && [ -d "$MIRROR" ]; then
+    REF=$OUT/ref/MedSAM
+    if [ ! -d "$REF/segment_anything" ]; then
+        mkdir -p "$REF" && git -C "$MIRROR" archive main segment_anything | tar -x -C "$REF"
+    fi
+fi
 
 CKPT=$OUT/${ARCH}_seed0.pth
 if [ ! -s "$CKPT" ]; then
