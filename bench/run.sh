@@ -10,6 +10,7 @@
 #   SAM_REF_DIR    official MedSAM checkout (default /work/ref/MedSAM, else extracted from the
 #                  local mirror $MEDSAM_MIRROR into $BUILD/bench/ref/MedSAM)
 #   BENCH_LITE     1 (default): then the LiteMedSAM part, bench/lite.sh (its own settings there) | 0
+#   BENCH_MODELS   1 (default): then one encode per architecture, bench/models.sh | 0
 # The random-initialised checkpoint (`medsam init --seed 0`) is made once and
 # kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
 set -e
@@ -83,4 +84,7 @@ if [ "$run_torch" -eq 1 ]; then
 fi
 if [ "${BENCH_LITE:-1}" != 0 ]; then
     BUILD=$BUILD sh bench/lite.sh
+fi
+if [ "${BENCH_MODELS:-1}" != 0 ]; then
+    BUILD=$BUILD sh bench/models.sh
 fi
