@@ -19,6 +19,7 @@
 #include "core/npy.h"
 #include "model/encoder_kind.h"
 #include "model/tinyvit.h"
+#include "ops/attention.h"
 #include "ops/dwconv.h"
 #include "ops/vecmath.h"
 #include "test.h"
@@ -258,6 +259,33 @@ static int rewrite(const char *dst, const char *name, int new_ndim, const int64_
 }
 
 /* Loading: a training checkpoint loads the same model; broken TinyViT files get one line naming the problem. */
+/* The window attention's fused bias + softmax gives the bits of the plain loop
+ * (add the bias, vit_softmax_row) on every path, for window rows (49, 196) and tails. */
+static void test_softmax_rows_bias(void) {
+    const int ns[] = {1, 7, 16, 17, 49, 196};
+    for (int path = 0; path < 3; path++)
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+            const int n = ns[t], rows = 5;
+            float *a = malloc(sizeof(float) * rows * n), *b = malloc(sizeof(float) * rows * n);
+            float *bias = malloc(sizeof(float) * rows * n);
+            uint32_t h = 2166136261u + (uint32_t)n;
+            for (int i = 0; i < rows * n; i++) {
+                h = h * 1664525u + 1013904223u;
+                a[i] = b[i] = ((float)(h >> 8) / 16777216.0f - 0.5f) * 12.0f;
+                h = h * 1664525u + 1013904223u;
+                bias[i] = ((float)(h >> 8) / 16777216.0f - 0.5f) * 4.0f;
+            }
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < n; j++) b[r * n + j] += bias[r * n + j];
+                vit_softmax_row(b + r * n, n, path);
+            }
+            vit_softmax_rows_bias(a, bias, rows, n, path);
+            CHECK(!memcmp(a, b, sizeof(float) * rows * n), "softmax rows + bias, path %d, n %d: not the bits of the loop",
+                  path, n);
+            free(a), free(b), free(bias);
+        }
+}
+
 static void test_load_errors(void) {
     char dir[] = "/tmp/test_tinyvit_XXXXXX", path[128];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -317,6 +345,7 @@ static void test_vit_kind(void) {
 
 int main(void) {
     test_dwconv();
+    test_softmax_rows_bias();
     test_vit_kind();
     test_load_errors();
     medsam_model *m = NULL;

@@ -182,13 +182,7 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
         }
         // (q @ k.transpose(-2, -1)) * self.scale + self.ab
         gemm_f32(0, 1, T, T, hd, scale, g, ld, g + hd, ld, 0.0f, sc, T, 1);
-        const float *abh = ab + (size_t)h * T * T;
-        for (int i = 0; i < T; i++) {
-            float *row = sc + (size_t)i * T;
-            const float *abr = abh + (size_t)i * T;
-            for (int j = 0; j < T; j++) row[j] += abr[j];
-            vit_softmax_row(row, T, 0);  // attn.softmax(dim=-1)
-        }
+        vit_softmax_rows_bias(sc, ab + (size_t)h * T * T, T, T, 0);  // (+ self.ab).softmax(dim=-1)
         gemm_f32(0, 0, T, hd, T, 1.0f, sc, T, g + 2 * hd, ld, 0.0f, o, hd, 1);  // attn @ v
         for (int i = 0; i < T; i++) {  // window reverse + crop: real tokens only
             const int y = wy * ws + i / ws, x = wx * ws + i % ws;

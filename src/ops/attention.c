@@ -188,7 +188,39 @@ ATTN_AVX512 static float attn_relpos_max_avx512(float *row, const float *rhi, co
 
 static const attn_row_kernels attn_avx512 = {attn_relpos_max_avx512, attn_exp_sum_avx512};
 
+/* rows += bias, then each row's softmax (vit_softmax_rows_bias on AVX-512): the
+ * add and the max in one pass, the kernel's exp + sum, the scale in one pass. */
+ATTN_AVX512 static void attn_softmax_rows_bias_avx512(float *rows, const float *bias, int nrows, int n) {
+    const int tail = n % 16;
+    const __mmask16 mt = (__mmask16)((1u << tail) - 1u);
+    for (int i = 0; i < nrows; i++) {
+        float *row = rows + (size_t)i * n;
+        const float *br = bias + (size_t)i * n;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        int j = 0;
+        for (; j + 16 <= n; j += 16) {
+            const __m512 v = _mm512_add_ps(_mm512_loadu_ps(row + j), _mm512_loadu_ps(br + j));
+            _mm512_storeu_ps(row + j, v);
+            vmax = _mm512_max_ps(vmax, v);
+        }
+        if (tail) {
+            const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mt, row + j), _mm512_maskz_loadu_ps(mt, br + j));
+            _mm512_mask_storeu_ps(row + j, mt, v);
+            vmax = _mm512_mask_max_ps(vmax, mt, vmax, v);
+        }
+        const float mx = _mm512_reduce_max_ps(vmax);  // exact: any lane order gives the scalar loop's value
+        const __m512 inv = _mm512_set1_ps(1.0f / attn_exp_sum_avx512(row, n, mx));
+        for (j = 0; j + 16 <= n; j += 16) _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
+        if (tail) _mm512_mask_storeu_ps(row + j, mt, _mm512_mul_ps(_mm512_maskz_loadu_ps(mt, row + j), inv));
+    }
+}
+
 static const attn_row_kernels attn_avx2 = {attn_relpos_max_avx2, attn_exp_sum_avx2};
+
+static int attn_use_avx512(int path) {
+    return path == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 
 static const attn_row_kernels *attn_pick_row(int path) {
     if (path == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
@@ -202,6 +234,13 @@ static const attn_row_kernels *attn_pick_row(int path) {
     (void)path;
     return &attn_generic;
 }
+static int attn_use_avx512(int path) {
+    (void)path;
+    return 0;
+}
+static void attn_softmax_rows_bias_avx512(float *rows, const float *bias, int nrows, int n) {
+    (void)rows, (void)bias, (void)nrows, (void)n;
+}
 #endif
 
 // ref: torch.softmax(dim=-1)
@@ -211,6 +250,19 @@ void vit_softmax_row(float *row, int n, int path) {
     for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
     const float inv = 1.0f / k->exp_sum(row, n, mx);
     for (int j = 0; j < n; j++) row[j] *= inv;
+}
+
+void vit_softmax_rows_bias(float *rows, const float *bias, int nrows, int n, int path) {
+    if (attn_use_avx512(path)) {
+        attn_softmax_rows_bias_avx512(rows, bias, nrows, n);
+        return;
+    }
+    for (int i = 0; i < nrows; i++) {
+        float *row = rows + (size_t)i * n;
+        const float *br = bias + (size_t)i * n;
+        for (int j = 0; j < n; j++) row[j] += br[j];
+        vit_softmax_row(row, n, path);
+    }
 }
 
 /* ---- one (group, head, query tile) item ------------------------------------ */

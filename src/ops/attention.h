@@ -74,6 +74,13 @@ void vit_window_attention_forward_portable(float *out, const float *qkv, const f
  * the same bits), 1: portable, 2: AVX2 even where AVX-512 exists (for tests). row: (n), n >= 1 */
 void vit_softmax_row(float *row, int n, int path);
 
+/* rows[i][j] += bias[i][j], then vit_softmax_row on each row, with the same bits
+ * (the add and the max are exact elementwise, the exp + sum is the same kernel);
+ * the kernel is picked once and the add, max and scale passes are vectorised.
+ * rows, bias: (nrows, n), n >= 1. ref: tiny_vit_sam.py:Attention.forward
+ * ((q @ k^T) * scale + ab).softmax(dim=-1) */
+void vit_softmax_rows_bias(float *rows, const float *bias, int nrows, int n, int path);
+
 /* Plain, obviously-correct version of the same computation (whole (T, T) score
  * matrix per group and head, double accumulation, explicit Rh/Rw gathers as in
  * get_rel_pos); single-threaded, allocates. For tests only. Returns 0, or -1
