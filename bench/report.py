@@ -93,6 +93,30 @@ def main():
     print(f"| its peak RSS | {f(g(lc, 'npz_3d_rss_mb'), '.0f')} MB | {f(g(lt, 'npz_3d_rss_mb'), '.0f')} MB | "
           f"{ratio(g(lc, 'npz_3d_rss_mb'), g(lt, 'npz_3d_rss_mb'))} smaller | | |")
 
+    print("\nGoals (issue 10, \"Speed and memory\"; issue 11, \"Speed\"), from the numbers above:\n")
+    pct = g(lc, "lite_pct_peak_2")
+    yes = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
+    if pct is not None:
+        print(f"- LiteMedSAM encoder ≥ 60 % of the FMA peak: {pct:.0f} % with 2 threads "
+              f"({f(g(lc, 'lite_pct_peak_1'), '.0f')} % with 1): {yes(pct >= 60)}")
+    if extra is not None:
+        print(f"- whole `medsam segment` process ≤ encoder + 0.15 s: encoder + {extra:.3f} s: {yes(extra <= 0.15)}")
+    r2, r3 = g(lt, "lite_encoder_s_2"), g(lt, "npz_2d_wall_s")
+    if r2 and enc2:
+        print(f"- ≥ 3× faster than the official PyTorch LiteMedSAM on the same cores: encoder {r2 / enc2:.2f}×, "
+              f"2-D process {ratio(g(lc, 'npz_2d_wall_s'), r3)}, 3-D {ratio(c3, t3)}: "
+              f"{yes(r2 / enc2 >= 3 and (c3 is None or t3 is None or t3 / c3 >= 3))}")
+    o2 = g(lo, "lite_encoder_s_2")
+    if o2 and enc2:
+        o1, e1 = g(lo, "lite_encoder_s_1"), g(lc, "lite_encoder_s_1")
+        print(f"- faster than ONNX Runtime on the same weights: {o2 / enc2:.2f}× with 2 threads"
+              f"{'' if not (o1 and e1) else f', {o1 / e1:.2f}× with 1'}: {yes(o2 > enc2)}")
+    rss = [v for v in (g(lc, "segment_2d_rss_mb"), g(lc, "npz_2d_rss_mb"), g(lc, "npz_3d_rss_mb")) if v is not None]
+    if rss:
+        print(f"- peak RSS ≤ 200 MB: 2-D image {f(g(lc, 'segment_2d_rss_mb'), '.0f')} MB, 2-D npz "
+              f"{f(g(lc, 'npz_2d_rss_mb'), '.0f')} MB, 3-D npz {f(g(lc, 'npz_3d_rss_mb'), '.0f')} MB: "
+              f"{yes(max(rss) <= 200)}")
+
     if a.serve_log and os.path.exists(a.serve_log):
         print("\n**HTTP** (`make bench-serve`: `medsam serve` with a random ViT-B, camera.png 512×512, box → mask on "
               "the cached embedding, every answer compared with the CLI's mask):\n")
@@ -101,6 +125,7 @@ def main():
         pat = re.compile(r"serve load: (\d+) clients, (\d+) s: (\d+) answers \(([\d.]+)/s\), (\d+) wrong or failed; "
                          r"latency p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms; server RSS (\d+) MB before, "
                          r"(\d+) MB after, peak (\d+) MB")
+        seen = []
         for line in open(a.serve_log):
             m = pat.search(line)
             if m:
@@ -109,6 +134,10 @@ def main():
                 ok = "all correct" if bad == "0" else f"{bad} wrong or failed"
                 print(f"| {who}, {secs} s | {ans} ({rate}/s), {ok} | **{float(p50):.1f} ms** | {float(p99):.1f} ms | "
                       f"{after} MB / {peak} MB |")
+                seen.append((int(nc), float(p50), float(p99)))
+        for nc, p50, p99 in seen:
+            print(f"\n- issue 11, HTTP box → mask p50 ≤ 30 ms with {nc} client{'s' if nc > 1 else ''}: p50 {p50:.1f} ms "
+                  f"(p99 {p99:.1f} ms): {'**met**' if p50 <= 30 else '**missed**'}")
 
     if mo:
         e = lambda k: f(g(mo, "model_encoder_s_" + k), ".2f") + " s"  # noqa: E731
