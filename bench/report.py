@@ -35,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir", nargs="?", default="build/bench")
     ap.add_argument("--serve-log")
+    ap.add_argument("--bench-log", help="the output of make bench: adds the TinyViT stage rows")
     a = ap.parse_args()
     c, t = load(os.path.join(a.dir, "results_c.txt")), load(os.path.join(a.dir, "results_torch.txt"))
     lc, lt = load(os.path.join(a.dir, "results_lite_c.txt")), load(os.path.join(a.dir, "results_lite_torch.txt"))
@@ -92,6 +93,38 @@ def main():
           f"{ratio(c3, t3)} | | |")
     print(f"| its peak RSS | {f(g(lc, 'npz_3d_rss_mb'), '.0f')} MB | {f(g(lt, 'npz_3d_rss_mb'), '.0f')} MB | "
           f"{ratio(g(lc, 'npz_3d_rss_mb'), g(lt, 'npz_3d_rss_mb'))} smaller | | |")
+
+    if a.bench_log and os.path.exists(a.bench_log):
+        # bench_lite's stage rows, per thread count: "  NAME  ms ms  GMAC GMAC  GFLOP/s GFLOP/s  pct %"
+        text = open(a.bench_log).read()
+        part = text[text.find("######## LiteMedSAM"):]
+        blocks = re.split(r"\n(\d) thread\(s\): FMA peak", part)
+        rows = {}
+        for i in range(1, len(blocks) - 1, 2):
+            n = int(blocks[i])
+            for m in re.finditer(r"^  (\S+)\s+([\d.]+) ms\s+([\d.]+) GMAC\s+([\d.]+) GFLOP/s\s+(\d+) %", blocks[i + 1],
+                                 re.M):
+                rows.setdefault(m.group(1), {})[n] = (float(m.group(2)), float(m.group(3)), int(m.group(5)))
+        if rows:
+            groups = {}
+            for name, d in rows.items():
+                key = re.sub(r"\.block\.\d+$", " blocks", name)
+                g0 = groups.setdefault(key, {1: [0, 0], 2: [0, 0]})
+                for n in (1, 2):
+                    if n in d:
+                        g0[n][0] += d[n][0]
+                        g0[n][1] += d[n][1]
+            print("\nTinyViT encoder stages (`bench_lite`'s trace rows, medians; % of the FMA peak of the same thread "
+                  "count):\n")
+            print("| stage | GMAC | 1 thread | 2 threads |")
+            print("|---|---|---|---|")
+            for key, d in groups.items():
+                cells = []
+                for n in (1, 2):
+                    ms, gm = d[n]
+                    pk = g(lc, f"peak_gflops_{n}")
+                    cells.append(f"{ms:.1f} ms ({100 * 2 * gm / (ms * 1e-3) / pk:.0f} %)" if ms > 0 and pk else "—")
+                print(f"| {key} | {d[1][1] or d[2][1]:.2f} | {cells[0]} | {cells[1]} |")
 
     print("\nGoals (issue 10, \"Speed and memory\"; issue 11, \"Speed\"), from the numbers above:\n")
     pct = g(lc, "lite_pct_peak_2")
