@@ -148,7 +148,7 @@ void cli_segment_volume_help(void) {
          "  medsam segment -m MODEL.pth -i VOLUME --slice Z -b x0,y0,x1,y1 [-b ...] -o MASK.png|.nii.gz\n"
          "  medsam segment -m MODEL.pth --npz CASE.npz -o OUT.npz        (CVPR24 \"MedSAM on laptop\")\n"
          "  options: [--window soft|lung|brain|bone|dicom|L,W | --mr] [--overlay OUT.png] [--progress]\n"
-         "           [--margin PX] [--cache-mb MB] [--threads N] [-v]\n\n"
+         "           [--margin PX] [--cache-mb MB] [--threads N] [--max-memory SIZE] [-v]\n\n"
          "Slices are taken along the volume's third axis (z, voxel space); slice z is an image of ny\n"
          "rows (y) and nx columns (x), and box x/y are pixel coordinates of that image\n"
          "(0 <= x0 < x1 <= nx, 0 <= y0 < y1 <= ny), z0 <= z1 inclusive slice indices (< nz).\n"
@@ -156,7 +156,9 @@ void cli_segment_volume_help(void) {
          "up to z1 and down to z0: each next slice's box is the previous slice's mask bounding box\n"
          "grown by --margin pixels (default 3*max(nx,ny)/256, LiteMedSAM's 3 px at 256), or the\n"
          "box's own x/y where that mask is empty. Box k writes label k (a later box wins). Each\n"
-         "slice is encoded once for all boxes (--cache-mb bounds the embeddings kept, default 1024).\n\n"
+         "slice is encoded once for all boxes (--cache-mb bounds the embeddings kept, default 1024).\n"
+         "--max-memory SIZE (8G, 512M) bounds the decoded volume the reader may allocate (default\n"
+         "half of the available memory); larger volumes and decompression bombs are refused.\n\n"
          "Intensities (whole volume, as MedSAM's pre_CT_MR.py): --window clips to the CT window\n"
          "[L-W/2, L+W/2] (soft L40/W400, lung L-600/W1500, brain L40/W80, bone L400/W1800, dicom:\n"
          "the file's WindowCenter/Width) and scales to 0..255; --mr clips to the 0.5/99.5\n"
@@ -184,7 +186,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         if (!strcmp(a, "--progress")) { o->progress = 1; continue; }
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
-                                                 "--margin", "--cache-mb", "-t", "--threads", NULL};
+                                                 "--margin", "--cache-mb", "-t", "--threads", "--max-memory", NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -197,7 +199,10 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         else if (!strcmp(a, "--overlay")) o->overlay = val;
         else if (!strcmp(a, "--npz")) o->npz = val;
         else if (!strcmp(a, "--window")) o->window = val;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--max-memory")) {
+            medsam_error e;
+            if (medsam_memory_parse(val, &o->budget.max_bytes, &e)) return usage_err("%s", e.message);
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(o->threads = cli_threads(val))) return usage_err("--threads wants a positive integer, got '%s'", val);
         } else if (!strcmp(a, "--slice")) {
             long z = strtol(val, &end, 10);
@@ -328,7 +333,7 @@ int cli_run_volume(const vol_opts *o) {
     if (rc) return rc;
     double t0 = cli_now();
     medsam_volume *vol = NULL;
-    if (medsam_volume_read(o->input, &vol, &err)) return cli_fail(&err);
+    if (medsam_volume_read_budget(o->input, &o->budget, &vol, &err)) return cli_fail(&err);
     medsam_volume_info vi;
     medsam_volume_get_info(vol, &vi);
     const int nx = vi.nx, ny = vi.ny, nz = vi.nz;

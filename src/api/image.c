@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image.h"
 #include "medsam.h"
@@ -22,9 +23,15 @@ medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height
 
 medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
                                    medsam_error *err) {
+    return medsam_prepare_input_budget(path, size, nthreads, NULL, input_hwc, width, height, err);
+}
+
+medsam_status medsam_prepare_input_budget(const char *path, int size, int nthreads, const medsam_budget *budget,
+                                          float **input_hwc, int *width, int *height, medsam_error *err) {
     *input_hwc = NULL;
     ms_image img;
-    medsam_status st = ms_image_read(path, &img, err);
+    ms_image_limits lim = {.max_bytes = (long long)ms_budget_resolve(budget)};
+    medsam_status st = ms_image_read_limits(path, &lim, &img, err);
     if (st) return st;
     float *x = malloc((size_t)size * size * 3 * sizeof(float));
     if (!x) {

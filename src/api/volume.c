@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/nifti.h"
 #include "io/volume_read.h"
@@ -16,10 +17,15 @@ struct medsam_volume {
 };
 
 medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err) {
+    return medsam_volume_read_budget(path, NULL, out, err);
+}
+
+medsam_status medsam_volume_read_budget(const char *path, const medsam_budget *budget, medsam_volume **out,
+                                        medsam_error *err) {
     *out = NULL;
     medsam_volume *vol = calloc(1, sizeof *vol);
     if (!vol) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate a volume");
-    medsam_status st = ms_volume_read_any(path, &vol->v, &vol->meta, err);
+    medsam_status st = ms_volume_read_any_budget(path, ms_budget_resolve(budget), &vol->v, &vol->meta, err);
     if (!st && vol->v.nchan != 1)
         st = ms_error(err, MEDSAM_ERR_UNSUPPORTED, "%s: %s volume: only single-channel volumes can be segmented", path,
                       ms_voxel_type_name(vol->v.datatype));

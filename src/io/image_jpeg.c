@@ -12,6 +12,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image_codecs.h"
 
@@ -61,8 +62,10 @@ static void jpg_progress(j_common_ptr cinfo) {
     }
 }
 
-medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
+medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, const ms_image_limits *lim, ms_image *out,
                                  medsam_error *err) {
+    const int max_side = lim->max_side;
+    const long long max_pixels = lim->max_pixels;
     jpg_ctx *c = calloc(1, sizeof *c);
     if (!c) return ms_error(err, MEDSAM_ERR_NOMEM, "JPEG: out of memory");
     c->cinfo.err = jpeg_std_error(&c->jerr.pub);
@@ -90,6 +93,19 @@ medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, l
         free(c);
         return ms_error(err, MEDSAM_ERR_NOMEM, "JPEG: image %lldx%lld is over the size limit (%d per side, %lld pixels)",
                         w, h, max_side, max_pixels);
+    }
+    {
+        // decoded size from the SOF; libjpeg's own whole-image buffers (progressive coefficients)
+        // are held to the budget through max_memory_to_use (no backing store: it fails instead)
+        int ch = c->cinfo.num_components == 1 ? 1 : 3;
+        char what[64];
+        snprintf(what, sizeof what, "JPEG %lldx%lldx%d", w, h, ch);
+        if (ms_budget_check((uint64_t)lim->max_bytes, (uint64_t)(w * h * ch), what, err)) {
+            jpeg_destroy_decompress(&c->cinfo);
+            free(c);
+            return MEDSAM_ERR_NOMEM;
+        }
+        if (lim->max_bytes > 0) c->cinfo.mem->max_memory_to_use = (long)lim->max_bytes;
     }
     switch (c->cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE: c->cinfo.out_color_space = JCS_GRAYSCALE; break;
