@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/dicom.h"
 
@@ -108,7 +109,7 @@ medsam_status dcm_inflate_dataset_max(const uint8_t *in, size_t n, uint64_t max_
             size_t nc = cap * 2 < limit ? cap * 2 : limit;
             uint8_t *nb = nc > cap ? realloc(buf, nc) : NULL;
             if (!nb) {
-                why = nc > cap ? "out of memory" : budget_cut ? "inflates past the memory budget (--max-memory)" : "expands too far";
+                why = nc > cap ? "out of memory" : "expands too far";
                 break;
             }
             buf = nb, cap = nc;
@@ -125,6 +126,14 @@ medsam_status dcm_inflate_dataset_max(const uint8_t *in, size_t n, uint64_t max_
     inflateEnd(&s);
     if (zr != Z_STREAM_END) {
         free(buf);
+        if (budget_cut && done == limit) {
+            char b[32];
+            ms_budget_format(b, sizeof b, max_out);
+            return ms_error(err, MEDSAM_ERR_NOMEM,
+                            "deflated data set: decoded size over %llu bytes (inflating stopped there) is over the "
+                            "memory budget of %s (--max-memory)",
+                            (unsigned long long)max_out, b);
+        }
         return ms_error(err, MEDSAM_ERR_FORMAT, "deflated data set: %s", why);
     }
     *out = buf, *out_len = done;
