@@ -60,27 +60,28 @@ typedef struct {
     double span;       /* (uint16)(max - min) */
 } pp_rows;
 
+/* Row y: (w, 3) values, or (w) for grey (and grey+alpha) images, whose three channels are equal. */
 static void pp_row(void *ctx, long y, double *row) {
     const pp_rows *r = ctx;
     const ms_image *img = r->img;
     const long w = img->width, ch = img->channels;
-    const int colour = ch >= 3;
+    const int nk = ch >= 3 ? 3 : 1;  // grey and grey+alpha: sample 0 stands for all three
     const size_t base = (size_t)y * (size_t)w * (size_t)ch;
     if (img->bit_depth == 8) {
         const uint8_t *p = img->u8 + base;
         for (long x = 0; x < w; x++)
-            for (int k = 0; k < 3; k++) row[x * 3 + k] = p[x * ch + (colour ? k : 0)];
+            for (int k = 0; k < nk; k++) row[x * nk + k] = p[x * ch + k];
     } else if (ch == 1) {
         const uint16_t *p = img->u16 + base;
         for (long x = 0; x < w; x++) {
             double v = p[x];
             if (r->rescale) v = (double)(uint8_t)((double)(uint16_t)(p[x] - r->lo) / r->span * 255.0);
-            row[x * 3] = row[x * 3 + 1] = row[x * 3 + 2] = v;
+            row[x] = v;
         }
     } else {
         const uint16_t *p = img->u16 + base;
         for (long x = 0; x < w; x++)
-            for (int k = 0; k < 3; k++) row[x * 3 + k] = p[x * ch + (colour ? k : 0)] >> 8;
+            for (int k = 0; k < nk; k++) row[x * nk + k] = p[x * ch + k] >> 8;
     }
 }
 
@@ -116,6 +117,7 @@ static medsam_status pp_resize(double *resized, const ms_image *img, int target,
         r.lo = lo;
         r.span = (double)(uint16_t)(hi - lo);
     }
+    ro.src_grey = img->channels < 3;
     return ms_resize_skimage_rows(resized, pp_row, &r, img->height, img->width, 3, target, target, &ro, err);
 }
 

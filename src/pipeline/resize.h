@@ -44,6 +44,8 @@ typedef struct {
     int threads;       /* OpenMP threads; <= 0 uses the OpenMP default */
     ms_resize_exp exp_kind; /* which np.exp the Gaussian weights reproduce */
     int plain;              /* nonzero: the plain one-pixel-at-a-time interpolation kernel (tests) */
+    int src_grey;           /* ms_resize_skimage_rows only: the source gives one value per pixel that stands
+                               for all c channels (grey replicated to RGB); computed once, same bits */
 } ms_resize_opts;
 
 /* Resizes `in` (h, w[, c]) to `out` (oh, ow[, c]). Sizes must be >= 1 and each side

@@ -45,7 +45,10 @@
 typedef struct {
     ms_resize_row_fn src;
     void *ctx;
-    long h, w, c, cc, len; /* len = w * cc values per row */
+    long h, w, c, cc;      /* cc = max(c, 1) */
+    long sc, len;          /* channels through the passes (1 for a grey source), len = w * sc values per row */
+    long olen;             /* w * cc values per finished row */
+    int grey;              /* the source gives one value per pixel for all c channels */
     int threads, plain, order;
     const double *k0, *k1; /* Gaussian weights per axis, NULL when that axis is not smoothed */
     int r0, r1;
@@ -89,22 +92,29 @@ static void st_band(const st_ctx *s, double *dst, long b0, long b1) {
             } else {
                 memcpy(g0, xr, sizeof(double) * len);
             }
-            if (s->k1) ms_rs_gaussian_axis(d, g0, 1, s->w, s->cc, s->k1, s->r1, 1);
+            if (s->k1) ms_rs_gaussian_axis(d, g0, 1, s->w, s->sc, s->k1, s->r1, 1);
             if (s->gain_in_band)
                 for (long i = 0; i < len; i++) d[i] *= gain;
         }
     }
 }
 
-/* The prefilter along axis 1 and along the channels, in place, for `rows` rows. */
-static void st_spline_rows(const st_ctx *s, double *band, long rows) {
+/* The prefilter along axis 1 (order 3), then a grey band's values copied to every channel
+ * into `out` (otherwise out is band), then the prefilter along the channels (order 3).
+ * Until the channel filter every channel goes through the same operations on the same
+ * values, so computing one and copying it gives the same bits as computing all. */
+static void st_finish_rows(const st_ctx *s, double *band, double *out, long rows) {
     const double z_w = pow(RS_SPLINE_POLE, (double)(s->w - 1)), z_c = pow(RS_SPLINE_POLE, (double)(s->c - 1));
+    const int spline = s->order > 1;
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads != 1)
     for (long y = 0; y < rows; y++) {
-        double *row = band + y * s->len;
-        if (s->w > 1) ms_rs_spline_lines(row, s->w, s->cc, 0, s->cc, z_w);
-        if (s->c > 1)
-            for (long x = 0; x < s->w; x++) ms_rs_spline_lines(row + x * s->c, s->c, 1, 0, 1, z_c);
+        double *row = band + y * s->len, *o = out + y * s->olen;
+        if (spline && s->w > 1) ms_rs_spline_lines(row, s->w, s->sc, 0, s->sc, z_w);
+        if (s->grey)
+            for (long x = 0; x < s->w; x++)
+                for (long k = 0; k < s->cc; k++) o[x * s->cc + k] = row[x];
+        if (spline && s->c > 1)
+            for (long x = 0; x < s->w; x++) ms_rs_spline_lines(o + x * s->c, s->c, 1, 0, 1, z_c);
     }
 }
 
@@ -181,7 +191,7 @@ static int st_zoom_rows(const st_ctx *s, st_zoom *z, double *out, const double *
         z->todo[n++] = oy;
     }
     int failed = 0;
-    const long len = s->len;
+    const long len = s->olen;
 #pragma omp parallel num_threads(s->threads) if (s->threads != 1 && n > 1)
     {
         double *g = calloc((size_t)s->cc * 8, sizeof(double)), *t = malloc(sizeof(double) * s->cc * 8);
@@ -274,8 +284,10 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
                         h, w, oh, ow, chk_y, chk_x);
 
     st_ctx s = {.src = src, .ctx = ctx, .h = h, .w = w, .c = c, .cc = c > 0 ? c : 1, .threads = threads,
-                .plain = opts ? opts->plain : 0, .order = order};
-    s.len = s.w * s.cc;
+                .plain = opts ? opts->plain : 0, .order = order, .grey = opts && opts->src_grey && c > 1};
+    s.sc = s.grey ? 1 : s.cc;
+    s.len = s.w * s.sc;
+    s.olen = s.w * s.cc;
     double sigma[2] = {0, 0};
     if (aa) {
         double fy = (double)h / (double)oh, fx = (double)w / (double)ow;
@@ -299,6 +311,8 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
     double *k1 = sigma[1] > 1e-15 ? malloc(sizeof(double) * (2 * (size_t)s.r1 + 1)) : NULL;
     size_t L = (size_t)s.len;
     double *cur = malloc(sizeof(double) * L * B), *below = malloc(sizeof(double) * L * B);
+    double *fcur = s.grey ? malloc(sizeof(double) * s.olen * B) : cur;   /* finished rows (all channels) */
+    double *fbelow = s.grey ? malloc(sizeof(double) * s.olen * B) : below;
     double *keep = multi ? malloc(sizeof(double) * L * (nbands + 2)) : NULL; /* C of each band's last row, C[0], carry */
     s.win = malloc(sizeof(double) * L * (B + 2 * (size_t)s.r0));
     s.scratch = malloc(sizeof(double) * L * threads);
@@ -308,7 +322,8 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
     z.wc = malloc(sizeof(double) * z.taps * s.cc);
     z.done = calloc(oh, 1), z.todo = malloc(sizeof(long) * oh);
     medsam_status st = MEDSAM_OK;
-    if ((sigma[0] > 1e-15 && !k0) || (sigma[1] > 1e-15 && !k1) || !cur || !below || (multi && !keep) || !s.win ||
+    if ((sigma[0] > 1e-15 && !k0) || (sigma[1] > 1e-15 && !k1) || !cur || !below || !fcur || !fbelow ||
+        (multi && !keep) || !s.win ||
         !s.scratch || !z.iy || !z.ix || !z.ic || !z.wy || !z.wx || !z.wc || !z.done || !z.todo) {
         st = ms_error(err, MEDSAM_ERR_NOMEM, "resize: cannot allocate the bands of %ld rows of %ld values", B, s.len);
         goto done;
@@ -361,15 +376,16 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
             for (long i0 = 0; i0 < s.len; i0 += ST_COLS)
                 ms_rs_spline_lines(cur, h, s.len, i0, i0 + ST_COLS < s.len ? i0 + ST_COLS : s.len, z_h);
         }
-        if (order > 1) st_spline_rows(&s, cur, rows);
-        int rc = st_zoom_rows(&s, &z, out, cur, b0, b1, below, nbelow);
+        st_finish_rows(&s, cur, fcur, rows);
+        int rc = st_zoom_rows(&s, &z, out, fcur, b0, b1, fbelow, nbelow);
         if (rc) {
             st = rc == -1 ? ms_error(err, MEDSAM_ERR_ARG, "resize: band %ld misses rows (internal error)", b)
                           : ms_error(err, MEDSAM_ERR_NOMEM, "resize: cannot allocate interpolation scratch");
             goto done;
         }
-        double *sw = below;
-        below = cur, cur = sw;
+        double *sw = fbelow;
+        fbelow = fcur, fcur = sw;
+        if (!s.grey) below = fbelow, cur = fcur;  /* the same buffers */
         nbelow = rows;
     }
     // ref: _warps.py:_clip_warp_output — np.clip(out, min, max) (NaN passes through)
@@ -383,6 +399,7 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
         }
     }
 done:
+    if (s.grey) free(fcur), free(fbelow);
     free(k0), free(k1), free(cur), free(below), free(keep), free(s.win), free(s.scratch);
     free(z.iy), free(z.ix), free(z.ic), free(z.wy), free(z.wx), free(z.wc), free(z.done), free(z.todo);
     return st;
