@@ -366,7 +366,8 @@ int cli_run_volume(const vol_opts *o) {
     if (!rc) {
         t0 = cli_now();
         if (medsam_volume_normalize(vol, &how, u8, &ap, &err)) rc = cli_failf("%s: %s", o->input, err.message);
-        else if (o->verbose) {
+        else medsam_volume_release_voxels(vol); /* only the geometry is needed from here on */
+        if (!rc && o->verbose) {
             static const char *const MODE[] = {"auto", "as is", "window", "percentiles", "dicom window"};
             fprintf(stderr, "intensity: %s [%g, %g] (%.3f s)\n", MODE[ap.mode], ap.lo, ap.hi, cli_now() - t0);
         }

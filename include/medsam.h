@@ -172,6 +172,10 @@ medsam_status medsam_volume_read_budget(const char *path, const medsam_budget *b
                                         medsam_error *err);
 void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info);
 void medsam_volume_free(medsam_volume *vol);
+/* Frees the voxels of a volume once they are normalised (medsam_volume_normalize), keeping
+ * its info and geometry, which is all medsam_volume_write_labels needs: the decoded volume
+ * and the uint8 one are then not held together while segmenting. */
+void medsam_volume_release_voxels(medsam_volume *vol);
 
 typedef enum {
     MEDSAM_INTENSITY_AUTO = 0,     /* DICOM CT: soft-tissue window; uint8 volumes (unscaled): as they are;

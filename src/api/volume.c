@@ -1,5 +1,6 @@
 /* volume.c — public 3-D entry points: read a volume, normalise its
  * intensities, segment 3-D boxes by slice propagation, write label volumes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@ medsam_status medsam_intensity_parse(const char *spec, medsam_intensity *out, me
 medsam_status medsam_volume_normalize(const medsam_volume *vol, const medsam_intensity *how, uint8_t *out,
                                       medsam_intensity_applied *applied, medsam_error *err) {
     const ms_volume *v = &vol->v;
+    if (!v->data) return ms_error(err, MEDSAM_ERR_ARG, "the volume's voxels were released (medsam_volume_release_voxels)");
     medsam_intensity h = {MEDSAM_INTENSITY_AUTO, 0, 0};
     if (how) h = *how;
     const int plain_u8 = v->datatype == MS_VOX_UINT8 && !ms_volume_has_scaling(v);
@@ -200,8 +202,16 @@ medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *
     ms_volume out;
     medsam_status st = ms_volume_create_like(&out, &ref->v, label_bytes == 1 ? MS_VOX_UINT8 : MS_VOX_UINT16, 1, err);
     if (st) return st;
-    memcpy(out.data, labels, (size_t)ms_volume_voxels(&out) * label_bytes);
+    free(out.data);  // written from the caller's labels, not from a copy of them
+    out.data = (void *)(uintptr_t)labels;
     st = ms_nifti_write(path, &out, err);
+    out.data = NULL;
     ms_volume_free(&out);
     return st;
+}
+
+void medsam_volume_release_voxels(medsam_volume *vol) {
+    if (!vol) return;
+    free(vol->v.data);
+    vol->v.data = NULL;
 }

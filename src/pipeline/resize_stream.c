@@ -67,6 +67,30 @@ static int st_thread(void) {
 
 static int st_is_neg_zero(double v) { return v == 0 && signbit(v); }
 
+/* The Gaussian along one row (w, sc) into d: ms_rs_gaussian_axis(d, s, 1, w, sc, ...) with the
+ * same operations per value (d = s[x] w0, then d += (s[x-j] + s[x+j]) wj for j = r..1), the taps
+ * that stay inside the row done as straight vector loops and only the edges mirrored. */
+static void st_gauss_row(double *d, const double *s, long w, long sc, const double *weights, int r) {
+    const double *center = weights + r;
+    const long n = w * sc;
+    for (long i = 0; i < n; i++) d[i] = s[i] * center[0];
+    for (long j = r; j >= 1; j--) {
+        const double wj = center[-j];
+        const long lo_end = j < w ? j : w;           /* x < j: x - j mirrored */
+        const long hi_start = w - j > lo_end ? w - j : lo_end; /* x >= w - j: x + j mirrored */
+        for (long x = 0; x < lo_end; x++) {
+            const double *a = s + ms_rs_mirror_index(x - j, w) * sc, *b = s + ms_rs_mirror_index(x + j, w) * sc;
+            for (long k = 0; k < sc; k++) d[x * sc + k] += (a[k] + b[k]) * wj;
+        }
+        const long off = j * sc;
+        for (long i = lo_end * sc; i < hi_start * sc; i++) d[i] += (s[i - off] + s[i + off]) * wj;
+        for (long x = hi_start; x < w; x++) {
+            const double *a = s + ms_rs_mirror_index(x - j, w) * sc, *b = s + ms_rs_mirror_index(x + j, w) * sc;
+            for (long k = 0; k < sc; k++) d[x * sc + k] += (a[k] + b[k]) * wj;
+        }
+    }
+}
+
 /* dst (b1 - b0, len): rows b0..b1-1 after the Gaussian (and the gain when gain_in_band).
  * ref: ni_filters.c:NI_Correlate1D (see resize.c:ms_rs_gaussian_axis), one row at a time. */
 static void st_band(const st_ctx *s, double *dst, long b0, long b1) {
@@ -92,7 +116,7 @@ static void st_band(const st_ctx *s, double *dst, long b0, long b1) {
             } else {
                 memcpy(g0, xr, sizeof(double) * len);
             }
-            if (s->k1) ms_rs_gaussian_axis(d, g0, 1, s->w, s->sc, s->k1, s->r1, 1);
+            if (s->k1) st_gauss_row(d, g0, s->w, s->sc, s->k1, s->r1);
             if (s->gain_in_band)
                 for (long i = 0; i < len; i++) d[i] *= gain;
         }
