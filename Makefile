@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-memory clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -71,6 +71,11 @@ bench: all
 # ViT-B training step (forward + backward + AdamW, batch 1 at 1024) beside PyTorch's.
 bench-train: all
 	sh bench/train.sh
+
+# Peak RSS of `medsam segment` on a 16000^2 PNG, a 512x512x600 CT and a 1024^3 NIfTI of zeros
+# (issue 16; heavy: minutes and GBs, see bench/memory.sh and README "Memory").
+bench-memory: all
+	sh bench/memory.sh
 
 clean:
 	rm -rf build build-asan build-mpi
