@@ -74,6 +74,8 @@ static void test_resize_cases(void) {
     compare_case(701, 33, 0, 700, 33, 3, 1, 1);   // almost the same size
     compare_case(1, 300, 3, 1, 100, 3, 1, 1);     // one row
     compare_case(2000, 1, 0, 300, 1, 3, 1, 2);    // one column
+    compare_case(200, 3000, 0, 50, 100, 3, 1, 2);  // wide row Gaussian (radius 58)
+    compare_case(100, 300, 3, 20, 5, 3, 1, 1);     // row Gaussian wider than the row (radius 118)
 }
 
 /* A grey source (one value a pixel) standing for 3 equal channels, against the whole-image
