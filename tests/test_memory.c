@@ -85,7 +85,7 @@ static void test_png(void) {
 }
 
 /* ---- JPEG --------------------------------------------------------------- */
-static void write_jpeg(const char *path, int w, int h) {
+static void write_jpeg_mode(const char *path, int w, int h, int progressive) {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr e;
     c.err = jpeg_std_error(&e);
@@ -95,6 +95,7 @@ static void write_jpeg(const char *path, int w, int h) {
     c.image_width = (JDIMENSION)w, c.image_height = (JDIMENSION)h, c.input_components = 1;
     c.in_color_space = JCS_GRAYSCALE;
     jpeg_set_defaults(&c);
+    if (progressive) jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     JSAMPLE *row = calloc((size_t)w, 1);
     while (c.next_scanline < c.image_height) jpeg_write_scanlines(&c, &row, 1);
@@ -103,6 +104,8 @@ static void write_jpeg(const char *path, int w, int h) {
     fclose(f);
     free(row);
 }
+
+static void write_jpeg(const char *path, int w, int h) { write_jpeg_mode(path, w, h, 0); }
 
 static void test_jpeg(void) {
     medsam_error err;
@@ -130,6 +133,16 @@ static void test_jpeg(void) {
     expect_refused("JPEG SOF 30000x30000 under 8 MiB", ms_image_read_limits(lie, &small, &im, &err), &err, lie,
                    "8.0 MiB");
     CHECK(strstr(err.message, "JPEG 30000x30000x1"), "names the size: %s", err.message);
+    // progressive: libjpeg holds every coefficient (2 bytes a sample) besides the pixels; 2000^2 grey is
+    // 4 MB of pixels + 8 MB of coefficients: over a 6 MiB budget, within 32 MiB
+    const char *prog = tmp_path("progressive_2000.jpg");
+    write_jpeg_mode(prog, 2000, 2000, 1);
+    ms_image_limits six = {.max_bytes = 6 * MB};
+    expect_refused("JPEG progressive 2000x2000 under 6 MiB", ms_image_read_limits(prog, &six, &im, &err), &err, prog,
+                   "6.0 MiB");
+    st = ms_image_read_limits(prog, &large, &im, &err);
+    expect_ok("JPEG progressive 2000x2000 under 32 MiB", st, &err);
+    if (!st) ms_image_free(&im);
 }
 
 /* ---- BMP and .npy images ------------------------------------------------ */

@@ -73,7 +73,18 @@ medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, const ms_image_
     c->jerr.pub.emit_message = jpg_emit_message;
     c->jerr.pub.output_message = jpg_output_message;
     if (setjmp(c->jerr.jump)) {
-        medsam_status st = ms_error(err, MEDSAM_ERR_FORMAT, "JPEG: %s", c->jerr.msg);
+        medsam_status st;
+        if (lim->max_bytes > 0 && c->jerr.pub.msg_code == JERR_NO_BACKING_STORE) {
+            // libjpeg's whole-image buffers did not fit max_memory_to_use (set to the budget below)
+            char b[32];
+            ms_budget_format(b, sizeof b, (uint64_t)lim->max_bytes);
+            st = ms_error(err, MEDSAM_ERR_NOMEM,
+                          "JPEG %ux%u: the decoder's whole-image buffers (progressive or multi-scan) are over the "
+                          "memory budget of %s (--max-memory)",
+                          (unsigned)c->cinfo.image_width, (unsigned)c->cinfo.image_height, b);
+        } else {
+            st = ms_error(err, MEDSAM_ERR_FORMAT, "JPEG: %s", c->jerr.msg);
+        }
         if (c->created) jpeg_destroy_decompress(&c->cinfo);
         free(c->pixels);
         free(c);
