@@ -11,6 +11,12 @@ int cli_threads(const char *s);
 /* Default thread count: the number of online CPUs. */
 int cli_default_threads(void);
 
+/* --pipeline NAME: 0 when NAME is a pipeline, else prints a usage error and returns 2. */
+int cli_pipeline_arg(const char *name);
+/* Loads a model and applies --pipeline (NULL or "auto": the model's own);
+ * prints the error and returns 1 on failure (cli_model.c). */
+int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
+
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_segment(int argc, char **argv);

@@ -6,9 +6,10 @@
  *   3-D: imgs (D, H, W), boxes (N, 6) [x_min, y_min, z_min, x_max, y_max, z_max];
  *   output: segs with box index i (1-based) as label, later boxes over earlier
  *   ones, uint8 (uint16 past 255 boxes), written with savez_compressed.
- * 2-D cases go through MedSAM_Inference.py's pipeline (medsam_decode_boxes),
- * 3-D cases through the volume path (cli_run_volume) with its intensity rules
- * (uint8 imgs are used as they are). */
+ * 2-D cases go through the model's pipeline (medsam_model_preprocess,
+ * medsam_decode_boxes: MedSAM_Inference.py's, or CVPR24_LiteMedSAM_infer.py's
+ * with --pipeline lite / a LiteMedSAM model), 3-D cases through the volume path
+ * (cli_run_volume) with its intensity rules (uint8 imgs are used as they are). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
             rc = cli_failf("%s: box %d (%g,%g,%g,%g) must satisfy 0 <= x0 < x1 <= %d, 0 <= y0 < y1 <= %d", o->npz, i + 1,
                            v[0], v[1], v[2], v[3], W, H);
     }
-    if (!rc && medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
+    if (!rc && cli_load_model(o->model, o->pipeline, &m)) rc = 1;
     medsam_model_info info;
     if (!rc) {
         medsam_model_get_info(m, &info);
@@ -46,7 +47,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
         if (!x) rc = cli_failf("out of memory");
     }
     double t0 = cli_now();
-    if (!rc && medsam_preprocess_pixels(imgs->data, W, H, C, 8, info.img_size, o->threads, x, &err)) rc = cli_fail(&err);
+    if (!rc && medsam_model_preprocess(m, imgs->data, W, H, C, 8, o->threads, x, &err)) rc = cli_fail(&err);
     if (!rc && medsam_encode(m, x, o->threads, &emb, &err)) rc = cli_fail(&err);
     if (!rc && medsam_decode_boxes(m, emb, W, H, b, n, o->threads, NULL, NULL, segs, &err)) rc = cli_fail(&err);
     if (!rc && o->verbose) fprintf(stderr, "2-D case %dx%d, %d box(es): %.3f s\n", W, H, n, cli_now() - t0);

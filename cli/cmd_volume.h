@@ -33,7 +33,7 @@ int cli_overlay_image_file(const char *path, const char *image_path, const uint8
 /* ---- shared by cmd_volume.c and cmd_npz.c ---- */
 
 typedef struct {
-    const char *model, *input, *npz, *output, *overlay, *window;
+    const char *model, *input, *npz, *output, *overlay, *window, *pipeline;
     medsam_box3d *boxes3; /* -B, owned */
     int n3;
     medsam_box boxes2[255]; /* -b (with --slice) */

@@ -13,7 +13,7 @@
 #define MAX_BOXES 255
 
 typedef struct {
-    const char *model, *input, *output, *logits, *embedding, *overlay;
+    const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
     int threads, verbose, help;
     medsam_box boxes[MAX_BOXES];
     int nboxes;
@@ -64,6 +64,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--logits")) flag = 'l';
         else if (!strcmp(a, "--embedding")) flag = 'e';
         else if (!strcmp(a, "--overlay")) flag = 'O';
+        else if (!strcmp(a, "--pipeline")) flag = 'p';
         else if (!strcmp(a, "--progress")) flag = 'P';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
         if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
@@ -84,6 +85,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         case 'l': o->logits = val; break;
         case 'e': o->embedding = val; break;
         case 'O': o->overlay = val; break;
+        case 'p':
+            if (cli_pipeline_arg(val)) return 2;
+            o->pipeline = val;
+            break;
         case 't':
             if (!(o->threads = cli_threads(val))) {
                 fprintf(stderr, "medsam: --threads wants a positive integer, got '%s'\n", val);
@@ -181,19 +186,20 @@ static int get_embedding(const cli_opts *o, medsam_model *m, float *input, medsa
 
 int cmd_embed(int argc, char **argv) {
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mio", &o);
+    int rc = parse_opts(argc, argv, "miop", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--threads N] [-v]\n\n"
+        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
-             "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1].");
+             "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1] (medsam pipeline).\n"
+             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
         return 0;
     }
     if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
-    if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
+    if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
     medsam_model_info info;
     medsam_model_get_info(m, &info);
@@ -202,7 +208,7 @@ int cmd_embed(int argc, char **argv) {
     medsam_embedding *emb = NULL;
     rc = 0;
     t0 = now_s();
-    if (medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
     if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
@@ -220,18 +226,21 @@ int cmd_embed(int argc, char **argv) {
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mioblehOP", &o);
+    int rc = parse_opts(argc, argv, "mioblehOPp", &o);
     if (rc) return rc;
     if (o.help) {
         puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--threads N] [-v]\n\n"
+             "                      [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
              "low-resolution logits, float32 (N,1,256,256). --embedding reuses an embedding\n"
              "written by `medsam embed` for the same image instead of encoding again.\n"
-             "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n");
+             "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n"
+             "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
+             "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
+             "model's own (ViT -> medsam, TinyViT -> lite).\n");
         cli_segment_volume_help();
         return 0;
     }
@@ -244,11 +253,11 @@ int cmd_segment(int argc, char **argv) {
     medsam_embedding *emb = NULL;
     int W = 0, H = 0;
     double t0 = now_s();
-    if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
+    if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
     medsam_model_info info;
     medsam_model_get_info(m, &info);
-    rc = medsam_prepare_input(o.input, info.img_size, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    rc = medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
     if (!rc) {
         /* Check the boxes before the (slow) encoder runs. */
         for (int i = 0; i < o.nboxes && !rc; i++) {

@@ -61,6 +61,30 @@ void medsam_model_get_info(const medsam_model *model, medsam_model_info *info);
 /* Multi-line human description of the inferred configuration. */
 void medsam_model_describe(const medsam_model *model, char *buf, int len);
 
+/* ---- pipelines ---------------------------------------------------------- */
+
+/* How images become the encoder input, prompts map to the model's frame and
+ * logits become masks (and the 3-D protocol's per-slice box rule). */
+typedef enum {
+    MEDSAM_PIPELINE_AUTO = 0, /* the model's own: ViT encoder -> MEDSAM, TinyViT -> LITE */
+    MEDSAM_PIPELINE_MEDSAM,   /* MedSAM_Inference.py: skimage resize to img_size, box / [W,H,W,H] * img_size,
+                                 sigmoid, bilinear to the image, > 0.5 */
+    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor (not supported yet) */
+    MEDSAM_PIPELINE_LITE,     /* CVPR24_LiteMedSAM_infer.py: OpenCV INTER_AREA to the longest side, min-max,
+                                 zero pad, int boxes, crop + bilinear of the logits, sigmoid, > 0.5 */
+} medsam_pipeline;
+
+/* Chooses the model's pipeline (AUTO: its default). It applies to
+ * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes and
+ * the volume functions. Call before sharing the model between threads. Fails
+ * (model unchanged) when the pipeline cannot run this model. */
+medsam_status medsam_model_set_pipeline(medsam_model *model, medsam_pipeline pipeline, medsam_error *err);
+medsam_pipeline medsam_model_get_pipeline(const medsam_model *model);
+/* "medsam", "sam", "lite" ("auto" for AUTO, "?" otherwise). */
+const char *medsam_pipeline_name(medsam_pipeline pipeline);
+/* "medsam" | "sam" | "lite" | "auto" -> *out. */
+medsam_status medsam_pipeline_parse(const char *name, medsam_pipeline *out, medsam_error *err);
+
 /* ---- images and preprocessing ----------------------------------------- */
 
 /* MedSAM_Inference.py preprocessing of pixels already in memory (e.g. from a
@@ -79,6 +103,14 @@ medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height
 medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
                                    medsam_error *err);
 
+/* The model's pipeline preprocessing (see medsam_model_set_pipeline) of pixels
+ * as medsam_preprocess_pixels takes them: out (img_size, img_size, 3) HWC. */
+medsam_status medsam_model_preprocess(const medsam_model *model, const void *pixels, int width, int height,
+                                      int channels, int bit_depth, int nthreads, float *out, medsam_error *err);
+/* medsam_prepare_input through the model's pipeline (input side img_size). */
+medsam_status medsam_model_prepare_input(const medsam_model *model, const char *path, int nthreads, float **input_hwc,
+                                         int *width, int *height, medsam_error *err);
+
 /* ---- encode / decode ---------------------------------------------------- */
 
 /* Runs the image encoder on a preprocessed (img_size, img_size, 3) HWC tensor. */
@@ -91,7 +123,8 @@ const float *medsam_embedding_data(const medsam_embedding *emb, long *count);
 void medsam_embedding_free(medsam_embedding *emb);
 
 /* One box prompt in the ORIGINAL image's pixel coordinates (x0 < x1, y0 < y1,
- * inside [0,W]x[0,H]); scaled by img_size/[W,H,W,H] as MedSAM_Inference.py does. */
+ * inside [0,W]x[0,H]); mapped to the model's frame by its pipeline (medsam:
+ * scaled by img_size/[W,H,W,H] as MedSAM_Inference.py does). */
 typedef struct { float x0, y0, x1, y1; } medsam_box;
 
 /* Decodes n boxes against one embedding (multimask_output=False, as MedSAM).

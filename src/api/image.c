@@ -4,24 +4,43 @@
 
 #include "core/error.h"
 #include "io/image.h"
+#include "api/model_internal.h"
 #include "medsam.h"
 #include "pipeline/preprocess.h"
 
-medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height, int channels, int bit_depth, int size,
-                                       int nthreads, float *out, medsam_error *err) {
+/* Wraps caller pixels as an ms_image after checking them. */
+static medsam_status pixels_image(const void *pixels, int width, int height, int channels, int bit_depth,
+                                  ms_image *img, medsam_error *err) {
     if (!pixels || width < 1 || height < 1 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16))
         return ms_error(err, MEDSAM_ERR_ARG, "pixels: need width, height >= 1, 1..4 channels and 8 or 16 bits");
     if (width > MS_IMAGE_MAX_SIDE || height > MS_IMAGE_MAX_SIDE || (long long)width * height > MS_IMAGE_MAX_PIXELS)
         return ms_error(err, MEDSAM_ERR_NOMEM, "pixels: %dx%d image is over the size limit", width, height);
-    ms_image img = {.width = width, .height = height, .channels = channels, .bit_depth = bit_depth};
-    if (bit_depth == 8) img.u8 = (uint8_t *)pixels;
-    else img.u16 = (uint16_t *)pixels;
+    *img = (ms_image){.width = width, .height = height, .channels = channels, .bit_depth = bit_depth};
+    if (bit_depth == 8) img->u8 = (uint8_t *)pixels;
+    else img->u16 = (uint16_t *)pixels;
+    return MEDSAM_OK;
+}
+
+medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height, int channels, int bit_depth, int size,
+                                       int nthreads, float *out, medsam_error *err) {
+    ms_image img;
+    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, &img, err);
+    if (st) return st;
     ms_preprocess_opts opts = {.target = size, .threads = nthreads};
     return ms_preprocess_medsam(out, NULL, &img, &opts, err);
 }
 
-medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
-                                   medsam_error *err) {
+medsam_status medsam_model_preprocess(const medsam_model *m, const void *pixels, int width, int height, int channels,
+                                      int bit_depth, int nthreads, float *out, medsam_error *err) {
+    ms_image img;
+    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, &img, err);
+    if (st) return st;
+    return m->pipe->preprocess(&m->cfg, &img, nthreads, out, err);
+}
+
+/* Reads path and preprocesses it at side `size` with medsam's preprocessing (m NULL) or m's pipeline. */
+static medsam_status prepare(const medsam_model *m, const char *path, int size, int nthreads, float **input_hwc,
+                             int *width, int *height, medsam_error *err) {
     *input_hwc = NULL;
     ms_image img;
     medsam_status st = ms_image_read(path, &img, err);
@@ -32,7 +51,7 @@ medsam_status medsam_prepare_input(const char *path, int size, int nthreads, flo
         return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate the encoder input", path);
     }
     ms_preprocess_opts opts = {.target = size, .threads = nthreads};
-    st = ms_preprocess_medsam(x, NULL, &img, &opts, err);
+    st = m ? m->pipe->preprocess(&m->cfg, &img, nthreads, x, err) : ms_preprocess_medsam(x, NULL, &img, &opts, err);
     if (st) {
         if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
         free(x);
@@ -44,4 +63,14 @@ medsam_status medsam_prepare_input(const char *path, int size, int nthreads, flo
     ms_image_free(&img);
     *input_hwc = x;
     return MEDSAM_OK;
+}
+
+medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
+                                   medsam_error *err) {
+    return prepare(NULL, path, size, nthreads, input_hwc, width, height, err);
+}
+
+medsam_status medsam_model_prepare_input(const medsam_model *m, const char *path, int nthreads, float **input_hwc,
+                                         int *width, int *height, medsam_error *err) {
+    return prepare(m, path, m->cfg.img_size, nthreads, input_hwc, width, height, err);
 }

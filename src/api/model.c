@@ -120,6 +120,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
             ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, NULL, 1);
         }
     }
+    if (!st) st = medsam_model_set_pipeline(m, MEDSAM_PIPELINE_AUTO, err);
     if (st) {
         if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
         medsam_model_free(m);
@@ -137,6 +138,18 @@ void medsam_model_free(medsam_model *m) {
     ms_param_table_free(&m->table);
     free(m);
 }
+
+medsam_status medsam_model_set_pipeline(medsam_model *m, medsam_pipeline p, medsam_error *err) {
+    if (p == MEDSAM_PIPELINE_AUTO) p = ms_pipeline_default(&m->cfg);
+    const ms_pipeline_ops *ops = ms_pipeline_get(p);
+    if (!ops) return ms_error(err, MEDSAM_ERR_ARG, "unknown pipeline %d", (int)p);
+    medsam_status st = ops->check(&m->cfg, err);
+    if (st) return st;
+    m->pipe = ops;
+    return MEDSAM_OK;
+}
+
+medsam_pipeline medsam_model_get_pipeline(const medsam_model *m) { return m->pipe->kind; }
 
 void medsam_model_get_info(const medsam_model *m, medsam_model_info *info) {
     const ms_config *c = &m->cfg;

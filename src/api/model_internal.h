@@ -4,6 +4,7 @@
 #include "medsam.h"
 #include "model/config.h"
 #include "model/params.h"
+#include "pipeline/pipeline.h"
 
 struct medsam_model {
     ms_config cfg;
@@ -13,11 +14,19 @@ struct medsam_model {
     float *dense_pe;    // (D, G, G) prompt_encoder.get_dense_pe(), computed once at load
     float *no_mask;     // (D, G, G) dense embedding without a mask prompt
     int extra_tensors;  // checkpoint tensors that are not model parameters (ignored)
+    const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
 };
 
 struct medsam_embedding {
     int channels, size; // (channels, size, size)
     float *data;
 };
+
+/* medsam_decode_boxes on boxes already in the model's frame: in (n, 4) as the
+ * pipeline's box_to_input gives them, g the image's geometry. Outputs as
+ * medsam_decode_boxes (mask (g->h, g->w) through the model's pipeline). */
+medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
+                                    const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
+                                    medsam_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* segment.c — encode an image, decode box prompts: the MedSAM_Inference.py pipeline. */
+/* segment.c — encode an image, decode box prompts through the model's pipeline (pipeline/pipeline.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,6 @@
 #include "model/image_encoder.h"
 #include "model/mask_decoder.h"
 #include "model/prompt_encoder.h"
-#include "pipeline/postprocess.h"
 
 static medsam_status embedding_alloc(const medsam_model *m, medsam_embedding **out, medsam_error *err) {
     medsam_embedding *e = calloc(1, sizeof *e);
@@ -96,10 +95,12 @@ void medsam_embedding_free(medsam_embedding *e) {
  * 0 where none does, i.e. the largest such label. With fewer boxes than threads,
  * boxes go in order, each split into row bands over the threads; otherwise boxes
  * are postprocessed on nthreads threads, thread t raising the labels of its own
- * plane (thread 0: mask), and the planes are merged by max.
- * ref: MedSAM_Inference.py:medsam_inference (sigmoid, resize, > 0.5) per box.
- * low: (n, L, L) logits; extra: (nt - 1, H, W) scratch. */
-static void decode_labels(const float *low, int L, int n, int W, int H, int nthreads, uint8_t *extra, uint8_t *mask) {
+ * plane (thread 0: mask), and the planes are merged by max. The postprocessing
+ * per box is the pipeline's (medsam: MedSAM_Inference.py:medsam_inference,
+ * sigmoid, resize, > 0.5). low: (n, L, L) logits; extra: (nt - 1, H, W) scratch. */
+static void decode_labels(const ms_pipeline_ops *pipe, const ms_pipe_geom *g, const float *low, int L, int n,
+                          int nthreads, uint8_t *extra, uint8_t *mask) {
+    const int W = g->w, H = g->h;
     const size_t npix = (size_t)W * H;
     const int nt = nthreads < n ? nthreads : n;
     memset(mask, 0, npix);
@@ -107,8 +108,8 @@ static void decode_labels(const float *low, int L, int n, int W, int H, int nthr
         for (int i = 0; i < n; i++) {
 #pragma omp parallel for num_threads(nthreads) schedule(static)
             for (int t = 0; t < nthreads; t++)
-                ms_postprocess_label_rows(low + (size_t)i * L * L, L, L, H, W, (int)((long)H * t / nthreads),
-                                          (int)((long)H * (t + 1) / nthreads), (uint8_t)(i + 1), mask);
+                pipe->label_rows(g, low + (size_t)i * L * L, L, (int)((long)H * t / nthreads),
+                                 (int)((long)H * (t + 1) / nthreads), (uint8_t)(i + 1), mask);
         }
         return;
     }
@@ -120,7 +121,7 @@ static void decode_labels(const float *low, int L, int n, int W, int H, int nthr
         t = omp_get_thread_num();
 #endif
         uint8_t *lab = t ? extra + npix * (size_t)(t - 1) : mask;  // (H, W)
-        ms_postprocess_label(low + (size_t)i * L * L, L, L, H, W, (uint8_t)(i + 1), lab);
+        pipe->label_rows(g, low + (size_t)i * L * L, L, 0, H, (uint8_t)(i + 1), lab);
     }
     for (int t = 1; t < nt; t++) {
         const uint8_t *lab = extra + npix * (size_t)(t - 1);
@@ -133,12 +134,10 @@ static void decode_labels(const float *low, int L, int n, int W, int H, int nthr
 /* Floats rounded up to whole 64-byte lines. */
 static size_t lines16(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
-// ref: MedSAM_Inference.py:medsam_inference
+// ref: MedSAM_Inference.py:medsam_inference (through the model's pipeline)
 medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding *emb, int W, int H,
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err) {
-    const ms_config *c = &m->cfg;
-    if (nthreads < 1) nthreads = 1;
     if (W <= 0 || H <= 0) return ms_error(err, MEDSAM_ERR_ARG, "image size %dx%d is invalid", W, H);
     if (n < 1) return ms_error(err, MEDSAM_ERR_ARG, "no box given");
     if (n > 255 && mask) return ms_error(err, MEDSAM_ERR_ARG, "%d boxes: a uint8 label mask holds at most 255", n);
@@ -153,6 +152,22 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
             return ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g) lies outside the %dx%d image", i + 1, b->x0, b->y0,
                             b->x1, b->y1, W, H);
     }
+    ms_pipe_geom g;
+    m->pipe->geometry(&m->cfg, W, H, &g);
+    float *in = malloc((size_t)n * 4 * sizeof(float)); // (n, 4) boxes in the model's frame
+    if (!in) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %d boxes", n);
+    for (int i = 0; i < n; i++) m->pipe->box_to_input(&g, &boxes[i], in + 4 * i);
+    medsam_status st = ms_decode_input_boxes(m, emb, &g, in, n, nthreads, logits, iou, mask, err);
+    free(in);
+    return st;
+}
+
+medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
+                                    const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
+                                    medsam_error *err) {
+    const ms_config *c = &m->cfg;
+    if (nthreads < 1) nthreads = 1;
+    const int W = g->w, H = g->h;
     const int D = c->prompt_dim, G = c->grid, L = 4 * G;
     const long plane = (long)L * L;
     const int Ns = ms_prompt_num_sparse(0, 1); /* box corners: 2 tokens */
@@ -180,11 +195,8 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     medsam_status st = MEDSAM_OK;
     if (!block || !img_buf) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate decoder memory");
     for (int i = 0; i < n && !st; i++) {
-        /* box_1024 = box_np / [W, H, W, H] * 1024 in float64, then torch.float */
-        float box[4] = {(float)((double)boxes[i].x0 / W * c->img_size), (float)((double)boxes[i].y0 / H * c->img_size),
-                        (float)((double)boxes[i].x1 / W * c->img_size), (float)((double)boxes[i].y1 / H * c->img_size)};
         int got = 0;
-        ms_prompt_encode(c, &m->w.pe, NULL, NULL, 0, box, sparse + (size_t)i * Ns * D, &got);
+        ms_prompt_encode(c, &m->w.pe, NULL, NULL, 0, in + 4 * i, sparse + (size_t)i * Ns * D, &got);
     }
     if (!st) {
         ms_dec_image img;
@@ -192,7 +204,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
     }
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
-    if (!st && mask) decode_labels(low, L, n, W, H, nthreads, extra, mask);
+    if (!st && mask) decode_labels(m->pipe, g, low, L, n, nthreads, extra, mask);
     if (split) free(img_buf);
     free(block);
     return st;

@@ -1,8 +1,10 @@
 /* volume.c — public 3-D entry points: read a volume, normalise its
  * intensities, segment 3-D boxes by slice propagation, write label volumes. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model_internal.h"
 #include "core/error.h"
 #include "io/nifti.h"
 #include "io/volume_read.h"
@@ -110,15 +112,17 @@ medsam_status medsam_volume_normalize(const medsam_volume *vol, const medsam_int
 typedef struct {
     const medsam_model *m;
     const uint8_t *vol; // (nz, ny, nx)
-    int nx, ny, size, nthreads;
+    int nx, ny, nthreads;
+    double margin;      // medsam_volume_opts.margin as given (<= 0: the pipeline's default)
+    ms_pipe_geom g;     // every slice's geometry in the model's pipeline
     float *input;       // (size, size, 3) encoder input of the current slice
 } model_backend;
 
-// ref: MedSAM_Inference.py:114-130 on slice z (grey -> 3 channels, resize, uint8, min-max), then the encoder
+// the pipeline's preprocessing of slice z (grey, 1 channel), then the encoder
 static medsam_status be_encode(void *ctx, int z, void **emb, medsam_error *err) {
     model_backend *b = ctx;
     const uint8_t *slice = b->vol + (size_t)z * b->nx * b->ny;
-    medsam_status st = medsam_preprocess_pixels(slice, b->nx, b->ny, 1, 8, b->size, b->nthreads, b->input, err);
+    medsam_status st = medsam_model_preprocess(b->m, slice, b->nx, b->ny, 1, 8, b->nthreads, b->input, err);
     if (st) return st;
     return medsam_encode(b->m, b->input, b->nthreads, (medsam_embedding **)emb, err);
 }
@@ -126,19 +130,39 @@ static medsam_status be_encode(void *ctx, int z, void **emb, medsam_error *err) 
 static void be_release(void *ctx, void *emb) { medsam_embedding_free(emb); }
 
 /* One box per call, so that a box's mask never depends on which other boxes
- * share the slice (several boxes in one decoder call take a re-associated path). */
+ * share the slice (several boxes in one decoder call take a re-associated path).
+ * box: in the model's frame (be_first_box / be_next_box). */
 static medsam_status be_decode(void *ctx, const void *emb, int z, const medsam_box *box, uint8_t *mask,
                                medsam_error *err) {
+    (void)z;
     model_backend *b = ctx;
-    return medsam_decode_boxes(b->m, emb, b->nx, b->ny, box, 1, b->nthreads, NULL, NULL, mask, err);
+    const float in[4] = {box->x0, box->y0, box->x1, box->y1};
+    return ms_decode_input_boxes(b->m, emb, &b->g, in, 1, b->nthreads, NULL, NULL, mask, err);
+}
+
+// the pipeline's 3-D box rule (pipeline.h: box3d_first / box3d_next)
+static void be_first_box(void *ctx, int i, const medsam_box3d *b3, medsam_box *out) {
+    (void)i;
+    model_backend *b = ctx;
+    const medsam_box own = {b3->x0, b3->y0, b3->x1, b3->y1};
+    float v[4];
+    b->m->pipe->box3d_first(&b->g, &own, v);
+    *out = (medsam_box){v[0], v[1], v[2], v[3]};
+}
+
+static int be_next_box(void *ctx, int i, const uint8_t *mask, medsam_box *out) {
+    model_backend *b = ctx;
+    float v[4];
+    if (!b->m->pipe->box3d_next(&b->g, mask, i + 1, b->margin, v)) return 0;
+    *out = (medsam_box){v[0], v[1], v[2], v[3]};
+    return 1;
 }
 
 static medsam_status backend_init(model_backend *b, const medsam_model *m, const uint8_t *vol, int nx, int ny,
-                                  int nthreads, medsam_error *err) {
-    medsam_model_info info;
-    medsam_model_get_info(m, &info);
-    *b = (model_backend){m, vol, nx, ny, info.img_size, nthreads < 1 ? 1 : nthreads, NULL};
-    b->input = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
+                                  int nthreads, double margin, medsam_error *err) {
+    *b = (model_backend){m, vol, nx, ny, nthreads < 1 ? 1 : nthreads, margin, {0}, NULL};
+    m->pipe->geometry(&m->cfg, nx, ny, &b->g);
+    b->input = malloc((size_t)m->cfg.img_size * m->cfg.img_size * 3 * sizeof(float));
     return b->input ? MEDSAM_OK : ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the encoder input");
 }
 
@@ -148,7 +172,7 @@ medsam_status medsam_segment_volume(const medsam_model *m, const uint8_t *vol, i
     medsam_volume_opts o = {0};
     if (opts) o = *opts;
     model_backend b;
-    medsam_status st = backend_init(&b, m, vol, nx, ny, o.nthreads, err);
+    medsam_status st = backend_init(&b, m, vol, nx, ny, o.nthreads, o.margin, err);
     if (st) return st;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
@@ -158,7 +182,7 @@ medsam_status medsam_segment_volume(const medsam_model *m, const uint8_t *vol, i
                         .max_cached = (int)(cap / emb_bytes > nz ? nz : cap / emb_bytes),
                         .progress = o.progress,
                         .progress_user = o.progress_user};
-    ms_seg3d_backend be = {be_encode, be_release, be_decode, &b};
+    ms_seg3d_backend be = {be_encode, be_release, be_decode, &b, be_first_box, be_next_box};
     ms_seg3d_stats stats;
     st = ms_segment3d(&be, nx, ny, nz, boxes, n, &so, labels, label_bytes, &stats, err);
     free(b.input);
@@ -170,15 +194,24 @@ medsam_status medsam_segment_slice(const medsam_model *m, const uint8_t *vol, in
                                    const medsam_box *boxes, int n, int nthreads, uint8_t *mask, medsam_error *err) {
     if (z < 0 || z >= nz) return ms_error(err, MEDSAM_ERR_ARG, "slice %d is outside the volume (0..%d)", z, nz - 1);
     if (n < 1 || n > 255) return ms_error(err, MEDSAM_ERR_ARG, "%d boxes: need 1..255", n);
+    for (int i = 0; i < n; i++) {
+        const medsam_box *q = &boxes[i];
+        if (!isfinite(q->x0) || !isfinite(q->y0) || !isfinite(q->x1) || !isfinite(q->y1) || !(q->x1 > q->x0) ||
+            !(q->y1 > q->y0) || q->x0 < 0 || q->y0 < 0 || q->x1 > nx || q->y1 > ny)
+            return ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g): needs 0 <= x0 < x1 <= %d, 0 <= y0 < y1 <= %d",
+                            i + 1, q->x0, q->y0, q->x1, q->y1, nx, ny);
+    }
     model_backend b;
-    medsam_status st = backend_init(&b, m, vol, nx, ny, nthreads, err);
+    medsam_status st = backend_init(&b, m, vol, nx, ny, nthreads, 0, err);
     void *emb = NULL;
     uint8_t *one = malloc((size_t)nx * ny);
     if (!st && !one) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate a slice mask");
     if (!st) st = be_encode(&b, z, &emb, err);
     if (!st) memset(mask, 0, (size_t)nx * ny);
     for (int i = 0; i < n && !st; i++) {
-        st = be_decode(&b, emb, z, &boxes[i], one, err);
+        medsam_box in;
+        be_first_box(&b, i, &(medsam_box3d){boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1, z, z}, &in);
+        st = be_decode(&b, emb, z, &in, one, err);
         for (size_t p = 0; !st && p < (size_t)nx * ny; p++)
             if (one[p]) mask[p] = (uint8_t)(i + 1);
     }

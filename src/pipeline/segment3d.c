@@ -81,7 +81,9 @@ typedef struct {
 static medsam_status step(run_ctx *r, const void *emb, int z, int i, const chain *from, chain *next,
                           medsam_error *err) {
     const medsam_box3d *b = &r->boxes[i];
-    medsam_box box = from->valid ? from->box : (medsam_box){b->x0, b->y0, b->x1, b->y1};
+    medsam_box box = from->box;
+    if (!from->valid && r->be->first_box) r->be->first_box(r->be->ctx, i, b, &box);
+    else if (!from->valid) box = (medsam_box){b->x0, b->y0, b->x1, b->y1};
     medsam_status s = r->be->decode(r->be->ctx, emb, z, &box, r->mask, err);
     if (s) return s;
     r->st->decodes++;
@@ -95,7 +97,8 @@ static medsam_status step(run_ctx *r, const void *emb, int z, int i, const chain
         for (size_t p = 0; p < plane; p++)
             if (r->mask[p] && lab[p] < k) lab[p] = k;
     }
-    next->valid = ms_seg3d_mask_box(r->mask, r->nx, r->ny, r->margin, &next->box);
+    next->valid = r->be->next_box ? r->be->next_box(r->be->ctx, i, r->mask, &next->box)
+                                  : ms_seg3d_mask_box(r->mask, r->nx, r->ny, r->margin, &next->box);
     return MEDSAM_OK;
 }
 

@@ -44,6 +44,14 @@ typedef struct {
     medsam_status (*decode)(void *ctx, const void *emb, int z, const medsam_box *box, uint8_t *mask,
                             medsam_error *err);
     void *ctx;
+    /* The per-slice box rule, optional (both NULL: the rule described above, boxes
+     * in slice pixels). With them, the boxes handed to decode are whatever frame
+     * these produce (a pipeline's model frame, src/api/volume.c):
+     * first_box: box i's box on its middle slice, also the fallback of an empty mask;
+     * next_box:  the next slice's box from box i's mask (ny, nx) on the previous
+     *            slice (label = i + 1); returns 0 when there is none (fallback). */
+    void (*first_box)(void *ctx, int i, const medsam_box3d *b, medsam_box *out);
+    int (*next_box)(void *ctx, int i, const uint8_t *mask, medsam_box *out);
 } ms_seg3d_backend;
 
 typedef struct {
