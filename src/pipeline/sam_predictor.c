@@ -91,21 +91,22 @@ typedef struct {
     float l0, l1;
 } sam_tap;
 
-// ref: ATen/native/UpSample.h:compute_source_index_and_lambda (align_corners=False)
-static void sam_taps(int in, int out, sam_tap *t) {
+// ref: ATen/native/UpSample.h:compute_source_index_and_lambda (align_corners=False), output index d
+static sam_tap sam_tap_at(int in, int out, int d) {
+    if (in == out) return (sam_tap){d, d, 1.0f, 0.0f};
     const float scale = (float)in / (float)out;
-    for (int d = 0; d < out; d++) {
-        if (in == out) {
-            t[d] = (sam_tap){d, d, 1.0f, 0.0f};
-            continue;
-        }
-        double src = (double)scale * ((double)d + 0.5) - 0.5;
-        if (src < 0) src = 0;
-        t[d].i0 = (int)src;
-        t[d].i1 = t[d].i0 + (t[d].i0 < in - 1 ? 1 : 0);
-        t[d].l1 = (float)(src - (double)t[d].i0);
-        t[d].l0 = 1.0f - t[d].l1;
-    }
+    double src = (double)scale * ((double)d + 0.5) - 0.5;
+    if (src < 0) src = 0;
+    sam_tap t;
+    t.i0 = (int)src;
+    t.i1 = t.i0 + (t.i0 < in - 1 ? 1 : 0);
+    t.l1 = (float)(src - (double)t.i0);
+    t.l0 = 1.0f - t.l1;
+    return t;
+}
+
+static void sam_taps(int in, int out, sam_tap *t) {
+    for (int d = 0; d < out; d++) t[d] = sam_tap_at(in, out, d);
 }
 
 /* One output value from the four neighbours a (row i0: col i0, col i1), b (row i1). */
@@ -122,54 +123,76 @@ static float sam_interp(int generic, float a0, float a1, float b0, float b1, sam
     return (float)acc;
 }
 
+/* Stage-1 value (row r, column x) of the S x S upscaled logits, taps computed on the spot. */
+static float sam_stage1_at(const float *logits, int L, int S, int generic, int r, int x) {
+    const sam_tap ty = sam_tap_at(L, S, r), tx = sam_tap_at(L, S, x);
+    const float *a = logits + (size_t)ty.i0 * L, *b = logits + (size_t)ty.i1 * L;
+    return sam_interp(generic, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
+}
+
+static void sam_put(float v, size_t p, float *out, uint8_t label, uint8_t *labels) {
+    if (out) out[p] = v;
+    if (labels && v > 0.0f && labels[p] < label) labels[p] = label;
+}
+
+/* The same without any allocation, one output pixel at a time (when memory runs out). */
+static void sam_rows_slow(const float *logits, int L, int S, int newh, int neww, int H, int W, ms_sam_kernels k,
+                          int y0, int y1, float *out, uint8_t label, uint8_t *labels) {
+    for (int y = y0; y < y1; y++) {
+        const sam_tap ty = sam_tap_at(newh, H, y);
+        for (int x = 0; x < W; x++) {
+            const sam_tap tx = sam_tap_at(neww, W, x);
+            const float a0 = sam_stage1_at(logits, L, S, k.generic_up, ty.i0, tx.i0);
+            const float a1 = sam_stage1_at(logits, L, S, k.generic_up, ty.i0, tx.i1);
+            const float b0 = sam_stage1_at(logits, L, S, k.generic_up, ty.i1, tx.i0);
+            const float b1 = sam_stage1_at(logits, L, S, k.generic_up, ty.i1, tx.i1);
+            sam_put(sam_interp(k.generic_down, a0, a1, b0, b1, ty, tx), (size_t)y * W + x, out, label, labels);
+        }
+    }
+}
+
 // ref: sam.py:Sam.postprocess_masks (+ predictor.py:predict_torch's masks > mask_threshold)
-medsam_status ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int neww, int H, int W,
-                                      ms_sam_kernels k, int y0, int y1, float *out, uint8_t label, uint8_t *labels,
-                                      medsam_error *err) {
+void ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int neww, int H, int W, ms_sam_kernels k,
+                             int y0, int y1, float *out, uint8_t label, uint8_t *labels) {
     if (y0 < 0) y0 = 0;
     if (y1 > H) y1 = H;
-    if (y0 >= y1) return MEDSAM_OK;
-    sam_tap *up = malloc((size_t)S * sizeof *up);                   // (S) L -> S, both axes
-    sam_tap *dy = malloc((size_t)H * sizeof *dy), *dx = malloc((size_t)W * sizeof *dx); // crop -> H x W
-    float *mid = NULL;                                                // (rows, neww) stage-1 rows needed
-    medsam_status st = MEDSAM_OK;
-    if (!up || !dy || !dx) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the postprocessing taps");
-    int r_lo = 0, r_hi = 0;
-    if (!st) {
-        sam_taps(L, S, up);
-        sam_taps(newh, H, dy);
-        sam_taps(neww, W, dx);
-        r_lo = dy[y0].i0, r_hi = dy[y0].i1;
-        for (int y = y0; y < y1; y++) {
-            r_lo = dy[y].i0 < r_lo ? dy[y].i0 : r_lo;
-            r_hi = dy[y].i1 > r_hi ? dy[y].i1 : r_hi;
-        }
-        mid = malloc((size_t)(r_hi - r_lo + 1) * neww * sizeof(float));
-        if (!mid) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the postprocessing rows");
+    if (y0 >= y1) return;
+    int r_lo = newh, r_hi = 0; // stage-1 rows the output rows [y0, y1) read
+    for (int y = y0; y < y1; y++) {
+        const sam_tap t = sam_tap_at(newh, H, y);
+        r_lo = t.i0 < r_lo ? t.i0 : r_lo;
+        r_hi = t.i1 > r_hi ? t.i1 : r_hi;
     }
-    if (!st) {
-        // stage 1: rows r_lo..r_hi, columns 0..neww-1 of the S x S upscaled logits (the crop)
-        for (int r = r_lo; r <= r_hi; r++) {
-            const sam_tap ty = up[r];
-            const float *a = logits + (size_t)ty.i0 * L, *b = logits + (size_t)ty.i1 * L;
-            float *m = mid + (size_t)(r - r_lo) * neww;
-            for (int x = 0; x < neww; x++) {
-                const sam_tap tx = up[x];
-                m[x] = sam_interp(k.generic_up, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
-            }
+    sam_tap *up = malloc((size_t)S * sizeof *up);                                        // (S) L -> S
+    sam_tap *dy = malloc((size_t)H * sizeof *dy), *dx = malloc((size_t)W * sizeof *dx); // crop -> H x W
+    float *mid = malloc((size_t)(r_hi - r_lo + 1) * neww * sizeof(float));               // (rows, neww)
+    if (!up || !dy || !dx || !mid) {
+        free(up), free(dy), free(dx), free(mid);
+        sam_rows_slow(logits, L, S, newh, neww, H, W, k, y0, y1, out, label, labels);
+        return;
+    }
+    sam_taps(L, S, up);
+    sam_taps(newh, H, dy);
+    sam_taps(neww, W, dx);
+    // stage 1: rows r_lo..r_hi, columns 0..neww-1 of the S x S upscaled logits (the crop)
+    for (int r = r_lo; r <= r_hi; r++) {
+        const sam_tap ty = up[r];
+        const float *a = logits + (size_t)ty.i0 * L, *b = logits + (size_t)ty.i1 * L;
+        float *m = mid + (size_t)(r - r_lo) * neww;
+        for (int x = 0; x < neww; x++) {
+            const sam_tap tx = up[x];
+            m[x] = sam_interp(k.generic_up, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
         }
-        // stage 2: the crop to H x W, then > 0
-        for (int y = y0; y < y1; y++) {
-            const sam_tap ty = dy[y];
-            const float *a = mid + (size_t)(ty.i0 - r_lo) * neww, *b = mid + (size_t)(ty.i1 - r_lo) * neww;
-            for (int x = 0; x < W; x++) {
-                const sam_tap tx = dx[x];
-                const float v = sam_interp(k.generic_down, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
-                if (out) out[(size_t)y * W + x] = v;
-                if (labels && v > 0.0f && labels[(size_t)y * W + x] < label) labels[(size_t)y * W + x] = label;
-            }
+    }
+    // stage 2: the crop to H x W, then > 0
+    for (int y = y0; y < y1; y++) {
+        const sam_tap ty = dy[y];
+        const float *a = mid + (size_t)(ty.i0 - r_lo) * neww, *b = mid + (size_t)(ty.i1 - r_lo) * neww;
+        for (int x = 0; x < W; x++) {
+            const sam_tap tx = dx[x];
+            sam_put(sam_interp(k.generic_down, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx), (size_t)y * W + x, out,
+                    label, labels);
         }
     }
     free(up), free(dy), free(dx), free(mid);
-    return st;
 }

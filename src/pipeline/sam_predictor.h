@@ -63,10 +63,9 @@ ms_sam_kernels ms_sam_postprocess_kernels(int nmasks, int S, int neww);
 
 /* Rows [y0, y1) of postprocess_masks for one mask's logits (L, L): the upscaled logits
  * into out (H, W) (when out is not NULL; only those rows written), and/or labels (H, W)
- * raised to `label` where the logit is > 0 (when labels is not NULL). Returns
- * MEDSAM_ERR_NOMEM when its row buffer cannot be allocated. */
-medsam_status ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int neww, int H, int W,
-                                      ms_sam_kernels k, int y0, int y1, float *out, uint8_t label, uint8_t *labels,
-                                      medsam_error *err);
+ * raised to `label` where the logit is > 0 (when labels is not NULL). Allocates its
+ * row buffers; without memory it computes pixel by pixel (same bits, slower). */
+void ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int neww, int H, int W, ms_sam_kernels k,
+                             int y0, int y1, float *out, uint8_t label, uint8_t *labels);
 
 #endif
