@@ -1,5 +1,6 @@
 /* test_sam_pipeline.c — the "sam" pipeline against segment_anything's own SamPredictor
- * (tools/ref/make_sam_pipeline_fixtures.py, tiny CI model, random weights):
+ * (tools/ref/make_sam_pipeline_fixtures.py, tiny CI model, random weights; a full ViT-B
+ * with tools/ref/check_sam_vit_b.sh):
  *  - Sam.postprocess_masks on random logits, 1 and 3 masks, 12 geometries: every value
  *    bit-identical (torch 1.13's channels-last and generic bilinear kernels);
  *  - set_image on two real images: apply_image's uint8 output and the float32 encoder input
@@ -19,7 +20,8 @@
 #include "pipeline/sam_predictor.h"
 #include "test.h"
 
-#define FIX "tests/fixtures/sam_pipeline/"
+#define FIX_DIR "tests/fixtures/sam_pipeline"
+static const char *FIX = FIX_DIR; // MS_SAM_FIX overrides (tools/ref/check_sam_vit_b.sh)
 #define NEAR 1e-5f
 
 static uint64_t fnv1a64(const void *p, size_t n) {
@@ -32,7 +34,7 @@ static uint64_t fnv1a64(const void *p, size_t n) {
 static void check_postprocess(void) {
     medsam_error err;
     ms_npz *z;
-    medsam_status st = ms_npz_open(FIX "postprocess.npz", &z, &err);
+    medsam_status st = ms_npz_open(FIX_DIR "/postprocess.npz", &z, &err);
     CHECK(st == MEDSAM_OK, "%s", err.message);
     if (st) return;
     int ncases = 0;
@@ -203,7 +205,7 @@ static void check_image(const medsam_model *m, const char *name) {
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     const int S = info.img_size;
-    snprintf(path, sizeof path, FIX "%s.npz", name);
+    snprintf(path, sizeof path, "%s/%s.npz", FIX, name);
     ms_npz *z;
     medsam_status st = ms_npz_open(path, &z, &err);
     CHECK(st == MEDSAM_OK, "%s", err.message);
@@ -252,7 +254,7 @@ static void check_image(const medsam_model *m, const char *name) {
         t_close(what, medsam_embedding_data(emb, NULL), ref, nref, 1e-4, 1e-4, 1e-5);
     }
     // prompt cases, from the official embedding and from ours
-    snprintf(path, sizeof path, FIX "prompts_%s.txt", name);
+    snprintf(path, sizeof path, "%s/prompts_%s.txt", FIX, name);
     FILE *fp = fopen(path, "r");
     CHECK(fp != NULL, "open %s", path);
     char line[512];
@@ -329,18 +331,26 @@ static void check_errors(const medsam_model *m) {
     medsam_embedding_free(emb);
 }
 
+/* MS_SAM_FIX=DIR MS_SAM_MODEL=M.pth MS_SAM_IMAGE=NAME: the image checks on fixtures that
+ * make_sam_pipeline_fixtures.py wrote for another checkpoint (e.g. a random ViT-B). */
 int main(void) {
-    check_postprocess();
+    const char *fix = getenv("MS_SAM_FIX"), *model = getenv("MS_SAM_MODEL"), *image = getenv("MS_SAM_IMAGE");
+    if (fix && model && image) FIX = fix;
+    else check_postprocess();
     medsam_error err;
     medsam_model *m = NULL;
-    medsam_status st = medsam_model_load("tests/fixtures/tiny/model.pth", &m, &err);
+    medsam_status st = medsam_model_load(FIX != fix ? "tests/fixtures/tiny/model.pth" : model, &m, &err);
     CHECK(st == MEDSAM_OK, "load tiny model: %s", err.message);
     if (st) return t_summary();
     st = medsam_model_set_pipeline(m, MEDSAM_PIPELINE_SAM, &err);
     CHECK(st == MEDSAM_OK && medsam_model_get_pipeline(m) == MEDSAM_PIPELINE_SAM, "set pipeline sam: %s", err.message);
-    check_image(m, "chelsea");
-    check_image(m, "cell");
-    check_errors(m);
+    if (FIX == fix) {
+        check_image(m, image);
+    } else {
+        check_image(m, "chelsea");
+        check_image(m, "cell");
+        check_errors(m);
+    }
     medsam_model_free(m);
     return t_summary();
 }
