@@ -228,6 +228,12 @@ int cmd_train(int argc, char **argv) {
     train_cli_model m = {NULL, NULL, o.nthreads};
     /* the architecture comes from --init, or from the resumed checkpoint's "model" */
     if (medsam_model_load(init ? init : o.resume, &m.model, &err)) return cli_dist_fail(&d, &err);
+    if (!m.model->enc_ops->trainable) { /* before the data are scanned */
+        ms_error(&err, MEDSAM_ERR_UNSUPPORTED, "%s: %s checkpoint: training is implemented for the SAM ViT family only",
+                 init ? init : o.resume, m.model->enc_ops->family);
+        medsam_model_free(m.model);
+        return cli_dist_fail(&d, &err);
+    }
     ms_dataset ds;
     if (ms_dataset_open_opts(data, m.model->cfg.img_size, &dopt, &ds, &err)) {
         medsam_model_free(m.model);

@@ -49,13 +49,15 @@ void medsam_model_free(medsam_model *model);
 
 /* Architecture facts of a loaded model. */
 typedef struct {
-    int img_size;     /* model input side, 1024 for SAM/MedSAM */
-    int embed_dim;    /* 768 (ViT-B), 1024 (ViT-L), 1280 (ViT-H) */
+    int img_size;     /* model input side, 1024 for SAM/MedSAM, 256 for LiteMedSAM */
+    int embed_dim;    /* 768 (ViT-B), 1024 (ViT-L), 1280 (ViT-H); LiteMedSAM: last stage width 320 */
     int depth, num_heads, window_size, patch_size;
     int emb_channels; /* 256 */
     int emb_size;     /* 64: the embedding is (emb_channels, emb_size, emb_size) */
     int mask_size;    /* 256: low-resolution logits are (mask_size, mask_size) */
     long long num_params;
+    const char *encoder; /* encoder kind: "vit" (SAM / MedSAM) or "tinyvit" (LiteMedSAM); static string */
+    const char *family;  /* "SAM ViT" or "LiteMedSAM (TinyViT)"; static string */
 } medsam_model_info;
 void medsam_model_get_info(const medsam_model *model, medsam_model_info *info);
 /* Multi-line human description of the inferred configuration. */

@@ -109,6 +109,10 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
     pth_close(f);
     if (!st) {
         ms_weights_bind(&m->cfg, m->params, &m->w);
+        m->enc_ops = ms_encoder_ops_of(m->cfg.encoder);
+        st = m->enc_ops->prepare(&m->cfg, m->params, &m->w, &m->enc_state, err);  // e.g. TinyViT folds BatchNorm
+    }
+    if (!st) {
         const ms_config *c = &m->cfg;
         size_t plane = (size_t)c->prompt_dim * c->grid * c->grid;
         m->dense_pe = malloc(plane * sizeof(float));
@@ -132,6 +136,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
 
 void medsam_model_free(medsam_model *m) {
     if (!m) return;
+    if (m->enc_ops) m->enc_ops->release(m->enc_state);
     free(m->params);
     free(m->dense_pe);
     free(m->no_mask);
@@ -153,12 +158,10 @@ medsam_pipeline medsam_model_get_pipeline(const medsam_model *m) { return m->pip
 
 void medsam_model_get_info(const medsam_model *m, medsam_model_info *info) {
     const ms_config *c = &m->cfg;
-    info->img_size = c->img_size;
-    info->embed_dim = c->embed_dim;
-    info->depth = c->depth;
-    info->num_heads = c->num_heads;
-    info->window_size = c->window_size;
-    info->patch_size = c->patch_size;
+    memset(info, 0, sizeof *info);
+    m->enc_ops->info(c, info);  // img_size, embed_dim, depth, num_heads, window_size, patch_size
+    info->encoder = m->enc_ops->name;
+    info->family = m->enc_ops->family;
     info->emb_channels = c->out_chans;
     info->emb_size = c->grid;
     info->mask_size = 4 * c->grid;

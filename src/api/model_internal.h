@@ -3,6 +3,7 @@
 #define MS_MODEL_INTERNAL_H
 #include "medsam.h"
 #include "model/config.h"
+#include "model/encoder_kind.h"
 #include "model/params.h"
 #include "pipeline/pipeline.h"
 
@@ -14,6 +15,8 @@ struct medsam_model {
     float *dense_pe;    // (D, G, G) prompt_encoder.get_dense_pe(), computed once at load
     float *no_mask;     // (D, G, G) dense embedding without a mask prompt
     int extra_tensors;  // checkpoint tensors that are not model parameters (ignored)
+    const ms_encoder_ops *enc_ops; // the image encoder's kind (cfg.encoder), chosen at load
+    void *enc_state;    // what enc_ops->encode reads (ViT: &w.enc; TinyViT: folded weights), from enc_ops->prepare
     const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
 };
 

@@ -42,7 +42,7 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
     if (bad < plane * 3)
         return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", bad);
     float *chw = ms_big_alloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
-    float *work = ms_big_alloc(ms_image_encoder_workspace_floats(c) * sizeof(float));
+    float *work = ms_big_alloc(m->enc_ops->workspace_floats(c) * sizeof(float));
     medsam_embedding *e = NULL;
     medsam_status st = (!chw || !work) ? ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory")
                                        : embedding_alloc(m, &e, err);
@@ -51,7 +51,7 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
         for (long y = 0; y < S; y++)
             for (long p = y * S; p < (y + 1) * S; p++)
                 for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
-        st = ms_image_encoder_forward(c, &m->w.enc, chw, e->data, work, nthreads, NULL, NULL, err);
+        st = m->enc_ops->encode(c, m->enc_state, chw, e->data, work, nthreads, NULL, NULL, err);
     }
     free(chw);
     free(work);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "model/encoder_kind.h"
 
 static void set_defaults(ms_config *c) {
     memset(c, 0, sizeof *c);
@@ -36,11 +37,11 @@ static int count_indexed(ms_shape_lookup lookup, void *ctx, const char *fmt, int
     return n;
 }
 
-medsam_status ms_config_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, medsam_error *err) {
-    set_defaults(c);
+medsam_status ms_vit_config_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, medsam_error *err) {
     int64_t s[8];
     char name[160];
     medsam_status st;
+    c->encoder = MS_ENC_VIT;
 
     /* ref: image_encoder.py:ImageEncoderViT.__init__ */
     if ((st = need(lookup, ctx, "image_encoder.patch_embed.proj.weight", 4, s, err))) return st;
@@ -85,6 +86,17 @@ medsam_status ms_config_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, m
     c->mlp_dim = (int)s[0];
     if ((st = need(lookup, ctx, "image_encoder.neck.0.weight", 4, s, err))) return st;
     c->out_chans = (int)s[0];
+    return MEDSAM_OK;
+}
+
+medsam_status ms_config_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, medsam_error *err) {
+    set_defaults(c);
+    int64_t s[8];
+    medsam_status st;
+    /* the image encoder, by kind (recognised from its tensor names) */
+    const ms_encoder_ops *ops = ms_encoder_ops_detect(lookup, ctx);
+    if ((st = ops->infer(lookup, ctx, c, err))) return st;
+    c->encoder = ops->kind;
 
     /* ref: prompt_encoder.py:PromptEncoder.__init__ */
     if ((st = need(lookup, ctx, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", 2, s, err))) return st;
@@ -156,18 +168,26 @@ medsam_status ms_config_preset(const char *name, ms_config *c, medsam_error *err
     return ms_error(err, MEDSAM_ERR_ARG, "unknown architecture '%s' (known: vit_b, vit_l, vit_h, tiny)", name);
 }
 
-void ms_config_describe(const ms_config *c, char *buf, int len) {
+void ms_vit_config_describe(const ms_config *c, char *buf, int len) {
     char glob[256] = "";
     int n = 0;
     for (int b = 0; b < c->depth && n < (int)sizeof glob - 8; b++)
         if (c->is_global[b]) n += snprintf(glob + n, sizeof glob - n, n ? ",%d" : "%d", b);
     snprintf(buf, len,
              "image encoder: ViT img %d, patch %d, grid %dx%d, embed %d, depth %d, heads %d (head dim %d), mlp %d, "
-             "window %d, global blocks [%s], neck %d\n"
+             "window %d, global blocks [%s], neck %d",
+             c->img_size, c->patch_size, c->grid, c->grid, c->embed_dim, c->depth, c->num_heads, c->head_dim, c->mlp_dim,
+             c->window_size, glob, c->out_chans);
+}
+
+void ms_config_describe(const ms_config *c, char *buf, int len) {
+    char enc[768];
+    ms_encoder_ops_of(c->encoder)->describe(c, enc, sizeof enc);
+    snprintf(buf, len,
+             "%s\n"
              "prompt encoder: dim %d, mask_in_chans %d\n"
              "mask decoder: two-way transformer depth %d, heads %d, mlp %d, attention downsample %d, mask tokens %d, "
              "IoU head depth %d hidden %d",
-             c->img_size, c->patch_size, c->grid, c->grid, c->embed_dim, c->depth, c->num_heads, c->head_dim, c->mlp_dim,
-             c->window_size, glob, c->out_chans, c->prompt_dim, c->mask_in_chans, c->dec_depth, c->dec_heads,
-             c->dec_mlp_dim, c->dec_attn_down, c->num_mask_tokens, c->iou_head_depth, c->iou_hidden);
+             enc, c->prompt_dim, c->mask_in_chans, c->dec_depth, c->dec_heads, c->dec_mlp_dim, c->dec_attn_down,
+             c->num_mask_tokens, c->iou_head_depth, c->iou_hidden);
 }

@@ -7,27 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+#include "model/encoder_kind.h"
+
+struct ms_param_walker {
     ms_param *items; /* NULL while counting */
     int count;
     size_t total;
     float *base;     /* NULL when only building the table */
     int trainable;   /* applies to the parameters registered next */
-} walker;
+    void *enc_views; /* the encoder kind's named views to bind, or NULL */
+};
+typedef ms_param_walker walker;
 
-/* Registers one tensor; binds *slot to its place in the buffer when binding. */
-static void reg(walker *W, float **slot, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) {
-    int64_t dims[4] = {d0, d1, d2, d3};
+static void vreg(walker *W, float **slot, int ndim, const int64_t dims[4], const char *fmt, va_list ap) {
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= (size_t)dims[i];
     if (W->items) {
         ms_param *p = &W->items[W->count];
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(p->name, sizeof p->name, fmt, ap);
-        va_end(ap);
         p->ndim = ndim;
-        memcpy(p->shape, dims, sizeof dims);
+        memcpy(p->shape, dims, 4 * sizeof *dims);
         p->offset = W->total;
         p->numel = numel;
         p->trainable = W->trainable;
@@ -36,6 +35,26 @@ static void reg(walker *W, float **slot, int ndim, int64_t d0, int64_t d1, int64
     W->count++;
     W->total += numel;
 }
+
+/* Registers one tensor; binds *slot to its place in the buffer when binding. */
+static void reg(walker *W, float **slot, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) {
+    int64_t dims[4] = {d0, d1, d2, d3};
+    va_list ap;
+    va_start(ap, fmt);
+    vreg(W, slot, ndim, dims, fmt, ap);
+    va_end(ap);
+}
+
+void ms_param_reg(ms_param_walker *W, float **slot, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                  const char *fmt, ...) {
+    int64_t dims[4] = {d0, d1, d2, d3};
+    va_list ap;
+    va_start(ap, fmt);
+    vreg(W, slot, ndim, dims, fmt, ap);
+    va_end(ap);
+}
+
+void ms_param_set_trainable(ms_param_walker *W, int trainable) { W->trainable = trainable; }
 
 static void reg_attn(walker *W, ms_attn_w *a, int D, int I, const char *prefix) {
     ms_attn_w dummy;
@@ -50,41 +69,50 @@ static void reg_attn(walker *W, ms_attn_w *a, int D, int I, const char *prefix) 
     reg(W, &a->out_b, 1, D, 0, 0, 0, "%s.out_proj.bias", prefix);
 }
 
-static void walk(const ms_config *c, walker *W, ms_weights *w) {
+void ms_vit_walk_encoder(const ms_config *c, ms_param_walker *W, void *views) {
     const int C = c->embed_dim, G = c->grid, P = c->patch_size, M = c->mlp_dim, O = c->out_chans;
+    ms_image_encoder_w *enc = views;
+#define S(field) (enc ? &enc->field : NULL)
+    /* ref: image_encoder.py:ImageEncoderViT (pos_embed is a direct parameter, so it comes first) */
+    W->trainable = 1;
+    reg(W, S(pos_embed), 4, 1, G, G, C, "image_encoder.pos_embed");
+    reg(W, S(patch_w), 4, C, c->in_chans, P, P, "image_encoder.patch_embed.proj.weight");
+    reg(W, S(patch_b), 1, C, 0, 0, 0, "image_encoder.patch_embed.proj.bias");
+    for (int b = 0; b < c->depth; b++) {
+        const int R = 2 * (c->is_global[b] ? G : c->window_size) - 1, hd = c->head_dim;
+        const char *pre = "image_encoder.blocks";
+        reg(W, S(blocks[b].norm1_w), 1, C, 0, 0, 0, "%s.%d.norm1.weight", pre, b);
+        reg(W, S(blocks[b].norm1_b), 1, C, 0, 0, 0, "%s.%d.norm1.bias", pre, b);
+        reg(W, S(blocks[b].rel_pos_h), 2, R, hd, 0, 0, "%s.%d.attn.rel_pos_h", pre, b);
+        reg(W, S(blocks[b].rel_pos_w), 2, R, hd, 0, 0, "%s.%d.attn.rel_pos_w", pre, b);
+        reg(W, S(blocks[b].qkv_w), 2, 3 * C, C, 0, 0, "%s.%d.attn.qkv.weight", pre, b);
+        reg(W, S(blocks[b].qkv_b), 1, 3 * C, 0, 0, 0, "%s.%d.attn.qkv.bias", pre, b);
+        reg(W, S(blocks[b].proj_w), 2, C, C, 0, 0, "%s.%d.attn.proj.weight", pre, b);
+        reg(W, S(blocks[b].proj_b), 1, C, 0, 0, 0, "%s.%d.attn.proj.bias", pre, b);
+        reg(W, S(blocks[b].norm2_w), 1, C, 0, 0, 0, "%s.%d.norm2.weight", pre, b);
+        reg(W, S(blocks[b].norm2_b), 1, C, 0, 0, 0, "%s.%d.norm2.bias", pre, b);
+        reg(W, S(blocks[b].lin1_w), 2, M, C, 0, 0, "%s.%d.mlp.lin1.weight", pre, b);
+        reg(W, S(blocks[b].lin1_b), 1, M, 0, 0, 0, "%s.%d.mlp.lin1.bias", pre, b);
+        reg(W, S(blocks[b].lin2_w), 2, C, M, 0, 0, "%s.%d.mlp.lin2.weight", pre, b);
+        reg(W, S(blocks[b].lin2_b), 1, C, 0, 0, 0, "%s.%d.mlp.lin2.bias", pre, b);
+    }
+    reg(W, S(neck_conv1_w), 4, O, C, 1, 1, "image_encoder.neck.0.weight");
+    reg(W, S(neck_ln1_w), 1, O, 0, 0, 0, "image_encoder.neck.1.weight");
+    reg(W, S(neck_ln1_b), 1, O, 0, 0, 0, "image_encoder.neck.1.bias");
+    reg(W, S(neck_conv2_w), 4, O, O, 3, 3, "image_encoder.neck.2.weight");
+    reg(W, S(neck_ln2_w), 1, O, 0, 0, 0, "image_encoder.neck.3.weight");
+    reg(W, S(neck_ln2_b), 1, O, 0, 0, 0, "image_encoder.neck.3.bias");
+#undef S
+}
+
+static void walk(const ms_config *c, walker *W, ms_weights *w) {
     const int D = c->prompt_dim, mc = c->mask_in_chans, T = c->num_mask_tokens, H = c->iou_hidden;
     const int I = D / c->dec_attn_down, F = c->dec_mlp_dim;
 #define S(field) (w ? &w->field : NULL)
 
-    /* ref: image_encoder.py:ImageEncoderViT (pos_embed is a direct parameter, so it comes first) */
-    W->trainable = 1;
-    reg(W, S(enc.pos_embed), 4, 1, G, G, C, "image_encoder.pos_embed");
-    reg(W, S(enc.patch_w), 4, C, c->in_chans, P, P, "image_encoder.patch_embed.proj.weight");
-    reg(W, S(enc.patch_b), 1, C, 0, 0, 0, "image_encoder.patch_embed.proj.bias");
-    for (int b = 0; b < c->depth; b++) {
-        const int R = 2 * (c->is_global[b] ? G : c->window_size) - 1, hd = c->head_dim;
-        const char *pre = "image_encoder.blocks";
-        reg(W, S(enc.blocks[b].norm1_w), 1, C, 0, 0, 0, "%s.%d.norm1.weight", pre, b);
-        reg(W, S(enc.blocks[b].norm1_b), 1, C, 0, 0, 0, "%s.%d.norm1.bias", pre, b);
-        reg(W, S(enc.blocks[b].rel_pos_h), 2, R, hd, 0, 0, "%s.%d.attn.rel_pos_h", pre, b);
-        reg(W, S(enc.blocks[b].rel_pos_w), 2, R, hd, 0, 0, "%s.%d.attn.rel_pos_w", pre, b);
-        reg(W, S(enc.blocks[b].qkv_w), 2, 3 * C, C, 0, 0, "%s.%d.attn.qkv.weight", pre, b);
-        reg(W, S(enc.blocks[b].qkv_b), 1, 3 * C, 0, 0, 0, "%s.%d.attn.qkv.bias", pre, b);
-        reg(W, S(enc.blocks[b].proj_w), 2, C, C, 0, 0, "%s.%d.attn.proj.weight", pre, b);
-        reg(W, S(enc.blocks[b].proj_b), 1, C, 0, 0, 0, "%s.%d.attn.proj.bias", pre, b);
-        reg(W, S(enc.blocks[b].norm2_w), 1, C, 0, 0, 0, "%s.%d.norm2.weight", pre, b);
-        reg(W, S(enc.blocks[b].norm2_b), 1, C, 0, 0, 0, "%s.%d.norm2.bias", pre, b);
-        reg(W, S(enc.blocks[b].lin1_w), 2, M, C, 0, 0, "%s.%d.mlp.lin1.weight", pre, b);
-        reg(W, S(enc.blocks[b].lin1_b), 1, M, 0, 0, 0, "%s.%d.mlp.lin1.bias", pre, b);
-        reg(W, S(enc.blocks[b].lin2_w), 2, C, M, 0, 0, "%s.%d.mlp.lin2.weight", pre, b);
-        reg(W, S(enc.blocks[b].lin2_b), 1, C, 0, 0, 0, "%s.%d.mlp.lin2.bias", pre, b);
-    }
-    reg(W, S(enc.neck_conv1_w), 4, O, C, 1, 1, "image_encoder.neck.0.weight");
-    reg(W, S(enc.neck_ln1_w), 1, O, 0, 0, 0, "image_encoder.neck.1.weight");
-    reg(W, S(enc.neck_ln1_b), 1, O, 0, 0, 0, "image_encoder.neck.1.bias");
-    reg(W, S(enc.neck_conv2_w), 4, O, O, 3, 3, "image_encoder.neck.2.weight");
-    reg(W, S(enc.neck_ln2_w), 1, O, 0, 0, 0, "image_encoder.neck.3.weight");
-    reg(W, S(enc.neck_ln2_b), 1, O, 0, 0, 0, "image_encoder.neck.3.bias");
+    /* the image encoder first, as in the state_dict (its kind registers its own tensors) */
+    ms_encoder_ops_of(c->encoder)->walk(c, W, W->base ? W->enc_views : NULL);
+
 
     /* ref: prompt_encoder.py:PromptEncoder (frozen in the official training) */
     W->trainable = 0;
@@ -175,8 +203,13 @@ void ms_param_table_free(ms_param_table *table) {
 
 void ms_weights_bind(const ms_config *cfg, float *buffer, ms_weights *w) {
     memset(w, 0, sizeof *w);
-    walker W = {.base = buffer};
+    walker W = {.base = buffer, .enc_views = cfg->encoder == MS_ENC_VIT ? &w->enc : NULL};
     walk(cfg, &W, w);
+}
+
+void ms_weights_bind_encoder(const ms_config *cfg, float *buffer, void *views) {
+    walker W = {.base = buffer, .enc_views = views};
+    walk(cfg, &W, NULL);
 }
 
 const ms_param *ms_param_find(const ms_param_table *t, const char *name) {

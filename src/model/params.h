@@ -93,16 +93,30 @@ typedef struct {                 /* ref: mask_decoder.py:MaskDecoder */
 } ms_mask_decoder_w;
 
 typedef struct {
-    ms_image_encoder_w enc;
+    ms_image_encoder_w enc;      // MS_ENC_VIT only (other encoder kinds keep their own views)
     ms_prompt_encoder_w pe;
     ms_mask_decoder_w dec;
 } ms_weights;
 
+/* Registration of the tensors, for the encoder kinds' walks (model/encoder_kind.h):
+ * one tensor of rank ndim (dims d0..d3, unused ones 0) named by printf(fmt, ...),
+ * in state_dict order; *slot is pointed at its place when binding (slot may be NULL). */
+typedef struct ms_param_walker ms_param_walker;
+void ms_param_reg(ms_param_walker *W, float **slot, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                  const char *fmt, ...);
+/* Whether the official training updates the tensors registered next. */
+void ms_param_set_trainable(ms_param_walker *W, int trainable);
+/* The ViT encoder's part of the walk; views: ms_image_encoder_w * or NULL. */
+void ms_vit_walk_encoder(const ms_config *cfg, ms_param_walker *W, void *views);
+
 /* Builds the table for `cfg`. Free with ms_param_table_free. */
 int ms_param_table_build(const ms_config *cfg, ms_param_table *table);
 void ms_param_table_free(ms_param_table *table);
-/* Points every field of `w` into `buffer` (table->total floats) following the table. */
+/* Points every field of `w` into `buffer` (table->total floats) following the table
+ * (w->enc only for MS_ENC_VIT; other kinds bind their own views below). */
 void ms_weights_bind(const ms_config *cfg, float *buffer, ms_weights *w);
+/* Points the encoder kind's own view struct (e.g. ms_tinyvit_w) into `buffer`. */
+void ms_weights_bind_encoder(const ms_config *cfg, float *buffer, void *views);
 /* Linear search is fine for a one-time lookup; returns NULL when absent. */
 const ms_param *ms_param_find(const ms_param_table *table, const char *name);
 

@@ -15,8 +15,7 @@ const ms_pipeline_ops *ms_pipeline_get(medsam_pipeline kind) {
 }
 
 medsam_pipeline ms_pipeline_default(const ms_config *c) {
-    (void)c; /* every encoder is a ViT so far */
-    return MEDSAM_PIPELINE_MEDSAM;
+    return c->encoder == MS_ENC_TINYVIT ? MEDSAM_PIPELINE_LITE : MEDSAM_PIPELINE_MEDSAM;
 }
 
 const char *medsam_pipeline_name(medsam_pipeline p) {

@@ -69,6 +69,8 @@ static float pp_sigmoid(float x) {
     return 1.0f / (pp_expf_torch(0.0f - x) + 1.0f);
 }
 
+float ms_sigmoid_torch(float x) { return pp_sigmoid(x); }
+
 /* ---- vectorised paths (same operations per element as the scalar code) ---- */
 
 /* Output modes of one bilinear row. */

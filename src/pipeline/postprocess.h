@@ -25,6 +25,9 @@
 
 /* Argument order follows the call sites: inputs, sizes, then the output. */
 
+/* torch.sigmoid of one float as the vectorised CPU kernel computes it (see above). */
+float ms_sigmoid_torch(float x);
+
 /* in (ih, iw) -> out (oh, ow), PyTorch bilinear with align_corners=False. Sizes >= 1. */
 void ms_upsample_bilinear_f32(const float *in, int ih, int iw, int oh, int ow, float *out);
 

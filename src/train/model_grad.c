@@ -41,6 +41,10 @@ ms_grad_ctx *ms_grad_ctx_new(const ms_config *c, int batch, int nthreads, medsam
         ms_error(err, MEDSAM_ERR_ARG, "grad ctx: NULL config or batch < 1");
         return NULL;
     }
+    if (c->encoder != MS_ENC_VIT) {
+        ms_error(err, MEDSAM_ERR_UNSUPPORTED, "training is implemented for the SAM ViT family only");
+        return NULL;
+    }
     if (nthreads < 1) nthreads = 1;
     const size_t fe = ms_enc_train_floats(c, nthreads), fd = ms_dec_train_floats(c, MG_NS);
     if (!fe || !fd || c->out_chans != c->prompt_dim) {
