@@ -142,7 +142,8 @@ int cmd_info(int argc, char **argv) {
     if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
     char buf[2048];
     medsam_model_describe(m, buf, sizeof buf);
-    printf("%s\n%s\n", o.model, buf);
+    printf("%s\n%s\npipeline: %s (default; --pipeline medsam|sam|lite)\n", o.model, buf,
+           medsam_pipeline_name(medsam_model_get_pipeline(m)));
     medsam_model_free(m);
     return 0;
 }

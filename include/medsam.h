@@ -189,7 +189,13 @@ medsam_status medsam_decode_prompt(const medsam_model *model, const medsam_embed
  *     on every side and clamped to the slice, or the box's own x / y when the
  *     previous mask is empty;
  *  4. box k (1-based) writes label k; where boxes overlap the later box wins.
- * Every slice is encoded once: all boxes on a slice share its embedding. */
+ * Every slice is encoded once: all boxes on a slice share its embedding.
+ * Steps 2 and 3 are the model's pipeline's (medsam_model_set_pipeline): the above
+ * is MEDSAM's; LITE (CVPR24_LiteMedSAM_infer.py:MedSAM_infer_npz_3D exactly) encodes
+ * slices through its own preprocessing and takes each next box from the previous
+ * mask (holding the box index as a byte) resized with INTER_AREA to the 256 frame,
+ * get_bbox256 with bbox_shift 3 there, clamped to [0, 256]; the middle box is
+ * resize_box_to_256's (int truncation). */
 
 typedef struct medsam_volume medsam_volume; /* a volume read from a file, with its geometry */
 
@@ -259,7 +265,8 @@ typedef int (*medsam_progress_fn)(void *user, int done, int total);
 typedef struct {
     int nthreads;            /* <= 0: 1 */
     double margin;           /* pixels added around the previous mask's box; <= 0: 3 * max(nx, ny) / 256,
-                                LiteMedSAM's 3 px of its 256-pixel longest side mapped back to the slice */
+                                LiteMedSAM's 3 px of its 256-pixel longest side mapped back to the slice
+                                (LITE pipeline: get_bbox256's bbox_shift in its 256 frame, <= 0: 3) */
     long long cache_bytes;   /* bound on embeddings kept for reuse between the downward and upward sweeps;
                                 0: 1 GiB; < 0: none (slices needed twice are then encoded twice) */
     medsam_progress_fn progress; /* may be NULL */

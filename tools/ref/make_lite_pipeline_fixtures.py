@@ -19,6 +19,18 @@ tests/fixtures/lite/resize_area.txt — cv2.resize(img, (dw, dh), interpolation=
   Sizes: resize_longest_side's (256 and 64 targets) for many odd and even sizes
   (integer 2x2 / 3x3 / 4x4 fast paths, fractional area weights, upscaling, mixed
   up/down), plus arbitrary target sizes.
+
+tests/fixtures/lite/steps.txt — the script's steps one by one, on generated inputs:
+  "pre w h cn kind seed crc32": the encoder input of MedSAM_infer_npz_2D lines 384-390
+      (3-D: a grey slice repeated to 3 channels first, lines 446-463): resize_longest_side,
+      min-max, pad_image, torch.tensor(...).float(); CRC-32 of the (256, 256, 3) float32 bytes;
+  "box w h x0 y0 x1 y1 a b c d": resize_box_to_256(np.array([x0, y0, x1, y1]), (h, w)) = a b c d;
+  "post w h seed crc_logits crc_prob crc_mask": MedSAM_Lite.postprocess_masks (crop to
+      resize_longest_side's (newh, neww), bilinear to (h, w)) of generated (1, 1, 256, 256)
+      logits (gen_logits), then torch.sigmoid and > 0.5 (medsam_inference lines 315-318);
+      crc_prob covers the first h*w - (h*w) % 32 probabilities (torch's vectorised part);
+  "bbox w h label x0 y0 x1 y1" (or "... none"): the 3-D rule of lines 505-511 on a mask
+      (gen_image kind 3): resize_longest_side, np.max > 0, pad_image, get_bbox256.
 """
 import argparse
 import ast
@@ -114,6 +126,58 @@ def resize_area_cases(fn):
     return lines
 
 
+def gen_logits(seed, L=256):
+    """(L, L) float32 logits from the hash: (h % 20001 - 10000) / 1000, plus a smooth bump."""
+    y, x = np.meshgrid(np.arange(L, dtype=np.int64), np.arange(L, dtype=np.int64), indexing="ij")
+    noise = ((hash32(x, y, 0, seed) % 20001).astype(np.int64) - 10000).astype(np.float64) / 1000.0
+    bump = (((x - 100) ** 2 + (y - 90) ** 2) < 60 * 60).astype(np.float64) * 8.0 - 4.0
+    return (noise + bump).astype(np.float32)
+
+
+def step_cases(fn):
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(1)
+    lines = []
+    for (w, h, cn, kind) in [(90, 70, 3, 0), (512, 512, 3, 2), (307, 201, 3, 0), (150, 97, 3, 2), (64, 50, 1, 0),
+                             (301, 60, 1, 2), (120, 90, 1, 1), (256, 256, 3, 0), (7, 300, 3, 0), (1000, 37, 1, 2)]:
+        seed = (w + h + kind) % 89
+        img = gen_image(w, h, cn, kind, seed)
+        img_3c = np.repeat(img[:, :, None], 3, axis=-1) if cn == 1 else img
+        img_256 = fn["resize_longest_side"](img_3c, 256)
+        img_256_norm = (img_256 - img_256.min()) / np.clip(img_256.max() - img_256.min(), a_min=1e-8, a_max=None)
+        x = torch.tensor(fn["pad_image"](img_256_norm, 256)).float().numpy()
+        lines.append(f"pre {w} {h} {cn} {kind} {seed} {zlib.crc32(np.ascontiguousarray(x).tobytes())}")
+    for (w, h, box) in [(90, 70, [20, 18, 62, 52]), (512, 384, [50, 60, 300, 400]), (307, 201, [30, 40, 150, 170]),
+                        (150, 97, [10, 10, 90, 80]), (301, 60, [100, 10, 250, 50]), (1000, 37, [1, 2, 999, 37]),
+                        (7, 300, [0, 0, 7, 300]), (333, 333, [1, 1, 332, 332])]:
+        b = fn["resize_box_to_256"](np.array(box, dtype=np.int64), original_size=(h, w))
+        lines.append(f"box {w} {h} {' '.join(map(str, box))} {' '.join(str(int(v)) for v in b)}")
+    for (w, h, seed) in [(90, 70, 1), (307, 201, 2), (201, 307, 3), (150, 97, 4), (512, 512, 5), (384, 512, 6),
+                         (97, 150, 7), (301, 60, 8), (64, 64, 9), (1000, 37, 10)]:
+        low = torch.from_numpy(gen_logits(seed))[None, None]
+        neww, newh = longest_side_size(w, h, 256)
+        # ref: MedSAM_Lite.postprocess_masks (lines 175-182) and medsam_inference (lines 315-318)
+        up = F.interpolate(low[..., :newh, :neww], size=(h, w), mode="bilinear", align_corners=False)
+        prob = torch.sigmoid(up)
+        mask = (prob.squeeze().numpy() > 0.5).astype(np.uint8)
+        # torch's sigmoid takes libm's expf for the last numel % 32 elements (AVX-512; % 16 with AVX2) of
+        # each thread's range (one range here: one thread): the C side is held to the vectorised part
+        vec = prob.numpy().ravel()[: h * w - (h * w) % 32]
+        crcs = [zlib.crc32(np.ascontiguousarray(a).tobytes()) for a in (up.squeeze().numpy(), vec, mask)]
+        lines.append(f"post {w} {h} {seed} {crcs[0]} {crcs[1]} {crcs[2]}")
+    for (w, h, label) in [(90, 70, 1), (90, 70, 2), (64, 50, 1), (512, 512, 1), (301, 60, 3), (60, 301, 1),
+                          (1000, 37, 1), (1000, 37, 2), (7, 5, 1), (40, 300, 255), (120, 90, 1), (3, 500, 1)]:
+        m = gen_image(w, h, 1, 3, label)
+        pre = fn["resize_longest_side"](m)
+        if np.max(pre) > 0:
+            b = fn["get_bbox256"](fn["pad_image"](pre))
+            lines.append(f"bbox {w} {h} {label} {' '.join(str(int(v)) for v in b)}")
+        else:
+            lines.append(f"bbox {w} {h} {label} none")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref", default="/tmp/lite-pipe/ref")
@@ -126,6 +190,11 @@ def main():
         f.write("# sw sh cn kind seed dw dh crc32 (tools/ref/make_lite_pipeline_fixtures.py)\n")
         f.write("\n".join(lines) + "\n")
     print(f"resize_area.txt: {len(lines)} cases")
+    lines = step_cases(fn)
+    with open(os.path.join(OUT, "steps.txt"), "w") as f:
+        f.write("# pre / box / post / bbox lines (tools/ref/make_lite_pipeline_fixtures.py)\n")
+        f.write("\n".join(lines) + "\n")
+    print(f"steps.txt: {len(lines)} cases")
 
 
 if __name__ == "__main__":
