@@ -41,6 +41,14 @@ else bad "mask input alone: $(cat "$T/err")"; fi
 if $B segment -m "$M" -i "$IMG" -p 100,100 -p 300,200,0 --overlay "$T/ov.png" -o "$T/d.png" 2>"$T/err" && [ -s "$T/ov.png" ]
 then ok "points under the medsam pipeline, --overlay"; else bad "medsam points: $(cat "$T/err")"; fi
 
+# a lone box gives the same mask through the box path (medsam_decode_boxes) and the prompt path
+$B segment -m "$M" -i "$IMG" --pipeline sam -b 90.2,75,315.7,240 -o "$T/bx1.png"
+$B segment -m "$M" -i "$IMG" --pipeline sam -b 90.2,75,315.7,240 --scores "$T/bx.json" -o "$T/bx2.png"
+if cmp -s "$T/bx1.png" "$T/bx2.png"; then ok "box path = prompt path"; else bad "box path and prompt path differ"; fi
+# volumes and CVPR24 npz cases run through the sam pipeline too
+if $B segment -m "$M" --npz tests/fixtures/volume/case3d.npz --pipeline sam -o "$T/c3.npz" 2>"$T/err" && [ -s "$T/c3.npz" ]
+then ok "--npz 3-D with --pipeline sam"; else bad "--npz 3-D with --pipeline sam: $(cat "$T/err")"; fi
+
 # bad input
 npy_header '<f8' '(32, 32)' >"$T/f64.npy"; head -c 8192 /dev/zero >>"$T/f64.npy"
 npy_nan_file "$T/nan.npy" '(1, 1, 32, 32)' 4096
