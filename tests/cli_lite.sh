@@ -1,9 +1,33 @@
 #!/bin/sh
-# `medsam segment` with a LiteMedSAM checkpoint: the CVPR24 npz cases reproduce the
-# official CVPR24_LiteMedSAM_infer.py's segs (tools/ref/make_lite_e2e_fixtures.py;
-# Dice per label from `medsam eval`), --pipeline chooses and refuses as documented,
-# and bad choices give one line, a non-zero exit and no output.
+# LiteMedSAM checkpoints at the command line: `medsam info` names the family and the
+# pipeline, `medsam embed` of a preprocessed (256,256,3) .npy writes the (1, C, 64, 64)
+# TinyViT embedding (the same bytes for any thread count) and an image file goes
+# through LiteMedSAM's preprocessing; `medsam segment` reproduces the official
+# CVPR24_LiteMedSAM_infer.py's segs on CVPR24 npz cases (tools/ref/make_lite_e2e_fixtures.py;
+# Dice per label from `medsam eval`); --pipeline chooses and refuses as documented;
+# `medsam train` and bad choices give one line, a non-zero exit and no output.
 . tests/lib_cli.sh
+M=tests/fixtures/lite/model.pth
+IMG=tests/fixtures/images/camera.png
+
+out=$($B info -m "$M" 2>&1)
+if echo "$out" | grep -q "^image encoder: LiteMedSAM (TinyViT img 256, 1x1 patch embed, dims \[16,32,48,320\]" &&
+   echo "$out" | grep -q "grid 64x64" && echo "$out" | grep -q "parameters: 284394 in 300 tensors (plus ignored extra tensors)" &&
+   echo "$out" | grep -q "^pipeline: lite"
+then ok "info: $(echo "$out" | head -1 | cut -c1-90)..."; else bad "info: $out"; fi
+
+# a (256,256,3) float32 input: 0, 0.25, 0.5, 1 repeated
+printf '\000\000\000\000\000\000\200\076\000\000\000\077\000\000\200\077' >"$T/p"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do cat "$T/p" "$T/p" >"$T/q" && mv "$T/q" "$T/p"; done
+{ npy_header '<f4' '(256, 256, 3)'; cat "$T/p" "$T/p" "$T/p"; } >"$T/x.npy"
+if $B embed -m "$M" -i "$T/x.npy" -o "$T/e1.npy" --threads 1 2>"$T/err" && $B embed -m "$M" -i "$T/x.npy" -o "$T/e2.npy" --threads 2 2>>"$T/err" &&
+   head -c 128 "$T/e1.npy" | grep -q "'shape': (1, 32, 64, 64)"
+then ok "embed writes (1, 32, 64, 64)"; else bad "embed: $(cat "$T/err")"; fi
+if cmp -s "$T/e1.npy" "$T/e2.npy"; then ok "embed: 1 and 2 threads, same bytes"; else bad "embed: 1 and 2 threads differ"; fi
+
+if $B embed -m "$M" -i "$IMG" -o "$T/ei.npy" 2>"$T/err" && head -c 128 "$T/ei.npy" | grep -q "'shape': (1, 32, 64, 64)"
+then ok "embed of an image file (lite preprocessing)"; else bad "embed of an image file: $(cat "$T/err")"; fi
+
 L=tests/fixtures/lite/model.pth
 E=tests/fixtures/lite/e2e
 
@@ -39,4 +63,7 @@ expect "unknown pipeline" "wants medsam, sam, lite" $B segment -m $L --npz $E/li
 expect "sam pipeline" "not supported yet" $B segment -m $L --npz $E/lite2d_odd.npz -o "$T/out.npz" --pipeline sam
 expect "lite on a ViT at 128" "pipeline 'lite'" $B segment -m tests/fixtures/tiny/model.pth \
     -i tests/fixtures/images/camera.png -b 100,80,400,420 -o "$T/out.png" --pipeline lite
+mkdir -p "$T/data/imgs" "$T/data/gts"
+expect "train refuses TinyViT" "LiteMedSAM (TinyViT) checkpoint: training is implemented for the SAM ViT family only" \
+    $B train --data "$T/data" --init "$M" --out "$T/out_run"
 summary

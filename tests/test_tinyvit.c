@@ -19,7 +19,10 @@
 #include "core/npy.h"
 #include "model/encoder_kind.h"
 #include "model/tinyvit.h"
+#include "ops/dwconv.h"
+#include "ops/vecmath.h"
 #include "test.h"
+#include "weights/pth.h"
 
 #define FIX "tests/fixtures/lite/"
 
@@ -170,7 +173,147 @@ static void test_full(const medsam_model *m) {
     free(ref), free(box), free(lref), free(iref), free(chw), free(hwc);
 }
 
+/* The depthwise kernel (fast and portable paths) vs the double reference, on
+ * widths with 16-, 8- and scalar tails, strides 1 and 2, kernels 3 and 5. */
+static void test_dwconv(void) {
+    const int cases[][5] = {{7, 9, 40, 3, 1}, {8, 8, 13, 3, 2}, {5, 6, 48, 5, 1}, {9, 7, 16, 3, 2}, {4, 4, 8, 3, 1}};
+    uint32_t seed = 77;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int H = cases[ci][0], W = cases[ci][1], C = cases[ci][2], k = cases[ci][3], st = cases[ci][4];
+        const int Ho = (H + 2 * (k / 2) - k) / st + 1, Wo = (W + 2 * (k / 2) - k) / st + 1;
+        const long nin = (long)H * W * C, nout = (long)Ho * Wo * C;
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * C * k * k), *b = malloc(sizeof(float) * C);
+        float *wt = malloc(sizeof(float) * C * k * k), *inc = malloc(sizeof(float) * nin);
+        float *ref = malloc(sizeof(float) * nout), *refl = malloc(sizeof(float) * nout);
+        float *g1 = malloc(sizeof(float) * nout), *g2 = malloc(sizeof(float) * nout), *gp = malloc(sizeof(float) * nout);
+        hash_input(in, nin, seed++), hash_input(w, (long)C * k * k, seed++), hash_input(b, C, seed++);
+        for (long i = 0; i < (long)C * k * k; i++) w[i] -= 0.5f;
+        for (int ch = 0; ch < C; ch++)
+            for (int t = 0; t < k * k; t++) wt[t * C + ch] = w[ch * k * k + t];  // (C,1,k,k) -> (k*k, C)
+        for (long p = 0; p < (long)H * W; p++)
+            for (int ch = 0; ch < C; ch++) inc[ch * H * W + p] = in[p * C + ch];
+        dwconv_ref(ref, inc, w, b, H, W, C, k, st);
+        for (long p = 0; p < (long)Ho * Wo; p++)
+            for (int ch = 0; ch < C; ch++) refl[p * C + ch] = ref[ch * Ho * Wo + p];
+        dwconv_forward(g1, in, wt, b, H, W, C, k, st, 0, 1);
+        dwconv_forward(g2, in, wt, b, H, W, C, k, st, 0, 2);
+        dwconv_forward_portable(gp, in, wt, b, H, W, C, k, st, 0, 2);
+        char what[96];
+        snprintf(what, sizeof what, "dwconv %dx%dx%d k%d s%d vs ref", H, W, C, k, st);
+        t_close(what, g1, refl, nout, 1e-6, 1e-6, 1e-6);
+        snprintf(what, sizeof what, "dwconv %dx%dx%d k%d s%d portable vs ref", H, W, C, k, st);
+        t_close(what, gp, refl, nout, 1e-6, 1e-6, 1e-6);
+        CHECK(memcmp(g1, g2, sizeof(float) * nout) == 0, "dwconv case %zu: 1 and 2 threads differ", ci);
+        dwconv_forward(g2, in, wt, b, H, W, C, k, st, 1, 2);  // with GELU = GELU of the plain output
+        vec_gelu_erf_forward(g1, nout);
+        CHECK(memcmp(g1, g2, sizeof(float) * nout) == 0, "dwconv case %zu: fused GELU differs", ci);
+        free(in), free(w), free(b), free(wt), free(inc), free(ref), free(refl), free(g1), free(g2), free(gp);
+    }
+}
+
+/* Rewrites the fixture checkpoint to dst with one change: tensor `name` dropped
+ * (new_ndim < 0) or given a new shape (zeros), optionally the whole state dict
+ * wrapped as {"model": ..., "epoch": 3} like a training checkpoint. */
+static int rewrite(const char *dst, const char *name, int new_ndim, const int64_t *new_shape, int wrap) {
+    pth_file *f = NULL;
+    medsam_error err = {0};
+    if (pth_open(FIX "model.pth", &f, &err) != MEDSAM_OK) {
+        CHECK(0, "%s", err.message);
+        return -1;
+    }
+    pth_writer *w = pth_writer_new();
+    pth_value *sd = pth_writer_ordered_dict(w);
+    const int n = pth_tensor_count(f);
+    float **bufs = calloc((size_t)n, sizeof *bufs);
+    for (int i = 0; i < n; i++) {
+        const pth_tensor *t = pth_tensor_at(f, i);
+        int ndim = t->ndim;
+        int64_t shape[PTH_MAX_DIMS], numel = 1;
+        memcpy(shape, t->shape, sizeof shape);
+        if (name && strcmp(t->name, name) == 0) {
+            if (new_ndim < 0) continue;
+            ndim = new_ndim;
+            memcpy(shape, new_shape, sizeof(int64_t) * (size_t)ndim);
+        }
+        for (int d = 0; d < ndim; d++) numel *= shape[d];
+        bufs[i] = calloc((size_t)(numel > 0 ? numel : 1), sizeof(float));
+        if (ndim == t->ndim && numel == t->numel) pth_read_f32(f, t, bufs[i], &err);
+        pth_writer_set(w, sd, t->name, pth_writer_tensor_f32(w, bufs[i], ndim, shape));
+    }
+    pth_value *root = sd;
+    if (wrap) {
+        root = pth_writer_dict(w);
+        pth_writer_set(w, root, "model", sd);
+        pth_writer_set(w, root, "epoch", pth_writer_int(w, 3));
+    }
+    medsam_status st = pth_writer_save(w, root, dst, &err);
+    CHECK(st == MEDSAM_OK, "%s", err.message);
+    pth_writer_free(w);
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
+    pth_close(f);
+    return st == MEDSAM_OK ? 0 : -1;
+}
+
+/* Loading: a training checkpoint loads the same model; broken TinyViT files get one line naming the problem. */
+static void test_load_errors(void) {
+    char dir[] = "/tmp/test_tinyvit_XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/m.pth", dir);
+    medsam_model *m = NULL;
+    medsam_error err = {0};
+    if (rewrite(path, NULL, 0, NULL, 1) == 0) {  // {"model": state_dict, "epoch": 3}
+        CHECK(medsam_model_load(path, &m, &err) == MEDSAM_OK, "training checkpoint: %s", err.message);
+        if (m) {
+            medsam_model_info info;
+            medsam_model_get_info(m, &info);
+            CHECK(strcmp(info.encoder, "tinyvit") == 0 && info.num_params == 284394, "training checkpoint info");
+        }
+        medsam_model_free(m), m = NULL;
+    }
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[4];
+        const char *expect;
+    } cases[] = {
+        {"image_encoder.layers.2.blocks.1.mlp.fc2.bias", -1, {0}, "missing tensor 'image_encoder.layers.2.blocks.1.mlp.fc2.bias'"},
+        {"image_encoder.patch_embed.seq.0.c.weight", 4, {8, 3, 3, 3}, "MobileSAM"},
+        {"image_encoder.layers.1.blocks.0.attn.attention_biases", 2, {2, 48}, "attention_biases has shape (2,48)"},
+        {"image_encoder.layers.2.downsample.conv1.c.weight", 4, {64, 48, 1, 1}, "stage resolutions"},
+        {"image_encoder.layers.1.blocks.1.local_conv.bn.running_var", 1, {31}, "running_var': expected shape (32), got (31)"},
+        {"image_encoder.neck.0.weight", 4, {32, 320, 3, 3}, "neck.0.weight has shape (32,320,3,3)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (rewrite(path, cases[i].name, cases[i].ndim, cases[i].shape, 0)) continue;
+        medsam_status st = medsam_model_load(path, &m, &err);
+        CHECK(st != MEDSAM_OK && m == NULL && strstr(err.message, cases[i].expect) && strstr(err.message, path) &&
+                  !strchr(err.message, '\n'),
+              "case %zu (%s): status %d, message '%s'", i, cases[i].name, (int)st, err.message);
+        medsam_model_free(m), m = NULL;
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The SAM ViT kind is still what a ViT checkpoint loads as. */
+static void test_vit_kind(void) {
+    medsam_model *m = NULL;
+    medsam_error err = {0};
+    CHECK(medsam_model_load("tests/fixtures/tiny/model.pth", &m, &err) == MEDSAM_OK, "%s", err.message);
+    if (!m) return;
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    CHECK(strcmp(info.encoder, "vit") == 0 && strcmp(info.family, "SAM ViT") == 0 && info.img_size == 128 &&
+              info.patch_size == 16 && info.embed_dim == 48 && m->cfg.encoder == MS_ENC_VIT && m->enc_state == &m->w.enc,
+          "ViT checkpoint: encoder %s, family %s, img %d", info.encoder, info.family, info.img_size);
+    medsam_model_free(m);
+}
+
 int main(void) {
+    test_dwconv();
+    test_vit_kind();
+    test_load_errors();
     medsam_model *m = NULL;
     medsam_error err = {0};
     CHECK(medsam_model_load(FIX "model.pth", &m, &err) == MEDSAM_OK, "%s", err.message);
@@ -178,6 +321,10 @@ int main(void) {
         test_info(m);
         test_stages(m);
         test_full(m);
+        uint8_t vol[64] = {0}, mask[64];
+        medsam_box b = {1, 1, 6, 6};
+        medsam_status st = medsam_segment_slice(m, vol, 8, 8, 1, 0, &b, 1, 1, mask, &err);
+        CHECK(st == MEDSAM_OK, "volume pipeline with a TinyViT model (lite pipeline): %d %s", (int)st, err.message);
         medsam_model_free(m);
     }
     return t_summary();

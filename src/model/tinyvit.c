@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/dwconv.h"
 
 #define PRE "image_encoder."
 
@@ -138,6 +139,18 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
         if (t->depths[i] > MS_TV_MAX_BLOCKS)
             return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "TinyViT stage %d has more than %d blocks", i, MS_TV_MAX_BLOCKS);
     if (!t->local_conv) t->local_conv = 3;
+    if (t->local_conv > DWCONV_MAX_K)
+        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "TinyViT local_conv of %dx%d (at most %dx%d supported)", t->local_conv,
+                        t->local_conv, DWCONV_MAX_K, DWCONV_MAX_K);
+
+    // widths from the file: each must be a sensible positive size before anything is allocated
+    int sizes[] = {t->stem_mid, t->dims[0], t->dims[1], t->dims[2], t->dims[3], t->depths[0] ? t->mbconv_hidden : 1,
+                   t->depths[1] ? t->mlp_hidden[1] : 1, t->depths[2] ? t->mlp_hidden[2] : 1,
+                   t->depths[3] ? t->mlp_hidden[3] : 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i] < 1 || sizes[i] > 65536)
+            return ms_error(err, MEDSAM_ERR_SHAPE, "TinyViT width %d out of range (widths %d,%d,%d,%d)", sizes[i],
+                            t->dims[0], t->dims[1], t->dims[2], t->dims[3]);
 
     // ref: CVPR24_LiteMedSAM_infer.py:323 -- TinyViT(img_size=256, ...); no tensor depends on it
     c->img_size = 256;
@@ -152,6 +165,7 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
         return ms_error(err, MEDSAM_ERR_SHAPE, "neck.0.weight has shape (%lld,%lld,%lld,%lld), expected (O,%d,1,1)",
                         (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3], t->dims[3]);
     c->out_chans = (int)s[0];
+    if (s[0] < 1 || s[0] > 65536) return ms_error(err, MEDSAM_ERR_SHAPE, "neck.0.weight has %lld outputs", (long long)s[0]);
     c->patch_size = 0;  // ViT fields stay 0: nothing ViT-specific runs on this config
     return MEDSAM_OK;
 }
@@ -322,6 +336,33 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
             mem += ((size_t)H * T * T + 15) / 16 * 16;
         }
     }
+    // every dense 1x1 convolution and linear, packed once: op(B) = W^T (in, out)
+    int ok = 1;
+#define PACK(dst, wt, in, out) ok = ok && ((dst) = gemm_pack_b(1, (in), (out), (wt), (in))) != NULL
+    PACK(s->stem1, s->stem[1].w, t->stem_mid, t->dims[0]);
+    for (int k = 0; k < t->depths[0]; k++) {
+        PACK(s->mbconv_pk[k][0], s->mbconv[k][0].w, t->dims[0], t->mbconv_hidden);
+        PACK(s->mbconv_pk[k][1], s->mbconv[k][2].w, t->mbconv_hidden, t->dims[0]);
+    }
+    for (int i = 0; i + 1 < MS_TV_STAGES; i++) {
+        PACK(s->merge_pk[i][0], s->merge[i][0].w, t->dims[i], t->dims[i + 1]);
+        PACK(s->merge_pk[i][1], s->merge[i][2].w, t->dims[i + 1], t->dims[i + 1]);
+    }
+    for (int i = 1; i < MS_TV_STAGES; i++)
+        for (int k = 0; k < t->depths[i]; k++) {
+            const ms_tv_block_w *b = &v->blocks[i][k];
+            const int C = t->dims[i], M = t->mlp_hidden[i];
+            PACK(s->blocks[i][k].qkv, b->qkv_w, C, 3 * C);
+            PACK(s->blocks[i][k].proj, b->proj_w, C, C);
+            PACK(s->blocks[i][k].fc1, b->fc1_w, C, M);
+            PACK(s->blocks[i][k].fc2, b->fc2_w, M, C);
+        }
+    PACK(s->neck1, v->neck_conv1_w, t->dims[MS_TV_STAGES - 1], c->out_chans);
+#undef PACK
+    if (!ok) {
+        ms_tinyvit_release(s);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the packed TinyViT weights");
+    }
     *state = s;
     return MEDSAM_OK;
 }
@@ -329,6 +370,15 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
 void ms_tinyvit_release(void *state) {
     ms_tinyvit_state *s = state;
     if (!s) return;
+    gemm_packed_b_free(s->stem1);
+    gemm_packed_b_free(s->neck1);
+    for (int k = 0; k < MS_TV_MAX_BLOCKS; k++) gemm_packed_b_free(s->mbconv_pk[k][0]), gemm_packed_b_free(s->mbconv_pk[k][1]);
+    for (int i = 0; i + 1 < MS_TV_STAGES; i++) gemm_packed_b_free(s->merge_pk[i][0]), gemm_packed_b_free(s->merge_pk[i][1]);
+    for (int i = 0; i < MS_TV_STAGES; i++)
+        for (int k = 0; k < MS_TV_MAX_BLOCKS; k++) {
+            ms_tv_block_packed *p = &s->blocks[i][k];
+            gemm_packed_b_free(p->qkv), gemm_packed_b_free(p->proj), gemm_packed_b_free(p->fc1), gemm_packed_b_free(p->fc2);
+        }
     free(s->folded);
     free(s);
 }

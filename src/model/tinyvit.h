@@ -31,6 +31,7 @@
 #include "model/config.h"
 #include "model/params.h"
 #include "model/trace.h"
+#include "ops/gemm.h"
 
 typedef struct {                 /* ref: tiny_vit_sam.py:Conv2d_BN (official tensors) */
     float *w;                    // c.weight (Co, Ci/groups, k, k), no bias
@@ -65,8 +66,13 @@ typedef struct {                 /* a Conv2d_BN with BatchNorm folded in */
     float *b;                    // (Co)
 } ms_tv_conv;
 
+typedef struct {                 /* one TinyViTBlock's linears, packed once for the gemm (op(B) = W^T) */
+    gemm_packed_b *qkv, *proj, *fc1, *fc2;
+} ms_tv_block_packed;
+
 /* What ms_tinyvit_encode reads: the views plus the folded convolutions and the
- * expanded attention bias tables (one allocation, `folded`). */
+ * expanded attention bias tables (one allocation, `folded`), and every dense
+ * 1x1 convolution and linear packed for the gemm (bit-identical to unpacked). */
 typedef struct {
     ms_tinyvit_w v;
     float *folded;
@@ -75,6 +81,11 @@ typedef struct {
     ms_tv_conv merge[MS_TV_STAGES - 1][3];
     ms_tv_conv local[MS_TV_STAGES][MS_TV_MAX_BLOCKS];
     float *bias_table[MS_TV_STAGES][MS_TV_MAX_BLOCKS]; // (heads, T, T), T = ws*ws: attention_biases[:, idxs]
+    gemm_packed_b *stem1;                              // folded patch_embed.seq.2
+    gemm_packed_b *mbconv_pk[MS_TV_MAX_BLOCKS][2];     // folded conv1, conv3
+    gemm_packed_b *merge_pk[MS_TV_STAGES - 1][2];      // folded conv1, conv3
+    ms_tv_block_packed blocks[MS_TV_STAGES][MS_TV_MAX_BLOCKS];
+    gemm_packed_b *neck1;                              // neck.0
 } ms_tinyvit_state;
 
 /* ---- the encoder-kind operations (model/encoder_kind.h) ---- */

@@ -2,7 +2,8 @@
  * (bowang-lab/MedSAM branch LiteMedSAM), for any model whose low-resolution mask has
  * the input's side (S = img_size = 4 * grid: 256 for LiteMedSAM).
  *
- *   preprocess  img_3c (grey repeated to 3 channels, alpha dropped; 8-bit only)
+ *   preprocess  img_3c (grey repeated to 3 channels, alpha dropped; 8-bit only; a float
+ *               (S, S, 3) array in [0, 1] is taken as already preprocessed)
  *               -> resize_longest_side(img_3c, S): cv2.resize INTER_AREA to
  *                  (int(W * s + 0.5), int(H * s + 0.5)), s = S / max(H, W)   (lines 91-102)
  *               -> (x - min) / clip(max - min, 1e-8, None) in float64, AFTER the resize
@@ -42,10 +43,23 @@ static void lite_geometry(const ms_config *c, int w, int h, ms_pipe_geom *g) {
 static medsam_status lite_preprocess(const ms_config *c, const ms_image *img, int nthreads, float *out_hwc,
                                      medsam_error *err) {
     (void)nthreads;
+    const int S = c->img_size;
+    if (img->bit_depth == 32) { // a float (S, S, 3) array in [0, 1]: already preprocessed (as the medsam pipeline)
+        if (img->width != S || img->height != S || img->channels != 3)
+            return ms_error(err, MEDSAM_ERR_SHAPE,
+                            "a float image is taken as preprocessed and must be (%d, %d, 3), got (%d, %d, %d)", S, S,
+                            img->height, img->width, img->channels);
+        for (size_t i = 0; i < (size_t)S * S * 3; i++)
+            if (!(img->f32[i] >= 0.0f && img->f32[i] <= 1.0f))
+                return ms_error(err, MEDSAM_ERR_NUMERIC,
+                                "a preprocessed float image must hold values in [0, 1]; element %zu is %g", i,
+                                (double)img->f32[i]);
+        memcpy(out_hwc, img->f32, (size_t)S * S * 3 * sizeof(float));
+        return MEDSAM_OK;
+    }
     if (img->bit_depth != 8)
         return ms_error(err, MEDSAM_ERR_UNSUPPORTED,
-                        "pipeline 'lite': %s images are not supported (CVPR24_LiteMedSAM_infer.py takes uint8)",
-                        img->bit_depth == 16 ? "16-bit" : "float");
+                        "pipeline 'lite': 16-bit images are not supported (CVPR24_LiteMedSAM_infer.py takes uint8)");
     ms_pipe_geom g;
     lite_geometry(c, img->width, img->height, &g);
     if (g.new_w < 1 || g.new_h < 1)
@@ -71,7 +85,6 @@ static medsam_status lite_preprocess(const ms_config *c, const ms_image *img, in
             hi = res[i] > hi ? res[i] : hi;
         }
         const double span = hi > lo ? (double)(hi - lo) : 1e-8;
-        const int S = c->img_size;
         // ref: pad_image (zeros bottom / right), torch.tensor(...).float()
         memset(out_hwc, 0, (size_t)S * S * 3 * sizeof(float));
         for (int y = 0; y < g.new_h; y++)
