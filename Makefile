@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-lite clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -71,6 +71,13 @@ bench: all
 # ViT-B training step (forward + backward + AdamW, batch 1 at 1024) beside PyTorch's.
 bench-train: all
 	sh bench/train.sh
+
+# LiteMedSAM's TinyViT encoder at 256x256 (random full-size weights in memory; no PyTorch, no checkpoint).
+bench-lite: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_lite.c $(BUILD)/libmedsam.a \
+	    -lpng -ljpeg -lz -lm -o $(BUILD)/bench/bench_lite
+	$(BUILD)/bench/bench_lite --threads $${BENCH_THREADS:-1,2} --reps $${BENCH_REPS:-5}
 
 clean:
 	rm -rf build build-asan build-mpi

@@ -45,6 +45,14 @@ for c in lite2d_odd 3D_lite_wide; do
     fi
 done
 
+# thread count: the same bytes
+if $B segment -m $L --npz $E/lite2d_up.npz -o "$T/up1.npz" -t 1 2>/dev/null &&
+    $B segment -m $L --npz $E/lite2d_up.npz -o "$T/up3.npz" -t 3 2>/dev/null && cmp -s "$T/up1.npz" "$T/up3.npz"; then
+    ok "--npz 2-D: 1 and 3 threads, same bytes"
+else
+    bad "--npz 2-D: 1 and 3 threads differ"
+fi
+
 # the same 2-D case with the pipeline named: the same file
 if $B segment -m $L --npz $E/lite2d_odd.npz -o "$T/named.npz" --pipeline lite -t 2 2>/dev/null &&
     cmp -s "$T/named.npz" "$T/lite2d_odd.npz"; then ok "--pipeline lite = the default for a TinyViT model"

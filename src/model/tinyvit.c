@@ -3,6 +3,7 @@
 #include "model/tinyvit.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,24 @@ static size_t fold(ms_tv_conv *out, const ms_conv_bn_w *v, int co, int ci, int k
     return fold_floats(co, ci, k);
 }
 
+/* An eval BatchNorm needs running_var + eps > 0 (else the official model divides by
+ * zero or takes the root of a negative). Names the first bad buffer found. */
+static medsam_status check_bn(const ms_conv_bn_w *v, int co, float eps, medsam_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static medsam_status check_bn(const ms_conv_bn_w *v, int co, float eps, medsam_error *err, const char *fmt, ...) {
+    for (int o = 0; o < co; o++)
+        if (!((double)v->bn_var[o] + (double)eps > 0.0)) {
+            char name[96];
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(name, sizeof name, fmt, ap);
+            va_end(ap);
+            return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor 'image_encoder.%s.bn.running_var' holds %g at index %d: "
+                            "a variance must be > -eps", name, (double)v->bn_var[o], o);
+        }
+    return MEDSAM_OK;
+}
+
 /* Everything prepare allocates, as a float count (walks the same convolutions). */
 static size_t state_floats(const ms_tinyvit_config *t, int in_chans) {
     size_t n = fold_floats(t->stem_mid, in_chans, 1) + fold_floats(t->dims[0], t->stem_mid, 1);
@@ -307,23 +326,30 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
     ms_weights_bind_encoder(c, params, &s->v);
     const float eps = t->bn_eps;
     const ms_tinyvit_w *v = &s->v;
-    mem += fold(&s->stem[0], &v->stem[0], t->stem_mid, c->in_chans, 1, 0, eps, mem);
-    mem += fold(&s->stem[1], &v->stem[1], t->dims[0], t->stem_mid, 1, 0, eps, mem);
+    medsam_status st = MEDSAM_OK;
+#define FOLD(dst, view, co, ci, k, dw, ...)                                 \
+    do {                                                                    \
+        if (!st) st = check_bn((view), (co), eps, err, __VA_ARGS__);        \
+        mem += fold((dst), (view), (co), (ci), (k), (dw), eps, mem);       \
+    } while (0)
+    FOLD(&s->stem[0], &v->stem[0], t->stem_mid, c->in_chans, 1, 0, "patch_embed.seq.0");
+    FOLD(&s->stem[1], &v->stem[1], t->dims[0], t->stem_mid, 1, 0, "patch_embed.seq.2");
     for (int k = 0; k < t->depths[0]; k++) {
-        mem += fold(&s->mbconv[k][0], &v->mbconv[k][0], t->mbconv_hidden, t->dims[0], 1, 0, eps, mem);
-        mem += fold(&s->mbconv[k][1], &v->mbconv[k][1], t->mbconv_hidden, 1, 3, 1, eps, mem);
-        mem += fold(&s->mbconv[k][2], &v->mbconv[k][2], t->dims[0], t->mbconv_hidden, 1, 0, eps, mem);
+        FOLD(&s->mbconv[k][0], &v->mbconv[k][0], t->mbconv_hidden, t->dims[0], 1, 0, "layers.0.blocks.%d.conv1", k);
+        FOLD(&s->mbconv[k][1], &v->mbconv[k][1], t->mbconv_hidden, 1, 3, 1, "layers.0.blocks.%d.conv2", k);
+        FOLD(&s->mbconv[k][2], &v->mbconv[k][2], t->dims[0], t->mbconv_hidden, 1, 0, "layers.0.blocks.%d.conv3", k);
     }
     for (int i = 0; i + 1 < MS_TV_STAGES; i++) {
         const int ci = t->dims[i], co = t->dims[i + 1];
-        mem += fold(&s->merge[i][0], &v->merge[i][0], co, ci, 1, 0, eps, mem);
-        mem += fold(&s->merge[i][1], &v->merge[i][1], co, 1, 3, 1, eps, mem);
-        mem += fold(&s->merge[i][2], &v->merge[i][2], co, co, 1, 0, eps, mem);
+        FOLD(&s->merge[i][0], &v->merge[i][0], co, ci, 1, 0, "layers.%d.downsample.conv1", i);
+        FOLD(&s->merge[i][1], &v->merge[i][1], co, 1, 3, 1, "layers.%d.downsample.conv2", i);
+        FOLD(&s->merge[i][2], &v->merge[i][2], co, co, 1, 0, "layers.%d.downsample.conv3", i);
     }
     for (int i = 1; i < MS_TV_STAGES; i++) {
         const int ws = t->windows[i], T = ws * ws, H = t->heads[i];
         for (int k = 0; k < t->depths[i]; k++) {
-            mem += fold(&s->local[i][k], &v->blocks[i][k].local_conv, t->dims[i], 1, t->local_conv, 1, eps, mem);
+            FOLD(&s->local[i][k], &v->blocks[i][k].local_conv, t->dims[i], 1, t->local_conv, 1,
+                 "layers.%d.blocks.%d.local_conv", i, k);
             // ref: Attention.train(False) -- self.ab = attention_biases[:, attention_bias_idxs],
             // idxs[i][j] = index of (|yi-yj|, |xi-xj|) in first-seen order = |dy|*ws + |dx|
             float *ab = mem;
@@ -335,6 +361,11 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
             s->bias_table[i][k] = ab;
             mem += ((size_t)H * T * T + 15) / 16 * 16;
         }
+    }
+#undef FOLD
+    if (st) {
+        ms_tinyvit_release(s);
+        return st;
     }
     // every dense 1x1 convolution and linear, packed once: op(B) = W^T (in, out)
     int ok = 1;
