@@ -92,15 +92,17 @@ typedef enum {
     MEDSAM_PIPELINE_AUTO = 0, /* the model's own: ViT encoder -> MEDSAM, TinyViT -> LITE */
     MEDSAM_PIPELINE_MEDSAM,   /* MedSAM_Inference.py: skimage resize to img_size, box / [W,H,W,H] * img_size,
                                  sigmoid, bilinear to the image, > 0.5 */
-    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor (not supported yet) */
+    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor: Pillow bilinear resize of the longest side to
+                                 img_size, pixel mean/std, zero pad, coordinates * new/old, logits upscaled
+                                 to img_size, cropped, resized to the image, > 0 */
     MEDSAM_PIPELINE_LITE,     /* CVPR24_LiteMedSAM_infer.py: OpenCV INTER_AREA to the longest side, min-max,
                                  zero pad, int boxes, crop + bilinear of the logits, sigmoid, > 0.5 */
 } medsam_pipeline;
 
 /* Chooses the model's pipeline (AUTO: its default). It applies to
- * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes and
- * the volume functions. Call before sharing the model between threads. Fails
- * (model unchanged) when the pipeline cannot run this model. */
+ * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes,
+ * medsam_decode_prompt and the volume functions. Call before sharing the model
+ * between threads. Fails (model unchanged) when the pipeline cannot run this model. */
 medsam_status medsam_model_set_pipeline(medsam_model *model, medsam_pipeline pipeline, medsam_error *err);
 medsam_pipeline medsam_model_get_pipeline(const medsam_model *model);
 /* "medsam", "sam", "lite" ("auto" for AUTO, "?" otherwise). */
@@ -192,6 +194,35 @@ typedef struct { float x0, y0, x1, y1; } medsam_box;
 medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedding *emb, int image_w, int image_h,
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err);
+
+/* ---- point, box and mask prompts (SAM's interactive prompts) ----------- */
+
+#define MEDSAM_MAX_POINTS 64
+
+/* One prompt set, as SamPredictor.predict takes it: any of points, one box and a
+ * low-resolution mask (at least a point or a box, or a mask input). Coordinates
+ * are the ORIGINAL image's pixels, inside [0,W]x[0,H], mapped to the model's frame
+ * by its pipeline exactly as boxes are. */
+typedef struct {
+    const float *points;     /* (n_points, 2) x, y; may be NULL when n_points == 0 */
+    const int *labels;       /* (n_points) 1 foreground, 0 background */
+    int n_points;            /* 0 .. MEDSAM_MAX_POINTS */
+    int has_box;             /* non-zero: `box` is part of the prompt */
+    medsam_box box;
+    const float *mask_input; /* (mask_size, mask_size) low-resolution logits, e.g. the best mask of a
+                                previous call's `logits` (SAM's refinement loop), or NULL */
+} medsam_prompt;
+
+/* Decodes one prompt set against one embedding.
+ * multimask: 0 -> one mask (mask token 0), non-zero -> 3 masks (tokens 1..3), as
+ *            SamPredictor.predict's multimask_output.
+ * logits: (nm, mask_size, mask_size) low-resolution logits, nm = 3 or 1, may be NULL.
+ * iou:    (nm) predicted IoU, may be NULL.
+ * mask:   (image_h, image_w) 0 / 1: the mask with the highest predicted IoU (the first
+ *         of equals), through the model's pipeline's postprocessing, may be NULL. */
+medsam_status medsam_decode_prompt(const medsam_model *model, const medsam_embedding *emb, int image_w, int image_h,
+                                   const medsam_prompt *prompt, int multimask, int nthreads, float *logits,
+                                   float *iou, uint8_t *mask, medsam_error *err);
 
 /* ==== volumes (3-D): NIfTI / DICOM / npz in, label volumes out ===========
  *
