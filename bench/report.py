@@ -183,7 +183,7 @@ def main():
               f"mask decoder | `medsam` | 1024×1024 | {e('vit_b')} |")
         print("| SAM ViT-B / ViT-L / ViT-H | `sam_vit_b_01ec64.pth`, `sam_vit_l_0b3195.pth`, `sam_vit_h_4b8939.pth` "
               "(segment-anything README); Hugging Face `facebook/sam-vit-base`, `-large`, `-huge` | ViT-B / ViT-L "
-              f"(24 × 1024) / ViT-H (32 × 1280) | `medsam` | 1024×1024 | {e('vit_b')} / {e('vit_l')} / {e('vit_h')} |")
+              f"(24 × 1024) / ViT-H (32 × 1280) | `medsam`; `--pipeline sam` for SamPredictor's | 1024×1024 | {e('vit_b')} / {e('vit_l')} / {e('vit_h')} |")
         print("| SlimSAM | Hugging Face `nielsr/slimsam-50-uniform`, `nielsr/slimsam-77-uniform` (`model.safetensors`) "
               "| pruned SAM ViT-B (hidden 384 / 168, 12 heads) | `medsam` | 1024×1024 | not measured (no such "
               "file here) |")
