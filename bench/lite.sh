@@ -19,6 +19,7 @@ TORCH=${BENCH_TORCH:-auto}
 ORT=${BENCH_ORT:-auto}
 PY=/usr/bin/python3
 OUT=$BUILD/bench/lite
+[ "$ZBOX" = 10,69 ] || OUT=$BUILD/bench/lite_z$(echo "$ZBOX" | tr , _)  # another 3-D box: its own inputs
 RES=$BUILD/bench
 mkdir -p "$OUT"
 CFLAGS_B="-O2 -std=c11 -D_DEFAULT_SOURCE"
