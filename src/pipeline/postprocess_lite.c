@@ -61,6 +61,15 @@ void ms_lite_upsample_rows(const float *logits, int L, int nh, int nw, int h, in
     free(tx);
 }
 
+/* ms_sigmoid_torch(v) > 0.5f, computed only where it can differ from v > 0: a logit
+ * v <= 0 (or NaN) gives exp(-v) >= 1, so a probability <= 0.5; v > 1e-4 gives at most
+ * 1 / (1.9999 + 1) -> 0.500025, far above 0.5 in float; in between (where float
+ * rounding can make sigmoid(v) exactly 0.5) the torch formula decides. Same masks. */
+static int lite_above_half(float v) {
+    if (v > 1e-4f) return 1;
+    return v > 0.0f && ms_sigmoid_torch(v) > 0.5f;
+}
+
 /* Rows [y0, y1) in bands of up to 64 rows through a row buffer (one row when memory is short). */
 void ms_lite_label_rows(const float *logits, int L, int nh, int nw, int h, int w, int y0, int y1, uint8_t label,
                         uint8_t *labels) {
@@ -77,7 +86,7 @@ void ms_lite_label_rows(const float *logits, int L, int nh, int nw, int h, int w
         for (long y = b0; y < b1; y++)
             for (long x = 0; x < w; x++) {
                 uint8_t *p = labels + y * (long)w + x;
-                if (ms_sigmoid_torch(v[(y - b0) * (long)w + x]) > 0.5f && *p < label) *p = label;
+                if (lite_above_half(v[(y - b0) * (long)w + x]) && *p < label) *p = label;
             }
     }
     free(v);
