@@ -121,10 +121,12 @@ int cmd_info(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "m", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam info -m MODEL.pth\n\nPrints the architecture inferred from the checkpoint's tensor shapes.");
+        puts("usage: medsam info [-m MODEL.pth]\n\nPrints the architecture inferred from the checkpoint's tensor shapes.\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see docs/default-model.md).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
@@ -196,7 +198,9 @@ int cmd_embed(int argc, char **argv) {
              "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
@@ -230,10 +234,11 @@ int cmd_segment(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "mioblehOPp", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
+        puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
              "                      [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
+             "(without -m: the bundled default model, models/medsam-small.safetensors)\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
              "low-resolution logits, float32 (N,1,256,256). --embedding reuses an embedding\n"
@@ -245,10 +250,12 @@ int cmd_segment(int argc, char **argv) {
         cli_segment_volume_help();
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
     if (o.nboxes == 0) return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 (see -h)\n"), 2;
     if (cli_output_kind(o.output) == OUT_DICOM_SEG)
         return fprintf(stderr, "medsam: -o %s: DICOM SEG needs a DICOM input (file or series folder)\n", o.output), 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m = NULL;
     float *x = NULL, *logits = NULL;
