@@ -34,5 +34,6 @@ int cmd_train(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif
