@@ -19,19 +19,21 @@ D=${DOCS:-docs/default-model}
 PY=/usr/bin/python3
 THREADS=${THREADS:-$(nproc)}
 mkdir -p "$D"
+SHA=$(sha256sum "$MODEL" | cut -c1-16)
 
 run_set() { # run_set KEY TITLE SRC: cases, model and baseline predictions, eval CSVs, a table
     key=$1; name=$2; src=$3; E=$W/eval/$key
     [ -f "$E/cases/manifest.csv" ] || $PY tools/default_model/make_eval_cases.py "$src" "$E/cases" --jitter 5 --seed 0
-    mkdir -p "$E/model" "$E/baseline"
+    P=$E/model-$SHA # predictions of this model file only (a retrained model is evaluated afresh)
+    mkdir -p "$P" "$E/baseline"
     n=0
     for c in "$E"/cases/*.npz; do
         f=$(basename "$c")
-        [ -f "$E/model/$f" ] || "$B" segment -m "$MODEL" --npz "$c" -o "$E/model/$f" --threads "$THREADS"
+        [ -f "$P/$f" ] || "$B" segment -m "$MODEL" --npz "$c" -o "$P/$f" --threads "$THREADS"
         [ -f "$E/baseline/$f" ] || "$B" baseline --npz "$c" -o "$E/baseline/$f"
         n=$((n + 1))
     done
-    "$B" eval --pred "$E/model" --gt "$E/cases" --labels 1 --csv "$E/model.csv" -q --threads "$THREADS" >/dev/null
+    "$B" eval --pred "$P" --gt "$E/cases" --labels 1 --csv "$E/model.csv" -q --threads "$THREADS" >/dev/null
     "$B" eval --pred "$E/baseline" --gt "$E/cases" --labels 1 --csv "$E/baseline.csv" -q --threads "$THREADS" >/dev/null
     $PY tools/default_model/summarize.py "$E/cases/manifest.csv" "$E/model.csv" "$E/baseline.csv" "$name ($n objects)" \
         >>"$D/results.md.tmp"
@@ -39,7 +41,7 @@ run_set() { # run_set KEY TITLE SRC: cases, model and baseline predictions, eval
 
 {
     echo "<!-- written by tools/default_model/evaluate.sh; do not edit by hand -->"
-    echo "Model: \`$MODEL\` (SHA-256 $(sha256sum "$MODEL" | cut -c1-16)...), baseline: \`medsam baseline\`."
+    echo "Model: \`$MODEL\` (SHA-256 $SHA...), baseline: \`medsam baseline\`."
     echo "Boxes: ground-truth bounding box, each side out by a fixed random 0..5 px; NSD tolerance 2 px."
 } >"$D/results.md.tmp"
 run_set synth "held-out synthetic (seed 2)" "$W/heldout"
