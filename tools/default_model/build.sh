@@ -30,6 +30,8 @@ BBOX_SHIFT=${BBOX_SHIFT:-8}
 VAL_FRACTION=${VAL_FRACTION:-0.05}
 THREADS=${THREADS:-$(nproc)}
 STAGES=${STAGES:-$EPOCHS}
+ARCH=${ARCH:-small} # tests/cli_default_model_build.sh runs the whole script with ARCH=tiny SIZE=64
+SIZE=${SIZE:-256}
 OUT=${OUT:-models/medsam-small.safetensors}
 SUM=${OUT%.safetensors}.sha256
 
@@ -47,17 +49,17 @@ timed() { # timed NAME COMMAND...: runs it, appends its wall time
 # 1, 2: the data (synth skips cases already written; the .done marks say all are there)
 if [ ! -f "$W/train/.done" ]; then
     log "synthetic training set: $TRAIN_CASES cases, seed 1"
-    timed synth_train "$B" synth --out "$W/train" --count "$TRAIN_CASES" --seed 1 --size 256 --threads "$THREADS"
+    timed synth_train "$B" synth --out "$W/train" --count "$TRAIN_CASES" --seed 1 --size "$SIZE" --threads "$THREADS"
     touch "$W/train/.done"
 fi
 if [ ! -f "$W/heldout/.done" ]; then
     log "synthetic held-out set: $HELDOUT_CASES cases, seed 2"
-    timed synth_heldout "$B" synth --out "$W/heldout" --count "$HELDOUT_CASES" --seed 2 --size 256 --threads "$THREADS"
+    timed synth_heldout "$B" synth --out "$W/heldout" --count "$HELDOUT_CASES" --seed 2 --size "$SIZE" --threads "$THREADS"
     touch "$W/heldout/.done"
 fi
 
 # 3: the initial weights
-[ -f "$W/init.pth" ] || timed init "$B" init --arch small --seed 0 -o "$W/init.pth"
+[ -f "$W/init.pth" ] || timed init "$B" init --arch "$ARCH" --seed 0 -o "$W/init.pth"
 
 # 4: training, one epoch per stage; finished epochs are the 'val' rows of log.csv
 done_epochs() { if [ -f "$W/run/log.csv" ]; then grep -c '^val,' "$W/run/log.csv" || true; else echo 0; fi; }
