@@ -192,10 +192,11 @@ int cmd_embed(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "miop", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+        puts("usage: medsam embed [-m MODEL.pth] -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
              "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1] (medsam pipeline).\n"
-             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
+             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors).");
         return 0;
     }
     if (!need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
@@ -238,7 +239,6 @@ int cmd_segment(int argc, char **argv) {
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
              "                      [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
-             "(without -m: the bundled default model, models/medsam-small.safetensors)\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
              "low-resolution logits, float32 (N,1,256,256). --embedding reuses an embedding\n"
@@ -246,7 +246,9 @@ int cmd_segment(int argc, char **argv) {
              "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n"
              "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
              "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
-             "model's own (ViT -> medsam, TinyViT -> lite).\n");
+             "model's own (ViT -> medsam, TinyViT -> lite).\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see\n"
+             "docs/default-model.md; $MEDSAM_DEFAULT_MODEL names another file).\n");
         cli_segment_volume_help();
         return 0;
     }
