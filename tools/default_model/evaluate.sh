@@ -50,6 +50,25 @@ if [ -n "${REAL_DIR:-}" ]; then
 else
     printf '\n### real labelled images\n\nNone evaluated (REAL_DIR not set; none found on the build machine).\n' >>"$D/results.md.tmp"
 fi
+# float16 storage against the float32 checkpoint it came from, on the first 50 held-out objects
+if [ -f "$W/run/best.pth" ]; then
+    F=$W/eval/f32-$SHA
+    mkdir -p "$F/model" "$F/f16"
+    for c in $(ls "$W/eval/synth/cases"/*.npz | head -50); do
+        f=$(basename "$c")
+        [ -f "$F/model/$f" ] || "$B" segment -m "$W/run/best.pth" --npz "$c" -o "$F/model/$f" --threads "$THREADS"
+        cp "$W/eval/synth/model-$SHA/$f" "$F/f16/$f"
+    done
+    "$B" eval --pred "$F/f16" --gt "$F/model" --gt-key segs --labels 1 --csv "$F/agree.csv" -q >/dev/null
+    $PY - "$F/agree.csv" >>"$D/results.md.tmp" <<'PYEOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["label"] != "mean"]
+d = [1.0 if r["gt_voxels"] == r["pred_voxels"] == "0" else float(r["dsc"]) for r in rows]  # both empty: the same
+same = sum(x == 1.0 for x in d)
+print(f"\n### float16 file vs the float32 checkpoint\n\nOn the first {len(rows)} held-out objects: masks identical "
+      f"in {same}, mean Dice between the two {sum(d) / max(1, len(d)):.6f}, lowest {min(d) if d else float('nan'):.6f}.")
+PYEOF
+fi
 mv "$D/results.md.tmp" "$D/results.md"
 if $PY -c 'import matplotlib' 2>/dev/null; then
     $PY tools/default_model/plot_loss.py "$W/run/log.csv" "$D/loss.png"
