@@ -25,8 +25,8 @@ static void baseline_usage(void) {
          "the image as grey (mean of the colour channels, alpha dropped), min-max scaled to\n"
          "0..255 over the whole image; inside each box (pixels floor(x0)..ceil(x1), x1\n"
          "inclusive as MedSAM's boxes, clipped to the image) Otsu's threshold, the class\n"
-         "holding fewer of the box's border pixels as the object, its largest 4-connected\n"
-         "component, holes filled. Output as `medsam segment`: 0 background, 255 with one\n"
+         "nearer the box's centre as the object, its largest 4-connected component, holes\n"
+         "filled. Output as `medsam segment`: 0 background, 255 with one\n"
          "box, k for the k-th box with several (later boxes win); --npz reads imgs (H,W) or\n"
          "(H,W,3) uint8 and boxes (N,4) and writes segs (box i -> label i), for `medsam eval`.\n"
          "No model, no threads.");

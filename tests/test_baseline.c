@@ -1,7 +1,8 @@
 /* test_baseline.c — the classical box baseline (src/pipeline/baseline.c): Otsu's
  * threshold against skimage.filters.threshold_otsu (tests/fixtures/baseline/otsu.txt,
  * tools/ref/make_baseline_otsu.py), and exact masks on drawn scenes: a bright disk, a
- * dark square, a ring whose hole is filled, the larger of two blobs, a flat box. */
+ * dark square, a ring whose hole is filled, the larger of two blobs, an object filling a
+ * tight box, a flat box. */
 #include <stdint.h>
 
 #include "pipeline/baseline.h"
@@ -87,7 +88,20 @@ static void test_scenes(void) {
         for (int x = 2; x < 50; x++)
             if (mask[y * W + x] == 9) mask[y * W + x] = 0;
     CHECK(count_diff(mask, want) == 0, "largest of two blobs: %d pixels differ", count_diff(mask, want));
-    /* 5: a flat box gives nothing; a box outside the image is refused */
+    /* 5: a tight box: a rounded rectangle (30x20, corner radius 6) filling its box, so the object
+       holds most of the box's border and only the four corners are background: the rectangle */
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int in = x >= 10 && x < 40 && y >= 10 && y < 30;
+            int cx = x < 16 ? 16 : x > 33 ? 33 : x, cy = y < 16 ? 16 : y > 23 ? 23 : y;
+            in = in && (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 36;
+            img[y * W + x] = in ? 150 : 90;
+            want[y * W + x] = in;
+        }
+    memset(mask, 0, sizeof mask);
+    ms_baseline_box(img, W, H, 10, 10, 40, 30, 1, mask, &err);
+    CHECK(count_diff(mask, want) == 0, "tight box, object on the border: %d pixels differ", count_diff(mask, want));
+    /* 6: a flat box gives nothing; a box outside the image is refused */
     memset(img, 77, sizeof img);
     memset(mask, 0, sizeof mask);
     CHECK(!ms_baseline_box(img, W, H, 0, 0, W, H, 1, mask, &err), "flat box runs");

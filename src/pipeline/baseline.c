@@ -61,15 +61,18 @@ medsam_status ms_baseline_box(const uint8_t *grey, int W, int H, int x0, int y0,
         for (int x = x0; x < x1; x++) hist[grey[(long)y * W + x]]++;
     int t = ms_otsu_threshold(hist);
     if (t < 0) return MEDSAM_OK;
-    /* the border decides which side is the object */
-    long border = 0, border_above = 0;
+    /* the object is the class nearer the box centre: the smaller mean of
+       ((x - cx) / (bw / 2))^2 + ((y - cy) / (bh / 2))^2 over its pixels (a box is drawn around the object) */
+    const double cx = x0 + (bw - 1) / 2.0, cy = y0 + (bh - 1) / 2.0, hx = bw / 2.0, hy = bh / 2.0;
+    double d_above = 0, d_below = 0;
+    long n_above = 0;
     for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++)
-            if (y == y0 || y == y1 - 1 || x == x0 || x == x1 - 1) {
-                border++;
-                border_above += grey[(long)y * W + x] > t;
-            }
-    const int object_above = 2 * border_above <= border;
+        for (int x = x0; x < x1; x++) {
+            double d = ((x - cx) / hx) * ((x - cx) / hx) + ((y - cy) / hy) * ((y - cy) / hy);
+            if (grey[(long)y * W + x] > t) d_above += d, n_above++;
+            else d_below += d;
+        }
+    const int object_above = d_above / (double)n_above <= d_below / (double)(n - n_above);
     uint8_t *lab = malloc((size_t)n);        /* (bh, bw) BG / FG, then COMP / SEEN / OUTSIDE */
     int *queue = malloc((size_t)n * sizeof *queue);
     if (!lab || !queue) {
