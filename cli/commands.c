@@ -15,6 +15,7 @@
 typedef struct {
     const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
     int threads, verbose, help;
+    medsam_budget budget; /* --max-memory; 0: the default */
     medsam_box boxes[MAX_BOXES];
     int nboxes;
 } cli_opts;
@@ -67,7 +68,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--pipeline")) flag = 'p';
         else if (!strcmp(a, "--progress")) flag = 'P';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
-        if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
+        else if (!strcmp(a, "--max-memory")) flag = 'M';
+        if (!flag || (flag != 't' && flag != 'v' && flag != 'M' && !strchr(allowed, flag))) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
         }
@@ -95,6 +97,14 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
                 return 2;
             }
             break;
+        case 'M': {
+            medsam_error e;
+            if (medsam_memory_parse(val, &o->budget.max_bytes, &e)) {
+                fprintf(stderr, "medsam: %s\n", e.message);
+                return 2;
+            }
+            break;
+        }
         case 'b':
             if (o->nboxes >= MAX_BOXES) {
                 fprintf(stderr, "medsam: at most %d boxes\n", MAX_BOXES);
@@ -154,7 +164,7 @@ int cmd_preprocess(int argc, char **argv) {
     float *x;
     int W, H;
     const int S = 1024;
-    if (medsam_prepare_input(o.input, S, o.threads, &x, &W, &H, &err)) return cli_fail(&err);
+    if (medsam_prepare_input_budget(o.input, S, o.threads, &o.budget, &x, &W, &H, &err)) return cli_fail(&err);
     int64_t shape[3] = {S, S, 3};
     rc = ms_npy_write(o.output, MS_NPY_F32, 3, shape, x, &err) ? cli_fail(&err) : 0;
     free(x);
@@ -214,7 +224,7 @@ int cmd_embed(int argc, char **argv) {
     medsam_embedding *emb = NULL;
     rc = 0;
     t0 = now_s();
-    if (medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err)) rc = cli_fail(&err);
     if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
@@ -237,7 +247,7 @@ int cmd_segment(int argc, char **argv) {
     if (o.help) {
         puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+             "                      [--pipeline medsam|sam|lite] [--threads N] [--max-memory SIZE] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
@@ -247,6 +257,8 @@ int cmd_segment(int argc, char **argv) {
              "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
              "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
              "model's own (ViT -> medsam, TinyViT -> lite).\n"
+             "--max-memory SIZE (8G, 512M): the largest decoded image the reader may allocate;\n"
+             "default half of the available memory (README \"Memory\").\n"
              "Without -m: the bundled default model (models/medsam-small.safetensors, see\n"
              "docs/default-model.md; $MEDSAM_DEFAULT_MODEL names another file).\n");
         cli_segment_volume_help();
@@ -269,7 +281,7 @@ int cmd_segment(int argc, char **argv) {
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
     medsam_model_info info;
     medsam_model_get_info(m, &info);
-    rc = medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;
     if (!rc) {
         /* Check the boxes before the (slow) encoder runs. */
         for (int i = 0; i < o.nboxes && !rc; i++) {

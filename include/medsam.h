@@ -140,6 +140,33 @@ medsam_status medsam_model_preprocess(const medsam_model *model, const void *pix
 /* medsam_prepare_input through the model's pipeline (input side img_size). */
 medsam_status medsam_model_prepare_input(const medsam_model *model, const char *path, int nthreads, float **input_hwc,
                                          int *width, int *height, medsam_error *err);
+/* ---- memory budget ------------------------------------------------------ */
+
+/* The most memory a reader may allocate for one decoded input (the pixels of an image,
+ * the voxels of a volume). Every reader computes the decoded size from the header and
+ * refuses, before allocating, an input over the budget (MEDSAM_ERR_NOMEM, one line with
+ * the file, the decoded size and the budget); inflating readers (PNG, JPEG, gzip NIfTI,
+ * npz members, deflated DICOM) never decode more than the header promised. A plain value:
+ * a server may hold one per request. max_bytes <= 0 (or a NULL budget) means
+ * medsam_memory_default(). */
+typedef struct {
+    long long max_bytes;
+} medsam_budget;
+
+/* Half of the memory available now (Linux MemAvailable; half the physical memory
+ * elsewhere), at least 256 MiB. */
+long long medsam_memory_default(void);
+/* Parses "8G", "512M", "1.5GiB", "300000000" (bytes; K/M/G/T are powers of 1024). */
+medsam_status medsam_memory_parse(const char *spec, long long *bytes, medsam_error *err);
+
+/* medsam_prepare_input under a budget (NULL: the default). medsam_prepare_input
+ * itself uses the default. */
+medsam_status medsam_prepare_input_budget(const char *path, int size, int nthreads, const medsam_budget *budget,
+                                          float **input_hwc, int *width, int *height, medsam_error *err);
+/* medsam_model_prepare_input under a budget (NULL: the default). */
+medsam_status medsam_model_prepare_input_budget(const medsam_model *model, const char *path, int nthreads,
+                                                const medsam_budget *budget, float **input_hwc, int *width,
+                                                int *height, medsam_error *err);
 
 /* ---- encode / decode ---------------------------------------------------- */
 
@@ -212,12 +239,19 @@ typedef struct {
  * with imgs (D, H, W) [+ spacing (x, y, z)]; the format comes from the content.
  * Only single-channel 3-D volumes (or 4-D with one volume) can be segmented. */
 medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err);
+/* The same under a budget (NULL: the default, which medsam_volume_read uses too). */
+medsam_status medsam_volume_read_budget(const char *path, const medsam_budget *budget, medsam_volume **out,
+                                        medsam_error *err);
 void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info);
 void medsam_volume_free(medsam_volume *vol);
 /* The voxels as stored: (nz, ny, nx) samples of info.dtype in the host's byte
  * order, owned by vol; the values are sample * slope + inter (slope 1, inter 0
- * when info.scaled is 0). */
+ * when info.scaled is 0); NULL after medsam_volume_release_voxels. */
 const void *medsam_volume_samples(const medsam_volume *vol, double *slope, double *inter);
+/* Frees the voxels of a volume once they are normalised (medsam_volume_normalize), keeping
+ * its info and geometry, which is all medsam_volume_write_labels needs: the decoded volume
+ * and the uint8 one are then not held together while segmenting. */
+void medsam_volume_release_voxels(medsam_volume *vol);
 
 typedef enum {
     MEDSAM_INTENSITY_AUTO = 0,     /* DICOM CT: soft-tissue window; uint8 volumes (unscaled): as they are;
