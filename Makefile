@@ -108,6 +108,12 @@ bench-lite: all
 bench-memory: all
 	sh bench/memory.sh
 
+# The bundled default model, trained from scratch on `medsam synth` data (tools/default_model/build.sh,
+# docs/default-model.md): hours on 2 cores, resumable after a kill, STAGES=N epochs per call.
+.PHONY: default-model
+default-model: $(BUILD)/medsam
+	MEDSAM=$(BUILD)/medsam W=$(BUILD)/default-model sh tools/default_model/build.sh
+
 clean:
 	rm -rf build build-asan build-mpi
 

@@ -10,7 +10,7 @@
 #include "serve/server.h"
 
 static void serve_help(void) {
-    puts("usage: medsam serve -m MODEL.pth [--host 127.0.0.1] [--port 8080] [--threads N] [--cache-mb 1024]\n"
+    puts("usage: medsam serve [-m MODEL.pth] [--host 127.0.0.1] [--port 8080] [--threads N] [--cache-mb 1024]\n"
          "                    [--max-upload-mb 512] [--token T] [--max-connections 64] [--queue 8]\n\n"
          "Serves the web page and the HTTP API (see README: \"Web page and HTTP API\"). Prints\n"
          "`medsam serve: ready at http://HOST:PORT/` on stderr when it listens; --port 0 lets the\n"
@@ -58,9 +58,10 @@ int cmd_serve(int argc, char **argv) {
         else ok = (threads = cli_threads(v)) > 0;
         if (!ok) return fprintf(stderr, "medsam: %s: '%s' is not a valid value (see -h)\n", a, v), 2;
     }
-    if (!model) return fprintf(stderr, "medsam: no default model yet: pass -m MODEL.pth\n"), 2;
     if (token && (strlen(token) < 8 || strlen(token) > 256 || strpbrk(token, " \t\r\n;,\"")))
         return fprintf(stderr, "medsam: --token: 8 to 256 characters, no spaces, quotes, ';' or ','\n"), 2;
+    char defbuf[4096];
+    if (cli_default_model(&model, defbuf, sizeof defbuf)) return 1;
 #ifdef M_ARENA_MAX
     /* glibc gives each of the many connection threads its own malloc arena, and freed decode buffers
        stay in them: a few shared arenas keep the resident size near what the decode slots need */

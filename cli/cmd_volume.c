@@ -469,9 +469,10 @@ int cmd_segment_volume(int argc, char **argv) {
         puts("usage: medsam segment (volumes)\n");
         cli_segment_volume_help();
     } else if (!rc) {
-        if (!o.model) rc = usage_err("missing %s (see -h)", "-m MODEL");
-        else if (!o.output) rc = usage_err("missing %s (see -h)", "-o OUTPUT");
+        char defbuf[4096];
+        if (!o.output) rc = usage_err("missing %s (see -h)", "-o OUTPUT");
         else if (o.window && o.mr) rc = usage_err("%s", "--window and --mr exclude each other");
+        else if (cli_default_model(&o.model, defbuf, sizeof defbuf)) rc = 1;
         else if (o.npz) {
             if (o.input || o.n3 || o.n2 || o.has_slice)
                 rc = usage_err("%s", "--npz takes its image and boxes from the file: no -i, -b, -B or --slice");

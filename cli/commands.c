@@ -143,10 +143,12 @@ int cmd_info(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "m", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam info -m MODEL.pth\n\nPrints the architecture inferred from the checkpoint's tensor shapes.");
+        puts("usage: medsam info [-m MODEL.pth]\n\nPrints the architecture inferred from the checkpoint's tensor shapes.\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see docs/default-model.md).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
@@ -212,13 +214,16 @@ int cmd_embed(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "miop", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+        puts("usage: medsam embed [-m MODEL.pth] -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
              "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
              "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1] (medsam pipeline).\n"
-             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
+             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
@@ -252,7 +257,7 @@ int cmd_segment(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "mioblehOPpxMsk", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
+        puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
              "                      [--pipeline medsam|sam|lite] [--threads N] [--max-memory SIZE] [-v]\n"
              "       medsam segment -m MODEL.pth -i IMAGE [-p x,y[,label] ...] [-b x0,y0,x1,y1] -o MASK.png\n"
@@ -273,11 +278,13 @@ int cmd_segment(int argc, char **argv) {
              "writes the one with the highest predicted IoU (--logits then holds all 3, as\n"
              "(1,3,256,256)); --scores writes {\"iou\": [...], \"best\": k}. The mask is 0 / 255.\n"
              "--max-memory SIZE (8G, 512M): the largest decoded image the reader may allocate;\n"
-             "default half of the available memory (README \"Memory\").\n");
+             "default half of the available memory (README \"Memory\").\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see\n"
+             "docs/default-model.md; $MEDSAM_DEFAULT_MODEL names another file).\n");
         cli_segment_volume_help();
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
     const int prompt = cli_prompt_wanted(&o.prompt);
     if (o.nboxes == 0 && !o.prompt.npoints && !o.prompt.mask_input)
         return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 or -p x,y (see -h)\n"), 2;
@@ -285,6 +292,8 @@ int cmd_segment(int argc, char **argv) {
         return fprintf(stderr, "medsam: -p, --multimask, --scores and --mask-input take at most one -b\n"), 2;
     if (cli_output_kind(o.output) == OUT_DICOM_SEG)
         return fprintf(stderr, "medsam: -o %s: DICOM SEG needs a DICOM input (file or series folder)\n", o.output), 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     float *mask_in = NULL;
     medsam_error err;
     medsam_model *m = NULL;

@@ -304,7 +304,7 @@ up $I/camera.png
 check "encode queue full" 429 -H "$JS" -d '{"boxes": [[1,2,30,40]]}' "$U/api/images/$ID/segment"
 stop_server
 expect "--host 0.0.0.0 without --token" "pass --token" $B serve -m $M --host 0.0.0.0 --port 0
-expect "no -m" "no default model yet" $B serve --port 0
+expect "no -m, no default model" "make default-model" env MEDSAM_DEFAULT_MODEL=$T/none.safetensors $B serve --port 0
 expect "bad --port" "--port" $B serve -m $M --port 70000
 expect "short token" "--token" $B serve -m $M --token abc
 summary
