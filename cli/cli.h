@@ -16,6 +16,10 @@ int cli_pipeline_arg(const char *name);
 /* Loads a model and applies --pipeline (NULL or "auto": the model's own);
  * prints the error and returns 1 on failure (cli_model.c). */
 int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
+/* --precision NAME: 0 when valid, else prints the usage error and returns 2. */
+int cli_precision_arg(const char *name);
+/* Applies --precision (NULL: fp32) to a loaded model; -v says which bf16 kernel runs. 0 or 1 (message printed). */
+int cli_set_precision(medsam_model *m, const char *path, const char *precision, int verbose);
 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

@@ -25,3 +25,28 @@ int cli_load_model(const char *path, const char *pipeline, medsam_model **out) {
     }
     return 0;
 }
+
+int cli_precision_arg(const char *name) {
+    medsam_precision p;
+    medsam_error err;
+    if (!medsam_precision_parse(name, &p, &err)) return 0;
+    fprintf(stderr, "medsam: --precision wants fp32 or bf16, got '%s'\n", name);
+    return 2;
+}
+
+int cli_set_precision(medsam_model *m, const char *path, const char *precision, int verbose) {
+    medsam_error err;
+    medsam_precision p = MEDSAM_PRECISION_FP32;
+    if (precision && medsam_precision_parse(precision, &p, &err)) return cli_fail(&err);
+    if (medsam_model_set_precision(m, p, &err)) {
+        fprintf(stderr, "medsam: %s: %s\n", path, err.message);
+        return 1;
+    }
+    if (verbose) {
+        if (p == MEDSAM_PRECISION_BF16)
+            fprintf(stderr, "precision: bf16 encoder linears on %s\n", medsam_bf16_kernel());
+        else
+            fprintf(stderr, "precision: fp32\n");
+    }
+    return 0;
+}

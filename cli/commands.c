@@ -14,6 +14,7 @@
 
 typedef struct {
     const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
+    const char *precision; /* --precision fp32|bf16, or NULL */
     int threads, verbose, help;
     medsam_box boxes[MAX_BOXES];
     int nboxes;
@@ -65,6 +66,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--embedding")) flag = 'e';
         else if (!strcmp(a, "--overlay")) flag = 'O';
         else if (!strcmp(a, "--pipeline")) flag = 'p';
+        else if (!strcmp(a, "--precision")) flag = 'r';
         else if (!strcmp(a, "--progress")) flag = 'P';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
         if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
@@ -88,6 +90,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         case 'p':
             if (cli_pipeline_arg(val)) return 2;
             o->pipeline = val;
+            break;
+        case 'r':
+            if (cli_precision_arg(val)) return 2;
+            o->precision = val;
             break;
         case 't':
             if (!(o->threads = cli_threads(val))) {
@@ -132,6 +138,8 @@ int cmd_info(int argc, char **argv) {
     medsam_model_describe(m, buf, sizeof buf);
     printf("%s\n%s\npipeline: %s (default; --pipeline medsam|sam|lite)\n", o.model, buf,
            medsam_pipeline_name(medsam_model_get_pipeline(m)));
+    printf("precision: fp32 (default; --precision bf16 runs the ViT encoder's linears on %s)\n",
+           medsam_bf16_kernel());
     medsam_model_free(m);
     return 0;
 }
@@ -187,13 +195,15 @@ static int get_embedding(const cli_opts *o, medsam_model *m, float *input, medsa
 
 int cmd_embed(int argc, char **argv) {
     cli_opts o;
-    int rc = parse_opts(argc, argv, "miop", &o);
+    int rc = parse_opts(argc, argv, "miopr", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite]\n"
+             "                    [--precision fp32|bf16] [--threads N] [-v]\n\n"
              "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
              "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1] (medsam pipeline).\n"
-             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
+             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).\n"
+             "--precision bf16: the ViT encoder's linears in bf16 (fp32 accumulation; faster, not exact).");
         return 0;
     }
     if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
@@ -202,6 +212,7 @@ int cmd_embed(int argc, char **argv) {
     double t0 = now_s();
     if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     float *x = NULL;
@@ -227,12 +238,12 @@ int cmd_embed(int argc, char **argv) {
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mioblehOPp", &o);
+    int rc = parse_opts(argc, argv, "mioblehOPpr", &o);
     if (rc) return rc;
     if (o.help) {
         puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N] [-v]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
@@ -241,7 +252,8 @@ int cmd_segment(int argc, char **argv) {
              "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n"
              "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
              "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
-             "model's own (ViT -> medsam, TinyViT -> lite).\n");
+             "model's own (ViT -> medsam, TinyViT -> lite).\n"
+             "--precision bf16 (2-D images): the ViT encoder's linears in bf16, fp32 accumulation.\n");
         cli_segment_volume_help();
         return 0;
     }
@@ -258,6 +270,7 @@ int cmd_segment(int argc, char **argv) {
     double t0 = now_s();
     if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     rc = medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;

@@ -45,20 +45,25 @@ T512 static void bf16_convert_avx512(const float *in, uint16_t *out, long n) {
 /* ref: Intel SDM VDPBF16PS -- the instruction itself. */
 TBF16 static void bf16_ukernel_native(int kp, const uint16_t *a, const uint16_t *b, float *c, long ldc, int first) {
     __m512 acc[MR][2];
+#pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++)
             acc[i][h] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc + 16 * h);
     for (int p = 0; p < kp; p++) {
         const uint16_t *ap = a + (long)p * MR * 2, *bp = b + (long)p * NR * 2;
         const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)bp);
         const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(bp + 32));
+#pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             const __m512bh av = (__m512bh)_mm512_set1_epi32(bf16_ld32(ap + 2 * i));
             acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, b0);
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);
         }
     }
+#pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) _mm512_storeu_ps(c + i * ldc + 16 * h, acc[i][h]);
 }
 
@@ -66,7 +71,9 @@ TBF16 static void bf16_ukernel_native(int kp, const uint16_t *a, const uint16_t 
 T512 static void bf16_ukernel_emu(int kp, const uint16_t *a, const uint16_t *b, float *c, long ldc, int first) {
     __m512 acc[MR][2];
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+#pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++)
             acc[i][h] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc + 16 * h);
     for (int p = 0; p < kp; p++) {
@@ -74,6 +81,7 @@ T512 static void bf16_ukernel_emu(int kp, const uint16_t *a, const uint16_t *b, 
         const __m512i b0 = _mm512_load_si512((const void *)bp), b1 = _mm512_load_si512((const void *)(bp + 32));
         const __m512 b0o = _mm512_castsi512_ps(_mm512_and_si512(b0, hi)), b0e = _mm512_castsi512_ps(_mm512_slli_epi32(b0, 16));
         const __m512 b1o = _mm512_castsi512_ps(_mm512_and_si512(b1, hi)), b1e = _mm512_castsi512_ps(_mm512_slli_epi32(b1, 16));
+#pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             const int32_t w = bf16_ld32(ap + 2 * i);
             const __m512 ao = _mm512_castsi512_ps(_mm512_set1_epi32((int32_t)((uint32_t)w & 0xffff0000u)));
@@ -82,7 +90,9 @@ T512 static void bf16_ukernel_emu(int kp, const uint16_t *a, const uint16_t *b, 
             acc[i][1] = _mm512_fmadd_ps(ae, b1e, _mm512_fmadd_ps(ao, b1o, acc[i][1]));
         }
     }
+#pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) _mm512_storeu_ps(c + i * ldc + 16 * h, acc[i][h]);
 }
 
