@@ -68,6 +68,7 @@ static const gemm_bf16_kernel *bf16_kernel_of(gemm_bf16_path path) {
 
 int gemm_bf16_path_supported(gemm_bf16_path path) {
     switch (path) {
+    case GEMM_BF16_AMX: return gemm_bf16_kernel_emu_avx512() && gemm_bf16_amx_available();
     case GEMM_BF16_AUTO:
     case GEMM_BF16_PORTABLE: return 1;
     case GEMM_BF16_NATIVE: return gemm_bf16_kernel_native() != NULL;
@@ -77,6 +78,7 @@ int gemm_bf16_path_supported(gemm_bf16_path path) {
 }
 
 gemm_bf16_path gemm_bf16_best_path(void) {
+    if (gemm_bf16_path_supported(GEMM_BF16_AMX)) return GEMM_BF16_AMX;
     if (gemm_bf16_kernel_native()) return GEMM_BF16_NATIVE;
     if (gemm_bf16_kernel_emu_avx512()) return GEMM_BF16_EMU_AVX512;
     return GEMM_BF16_PORTABLE;
@@ -85,6 +87,7 @@ gemm_bf16_path gemm_bf16_best_path(void) {
 const char *gemm_bf16_path_name(gemm_bf16_path path) {
     if (path == GEMM_BF16_AUTO) path = gemm_bf16_best_path();
     switch (path) {
+    case GEMM_BF16_AMX: return "amx-bf16 (tdpbf16ps tiles)";
     case GEMM_BF16_NATIVE: return "avx512bf16 (native vdpbf16ps)";
     case GEMM_BF16_EMU_AVX512: return "avx512f (emulated)";
     default: return "portable C (emulated)";
@@ -184,7 +187,8 @@ static void bf16_task(const gemm_bf16_kernel *kern, const float *A, long lda, co
 void gemm_bf16_packed(gemm_bf16_path path, int M, const float *A, int lda, const gemm_bf16_b *pb, float *C, int ldc,
                       const float *bias, int nthreads) {
     if (M < 1 || !pb) return;
-    const gemm_bf16_kernel *kern = bf16_kernel_of(path);
+    const int amx = path == GEMM_BF16_AMX && gemm_bf16_path_supported(GEMM_BF16_AMX);
+    const gemm_bf16_kernel *kern = amx ? gemm_bf16_kernel_emu_avx512() : bf16_kernel_of(path);
     const int N = pb->N;
     if (nthreads < 1) nthreads = 1;
     const int mblocks = (M + MC - 1) / MC;
@@ -195,12 +199,16 @@ void gemm_bf16_packed(gemm_bf16_path path, int M, const float *A, int lda, const
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         uint16_t *buf = aligned_alloc(64, buf_bytes);
-        _Alignas(64) uint16_t small[MR * (KC + 2)];  // fallback: one row panel at a time
+        _Alignas(64) uint16_t small[32 * (KC + 2)];  // fallback: 32 rows at a time
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tasks; t++) {
             const int r0 = (t / nblocks) * MC, n0 = (t % nblocks) * ncol;
             const int rows = M - r0 < MC ? M - r0 : MC, nc = N - n0 < ncol ? N - n0 : ncol;
-            bf16_task(kern, A, lda, pb, C, ldc, bias, r0, rows, n0, nc, buf ? buf : small, buf ? MC : MR);
+            if (amx)
+                gemm_bf16_amx_task(kern->convert, A, lda, pb, C, ldc, bias, r0, rows, n0, nc, buf ? buf : small,
+                                   buf ? MC : 32);
+            else
+                bf16_task(kern, A, lda, pb, C, ldc, bias, r0, rows, n0, nc, buf ? buf : small, buf ? MC : 2 * MR);
         }
         free(buf);
     }

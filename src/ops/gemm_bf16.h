@@ -22,6 +22,10 @@
  * Results do not depend on nthreads (threads split C, never K).
  *
  * Paths (chosen at run time, none needs a -march flag at build time):
+ *   GEMM_BF16_AMX         AMX-BF16 tdpbf16ps on 32x32 tiles (Linux, after
+ *                         arch_prctl grants the tile state). Its pairs are
+ *                         summed even k first (the instruction's order), so
+ *                         its last bits differ from the three paths below.
  *   GEMM_BF16_NATIVE      AVX512_BF16 vdpbf16ps micro-kernel (12x32)
  *   GEMM_BF16_EMU_AVX512  AVX-512F emulation (bf16 widened, two FMAs per pair)
  *   GEMM_BF16_PORTABLE    portable C emulation (any CPU; slow)
@@ -38,13 +42,14 @@ typedef enum {
     GEMM_BF16_NATIVE,
     GEMM_BF16_EMU_AVX512,
     GEMM_BF16_PORTABLE,
+    GEMM_BF16_AMX,
 } gemm_bf16_path;
 
 /* The path AUTO resolves to on this CPU. */
 gemm_bf16_path gemm_bf16_best_path(void);
 /* 1 when this CPU (and OS) can run `path`. */
 int gemm_bf16_path_supported(gemm_bf16_path path);
-/* "avx512bf16 (native vdpbf16ps)", "avx512f (emulated)", "portable C (emulated)". */
+/* "amx-bf16 (tdpbf16ps tiles)", "avx512bf16 (native vdpbf16ps)", "avx512f (emulated)", "portable C (emulated)". */
 const char *gemm_bf16_path_name(gemm_bf16_path path);
 
 /* fp32 -> bf16 bits: round to nearest even, subnormals to signed zero, NaN kept quiet. */

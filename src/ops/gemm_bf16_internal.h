@@ -43,4 +43,12 @@ typedef struct {
 const gemm_bf16_kernel *gemm_bf16_kernel_native(void);
 const gemm_bf16_kernel *gemm_bf16_kernel_emu_avx512(void);
 
+/* AMX (gemm_bf16_amx.c): 1 when the CPU has AMX-BF16 and the OS granted
+ * this process the tile state (asks for it). The task computes rows
+ * [r0, r0+rows) x columns [n0, n0+nc) of C [+ bias], A blocks of cap rows
+ * (a multiple of 32) in buf (cap * KC bf16). */
+int gemm_bf16_amx_available(void);
+void gemm_bf16_amx_task(gemm_bf16_convert_fn convert, const float *A, long lda, const gemm_bf16_b *pb, float *C,
+                        long ldc, const float *bias, int r0, int rows, int n0, int nc, uint16_t *buf, int cap);
+
 #endif
