@@ -103,6 +103,17 @@ bench-lite: all
 	    -lpng -ljpeg -lz -lm -o $(BUILD)/bench/bench_lite
 	$(BUILD)/bench/bench_lite --threads $${BENCH_THREADS:-1,2} --reps $${BENCH_REPS:-5}
 
+# --precision bf16 beside fp32 in one process: dot-product peaks, one GEMM per bf16 path, the encoder
+# alternated rep by rep (BF16_MODEL: a ViT checkpoint, default a random ViT-B from `medsam init`).
+bench-bf16: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_bf16.c $(BUILD)/libmedsam.a \
+	    $(LDLIBS) -o $(BUILD)/bench/bench_bf16
+	@[ -n "$(BF16_MODEL)" ] || [ -f $(BUILD)/bench/vit_b_seed0.pth ] || \
+	    $(BUILD)/medsam init --arch vit_b --seed 0 -o $(BUILD)/bench/vit_b_seed0.pth
+	$(BUILD)/bench/bench_bf16 -m $${BF16_MODEL:-$(BUILD)/bench/vit_b_seed0.pth} -i tests/fixtures/images/medsam_demo.png \
+	    --threads $${BENCH_THREADS:-2} --reps $${BENCH_REPS:-3}
+
 clean:
 	rm -rf build build-asan build-mpi
 
