@@ -37,7 +37,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-bf16 clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
