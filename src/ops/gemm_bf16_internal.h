@@ -17,7 +17,7 @@
 
 #define GEMM_BF16_MR 12  /* micro-tile rows */
 #define GEMM_BF16_NR 32  /* micro-tile columns (two 16-float vectors) */
-#define GEMM_BF16_KC 512 /* k per chunk (even): a B panel chunk is 32 KB */
+#define GEMM_BF16_KC 512 /* k per chunk (even, a multiple of 32): a B panel chunk is 32 KB */
 #define GEMM_BF16_MC 96  /* rows per packed A block (multiple of MR) */
 #define GEMM_BF16_NC 512 /* columns per task when C is split by columns too */
 
