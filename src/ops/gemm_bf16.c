@@ -195,7 +195,7 @@ void gemm_bf16_packed(gemm_bf16_path path, int M, const float *A, int lda, const
     const int nblocks = (nthreads == 1 || mblocks >= 2 * nthreads) ? 1 : (N + NC - 1) / NC;
     const int ncol = nblocks == 1 ? N : NC, tasks = mblocks * nblocks;
     const int nt = nthreads < tasks ? nthreads : tasks;
-    const size_t buf_bytes = (size_t)MC * (KC + 2) * sizeof(uint16_t);
+    const size_t buf_bytes = ((size_t)MC * (KC + 2) * sizeof(uint16_t) + 63) & ~(size_t)63;  // aligned_alloc: a multiple of 64
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         uint16_t *buf = aligned_alloc(64, buf_bytes);
