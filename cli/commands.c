@@ -253,7 +253,7 @@ int cmd_segment(int argc, char **argv) {
              "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
              "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
              "model's own (ViT -> medsam, TinyViT -> lite).\n"
-             "--precision bf16 (2-D images): the ViT encoder's linears in bf16, fp32 accumulation.\n");
+             "--precision bf16 (images, volumes, --npz): the ViT encoder's linears in bf16, fp32 accumulation.\n");
         cli_segment_volume_help();
         return 0;
     }

@@ -31,6 +31,16 @@ else ok "bf16 embedding differs from fp32"; fi
 "$B" segment -m $M -i $IMG -b 30,30,200,200 -o "$T/mbf.png" --precision bf16 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && [ -s "$T/mbf.png" ] && ok "segment --precision bf16 writes a mask" || bad "segment bf16: rc=$rc $(cat "$T/err")"
 
+V=tests/fixtures/volume
+"$B" segment -m $M -i $V/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/v32.nii.gz" -t 2 2>/dev/null
+"$B" segment -m $M -i $V/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/vbf.nii.gz" -t 2 --precision bf16 -v 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ] && [ -s "$T/vbf.nii.gz" ] && grep -q "^precision: bf16" "$T/err"; then ok "volume segment --precision bf16"
+else bad "volume bf16: rc=$rc $(tail -2 "$T/err")"; fi
+"$B" segment -m $M --npz $V/case3d.npz -o "$T/nbf.npz" -t 2 --precision bf16 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && [ -s "$T/nbf.npz" ] && ok "--npz --precision bf16" || bad "npz bf16: rc=$rc $(tail -2 "$T/err")"
+"$B" segment -m $M -i $V/ct_phantom.nii.gz -B 17,18,1,43,38,12 -o "$T/out.nii.gz" --precision fp16 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && [ ! -e "$T/out.nii.gz" ] && ok "volume: unknown precision exit 2" || bad "volume fp16: rc=$rc"
+
 expect "LiteMedSAM bf16 refused" "not supported yet for the LiteMedSAM (TinyViT) encoder" \
     "$B" embed -m tests/fixtures/lite/model.pth -i $IMG -o "$T/out.npy" --precision bf16
 summary
