@@ -37,7 +37,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-bf16 clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-memory bench-bf16 clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -102,6 +102,11 @@ bench-lite: all
 	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_lite.c $(BUILD)/libmedsam.a \
 	    -lpng -ljpeg -lz -lm -o $(BUILD)/bench/bench_lite
 	$(BUILD)/bench/bench_lite --threads $${BENCH_THREADS:-1,2} --reps $${BENCH_REPS:-5}
+
+# Peak RSS of `medsam segment` on a 16000^2 PNG, a 512x512x600 CT and a 1024^3 NIfTI of zeros
+# (issue 16; heavy: minutes and GBs, see bench/memory.sh and README "Memory").
+bench-memory: all
+	sh bench/memory.sh
 
 # --precision bf16 beside fp32 in one process: dot-product peaks, one GEMM per bf16 path, the encoder
 # alternated rep by rep (BF16_MODEL: a ViT checkpoint, default a random ViT-B from `medsam init`).

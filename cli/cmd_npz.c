@@ -76,7 +76,10 @@ int cli_segment_npz(const vol_opts *o) {
     }
     medsam_error err;
     ms_npz *z;
-    if (ms_npz_open(o->npz, &z, &err)) return cli_fail(&err);
+    if (ms_npz_open_budget(o->npz, o->budget.max_bytes > 0 ? (uint64_t)o->budget.max_bytes
+                                                                    : (uint64_t)medsam_memory_default(),
+                           &z, &err))
+        return cli_fail(&err);
     ms_npy imgs = {0}, boxes = {0};
     float *bf = NULL;
     int rc = 0;

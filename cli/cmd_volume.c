@@ -149,7 +149,8 @@ void cli_segment_volume_help(void) {
          "  medsam segment -m MODEL.pth -i VOLUME --slice Z -b x0,y0,x1,y1 [-b ...] -o MASK.png|.nii.gz\n"
          "  medsam segment -m MODEL.pth --npz CASE.npz -o OUT.npz        (CVPR24 \"MedSAM on laptop\")\n"
          "  options: [--window soft|lung|brain|bone|dicom|L,W | --mr] [--overlay OUT.png] [--progress]\n"
-         "           [--margin PX] [--cache-mb MB] [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N] [-v]\n\n"
+         "           [--margin PX] [--cache-mb MB] [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N]\n"
+         "           [--max-memory SIZE] [-v]\n\n"
          "Slices are taken along the volume's third axis (z, voxel space); slice z is an image of ny\n"
          "rows (y) and nx columns (x), and box x/y are pixel coordinates of that image\n"
          "(0 <= x0 < x1 <= nx, 0 <= y0 < y1 <= ny), z0 <= z1 inclusive slice indices (< nz).\n"
@@ -160,7 +161,9 @@ void cli_segment_volume_help(void) {
          "slice is encoded once for all boxes (--cache-mb bounds the embeddings kept, default 1024).\n"
          "With the lite pipeline (a LiteMedSAM model) slices and boxes follow CVPR24_LiteMedSAM_infer.py\n"
          "instead: the next box is get_bbox256 of the previous mask resized to the 256 frame, grown by\n"
-         "--margin pixels of that frame (default 3).\n\n"
+         "--margin pixels of that frame (default 3).\n"
+         "--max-memory SIZE (8G, 512M) bounds the decoded volume the reader may allocate (default\n"
+         "half of the available memory); larger volumes and decompression bombs are refused.\n\n"
          "Intensities (whole volume, as MedSAM's pre_CT_MR.py): --window clips to the CT window\n"
          "[L-W/2, L+W/2] (soft L40/W400, lung L-600/W1500, brain L40/W80, bone L400/W1800, dicom:\n"
          "the file's WindowCenter/Width) and scales to 0..255; --mr clips to the 0.5/99.5\n"
@@ -193,7 +196,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
                                                  "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", "--pipeline",
-                                                 "--precision", NULL};
+                                                 "--max-memory", "--precision", NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -210,11 +213,13 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         else if (!strcmp(a, "--pipeline")) {
             if (cli_pipeline_arg(val)) return 2;
             o->pipeline = val;
+        } else if (!strcmp(a, "--max-memory")) {
+            medsam_error e;
+            if (medsam_memory_parse(val, &o->budget.max_bytes, &e)) return usage_err("%s", e.message);
         } else if (!strcmp(a, "--precision")) {
             if (cli_precision_arg(val)) return 2;
             o->precision = val;
-        }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(o->threads = cli_threads(val))) return usage_err("--threads wants a positive integer, got '%s'", val);
         } else if (!strcmp(a, "--slice")) {
             long z = strtol(val, &end, 10);
@@ -350,7 +355,7 @@ int cli_run_volume(const vol_opts *o_in) {
     if (rc) return rc;
     double t0 = cli_now();
     medsam_volume *vol = NULL;
-    if (medsam_volume_read(o->input, &vol, &err)) return cli_fail(&err);
+    if (medsam_volume_read_budget(o->input, &o->budget, &vol, &err)) return cli_fail(&err);
     medsam_volume_info vi;
     medsam_volume_get_info(vol, &vi);
     const int nx = vi.nx, ny = vi.ny, nz = vi.nz;
@@ -394,7 +399,8 @@ int cli_run_volume(const vol_opts *o_in) {
     if (!rc) {
         t0 = cli_now();
         if (medsam_volume_normalize(vol, &how, u8, &ap, &err)) rc = cli_failf("%s: %s", o->input, err.message);
-        else if (o->verbose) {
+        else medsam_volume_release_voxels(vol); /* only the geometry is needed from here on */
+        if (!rc && o->verbose) {
             static const char *const MODE[] = {"auto", "as is", "window", "percentiles", "dicom window"};
             fprintf(stderr, "intensity: %s [%g, %g] (%.3f s)\n", MODE[ap.mode], ap.lo, ap.hi, cli_now() - t0);
         }

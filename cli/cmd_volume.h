@@ -43,6 +43,7 @@ typedef struct {
     int slice, has_slice, mr, progress, threads, verbose, help;
     double margin;        /* 0: default */
     long long cache_mb;   /* -1: default */
+    medsam_budget budget; /* --max-memory; 0: the default */
 } vol_opts;
 
 typedef enum { OUT_BAD = 0, OUT_NIFTI, OUT_NPZ, OUT_PNG, OUT_DICOM_SEG } out_kind;

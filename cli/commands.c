@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_prompt.h"
 #include "cmd_volume.h"
 #include "core/npy.h"
 #include "io/image.h"
@@ -16,8 +17,10 @@ typedef struct {
     const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
     const char *precision; /* --precision fp32|bf16, or NULL */
     int threads, verbose, help;
+    medsam_budget budget; /* --max-memory; 0: the default */
     medsam_box boxes[MAX_BOXES];
     int nboxes;
+    cli_prompt_opts prompt; /* -p, --multimask, --scores, --mask-input (cmd_prompt.h) */
 } cli_opts;
 
 static double now_s(void) {
@@ -68,13 +71,19 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--pipeline")) flag = 'p';
         else if (!strcmp(a, "--precision")) flag = 'r';
         else if (!strcmp(a, "--progress")) flag = 'P';
+        else if (!strcmp(a, "-p") || !strcmp(a, "--point")) flag = 'x';
+        else if (!strcmp(a, "--multimask")) flag = 'M';
+        else if (!strcmp(a, "--scores")) flag = 's';
+        else if (!strcmp(a, "--mask-input")) flag = 'k';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
-        if (!flag || (flag != 't' && flag != 'v' && !strchr(allowed, flag))) {
+        else if (!strcmp(a, "--max-memory")) flag = 'X';
+        if (!flag || (flag != 't' && flag != 'v' && flag != 'X' && !strchr(allowed, flag))) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
         }
         if (flag == 'v') { o->verbose = 1; continue; }
         if (flag == 'P') continue; /* progress lines are for volumes; one image has nothing to report */
+        if (flag == 'M') { o->prompt.multimask = 1; continue; }
         if (!val) {
             fprintf(stderr, "medsam: option '%s' needs a value\n", a);
             return 2;
@@ -87,6 +96,11 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         case 'l': o->logits = val; break;
         case 'e': o->embedding = val; break;
         case 'O': o->overlay = val; break;
+        case 'x':
+            if (cli_prompt_add_point(&o->prompt, val)) return 2;
+            break;
+        case 's': o->prompt.scores = val; break;
+        case 'k': o->prompt.mask_input = val; break;
         case 'p':
             if (cli_pipeline_arg(val)) return 2;
             o->pipeline = val;
@@ -101,6 +115,14 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
                 return 2;
             }
             break;
+        case 'X': {
+            medsam_error e;
+            if (medsam_memory_parse(val, &o->budget.max_bytes, &e)) {
+                fprintf(stderr, "medsam: %s\n", e.message);
+                return 2;
+            }
+            break;
+        }
         case 'b':
             if (o->nboxes >= MAX_BOXES) {
                 fprintf(stderr, "medsam: at most %d boxes\n", MAX_BOXES);
@@ -160,7 +182,7 @@ int cmd_preprocess(int argc, char **argv) {
     float *x;
     int W, H;
     const int S = 1024;
-    if (medsam_prepare_input(o.input, S, o.threads, &x, &W, &H, &err)) return cli_fail(&err);
+    if (medsam_prepare_input_budget(o.input, S, o.threads, &o.budget, &x, &W, &H, &err)) return cli_fail(&err);
     int64_t shape[3] = {S, S, 3};
     rc = ms_npy_write(o.output, MS_NPY_F32, 3, shape, x, &err) ? cli_fail(&err) : 0;
     free(x);
@@ -220,7 +242,7 @@ int cmd_embed(int argc, char **argv) {
     medsam_embedding *emb = NULL;
     rc = 0;
     t0 = now_s();
-    if (medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err)) rc = cli_fail(&err);
+    if (medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err)) rc = cli_fail(&err);
     if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
@@ -238,12 +260,15 @@ int cmd_embed(int argc, char **argv) {
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mioblehOPpr", &o);
+    int rc = parse_opts(argc, argv, "mioblehOPpxMskr", &o);
     if (rc) return rc;
     if (o.help) {
         puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N] [-v]\n\n"
+             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N]\n"
+             "                      [--max-memory SIZE] [-v]\n"
+             "       medsam segment -m MODEL.pth -i IMAGE [-p x,y[,label] ...] [-b x0,y0,x1,y1] -o MASK.png\n"
+             "                      [--multimask] [--scores IOU.json] [--mask-input LOGITS.npy] [--logits ...]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
              "writes a mask of the image's size: 0 background, 255 with one box, k for the\n"
              "k-th box with several (a later box wins where masks overlap). --logits writes the\n"
@@ -251,16 +276,29 @@ int cmd_segment(int argc, char **argv) {
              "written by `medsam embed` for the same image instead of encoding again.\n"
              "--overlay writes the image with each mask blended in its colour and the boxes outlined.\n"
              "--pipeline (here and for volumes / --npz): medsam = MedSAM_Inference.py, lite =\n"
-             "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (not supported yet); default: the\n"
-             "model's own (ViT -> medsam, TinyViT -> lite).\n"
+             "CVPR24_LiteMedSAM_infer.py, sam = SamPredictor (ResizeLongestSide, pixel mean/std,\n"
+             "logits > 0); default: the model's own (ViT -> medsam, TinyViT -> lite).\n"
+             "Prompts (SamPredictor.predict): -p x,y[,label] adds a point (label 1 foreground,\n"
+             "the default, 0 background; repeatable), all points and at most one -b form one\n"
+             "prompt; --mask-input takes the float32 (1,1,256,256) or (256,256) low-resolution\n"
+             "logits of a previous run (--logits) to refine; --multimask predicts 3 masks and\n"
+             "writes the one with the highest predicted IoU (--logits then holds all 3, as\n"
+             "(1,3,256,256)); --scores writes {\"iou\": [...], \"best\": k}. The mask is 0 / 255.\n"
+             "--max-memory SIZE (8G, 512M): the largest decoded image the reader may allocate;\n"
+             "default half of the available memory (README \"Memory\").\n"
              "--precision bf16 (images, volumes, --npz): the ViT encoder's linears in bf16, fp32 accumulation.\n");
         cli_segment_volume_help();
         return 0;
     }
     if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
-    if (o.nboxes == 0) return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 (see -h)\n"), 2;
+    const int prompt = cli_prompt_wanted(&o.prompt);
+    if (o.nboxes == 0 && !o.prompt.npoints && !o.prompt.mask_input)
+        return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 or -p x,y (see -h)\n"), 2;
+    if (prompt && o.nboxes > 1)
+        return fprintf(stderr, "medsam: -p, --multimask, --scores and --mask-input take at most one -b\n"), 2;
     if (cli_output_kind(o.output) == OUT_DICOM_SEG)
         return fprintf(stderr, "medsam: -o %s: DICOM SEG needs a DICOM input (file or series folder)\n", o.output), 2;
+    float *mask_in = NULL;
     medsam_error err;
     medsam_model *m = NULL;
     float *x = NULL, *logits = NULL;
@@ -273,7 +311,7 @@ int cmd_segment(int argc, char **argv) {
     if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
-    rc = medsam_model_prepare_input(m, o.input, o.threads, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;
     if (!rc) {
         /* Check the boxes before the (slow) encoder runs. */
         for (int i = 0; i < o.nboxes && !rc; i++) {
@@ -286,7 +324,13 @@ int cmd_segment(int argc, char **argv) {
                                b.x1, b.y1, W, H);
         }
     }
+    if (!rc && prompt) rc = cli_prompt_check(&o.prompt, o.input, W, H, info.mask_size, &mask_in);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
+    if (!rc && prompt) {
+        rc = cli_prompt_run(m, emb, &o.prompt, o.nboxes ? &o.boxes[0] : NULL, mask_in, o.input, W, H, o.output,
+                            o.logits, o.overlay, o.threads, o.verbose);
+        goto done;
+    }
     long L = info.mask_size;
     if (!rc) {
         logits = o.logits ? malloc((size_t)o.nboxes * L * L * sizeof(float)) : NULL;
@@ -317,6 +361,8 @@ int cmd_segment(int argc, char **argv) {
             if (o.logits) remove(o.logits);
         }
     }
+done:
+    free(mask_in);
     free(x);
     free(logits);
     free(mask);

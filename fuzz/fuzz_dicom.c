@@ -12,7 +12,7 @@
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE \
 //     -Iinclude -Isrc -I/usr/include/openjpeg-2.5 fuzz/fuzz_dicom.c src/io/dicom_parse.c src/io/dicom_syntax.c \
 //     src/io/dicom_pixels.c src/io/dicom_series.c src/io/dicom_encap.c src/io/dicom_codec_*.c src/io/dicom_colour.c \
-//     src/io/nifti_read.c src/io/nifti_write.c src/io/volume.c src/core/error.c src/core/atomic_file.c \
+//     src/io/nifti_read.c src/io/nifti_write.c src/io/volume.c src/core/error.c src/core/budget.c src/core/atomic_file.c \
 //     -ljpeg -lopenjp2 -lcharls -lz -lm -o build/fuzz_dicom
 // mkdir -p build/fuzz_dicom_corpus && for f in tests/fixtures/dicom/*.dcm tests/fixtures/dicom/*/*; do \
 //     (printf '\0'; cat "$f") > "build/fuzz_dicom_corpus/$(echo "$f" | tr / _)"; done   # leading 0: single-file mode

@@ -8,8 +8,8 @@
  * Build and run by hand (not part of `make`):
  */
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE \
-//     -Iinclude -Isrc fuzz/fuzz_image.c src/io/image*.c src/pipeline/preprocess.c src/pipeline/resize.c \
-//     src/core/error.c src/core/npy.c src/core/atomic_file.c -lpng -ljpeg -lz -lm -o build/fuzz_image
+//     -Iinclude -Isrc fuzz/fuzz_image.c src/io/image*.c src/pipeline/preprocess.c src/pipeline/resize*.c \
+//     src/core/error.c src/core/budget.c src/core/npy.c src/core/atomic_file.c -lpng -ljpeg -lz -lm -o build/fuzz_image
 // mkdir -p build/fuzz_image_corpus && cp tests/fixtures/preprocess/*.png tests/fixtures/preprocess/*.jpg \
 //     tests/fixtures/preprocess/*decoded.npy tests/fixtures/bmp/*.bmp build/fuzz_image_corpus/
 // build/fuzz_image -max_len=65536 -timeout=10 -rss_limit_mb=2048 -max_total_time=300 build/fuzz_image_corpus

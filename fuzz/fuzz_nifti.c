@@ -12,7 +12,7 @@
  * Build and run by hand (not part of `make`): */
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE \
 //     -Iinclude -Isrc fuzz/fuzz_nifti.c src/io/nifti_read.c src/io/nifti_write.c src/io/volume.c \
-//     src/core/error.c src/core/atomic_file.c -lz -lm -o build/fuzz_nifti
+//     src/core/error.c src/core/budget.c src/core/atomic_file.c -lz -lm -o build/fuzz_nifti
 // mkdir -p build/fuzz_nifti_corpus && cp tests/fixtures/nifti/*.nii* build/fuzz_nifti_corpus/
 // build/fuzz_nifti -max_len=65536 -timeout=10 -rss_limit_mb=2048 -max_total_time=300 build/fuzz_nifti_corpus
 #define _POSIX_C_SOURCE 200809L

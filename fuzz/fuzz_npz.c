@@ -10,7 +10,7 @@
  * Build and run by hand (not part of `make`): */
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE \
 //     -Iinclude -Isrc fuzz/fuzz_npz.c src/io/npz.c src/weights/zip.c src/weights/zip_write.c src/core/npy.c \
-//     src/core/error.c src/core/atomic_file.c -lz -lm -o build/fuzz_npz
+//     src/core/error.c src/core/budget.c src/core/atomic_file.c -lz -lm -o build/fuzz_npz
 // mkdir -p build/fuzz_npz_corpus && cp tests/fixtures/npz/*.npz build/fuzz_npz_corpus/
 // (cd build/fuzz_npz_corpus && unzip -o -q ../../tests/fixtures/npz/stored.npz)  # .npy seeds
 // build/fuzz_npz -max_len=16384 -timeout=10 -rss_limit_mb=2048 -max_total_time=300 build/fuzz_npz_corpus

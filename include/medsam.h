@@ -92,15 +92,17 @@ typedef enum {
     MEDSAM_PIPELINE_AUTO = 0, /* the model's own: ViT encoder -> MEDSAM, TinyViT -> LITE */
     MEDSAM_PIPELINE_MEDSAM,   /* MedSAM_Inference.py: skimage resize to img_size, box / [W,H,W,H] * img_size,
                                  sigmoid, bilinear to the image, > 0.5 */
-    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor (not supported yet) */
+    MEDSAM_PIPELINE_SAM,      /* segment_anything SamPredictor: Pillow bilinear resize of the longest side to
+                                 img_size, pixel mean/std, zero pad, coordinates * new/old, logits upscaled
+                                 to img_size, cropped, resized to the image, > 0 */
     MEDSAM_PIPELINE_LITE,     /* CVPR24_LiteMedSAM_infer.py: OpenCV INTER_AREA to the longest side, min-max,
                                  zero pad, int boxes, crop + bilinear of the logits, sigmoid, > 0.5 */
 } medsam_pipeline;
 
 /* Chooses the model's pipeline (AUTO: its default). It applies to
- * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes and
- * the volume functions. Call before sharing the model between threads. Fails
- * (model unchanged) when the pipeline cannot run this model. */
+ * medsam_model_preprocess, medsam_model_prepare_input, medsam_decode_boxes,
+ * medsam_decode_prompt and the volume functions. Call before sharing the model
+ * between threads. Fails (model unchanged) when the pipeline cannot run this model. */
 medsam_status medsam_model_set_pipeline(medsam_model *model, medsam_pipeline pipeline, medsam_error *err);
 medsam_pipeline medsam_model_get_pipeline(const medsam_model *model);
 /* "medsam", "sam", "lite" ("auto" for AUTO, "?" otherwise). */
@@ -167,6 +169,33 @@ medsam_status medsam_model_preprocess(const medsam_model *model, const void *pix
 /* medsam_prepare_input through the model's pipeline (input side img_size). */
 medsam_status medsam_model_prepare_input(const medsam_model *model, const char *path, int nthreads, float **input_hwc,
                                          int *width, int *height, medsam_error *err);
+/* ---- memory budget ------------------------------------------------------ */
+
+/* The most memory a reader may allocate for one decoded input (the pixels of an image,
+ * the voxels of a volume). Every reader computes the decoded size from the header and
+ * refuses, before allocating, an input over the budget (MEDSAM_ERR_NOMEM, one line with
+ * the file, the decoded size and the budget); inflating readers (PNG, JPEG, gzip NIfTI,
+ * npz members, deflated DICOM) never decode more than the header promised. A plain value:
+ * a server may hold one per request. max_bytes <= 0 (or a NULL budget) means
+ * medsam_memory_default(). */
+typedef struct {
+    long long max_bytes;
+} medsam_budget;
+
+/* Half of the memory available now (Linux MemAvailable; half the physical memory
+ * elsewhere), at least 256 MiB. */
+long long medsam_memory_default(void);
+/* Parses "8G", "512M", "1.5GiB", "300000000" (bytes; K/M/G/T are powers of 1024). */
+medsam_status medsam_memory_parse(const char *spec, long long *bytes, medsam_error *err);
+
+/* medsam_prepare_input under a budget (NULL: the default). medsam_prepare_input
+ * itself uses the default. */
+medsam_status medsam_prepare_input_budget(const char *path, int size, int nthreads, const medsam_budget *budget,
+                                          float **input_hwc, int *width, int *height, medsam_error *err);
+/* medsam_model_prepare_input under a budget (NULL: the default). */
+medsam_status medsam_model_prepare_input_budget(const medsam_model *model, const char *path, int nthreads,
+                                                const medsam_budget *budget, float **input_hwc, int *width,
+                                                int *height, medsam_error *err);
 
 /* ---- encode / decode ---------------------------------------------------- */
 
@@ -192,6 +221,35 @@ typedef struct { float x0, y0, x1, y1; } medsam_box;
 medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedding *emb, int image_w, int image_h,
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err);
+
+/* ---- point, box and mask prompts (SAM's interactive prompts) ----------- */
+
+#define MEDSAM_MAX_POINTS 64
+
+/* One prompt set, as SamPredictor.predict takes it: any of points, one box and a
+ * low-resolution mask (at least a point or a box, or a mask input). Coordinates
+ * are the ORIGINAL image's pixels, inside [0,W]x[0,H], mapped to the model's frame
+ * by its pipeline exactly as boxes are. */
+typedef struct {
+    const float *points;     /* (n_points, 2) x, y; may be NULL when n_points == 0 */
+    const int *labels;       /* (n_points) 1 foreground, 0 background */
+    int n_points;            /* 0 .. MEDSAM_MAX_POINTS */
+    int has_box;             /* non-zero: `box` is part of the prompt */
+    medsam_box box;
+    const float *mask_input; /* (mask_size, mask_size) low-resolution logits, e.g. the best mask of a
+                                previous call's `logits` (SAM's refinement loop), or NULL */
+} medsam_prompt;
+
+/* Decodes one prompt set against one embedding.
+ * multimask: 0 -> one mask (mask token 0), non-zero -> 3 masks (tokens 1..3), as
+ *            SamPredictor.predict's multimask_output.
+ * logits: (nm, mask_size, mask_size) low-resolution logits, nm = 3 or 1, may be NULL.
+ * iou:    (nm) predicted IoU, may be NULL.
+ * mask:   (image_h, image_w) 0 / 1: the mask with the highest predicted IoU (the first
+ *         of equals), through the model's pipeline's postprocessing, may be NULL. */
+medsam_status medsam_decode_prompt(const medsam_model *model, const medsam_embedding *emb, int image_w, int image_h,
+                                   const medsam_prompt *prompt, int multimask, int nthreads, float *logits,
+                                   float *iou, uint8_t *mask, medsam_error *err);
 
 /* ==== volumes (3-D): NIfTI / DICOM / npz in, label volumes out ===========
  *
@@ -239,12 +297,19 @@ typedef struct {
  * with imgs (D, H, W) [+ spacing (x, y, z)]; the format comes from the content.
  * Only single-channel 3-D volumes (or 4-D with one volume) can be segmented. */
 medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err);
+/* The same under a budget (NULL: the default, which medsam_volume_read uses too). */
+medsam_status medsam_volume_read_budget(const char *path, const medsam_budget *budget, medsam_volume **out,
+                                        medsam_error *err);
 void medsam_volume_get_info(const medsam_volume *vol, medsam_volume_info *info);
 void medsam_volume_free(medsam_volume *vol);
 /* The voxels as stored: (nz, ny, nx) samples of info.dtype in the host's byte
  * order, owned by vol; the values are sample * slope + inter (slope 1, inter 0
- * when info.scaled is 0). */
+ * when info.scaled is 0); NULL after medsam_volume_release_voxels. */
 const void *medsam_volume_samples(const medsam_volume *vol, double *slope, double *inter);
+/* Frees the voxels of a volume once they are normalised (medsam_volume_normalize), keeping
+ * its info and geometry, which is all medsam_volume_write_labels needs: the decoded volume
+ * and the uint8 one are then not held together while segmenting. */
+void medsam_volume_release_voxels(medsam_volume *vol);
 
 typedef enum {
     MEDSAM_INTENSITY_AUTO = 0,     /* DICOM CT: soft-tissue window; uint8 volumes (unscaled): as they are;

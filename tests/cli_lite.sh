@@ -68,7 +68,9 @@ else
 fi
 
 expect "unknown pipeline" "wants medsam, sam, lite" $B segment -m $L --npz $E/lite2d_odd.npz -o "$T/out.npz" --pipeline foo
-expect "sam pipeline" "not supported yet" $B segment -m $L --npz $E/lite2d_odd.npz -o "$T/out.npz" --pipeline sam
+if $B segment -m $L --npz $E/lite2d_odd.npz -o "$T/sam.npz" --pipeline sam -t 2 2>"$T/err" && [ -s "$T/sam.npz" ]; then
+    ok "--pipeline sam runs a TinyViT model (SamPredictor takes any Sam)"
+else bad "--pipeline sam on a TinyViT model: $(cat "$T/err")"; fi
 expect "lite on a ViT at 128" "pipeline 'lite'" $B segment -m tests/fixtures/tiny/model.pth \
     -i tests/fixtures/images/camera.png -b 100,80,400,420 -o "$T/out.png" --pipeline lite
 mkdir -p "$T/data/imgs" "$T/data/gts"

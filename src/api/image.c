@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image.h"
 #include "api/model_internal.h"
@@ -38,12 +39,14 @@ medsam_status medsam_model_preprocess(const medsam_model *m, const void *pixels,
     return m->pipe->preprocess(&m->cfg, &img, nthreads, out, err);
 }
 
-/* Reads path and preprocesses it at side `size` with medsam's preprocessing (m NULL) or m's pipeline. */
-static medsam_status prepare(const medsam_model *m, const char *path, int size, int nthreads, float **input_hwc,
-                             int *width, int *height, medsam_error *err) {
+/* Reads path (decoded size within `budget`; NULL: the default) and preprocesses it at side
+ * `size` with medsam's preprocessing (m NULL) or m's pipeline. */
+static medsam_status prepare(const medsam_model *m, const char *path, int size, int nthreads,
+                             const medsam_budget *budget, float **input_hwc, int *width, int *height, medsam_error *err) {
     *input_hwc = NULL;
     ms_image img;
-    medsam_status st = ms_image_read(path, &img, err);
+    ms_image_limits lim = {.max_bytes = (long long)ms_budget_resolve(budget)};
+    medsam_status st = ms_image_read_limits(path, &lim, &img, err);
     if (st) return st;
     float *x = malloc((size_t)size * size * 3 * sizeof(float));
     if (!x) {
@@ -82,10 +85,21 @@ medsam_status medsam_image_read(const char *path, void **pixels, int *width, int
 
 medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,
                                    medsam_error *err) {
-    return prepare(NULL, path, size, nthreads, input_hwc, width, height, err);
+    return prepare(NULL, path, size, nthreads, NULL, input_hwc, width, height, err);
+}
+
+medsam_status medsam_prepare_input_budget(const char *path, int size, int nthreads, const medsam_budget *budget,
+                                          float **input_hwc, int *width, int *height, medsam_error *err) {
+    return prepare(NULL, path, size, nthreads, budget, input_hwc, width, height, err);
 }
 
 medsam_status medsam_model_prepare_input(const medsam_model *m, const char *path, int nthreads, float **input_hwc,
                                          int *width, int *height, medsam_error *err) {
-    return prepare(m, path, m->cfg.img_size, nthreads, input_hwc, width, height, err);
+    return prepare(m, path, m->cfg.img_size, nthreads, NULL, input_hwc, width, height, err);
+}
+
+medsam_status medsam_model_prepare_input_budget(const medsam_model *m, const char *path, int nthreads,
+                                                const medsam_budget *budget, float **input_hwc, int *width,
+                                                int *height, medsam_error *err) {
+    return prepare(m, path, m->cfg.img_size, nthreads, budget, input_hwc, width, height, err);
 }

@@ -1,10 +1,12 @@
 /* volume.c — public 3-D entry points: read a volume, normalise its
  * intensities, segment 3-D boxes by slice propagation, write label volumes. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/model_internal.h"
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/nifti.h"
 #include "io/volume_read.h"
@@ -18,10 +20,15 @@ struct medsam_volume {
 };
 
 medsam_status medsam_volume_read(const char *path, medsam_volume **out, medsam_error *err) {
+    return medsam_volume_read_budget(path, NULL, out, err);
+}
+
+medsam_status medsam_volume_read_budget(const char *path, const medsam_budget *budget, medsam_volume **out,
+                                        medsam_error *err) {
     *out = NULL;
     medsam_volume *vol = calloc(1, sizeof *vol);
     if (!vol) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate a volume");
-    medsam_status st = ms_volume_read_any(path, &vol->v, &vol->meta, err);
+    medsam_status st = ms_volume_read_any_budget(path, ms_budget_resolve(budget), &vol->v, &vol->meta, err);
     if (!st && vol->v.nchan != 1)
         st = ms_error(err, MEDSAM_ERR_UNSUPPORTED, "%s: %s volume: only single-channel volumes can be segmented", path,
                       ms_voxel_type_name(vol->v.datatype));
@@ -79,6 +86,7 @@ medsam_status medsam_intensity_parse(const char *spec, medsam_intensity *out, me
 medsam_status medsam_volume_normalize(const medsam_volume *vol, const medsam_intensity *how, uint8_t *out,
                                       medsam_intensity_applied *applied, medsam_error *err) {
     const ms_volume *v = &vol->v;
+    if (!v->data) return ms_error(err, MEDSAM_ERR_ARG, "the volume's voxels were released (medsam_volume_release_voxels)");
     medsam_intensity h = {MEDSAM_INTENSITY_AUTO, 0, 0};
     if (how) h = *how;
     const int plain_u8 = v->datatype == MS_VOX_UINT8 && !ms_volume_has_scaling(v);
@@ -235,8 +243,10 @@ medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *
     ms_volume out;
     medsam_status st = ms_volume_create_like(&out, &ref->v, label_bytes == 1 ? MS_VOX_UINT8 : MS_VOX_UINT16, 1, err);
     if (st) return st;
-    memcpy(out.data, labels, (size_t)ms_volume_voxels(&out) * label_bytes);
+    free(out.data);  // written from the caller's labels, not from a copy of them
+    out.data = (void *)(uintptr_t)labels;
     st = ms_nifti_write(path, &out, err);
+    out.data = NULL;
     ms_volume_free(&out);
     return st;
 }
@@ -244,10 +254,17 @@ medsam_status medsam_volume_write_labels(const char *path, const medsam_volume *
 medsam_status medsam_volume_slice_values(const medsam_volume *vol, int z, float *out, medsam_error *err) {
     const ms_volume *v = &vol->v;
     if (z < 0 || z >= v->nz) return ms_error(err, MEDSAM_ERR_ARG, "slice %d is outside the volume (0..%d)", z, v->nz - 1);
+    if (!v->data) return ms_error(err, MEDSAM_ERR_ARG, "the volume's voxels were released");
     ms_samples s;
     medsam_status st = ms_samples_of_volume(&s, v, err);
     if (st) return st;
     const int64_t plane = (int64_t)v->nx * v->ny, base = plane * z;
     for (int64_t i = 0; i < plane; i++) out[i] = (float)ms_samples_get(&s, base + i);
     return MEDSAM_OK;
+}
+
+void medsam_volume_release_voxels(medsam_volume *vol) {
+    if (!vol) return;
+    free(vol->v.data);
+    vol->v.data = NULL;
 }

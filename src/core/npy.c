@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "core/budget.h"
 #include "core/error.h"
 
 #define NPY_MAX_BYTES ((int64_t)1 << 34) /* 16 GiB: refuse anything larger */
@@ -38,6 +39,12 @@ static const char *header_value(const char *hdr, size_t len, const char *key) {
 }
 
 medsam_status ms_npy_parse(const uint8_t *buf, size_t len, ms_npy *out, medsam_error *err) {
+    return ms_npy_parse_budget(buf, len, 0, out, err);
+}
+
+/* The header: fills out's dtype / shape / count, *doff and *nbytes (data offset and size). */
+static medsam_status npy_header_parse(const uint8_t *buf, size_t len, uint64_t max_bytes, ms_npy *out, size_t *doff_out,
+                                      size_t *nbytes_out, medsam_error *err) {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return ms_error(err, MEDSAM_ERR_FORMAT, "not a .npy file (bad magic)");
@@ -101,8 +108,32 @@ medsam_status ms_npy_parse(const uint8_t *buf, size_t len, ms_npy *out, medsam_e
     if (out->count > NPY_MAX_BYTES / es) return ms_error(err, MEDSAM_ERR_NOMEM, ".npy array too large");
     size_t nbytes = (size_t)out->count * es;
     size_t doff = hoff + hlen;
+    // the header's size against the budget first: a header that lies about a small file is refused the same way
+    medsam_status bst = ms_budget_check(max_bytes, nbytes, ".npy array", err);
+    if (bst) return bst;
     if (len - doff < nbytes)
         return ms_error(err, MEDSAM_ERR_FORMAT, "truncated .npy data: %zu of %zu bytes", len - doff, nbytes);
+    *doff_out = doff, *nbytes_out = nbytes;
+    return MEDSAM_OK;
+}
+
+medsam_status ms_npy_parse_take(uint8_t *buf, size_t len, uint64_t max_bytes, ms_npy *out, medsam_error *err) {
+    size_t doff = 0, nbytes = 0;
+    medsam_status st = npy_header_parse(buf, len, max_bytes, out, &doff, &nbytes, err);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    memmove(buf, buf + doff, nbytes);
+    uint8_t *shrunk = realloc(buf, nbytes ? nbytes : 1);
+    out->data = shrunk ? shrunk : buf;
+    return MEDSAM_OK;
+}
+
+medsam_status ms_npy_parse_budget(const uint8_t *buf, size_t len, uint64_t max_bytes, ms_npy *out, medsam_error *err) {
+    size_t doff = 0, nbytes = 0;
+    medsam_status st = npy_header_parse(buf, len, max_bytes, out, &doff, &nbytes, err);
+    if (st) return st;
     out->data = malloc(nbytes ? nbytes : 1);
     if (!out->data) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes", nbytes);
     memcpy(out->data, buf + doff, nbytes);
@@ -110,6 +141,10 @@ medsam_status ms_npy_parse(const uint8_t *buf, size_t len, ms_npy *out, medsam_e
 }
 
 medsam_status ms_npy_read(const char *path, ms_npy *out, medsam_error *err) {
+    return ms_npy_read_budget(path, 0, out, err);
+}
+
+medsam_status ms_npy_read_budget(const char *path, uint64_t max_bytes, ms_npy *out, medsam_error *err) {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) return ms_error(err, MEDSAM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -121,7 +156,7 @@ medsam_status ms_npy_read(const char *path, ms_npy *out, medsam_error *err) {
     if (!buf) { fclose(fp); return ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
     size_t got = fread(buf, 1, (size_t)sz, fp);
     fclose(fp);
-    medsam_status st = got == (size_t)sz ? ms_npy_parse(buf, got, out, err)
+    medsam_status st = got == (size_t)sz ? ms_npy_parse_budget(buf, got, max_bytes, out, err)
                                          : ms_error(err, MEDSAM_ERR_IO, "short read");
     free(buf);
     if (st != MEDSAM_OK) ms_error_prefix(err, path);

@@ -21,6 +21,13 @@ typedef struct {
 /* Parses a complete .npy image held in memory (used for files and npz members). */
 medsam_status ms_npy_parse(const uint8_t *buf, size_t len, ms_npy *out, medsam_error *err);
 medsam_status ms_npy_read(const char *path, ms_npy *out, medsam_error *err);
+/* The same under a memory budget for the array (core/budget.h; 0: none), checked from
+ * the header before anything is allocated. */
+medsam_status ms_npy_parse_budget(const uint8_t *buf, size_t len, uint64_t max_bytes, ms_npy *out, medsam_error *err);
+/* ms_npy_parse_budget on a malloc'ed buffer that becomes the array's data (moved down in
+ * place, no second copy); buf is freed on failure. */
+medsam_status ms_npy_parse_take(uint8_t *buf, size_t len, uint64_t max_bytes, ms_npy *out, medsam_error *err);
+medsam_status ms_npy_read_budget(const char *path, uint64_t max_bytes, ms_npy *out, medsam_error *err);
 /* Converts any numeric dtype to a newly allocated float32 array of `count` values. */
 medsam_status ms_npy_to_f32(const ms_npy *a, float **out, medsam_error *err);
 void ms_npy_free(ms_npy *a);

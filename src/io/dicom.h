@@ -92,6 +92,9 @@ typedef struct {
  * several Series Instance UIDs is refused. `meta` may be NULL. On failure
  * `out` is left empty (ms_volume_init) and `meta` zeroed. */
 medsam_status ms_dicom_read(const char *path, ms_volume *out, ms_dicom_meta *meta, medsam_error *err);
+/* The same under a memory budget for the volume and each deflated data set (core/budget.h; 0: none). */
+medsam_status ms_dicom_read_budget(const char *path, uint64_t max_bytes, ms_volume *out, ms_dicom_meta *meta,
+                                   medsam_error *err);
 
 /* Same from memory: one complete file image; `name` is used in messages
  * (NULL: "<memory>"). */
@@ -169,6 +172,9 @@ typedef struct {
  * bits, pixel data length) only when Pixel Data is present. The result
  * points into `buf` (keep it alive); free with ms_dicom_file_free. */
 medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, medsam_error *err);
+/* The same with a memory budget (core/budget.h; 0: none) for a deflated data set's inflation. */
+medsam_status ms_dicom_parse_budget(const void *buf, size_t len, uint64_t max_bytes, ms_dicom_file *f,
+                                    medsam_error *err);
 void ms_dicom_file_free(ms_dicom_file *f);
 
 /* Sample type of the decoded frames: UINT8/INT8 (1 or 8 bits; RGB24 for 3

@@ -669,6 +669,11 @@ void ms_dicom_file_free(ms_dicom_file *f) {
 }
 
 medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, medsam_error *err) {
+    return ms_dicom_parse_budget(buf, len, 0, f, err);
+}
+
+medsam_status ms_dicom_parse_budget(const void *buf, size_t len, uint64_t max_bytes, ms_dicom_file *f,
+                                    medsam_error *err) {
     memset(f, 0, sizeof *f);
     f->nframes = 1, f->samples_per_pixel = 1;
     const uint8_t *b = buf;
@@ -704,7 +709,8 @@ medsam_status ms_dicom_parse(const void *buf, size_t len, ms_dicom_file *f, meds
         implicit = k == TS_IMPLICIT_LE, big = k == TS_EXPLICIT_BE;
         if (k == TS_DEFLATED) {
             size_t n = 0;
-            if ((st = dcm_inflate_dataset(b + pos, len - pos, &inflated, &n, err)) != MEDSAM_OK) return st;
+            if ((st = dcm_inflate_dataset_max(b + pos, len - pos, max_bytes, &inflated, &n, err)) != MEDSAM_OK)
+                return st;
             f->owned = inflated, p.b = inflated, p.len = n, pos = 0;
         }
     } else {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 
 #define NIFTI_UNITS_MM 2
@@ -171,6 +172,7 @@ typedef struct {
      * file, whose bytes are kept here) */
     uint8_t *keep_buf;
     int keep_valid;
+    uint64_t max_bytes; /* memory budget (core/budget.h); 0: none */
 } dcm_job;
 
 static void job_free(dcm_job *j) {
@@ -203,7 +205,7 @@ static medsam_status scan_sources(dcm_job *j, medsam_error *err) {
         medsam_status st = load_source(s, i, &buf, &len, &owned, err);
         if (st != MEDSAM_OK) return with_name(err, st, src_name(s, i));
         dcm_image *im = &j->img[j->nimg];
-        st = ms_dicom_parse(buf, len, &im->hdr, err);
+        st = ms_dicom_parse_budget(buf, len, j->max_bytes, &im->hdr, err);
         if (st != MEDSAM_OK) {
             free(owned);
             return with_name(err, st, src_name(s, i));
@@ -568,7 +570,7 @@ static medsam_status fill_volume(dcm_job *j, ms_volume *v, int as_float, medsam_
             const uint8_t *buf;
             size_t len;
             if ((st = load_source(&j->src, im->src, &buf, &len, &owned, err)) != MEDSAM_OK ||
-                (st = ms_dicom_parse(buf, len, &again, err)) != MEDSAM_OK) {
+                (st = ms_dicom_parse_budget(buf, len, j->max_bytes, &again, err)) != MEDSAM_OK) {
                 free(owned);
                 st = with_name(err, st, name);
                 break;
@@ -631,7 +633,13 @@ static medsam_status run_job(dcm_job *j, ms_volume *out, ms_dicom_meta *meta, me
         const ms_dicom_file *h0 = &j->img[0].hdr;
         ms_voxel_type t = varies ? MS_VOX_FLOAT32 : ms_dicom_file_voxel_type(h0);
         fill_meta(j, varies, &m);
-        st = ms_volume_alloc(out, h0->columns, h0->rows, j->nsl, 1, t, err);
+        char what[80];
+        snprintf(what, sizeof what, "DICOM %dx%dx%d %s", h0->columns, h0->rows, j->nsl, ms_voxel_type_name(t));
+        st = ms_budget_check(j->max_bytes,
+                             (uint64_t)h0->columns * h0->rows * (uint64_t)j->nsl * (uint64_t)ms_voxel_type_size(t),
+                             what, err);
+        if (st != MEDSAM_OK) st = with_name(err, st, j->src.where);
+        if (st == MEDSAM_OK) st = ms_volume_alloc(out, h0->columns, h0->rows, j->nsl, 1, t, err);
         if (st == MEDSAM_OK) {
             out->ndim = 3;
             out->scl_slope = varies ? 1.0 : j->sl[0].slope;
@@ -683,11 +691,17 @@ static medsam_status path_sources(const char *path, dcm_job *j, medsam_error *er
 }
 
 medsam_status ms_dicom_read(const char *path, ms_volume *out, ms_dicom_meta *meta, medsam_error *err) {
+    return ms_dicom_read_budget(path, 0, out, meta, err);
+}
+
+medsam_status ms_dicom_read_budget(const char *path, uint64_t max_bytes, ms_volume *out, ms_dicom_meta *meta,
+                                   medsam_error *err) {
     ms_volume_init(out);
     if (meta) memset(meta, 0, sizeof *meta);
     dcm_job j;
     medsam_status st = path_sources(path, &j, err);
     if (st != MEDSAM_OK) return st;
+    j.max_bytes = max_bytes;
     return run_job(&j, out, meta, err);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/dicom.h"
 #include "io/dicom_codec.h"
@@ -86,8 +87,16 @@ int ms_dicom_is_dicom(const char *path) {
 /* Inflates the deflated data set (raw deflate, PS3.5 A.5) into a new buffer,
  * at most 1040 times the compressed size (deflate's largest ratio) and 2 GiB. */
 medsam_status dcm_inflate_dataset(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len, medsam_error *err) {
+    return dcm_inflate_dataset_max(in, n, 0, out, out_len, err);
+}
+
+/* max_out (0: none): the memory budget; inflating stops there. */
+medsam_status dcm_inflate_dataset_max(const uint8_t *in, size_t n, uint64_t max_out, uint8_t **out, size_t *out_len,
+                                      medsam_error *err) {
     const size_t chunk = (size_t)1 << 30;
     size_t limit = n > (size_t)INT32_MAX / 1040 ? (size_t)INT32_MAX : n * 1040 + 4096;
+    int budget_cut = max_out && max_out < limit;
+    if (budget_cut) limit = (size_t)max_out;
     size_t cap = n < 4096 ? 16384 : (4 * n < limit ? 4 * n : limit), done = 0, fed = 0;
     uint8_t *buf = malloc(cap);
     z_stream s;
@@ -120,6 +129,14 @@ medsam_status dcm_inflate_dataset(const uint8_t *in, size_t n, uint8_t **out, si
     inflateEnd(&s);
     if (zr != Z_STREAM_END) {
         free(buf);
+        if (budget_cut && done == limit) {
+            char b[32];
+            ms_budget_format(b, sizeof b, max_out);
+            return ms_error(err, MEDSAM_ERR_NOMEM,
+                            "deflated data set: decoded size over %llu bytes (inflating stopped there) is over the "
+                            "memory budget of %s (--max-memory)",
+                            (unsigned long long)max_out, b);
+        }
         return ms_error(err, MEDSAM_ERR_FORMAT, "deflated data set: %s", why);
     }
     *out = buf, *out_len = done;

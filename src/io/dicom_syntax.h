@@ -41,5 +41,7 @@ void dcm_guess_encoding(const uint8_t *b, size_t n, int *implicit, int *big);
 
 /* Inflates a deflated data set (raw deflate) into a new buffer (free()). */
 medsam_status dcm_inflate_dataset(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len, medsam_error *err);
+medsam_status dcm_inflate_dataset_max(const uint8_t *in, size_t n, uint64_t max_out, uint8_t **out, size_t *out_len,
+                                      medsam_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "io/image_codecs.h"
@@ -30,9 +31,9 @@ double ms_image_sample(const ms_image *img, int y, int x, int c) {
 
 /* .npy arrays as images: uint8/uint16 (H, W[, C]) and float32/float64 (H, W, C), C in 1..4. */
 static medsam_status img_decode_npy(const uint8_t *buf, size_t len, int max_side, long long max_pixels,
-                                    ms_image *out, medsam_error *err) {
+                                    uint64_t max_bytes, ms_image *out, medsam_error *err) {
     ms_npy a;
-    medsam_status st = ms_npy_parse(buf, len, &a, err);
+    medsam_status st = ms_npy_parse_budget(buf, len, max_bytes, &a, err);
     if (st) return st;
     int is_float = a.dtype == MS_NPY_F32 || a.dtype == MS_NPY_F64;
     if (!(a.dtype == MS_NPY_U8 || a.dtype == MS_NPY_U16 || is_float)) {
@@ -83,15 +84,16 @@ medsam_status ms_image_decode(const uint8_t *buf, size_t len, const char *name, 
     long long max_pixels = limits && limits->max_pixels > 0 ? limits->max_pixels : MS_IMAGE_MAX_PIXELS;
     if (max_side > MS_IMAGE_MAX_SIDE) max_side = MS_IMAGE_MAX_SIDE;
     if (max_pixels > MS_IMAGE_MAX_PIXELS) max_pixels = MS_IMAGE_MAX_PIXELS;
+    ms_image_limits lim = {max_side, max_pixels, limits && limits->max_bytes > 0 ? limits->max_bytes : 0};
     medsam_status st;
     if (len >= 8 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0) {
-        st = ms_img_decode_png(buf, len, max_side, max_pixels, out, err);
+        st = ms_img_decode_png(buf, len, &lim, out, err);
     } else if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) {
-        st = ms_img_decode_jpeg(buf, len, max_side, max_pixels, out, err);
+        st = ms_img_decode_jpeg(buf, len, &lim, out, err);
     } else if (len >= 2 && buf[0] == 'B' && buf[1] == 'M') {
-        st = ms_img_decode_bmp(buf, len, max_side, max_pixels, out, err);
+        st = ms_img_decode_bmp(buf, len, &lim, out, err);
     } else if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0) {
-        st = img_decode_npy(buf, len, max_side, max_pixels, out, err);
+        st = img_decode_npy(buf, len, max_side, max_pixels, (uint64_t)lim.max_bytes, out, err);
     } else {
         st = ms_error(err, MEDSAM_ERR_FORMAT, "not a PNG, JPEG, BMP or .npy file (unknown signature)");
     }
@@ -106,9 +108,26 @@ medsam_status ms_image_decode(const uint8_t *buf, size_t len, const char *name, 
 }
 
 medsam_status ms_image_read(const char *path, ms_image *out, medsam_error *err) {
+    return ms_image_read_limits(path, NULL, out, err);
+}
+
+medsam_status ms_image_read_limits(const char *path, const ms_image_limits *limits, ms_image *out, medsam_error *err) {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) return ms_error(err, MEDSAM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint64_t max_bytes = limits && limits->max_bytes > 0 ? (uint64_t)limits->max_bytes : 0;
+    if (max_bytes && fseek(fp, 0, SEEK_END) == 0) {  // the file is held whole while it is decoded
+        long size = ftell(fp);
+        rewind(fp);
+        if (size > 0 && (uint64_t)size > max_bytes) {
+            char a[32], b[32];
+            ms_budget_format(a, sizeof a, (uint64_t)size);
+            ms_budget_format(b, sizeof b, max_bytes);
+            fclose(fp);
+            return ms_error(err, MEDSAM_ERR_NOMEM, "%s: file size %s is over the memory budget of %s (--max-memory)",
+                            path, a, b);
+        }
+    }
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = malloc(cap);
     medsam_status st = buf ? MEDSAM_OK : ms_error(err, MEDSAM_ERR_NOMEM, "%s: cannot allocate a read buffer", path);
@@ -130,7 +149,7 @@ medsam_status ms_image_read(const char *path, ms_image *out, medsam_error *err) 
         }
     }
     fclose(fp);
-    if (!st) st = ms_image_decode(buf, len, path, NULL, out, err);
+    if (!st) st = ms_image_decode(buf, len, path, limits, out, err);
     free(buf);
     return st;
 }

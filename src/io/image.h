@@ -46,10 +46,13 @@ typedef struct {
 typedef struct {
     int max_side;
     long long max_pixels;
+    long long max_bytes; /* memory budget for the decoded samples (core/budget.h); 0: none */
 } ms_image_limits;
 
 /* Reads a PNG, JPEG or .npy file. On success the caller frees `out` with ms_image_free. */
 medsam_status ms_image_read(const char *path, ms_image *out, medsam_error *err);
+/* The same with limits (NULL: defaults, no budget); the file itself must fit max_bytes too. */
+medsam_status ms_image_read_limits(const char *path, const ms_image_limits *limits, ms_image *out, medsam_error *err);
 
 /* Decodes an image held in memory; `name` (may be NULL) prefixes error messages and
  * `limits` may be NULL for the defaults. */

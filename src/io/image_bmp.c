@@ -3,9 +3,11 @@
  * so skimage.io.imread) gives: a palette that is the grey ramp reads as grey, any
  * other palette as RGB; 16-bit channels scale as v * 255 / max (integer). RLE
  * compression is refused with a message. Every size is checked against the buffer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image_codecs.h"
 
@@ -27,8 +29,10 @@ static uint8_t scale_field(uint32_t px, int shift, int bits) {
     return (uint8_t)(bits == 8 ? v : v * 255 / max);
 }
 
-medsam_status ms_img_decode_bmp(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
+medsam_status ms_img_decode_bmp(const uint8_t *buf, size_t len, const ms_image_limits *lim, ms_image *out,
                                 medsam_error *err) {
+    const int max_side = lim->max_side;
+    const long long max_pixels = lim->max_pixels;
     if (len < 26 || buf[0] != 'B' || buf[1] != 'M') return ms_error(err, MEDSAM_ERR_FORMAT, "BMP: truncated header");
     uint32_t data_off = rd32(buf + 10), hsize = rd32(buf + 14);
     int64_t w, h;
@@ -81,11 +85,15 @@ medsam_status ms_img_decode_bmp(const uint8_t *buf, size_t len, int max_side, lo
             grey = pal[i][0] == v && pal[i][1] == v && pal[i][2] == v;
         }
     }
+    int ch = grey ? 1 : (ma ? 4 : 3);
+    char what[64];
+    snprintf(what, sizeof what, "BMP %lldx%lldx%d", (long long)w, (long long)h, ch);
+    medsam_status bst = ms_budget_check((uint64_t)lim->max_bytes, (uint64_t)(w * h * ch), what, err);
+    if (bst) return bst;
     int64_t stride = ((int64_t)bpp * w + 31) / 32 * 4;
     if (data_off > len || (uint64_t)stride * h > len - data_off)
         return ms_error(err, MEDSAM_ERR_FORMAT, "BMP: truncated pixel data (%lld bytes needed)",
                         (long long)(stride * h));
-    int ch = grey ? 1 : (ma ? 4 : 3);
     uint8_t *pix = malloc((size_t)(w * h * ch));
     if (!pix) return ms_error(err, MEDSAM_ERR_NOMEM, "BMP: cannot allocate %lldx%lld pixels", (long long)w, (long long)h);
     int sr, br, sg, bg, sb, bb, sa, ba;

@@ -12,6 +12,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image_codecs.h"
 
@@ -61,8 +62,10 @@ static void jpg_progress(j_common_ptr cinfo) {
     }
 }
 
-medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
+medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, const ms_image_limits *lim, ms_image *out,
                                  medsam_error *err) {
+    const int max_side = lim->max_side;
+    const long long max_pixels = lim->max_pixels;
     jpg_ctx *c = calloc(1, sizeof *c);
     if (!c) return ms_error(err, MEDSAM_ERR_NOMEM, "JPEG: out of memory");
     c->cinfo.err = jpeg_std_error(&c->jerr.pub);
@@ -70,7 +73,18 @@ medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, l
     c->jerr.pub.emit_message = jpg_emit_message;
     c->jerr.pub.output_message = jpg_output_message;
     if (setjmp(c->jerr.jump)) {
-        medsam_status st = ms_error(err, MEDSAM_ERR_FORMAT, "JPEG: %s", c->jerr.msg);
+        medsam_status st;
+        if (lim->max_bytes > 0 && c->jerr.pub.msg_code == JERR_NO_BACKING_STORE) {
+            // libjpeg's whole-image buffers did not fit max_memory_to_use (set to the budget below)
+            char b[32];
+            ms_budget_format(b, sizeof b, (uint64_t)lim->max_bytes);
+            st = ms_error(err, MEDSAM_ERR_NOMEM,
+                          "JPEG %ux%u: the decoder's whole-image buffers (progressive or multi-scan) are over the "
+                          "memory budget of %s (--max-memory)",
+                          (unsigned)c->cinfo.image_width, (unsigned)c->cinfo.image_height, b);
+        } else {
+            st = ms_error(err, MEDSAM_ERR_FORMAT, "JPEG: %s", c->jerr.msg);
+        }
         if (c->created) jpeg_destroy_decompress(&c->cinfo);
         free(c->pixels);
         free(c);
@@ -90,6 +104,19 @@ medsam_status ms_img_decode_jpeg(const uint8_t *buf, size_t len, int max_side, l
         free(c);
         return ms_error(err, MEDSAM_ERR_NOMEM, "JPEG: image %lldx%lld is over the size limit (%d per side, %lld pixels)",
                         w, h, max_side, max_pixels);
+    }
+    {
+        // decoded size from the SOF; libjpeg's own whole-image buffers (progressive coefficients)
+        // are held to the budget through max_memory_to_use (no backing store: it fails instead)
+        int ch = c->cinfo.num_components == 1 ? 1 : 3;
+        char what[64];
+        snprintf(what, sizeof what, "JPEG %lldx%lldx%d", w, h, ch);
+        if (ms_budget_check((uint64_t)lim->max_bytes, (uint64_t)(w * h * ch), what, err)) {
+            jpeg_destroy_decompress(&c->cinfo);
+            free(c);
+            return MEDSAM_ERR_NOMEM;
+        }
+        if (lim->max_bytes > 0) c->cinfo.mem->max_memory_to_use = (long)lim->max_bytes;
     }
     switch (c->cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE: c->cinfo.out_color_space = JCS_GRAYSCALE; break;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "core/budget.h"
 #include "core/error.h"
 #include "io/image_codecs.h"
 
@@ -37,15 +38,24 @@ static void png_read_mem(png_structp png, png_bytep data, size_t n) {
     c->pos += n;
 }
 
-medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, long long max_pixels, ms_image *out,
+medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, const ms_image_limits *lim, ms_image *out,
                                 medsam_error *err) {
+    const int max_side = lim->max_side;
+    const long long max_pixels = lim->max_pixels;
     // refuse oversized images from the IHDR chunk (always first) before libpng allocates anything
-    if (len >= 24 && memcmp(buf + 12, "IHDR", 4) == 0) {
+    if (len >= 26 && memcmp(buf + 12, "IHDR", 4) == 0) {
         long long w = ((long long)buf[16] << 24) | (buf[17] << 16) | (buf[18] << 8) | buf[19];
         long long h = ((long long)buf[20] << 24) | (buf[21] << 16) | (buf[22] << 8) | buf[23];
         if (w > max_side || h > max_side || w * h > max_pixels)
             return ms_error(err, MEDSAM_ERR_NOMEM, "PNG: image %lldx%lld is over the size limit (%d per side, %lld pixels)",
                             w, h, max_side, max_pixels);
+        // decoded size as the IHDR promises it (a palette counts 3 samples, at least what it expands to)
+        int type = buf[25], ch = type == 0 ? 1 : type == 4 ? 2 : type == 6 ? 4 : 3;
+        char what[64];
+        snprintf(what, sizeof what, "PNG %lldx%lldx%d", w, h, ch);
+        medsam_status st = ms_budget_check((uint64_t)lim->max_bytes, (uint64_t)(w * h * ch * (buf[24] == 16 ? 2 : 1)),
+                                           what, err);
+        if (st) return st;
     }
     png_dec_ctx *c = calloc(1, sizeof *c);
     if (!c) return ms_error(err, MEDSAM_ERR_NOMEM, "PNG: out of memory");
@@ -67,6 +77,7 @@ medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, lo
         return st;
     }
     png_set_user_limits(png, (png_uint_32)max_side, (png_uint_32)max_side);
+    png_set_chunk_malloc_max(png, 8u << 20);  // compressed text / ICC chunks inflate to at most 8 MiB
     png_set_read_fn(png, c, png_read_mem);
     png_read_info(png, info);
 
@@ -91,6 +102,14 @@ medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, lo
     if (channels < 1 || channels > 4 || (depth != 8 && depth != 16) ||
         rowbytes != (size_t)width * (size_t)channels * (size_t)(depth / 8))
         png_error(png, "unexpected pixel layout after expansion");
+    char what[64];
+    snprintf(what, sizeof what, "PNG %ux%ux%d", (unsigned)width, (unsigned)height, channels);
+    if (ms_budget_check((uint64_t)lim->max_bytes, (uint64_t)rowbytes * height, what, err)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(c);
+        return MEDSAM_ERR_NOMEM;
+    }
+    // libpng inflates row by row into these rows and stops at the last one: never more than the IHDR says
     c->pixels = malloc(rowbytes * height);
     c->rows = malloc(sizeof(png_bytep) * height);
     if (!c->pixels || !c->rows) png_error(png, "out of memory for the pixels");
@@ -109,13 +128,11 @@ medsam_status ms_img_decode_png(const uint8_t *buf, size_t len, int max_side, lo
         c->pixels = NULL;
     } else {
         size_t n = (size_t)width * height * channels;
-        out->u16 = malloc(n * sizeof(uint16_t));
-        if (!out->u16) {
-            free(c->rows), free(c->pixels), free(c);
-            return ms_error(err, MEDSAM_ERR_NOMEM, "PNG: out of memory for %zu samples", n);
-        }
+        uint16_t *u16 = (uint16_t *)(void *)c->pixels;  // in place: malloc's alignment fits uint16_t
         for (size_t i = 0; i < n; i++)  // PNG stores 16-bit samples big-endian
-            out->u16[i] = (uint16_t)((c->pixels[2 * i] << 8) | c->pixels[2 * i + 1]);
+            u16[i] = (uint16_t)((c->pixels[2 * i] << 8) | c->pixels[2 * i + 1]);
+        out->u16 = u16;
+        c->pixels = NULL;
     }
     free(c->rows);
     free(c->pixels);

@@ -29,6 +29,9 @@
 
 /* Reads a whole volume. On failure `out` is left empty (ms_volume_init). */
 medsam_status ms_nifti_read(const char *path, ms_volume *out, medsam_error *err);
+/* The same under a memory budget for the voxel data (core/budget.h; 0: none), checked from
+ * the header before anything is allocated or inflated. */
+medsam_status ms_nifti_read_budget(const char *path, uint64_t max_bytes, ms_volume *out, medsam_error *err);
 /* Reads only the header: sizes, type, geometry; out->data stays NULL. */
 medsam_status ms_nifti_read_header(const char *path, ms_volume *out, medsam_error *err);
 /* Reads a volume from a complete file image in memory (plain or gzip). */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 
 #define NII1_HDR 348
@@ -144,12 +145,19 @@ static medsam_status ns_skip(nii_stream *s, uint64_t n, uint64_t *got, medsam_er
 
 /* For gzip: decompresses the rest of the current member so that its CRC is
  * checked. A stream cut after the data (no trailer) is accepted. */
+#define NS_MAX_TRAILING ((uint64_t)64 << 20) /* inflated past the voxel data at most, then refused */
+
 static medsam_status ns_finish(nii_stream *s, medsam_error *err) {
     uint8_t buf[4096];
+    const uint64_t end = s->pos;
     while (s->gz && !s->member_end && !s->done) {
         size_t k = 0;
         medsam_status st = ns_read(s, buf, sizeof buf, &k, err);
         if (st) return st;
+        if (s->pos - end > NS_MAX_TRAILING)
+            return ms_error(err, MEDSAM_ERR_FORMAT,
+                            "gzip stream holds more than %llu MiB past the %llu bytes the header declares",
+                            (unsigned long long)(NS_MAX_TRAILING >> 20), (unsigned long long)end);
     }
     return MEDSAM_OK;
 }
@@ -365,12 +373,17 @@ static int host_is_little(void) {
     return b == 1;
 }
 
-static medsam_status read_stream(nii_stream *s, ms_volume *v, int header_only, medsam_error *err) {
+static medsam_status read_stream(nii_stream *s, ms_volume *v, int header_only, uint64_t max_bytes, medsam_error *err) {
     uint64_t data_at = 0, nbytes = 0;
     int big_endian = 0;
     medsam_status st = ns_open(s, err);
     if (!st) st = read_header(s, v, &data_at, &nbytes, &big_endian, err);
     if (st || header_only) return st;
+    // the header's voxel bytes against the budget before anything else (a gzip bomb's header is refused here);
+    // ns_read below inflates exactly nbytes, never more
+    char what[96];
+    snprintf(what, sizeof what, "NIfTI %dx%dx%dx%d %s", v->nx, v->ny, v->nz, v->nt, ms_voxel_type_name(v->datatype));
+    if ((st = ms_budget_check(max_bytes, nbytes, what, err))) return st;
     if (!s->gz && (data_at > s->size || nbytes > s->size - data_at))
         return ms_error(err, MEDSAM_ERR_FORMAT,
                         "truncated voxel data: expected %llu bytes at offset %llu, the file has %llu bytes",
@@ -403,7 +416,8 @@ static medsam_status read_stream(nii_stream *s, ms_volume *v, int header_only, m
     return MEDSAM_OK;
 }
 
-static medsam_status read_path(const char *path, ms_volume *out, int header_only, medsam_error *err) {
+static medsam_status read_path(const char *path, ms_volume *out, int header_only, uint64_t max_bytes,
+                               medsam_error *err) {
     ms_volume_init(out);
     nii_stream s;
     memset(&s, 0, sizeof s);
@@ -413,7 +427,7 @@ static medsam_status read_path(const char *path, ms_volume *out, int header_only
     medsam_status st = MEDSAM_OK;
     if (fstat(fileno(s.fp), &sb) != 0 || !S_ISREG(sb.st_mode)) st = ms_error(err, MEDSAM_ERR_IO, "not a regular file");
     else s.size = (uint64_t)sb.st_size;
-    if (!st) st = read_stream(&s, out, header_only, err);
+    if (!st) st = read_stream(&s, out, header_only, max_bytes, err);
     ns_close(&s);
     fclose(s.fp);
     if (st) {
@@ -424,11 +438,15 @@ static medsam_status read_path(const char *path, ms_volume *out, int header_only
 }
 
 medsam_status ms_nifti_read(const char *path, ms_volume *out, medsam_error *err) {
-    return read_path(path, out, 0, err);
+    return read_path(path, out, 0, 0, err);
+}
+
+medsam_status ms_nifti_read_budget(const char *path, uint64_t max_bytes, ms_volume *out, medsam_error *err) {
+    return read_path(path, out, 0, max_bytes, err);
 }
 
 medsam_status ms_nifti_read_header(const char *path, ms_volume *out, medsam_error *err) {
-    return read_path(path, out, 1, err);
+    return read_path(path, out, 1, 0, err);
 }
 
 medsam_status ms_nifti_read_mem(const void *buf, size_t len, ms_volume *out, medsam_error *err) {
@@ -438,7 +456,7 @@ medsam_status ms_nifti_read_mem(const void *buf, size_t len, ms_volume *out, med
     s.mem = buf;
     s.mem_len = len;
     s.size = len;
-    medsam_status st = read_stream(&s, out, 0, err);
+    medsam_status st = read_stream(&s, out, 0, 0, err);
     ns_close(&s);
     if (st) {
         ms_volume_free(out);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "core/budget.h"
 #include "core/error.h"
 #include "weights/zip.h"
 
@@ -20,6 +21,7 @@ struct ms_npz {
     char **names; /* per archive entry, ".npy" stripped */
     int n;
     char label[256]; /* file name (or "<memory>") for messages */
+    uint64_t max_bytes; /* memory budget per member (core/budget.h); 0: none */
 };
 
 static int ends_with(const char *s, const char *suffix) {
@@ -80,6 +82,12 @@ medsam_status ms_npz_open(const char *path, ms_npz **out, medsam_error *err) {
     return npz_finish_open(npz, pth_zip_open_file(path, &npz->zip, err), out, err);
 }
 
+medsam_status ms_npz_open_budget(const char *path, uint64_t max_bytes, ms_npz **out, medsam_error *err) {
+    medsam_status st = ms_npz_open(path, out, err);
+    if (!st) (*out)->max_bytes = max_bytes;
+    return st;
+}
+
 medsam_status ms_npz_open_mem(const void *buf, size_t len, ms_npz **out, medsam_error *err) {
     *out = NULL;
     ms_npz *npz = calloc(1, sizeof *npz);
@@ -113,11 +121,14 @@ static medsam_status get_member(const ms_npz *npz, const char *name, ms_npy *arr
     if (e->size > cap)
         return ms_error(err, MEDSAM_ERR_FORMAT, "declares %llu bytes but holds only %llu compressed bytes",
                         (unsigned long long)e->size, (unsigned long long)e->comp_size);
+    // the declared size against the budget before inflating; the zip reader inflates into a buffer of
+    // exactly that size and stops there, whatever the compressed stream holds
+    medsam_status st = ms_budget_check(npz->max_bytes, e->size, "zip member (inflated)", err);
+    if (st) return st;
     uint8_t *buf = NULL;
     size_t len = 0;
-    medsam_status st = pth_zip_read_all(npz->zip, e, NPZ_MAX_MEMBER, &buf, &len, err);
-    if (!st) st = ms_npy_parse(buf, len, arr, err);
-    free(buf);
+    st = pth_zip_read_all(npz->zip, e, NPZ_MAX_MEMBER, &buf, &len, err);
+    if (!st) st = ms_npy_parse_take(buf, len, npz->max_bytes, arr, err);  // no second copy of the array
     return st;
 }
 

@@ -13,6 +13,7 @@
 #ifndef MS_IO_NPZ_H
 #define MS_IO_NPZ_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/npy.h"
 #include "medsam.h"
@@ -21,6 +22,8 @@ typedef struct ms_npz ms_npz;
 
 medsam_status ms_npz_open(const char *path, ms_npz **out, medsam_error *err);
 /* Same over a buffer that must outlive the ms_npz. */
+/* ms_npz_open with a memory budget for each member read later (core/budget.h; 0: none). */
+medsam_status ms_npz_open_budget(const char *path, uint64_t max_bytes, ms_npz **out, medsam_error *err);
 medsam_status ms_npz_open_mem(const void *buf, size_t len, ms_npz **out, medsam_error *err);
 void ms_npz_close(ms_npz *npz);
 

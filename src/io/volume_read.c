@@ -131,9 +131,9 @@ medsam_status ms_volume_from_npz(const ms_npz *npz, const char *name, ms_volume 
     return ms_volume_update_affine(out, err);
 }
 
-static medsam_status read_npz(const char *path, ms_volume *out, medsam_error *err) {
+static medsam_status read_npz(const char *path, uint64_t max_bytes, ms_volume *out, medsam_error *err) {
     ms_npz *npz;
-    medsam_status st = ms_npz_open(path, &npz, err);
+    medsam_status st = ms_npz_open_budget(path, max_bytes, &npz, err);
     if (st) return st;
     st = ms_volume_from_npz(npz, path, out, err);
     ms_npz_close(npz);
@@ -141,6 +141,11 @@ static medsam_status read_npz(const char *path, ms_volume *out, medsam_error *er
 }
 
 medsam_status ms_volume_read_any(const char *path, ms_volume *out, ms_volume_meta *meta, medsam_error *err) {
+    return ms_volume_read_any_budget(path, 0, out, meta, err);
+}
+
+medsam_status ms_volume_read_any_budget(const char *path, uint64_t max_bytes, ms_volume *out, ms_volume_meta *meta,
+                                        medsam_error *err) {
     ms_volume_meta m;
     memset(&m, 0, sizeof m);
     ms_volume_init(out);
@@ -149,13 +154,13 @@ medsam_status ms_volume_read_any(const char *path, ms_volume *out, ms_volume_met
     m.format = ms_volume_sniff(path);
     medsam_status st;
     switch (m.format) {
-    case MS_VOLFMT_NIFTI: st = ms_nifti_read(path, out, err); break;
-    case MS_VOLFMT_NPZ: st = read_npz(path, out, err); break;
+    case MS_VOLFMT_NIFTI: st = ms_nifti_read_budget(path, max_bytes, out, err); break;
+    case MS_VOLFMT_NPZ: st = read_npz(path, max_bytes, out, err); break;
     case MS_VOLFMT_DICOM: {
 #if MS_HAVE_DICOM
         ms_dicom_meta dm;
         memset(&dm, 0, sizeof dm);
-        st = ms_dicom_read(path, out, &dm, err);
+        st = ms_dicom_read_budget(path, max_bytes, out, &dm, err);
         if (!st) {
             memcpy(m.modality, dm.modality, sizeof m.modality);
             m.modality[sizeof m.modality - 1] = 0;

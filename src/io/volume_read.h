@@ -43,6 +43,9 @@ ms_volume_format ms_volume_sniff(const char *path);
 /* Reads a NIfTI, DICOM or npz volume; `meta` may be NULL. On failure `out` is
  * empty and the one-line message names the file. */
 medsam_status ms_volume_read_any(const char *path, ms_volume *out, ms_volume_meta *meta, medsam_error *err);
+/* The same under a memory budget for the decoded voxels (core/budget.h; 0: none). */
+medsam_status ms_volume_read_any_budget(const char *path, uint64_t max_bytes, ms_volume *out, ms_volume_meta *meta,
+                                        medsam_error *err);
 
 /* imgs (D, H, W) (+ optional spacing) of an open npz as a volume; `name` prefixes errors. */
 medsam_status ms_volume_from_npz(const ms_npz *npz, const char *name, ms_volume *out, medsam_error *err);

@@ -217,8 +217,69 @@ static medsam_status histogram_percentiles(const ms_samples *s, double *lo, doub
     return MEDSAM_OK;
 }
 
+/* The ranks[q]-th smallest (0-based) of the values > 0, q < nq <= 4, without a copy of them:
+ * for positive doubles the IEEE bit pattern orders like the value, so a radix selection over
+ * its four 16-bit digits (most significant first, one pass over the volume per digit) finds
+ * each order statistic exactly: the same value a sort would put there. */
+static medsam_status radix_order_stats(const ms_samples *s, const int64_t *ranks, int nq, double *vals,
+                                       medsam_error *err) {
+    int64_t *hist = malloc(sizeof(int64_t) * 65536 * (size_t)nq);
+    if (!hist) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the percentile histograms");
+    uint64_t prefix[4] = {0};
+    int64_t rank[4];
+    for (int q = 0; q < nq; q++) rank[q] = ranks[q];
+    for (int pass = 0; pass < 4; pass++) {
+        const int shift = 48 - 16 * pass;
+        const uint64_t known = pass ? ~(uint64_t)0 << (shift + 16) : 0; /* digits fixed so far */
+        memset(hist, 0, sizeof(int64_t) * 65536 * (size_t)nq);
+        for (int64_t i = 0; i < s->n; i++) {
+            double v = ms_samples_get(s, i);
+            if (!(v > 0)) continue;
+            uint64_t key;
+            memcpy(&key, &v, sizeof key);
+            for (int q = 0; q < nq; q++)
+                if ((key & known) == prefix[q]) hist[(size_t)q * 65536 + ((key >> shift) & 0xFFFF)]++;
+        }
+        for (int q = 0; q < nq; q++) {
+            const int64_t *h = hist + (size_t)q * 65536;
+            int d = 0;
+            while (rank[q] >= h[d]) rank[q] -= h[d++];
+            prefix[q] |= (uint64_t)d << shift;
+        }
+    }
+    for (int q = 0; q < nq; q++) memcpy(&vals[q], &prefix[q], sizeof vals[q]);
+    free(hist);
+    return MEDSAM_OK;
+}
+
+// ref: numpy/lib/function_base.py:_quantile (method "linear") on v[v > 0], by order statistics
 static medsam_status sample_percentiles(const ms_samples *s, double *lo, double *hi, medsam_error *err) {
     if (has_histogram(s)) return histogram_percentiles(s, lo, hi, err);
+    int64_t n = 0;
+    for (int64_t i = 0; i < s->n; i++) n += ms_samples_get(s, i) > 0;
+    if (!n) return ms_error(err, MEDSAM_ERR_ARG, "percentile normalisation needs voxels > 0 and there are none");
+    int64_t ranks[4];
+    double g[2], val[4];
+    percentile_index(n, 0.5, &ranks[0], &ranks[1], &g[0]);
+    percentile_index(n, 99.5, &ranks[2], &ranks[3], &g[1]);
+    medsam_status st = radix_order_stats(s, ranks, 4, val, err);
+    if (st) return st;
+    double *res[2] = {lo, hi};
+    for (int q = 0; q < 2; q++) {
+        double a = val[2 * q], b = val[2 * q + 1];
+        if (s->arith == MS_ARITH_F32) {
+            float fa = (float)a, fb = (float)b, d = fb - fa; /* float32 subtraction, then float64 products */
+            *res[q] = lerp(fa, fb, d, g[q]);
+        } else {
+            *res[q] = lerp(a, b, b - a, g[q]);
+        }
+    }
+    return MEDSAM_OK;
+}
+
+/* The former path: a copy of the values > 0 and quickselect (kept for the test that holds
+ * the two equal). */
+medsam_status ms_intensity_percentiles_copy(const ms_samples *s, double *lo, double *hi, medsam_error *err) {
     int64_t n = 0;
     for (int64_t i = 0; i < s->n; i++) n += ms_samples_get(s, i) > 0;
     if (!n) return ms_error(err, MEDSAM_ERR_ARG, "percentile normalisation needs voxels > 0 and there are none");

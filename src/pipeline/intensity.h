@@ -65,6 +65,10 @@ medsam_status ms_intensity_window(const ms_samples *s, double level, double widt
  * float64 results. Fails when no voxel is > 0. */
 medsam_status ms_intensity_percentile(const ms_samples *s, uint8_t *out, double *lo, double *hi, medsam_error *err);
 
+/* The 0.5 / 99.5 percentiles of the voxels > 0 through a copy of them and quickselect (the
+ * path before the copy-free radix selection that ms_intensity_percentile uses; tests). */
+medsam_status ms_intensity_percentiles_copy(const ms_samples *s, double *lo, double *hi, medsam_error *err);
+
 /* np.percentile(x, p) (method "linear") of n float64 values; reorders x. n >= 1. */
 double ms_percentile_f64(double *x, int64_t n, double p);
 /* Same for float32 data (d = b - a is a float32 subtraction, as NumPy does). */

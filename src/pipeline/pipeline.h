@@ -10,7 +10,8 @@
  *
  *   pipeline_medsam.c  MedSAM_Inference.py (skimage resize to S x S, box / [W,H,W,H] * S,
  *                      sigmoid -> bilinear -> > 0.5); 3-D: full-resolution mask box + margin
- *   pipeline_sam.c     segment_anything SamPredictor (not supported yet: refuses)
+ *   pipeline_sam.c     segment_anything SamPredictor (Pillow bilinear to the longest side, mean/std, pad,
+ *                      coords * new/old, logits -> img_size -> crop -> image size, > 0); 3-D: as medsam
  *   pipeline_lite.c    CVPR24_LiteMedSAM_infer.py (INTER_AREA longest side, pad, int boxes,
  *                      crop -> bilinear -> sigmoid -> > 0.5); 3-D: get_bbox256 on the resized mask */
 #ifndef MS_PIPELINE_H
@@ -47,6 +48,11 @@ struct ms_pipeline_ops {
      * of one box's low-resolution logits (L, L) is on; other pixels untouched. */
     void (*label_rows)(const ms_pipe_geom *g, const float *logits, int L, int y0, int y1, uint8_t label,
                        uint8_t *labels);
+    /* The same for one of nmasks masks decoded together (multimask output), for pipelines
+     * whose postprocessing depends on the batch (sam: torch picks another bilinear kernel
+     * for 3 masks); NULL: label_rows. */
+    void (*label_rows_of)(const ms_pipe_geom *g, const float *logits, int L, int nmasks, int y0, int y1,
+                          uint8_t label, uint8_t *labels);
     /* prob (g->h, g->w): the probability the mask thresholds (for checks and dumps). */
     void (*prob)(const ms_pipe_geom *g, const float *logits, int L, float *prob);
     /* 3-D: a chain's box on its middle slice, and its fallback, in the model frame. */

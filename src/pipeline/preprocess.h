@@ -38,6 +38,9 @@ typedef struct {
     ms_u16_policy u16;      /* 16-bit grey handling, see above */
     ms_resize_exp exp_kind; /* which NumPy exp the anti-aliasing weights reproduce (resize.h) */
     int threads;            /* OpenMP threads for the resize; <= 0: OpenMP default */
+    int whole_image;        /* nonzero: resize the whole float64 img_3c at once (the older path, ~70 bytes
+                               per input pixel; tests); else in bands of rows from the image's own
+                               samples (same bits, O(sqrt(H) * W) working memory) */
 } ms_preprocess_opts;
 
 /* The array the official resize receives: img_3c as float64 (H, W, 3), newly allocated

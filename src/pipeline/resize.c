@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "pipeline/resize_internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,7 +44,7 @@ static double rs_mirror_coord(double x, long n) {
 }
 
 /* Same mirror for an integer index (used for taps and Gaussian neighbours). */
-static long rs_mirror_index(long i, long n) {
+long ms_rs_mirror_index(long i, long n) {
     if (n <= 1) return 0;
     long period = 2 * n - 2;
     i %= period;
@@ -126,7 +127,7 @@ int ms_resize_gaussian_kernel(double *weights, double sigma, ms_resize_exp exp_k
 /* ref: ni_filters.c:NI_Correlate1D, symmetric-kernel branch, mode 'mirror'.
  * out = x[y]*w[0] + sum_{j=r..1} (x[y-j] + x[y+j]) * w[j], in that order.
  * src, dst: (outer, n, inner), distinct buffers. */
-static void rs_gaussian_axis(double *dst, const double *src, long outer, long n, long inner,
+void ms_rs_gaussian_axis(double *dst, const double *src, long outer, long n, long inner,
                              const double *weights, int radius, int threads) {
     const double *center = weights + radius;
     long rows = outer * n;
@@ -138,20 +139,18 @@ static void rs_gaussian_axis(double *dst, const double *src, long outer, long n,
         const double *s0 = line + y * inner;
         for (long i = 0; i < inner; i++) d[i] = s0[i] * center[0];
         for (int j = radius; j >= 1; j--) {
-            const double *lo = line + rs_mirror_index(y - j, n) * inner;
-            const double *hi = line + rs_mirror_index(y + j, n) * inner;
+            const double *lo = line + ms_rs_mirror_index(y - j, n) * inner;
+            const double *hi = line + ms_rs_mirror_index(y + j, n) * inner;
             double wj = center[-j];
             for (long i = 0; i < inner; i++) d[i] += (lo[i] + hi[i]) * wj;
         }
     }
 }
 
-#define RS_SPLINE_POLE -0.267949192431122706472553658494127633 /* order 3: z = sqrt(3) - 2 */
-
 /* ref: ni_splines.c:apply_filter with _init_causal_mirror/_init_anticausal_mirror, one pole
  * z = RS_SPLINE_POLE, applied to lines[i] = base[k*inner + i], i in [i0, i1);
  * z_n_1 = pow(z, n - 1), computed once per axis by the caller. */
-static void rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {
+void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {
     const double z = RS_SPLINE_POLE;
     const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
     for (long k = 0; k < n; k++)
@@ -192,7 +191,7 @@ static void rs_spline_axis(double *data, long outer, long n, long inner, int thr
     for (long t = 0; t < tasks; t++) {
         long o = t / blocks, b = t % blocks;
         long i0 = b * RS_BLOCK, i1 = i0 + RS_BLOCK < inner ? i0 + RS_BLOCK : inner;
-        rs_spline_lines(data + o * n * inner, n, inner, i0, i1, z_n_1);
+        ms_rs_spline_lines(data + o * n * inner, n, inner, i0, i1, z_n_1);
     }
 }
 
@@ -218,7 +217,7 @@ static void rs_spline_weights(double *w, double x, int order) {
 /* Per-axis taps of ndimage.zoom(grid_mode=True, mode='mirror'): for each output index k,
  * idx[k*taps + j] (input index, mirrored) and wt[k*taps + j].
  * ref: ni_interpolation.c:NI_ZoomShift (coordinate and offset tables). */
-static void rs_zoom_taps(long *idx, double *wt, long n, long on, int order) {
+void ms_rs_zoom_taps(long *idx, double *wt, long n, long on, int order) {
     int taps = order + 1;
     double zoom = (double)n / (double)on;
     for (long k = 0; k < on; k++) {
@@ -228,7 +227,7 @@ static void rs_zoom_taps(long *idx, double *wt, long n, long on, int order) {
         cc -= 0.5;
         cc = rs_mirror_coord(cc, n);
         long start = (order & 1) ? (long)floor(cc) - order / 2 : (long)floor(cc + 0.5) - order / 2;
-        for (int j = 0; j < taps; j++) idx[k * taps + j] = rs_mirror_index(start + j, n);
+        for (int j = 0; j < taps; j++) idx[k * taps + j] = ms_rs_mirror_index(start + j, n);
         rs_spline_weights(wt + k * taps, cc, order);
     }
 }
@@ -238,9 +237,8 @@ static void rs_zoom_taps(long *idx, double *wt, long n, long on, int order) {
  * ref: ni_interpolation.c:NI_ZoomShift (the filter_size loop).
  * This plain kernel does one output pixel at a time; rs_zoom_block_row below does the
  * same arithmetic for RS_COLS pixels side by side and is the one normally used. */
-static void rs_zoom_pixel_row(double *o, const double *src, long w, long c, long ow, int taps, const long *ry,
-                              const double *vy, const long *ix, const double *wx, const long *ic, const double *wc,
-                              double *g, double *t) {
+static void rs_zoom_pixel_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy,
+                              const long *ix, const double *wx, const long *ic, const double *wc, double *g, double *t) {
     long cc = c > 0 ? c : 1;
     for (long ox = 0; ox < ow; ox++, o += cc) {
         const long *rx = ix + ox * taps;
@@ -248,7 +246,7 @@ static void rs_zoom_pixel_row(double *o, const double *src, long w, long c, long
         for (long k = 0; k < cc; k++) t[k] = 0.0;
         for (int a = 0; a < taps; a++) {
             for (int b = 0; b < taps; b++) {
-                const double *f = src + (ry[a] * w + rx[b]) * cc;
+                const double *f = rows[a] + rx[b] * cc;
                 if (c == 0) {
                     t[0] += f[0] * vy[a] * vx[b];
                     continue;
@@ -267,15 +265,14 @@ static void rs_zoom_pixel_row(double *o, const double *src, long w, long c, long
 /* Same sums as rs_zoom_pixel_row, RS_COLS output columns at a time so that independent
  * accumulators hide the addition latency; per pixel the operation order is unchanged.
  * g: (c, RS_COLS), t: (c, RS_COLS) scratch. */
-static void rs_zoom_block_row(double *o, const double *src, long w, long c, long ow, int taps, const long *ry,
-                              const double *vy, const long *ix, const double *wx, const long *ic, const double *wc,
-                              double *g, double *t) {
+static void rs_zoom_block_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy,
+                              const long *ix, const double *wx, const long *ic, const double *wc, double *g, double *t) {
     long cc = c > 0 ? c : 1;
     for (long ox0 = 0; ox0 < ow; ox0 += RS_COLS) {
         int nb = ow - ox0 < RS_COLS ? (int)(ow - ox0) : RS_COLS;
         for (long i = 0; i < cc * RS_COLS; i++) t[i] = 0.0;
         for (int a = 0; a < taps; a++) {
-            const double *row = src + ry[a] * w * cc;
+            const double *row = rows[a];
             double wa = vy[a];
             for (int b = 0; b < taps; b++) {
                 if (c == 0) {
@@ -306,6 +303,12 @@ static void rs_zoom_block_row(double *o, const double *src, long w, long c, long
     }
 }
 
+void ms_rs_zoom_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy, const long *ix,
+                    const double *wx, const long *ic, const double *wc, int plain, double *g, double *t) {
+    if (plain) rs_zoom_pixel_row(o, rows, c, ow, taps, vy, ix, wx, ic, wc, g, t);
+    else rs_zoom_block_row(o, rows, c, ow, taps, vy, ix, wx, ic, wc, g, t);
+}
+
 /* src: (h, w, c) or (h, w) when c == 0; dst: (oh, ow, c) or (oh, ow). */
 static int rs_zoom(double *dst, const double *src, long h, long w, long c, long oh, long ow, int order, int plain,
                    int threads) {
@@ -317,9 +320,9 @@ static int rs_zoom(double *dst, const double *src, long h, long w, long c, long 
     double *wc = malloc(sizeof(double) * taps * cc);
     int ok = iy && ix && ic && wy && wx && wc;
     if (ok) {
-        rs_zoom_taps(iy, wy, h, oh, order);
-        rs_zoom_taps(ix, wx, w, ow, order);
-        if (c > 0) rs_zoom_taps(ic, wc, c, c, order);
+        ms_rs_zoom_taps(iy, wy, h, oh, order);
+        ms_rs_zoom_taps(ix, wx, w, ow, order);
+        if (c > 0) ms_rs_zoom_taps(ic, wc, c, c, order);
     }
     int failed = !ok;
 #pragma omp parallel num_threads(threads) if (threads != 1 && ok)
@@ -332,12 +335,9 @@ static int rs_zoom(double *dst, const double *src, long h, long w, long c, long 
         } else {
 #pragma omp for schedule(static)
             for (long oy = 0; oy < oh; oy++) {
-                if (plain)
-                    rs_zoom_pixel_row(dst + oy * ow * cc, src, w, c, ow, taps, iy + oy * taps, wy + oy * taps, ix, wx,
-                                      ic, wc, g, t);
-                else
-                    rs_zoom_block_row(dst + oy * ow * cc, src, w, c, ow, taps, iy + oy * taps, wy + oy * taps, ix, wx,
-                                      ic, wc, g, t);
+                const double *rows[4];  // the input rows of this output row's taps
+                for (int a = 0; a < taps; a++) rows[a] = src + iy[oy * taps + a] * w * cc;
+                ms_rs_zoom_row(dst + oy * ow * cc, rows, c, ow, taps, wy + oy * taps, ix, wx, ic, wc, plain, g, t);
             }
         }
         free(g);
@@ -408,8 +408,8 @@ medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int
         for (int axis = 0; axis < 2; axis++) {
             if (!(sigma[axis] > 1e-15)) continue;
             int r = ms_resize_gaussian_kernel(kern, sigma[axis], exp_kind);
-            if (axis == 0) rs_gaussian_axis(tmp, work, 1, h, (long)w * cc, kern, r, threads);
-            else rs_gaussian_axis(tmp, work, h, w, cc, kern, r, threads);
+            if (axis == 0) ms_rs_gaussian_axis(tmp, work, 1, h, (long)w * cc, kern, r, threads);
+            else ms_rs_gaussian_axis(tmp, work, h, w, cc, kern, r, threads);
             double *sw = work;
             work = tmp, tmp = sw;
         }

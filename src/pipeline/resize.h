@@ -44,6 +44,8 @@ typedef struct {
     int threads;       /* OpenMP threads; <= 0 uses the OpenMP default */
     ms_resize_exp exp_kind; /* which np.exp the Gaussian weights reproduce */
     int plain;              /* nonzero: the plain one-pixel-at-a-time interpolation kernel (tests) */
+    int src_grey;           /* ms_resize_skimage_rows only: the source gives one value per pixel that stands
+                               for all c channels (grey replicated to RGB); computed once, same bits */
 } ms_resize_opts;
 
 /* Resizes `in` (h, w[, c]) to `out` (oh, ow[, c]). Sizes must be >= 1 and each side
@@ -51,6 +53,19 @@ typedef struct {
  * the work buffers cannot be allocated. `in` and `out` must not overlap. */
 medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int c, int oh, int ow,
                                 const ms_resize_opts *opts, medsam_error *err);
+
+/* A source of input rows for ms_resize_skimage_rows: fills row (w[, c]) float64 values
+ * of input row y (0 <= y < h). Called from several threads at once, rows in any order,
+ * a row possibly more than once; it must give the same values every time. */
+typedef void (*ms_resize_row_fn)(void *ctx, long y, double *row);
+
+/* The same resize as ms_resize_skimage, same bits, with the input given row by row and
+ * the intermediates kept in bands of about sqrt(h) rows (resize_stream.c): working memory
+ * O((sqrt(h) + r) * w * c) float64 values, r the anti-aliasing kernel radius, not O(h * w * c).
+ * The input must hold no -0.0 (integer samples never do); one that does gets
+ * MEDSAM_ERR_UNSUPPORTED (then use ms_resize_skimage). */
+medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ctx, int h, int w, int c, int oh, int ow,
+                                     const ms_resize_opts *opts, medsam_error *err);
 
 /* The Gaussian kernel of scipy.ndimage.gaussian_filter1d(sigma, truncate=4.0):
  * returns the radius r = int(4 sigma + 0.5) and, when `weights` is not NULL, fills

@@ -310,11 +310,9 @@ static medsam_status inflate_range(const pth_zip *z, const pth_zip_entry *e, uin
     uint64_t in_pos = 0, out_pos = 0, end = offset + len;
     int zr = Z_OK;
     while (out_pos < end && st == MEDSAM_OK) {
-        if (s.avail_in == 0) {
-            if (in_pos >= e->comp_size) {
-                st = ms_error(err, MEDSAM_ERR_FORMAT, "entry %s: deflate data ends early", e->name);
-                break;
-            }
+        if (s.avail_in == 0 && in_pos < e->comp_size) {
+            /* with the input used up, inflate may still hold output (the rest of a long match): it is
+               called again with no input, and only a call that then gives nothing means the data ended */
             size_t n = e->comp_size - in_pos < ZIP_CHUNK ? (size_t)(e->comp_size - in_pos) : ZIP_CHUNK;
             if ((st = zr_pread(z, e->data_offset + in_pos, in, n, err))) break;
             in_pos += n;
@@ -336,6 +334,8 @@ static medsam_status inflate_range(const pth_zip *z, const pth_zip_entry *e, uin
             st = ms_error(err, MEDSAM_ERR_FORMAT, "entry %s: deflate data shorter than its declared size", e->name);
         } else if (zr == Z_BUF_ERROR && got == 0 && s.avail_in != 0) {
             st = ms_error(err, MEDSAM_ERR_FORMAT, "entry %s: corrupt deflate data", e->name);
+        } else if (zr == Z_BUF_ERROR && got == 0 && in_pos >= e->comp_size) {
+            st = ms_error(err, MEDSAM_ERR_FORMAT, "entry %s: deflate data ends early", e->name);
         }
     }
     inflateEnd(&s);
