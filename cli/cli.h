@@ -23,6 +23,10 @@ int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
 int cli_default_model(const char **model, char *buf, size_t n);
 /* Checks a model file against the SHA-256 in the .sha256 file beside it (same rules). */
 int cli_default_model_verify(const char *model);
+/* --precision NAME: 0 when valid, else prints the usage error and returns 2. */
+int cli_precision_arg(const char *name);
+/* Applies --precision (NULL: fp32) to a loaded model; -v says which bf16 kernel runs. 0 or 1 (message printed). */
+int cli_set_precision(medsam_model *m, const char *path, const char *precision, int verbose);
 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
