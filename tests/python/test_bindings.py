@@ -345,6 +345,8 @@ raises("mask_input with NaN", ValueError,
        lambda: model.segment(emb, mask_input=np.full((Lm, Lm), np.nan, np.float32)), "NaN")
 raises("unknown pipeline", ValueError, lambda: medsam.Model(M, pipeline="medsam2"), "pipeline")
 raises("pipeline not a string", TypeError, lambda: medsam.Model(M, pipeline=1), "pipeline")
+raises("pipeline lite on a ViT model (the library's message)", medsam.Error,
+       lambda: medsam.Model(M, pipeline="lite"), "lite")
 raises("embedding of another shape", ValueError, lambda: medsam.Embedding.from_array(model, np.zeros((3, 4, 4)), 5, 5))
 raises("3-D box of 4 numbers", ValueError, lambda: model.segment_volume(vol, [[17, 18, 43, 38]], window="soft"),
        "needs 6 numbers")
