@@ -37,7 +37,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-memory clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-memory bench-bf16 clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -107,6 +107,22 @@ bench-lite: all
 # (issue 16; heavy: minutes and GBs, see bench/memory.sh and README "Memory").
 bench-memory: all
 	sh bench/memory.sh
+
+# The bundled default model, trained from scratch on `medsam synth` data (tools/default_model/build.sh,
+# docs/default-model.md): hours on 2 cores, resumable after a kill, STAGES=N epochs per call.
+.PHONY: default-model
+default-model: $(BUILD)/medsam
+	MEDSAM=$(BUILD)/medsam W=$(BUILD)/default-model sh tools/default_model/build.sh
+# --precision bf16 beside fp32 in one process: dot-product peaks, one GEMM per bf16 path, the encoder
+# alternated rep by rep (BF16_MODEL: a ViT checkpoint, default a random ViT-B from `medsam init`).
+bench-bf16: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_bf16.c $(BUILD)/libmedsam.a \
+	    $(LDLIBS) -o $(BUILD)/bench/bench_bf16
+	@[ -n "$(BF16_MODEL)" ] || [ -f $(BUILD)/bench/vit_b_seed0.pth ] || \
+	    $(BUILD)/medsam init --arch vit_b --seed 0 -o $(BUILD)/bench/vit_b_seed0.pth
+	$(BUILD)/bench/bench_bf16 -m $${BF16_MODEL:-$(BUILD)/bench/vit_b_seed0.pth} -i tests/fixtures/images/medsam_demo.png \
+	    --threads $${BENCH_THREADS:-2} --reps $${BENCH_REPS:-3}
 
 clean:
 	rm -rf build build-asan build-mpi

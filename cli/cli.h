@@ -16,6 +16,17 @@ int cli_pipeline_arg(const char *name);
 /* Loads a model and applies --pipeline (NULL or "auto": the model's own);
  * prints the error and returns 1 on failure (cli_model.c). */
 int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
+/* -m absent (*model NULL): points *model at the bundled default model (buf holds the
+ * path: $MEDSAM_DEFAULT_MODEL, else models/medsam-small.safetensors next to the binary
+ * or in ../share/medsam/) after checking its SHA-256; prints one line naming the file
+ * and how to rebuild it and returns 1 when it is missing or corrupt (default_model.c). */
+int cli_default_model(const char **model, char *buf, size_t n);
+/* Checks a model file against the SHA-256 in the .sha256 file beside it (same rules). */
+int cli_default_model_verify(const char *model);
+/* --precision NAME: 0 when valid, else prints the usage error and returns 2. */
+int cli_precision_arg(const char *name);
+/* Applies --precision (NULL: fp32) to a loaded model; -v says which bf16 kernel runs. 0 or 1 (message printed). */
+int cli_set_precision(medsam_model *m, const char *path, const char *precision, int verbose);
 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
@@ -27,5 +38,6 @@ int cmd_train(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

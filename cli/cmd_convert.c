@@ -1,5 +1,5 @@
-/* cmd_convert.c — `medsam convert IN OUT.safetensors [--layout sam|hf]`:
- * any model file the library loads, written as float32 safetensors under the
+/* cmd_convert.c — `medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16]`:
+ * any model file the library loads, written as float32 (or float16) safetensors under the
  * official names or the transformers SamModel names. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "weights/tensor_source.h"
 
 static void convert_usage(void) {
-    puts("usage: medsam convert IN OUT.safetensors [--layout sam|hf]\n"
+    puts("usage: medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16]\n"
          "\n"
          "Writes the tensors of a model file as float32 safetensors (a format that\n"
          "holds data only, safe to share). IN is anything `-m` accepts: an official\n"
@@ -22,7 +22,11 @@ static void convert_usage(void) {
          "  --layout hf    transformers SamModel names: vision_encoder.layers.N..., loadable\n"
          "                 with SamModel.from_pretrained next to a config.json\n"
          "\n"
-         "The output is written atomically; values are copied exactly (float16 /\n"
+         "  --dtype f16    store float16 (half the size; round to nearest even, a value\n"
+         "                 beyond float16's range fails); loading widens it to float32.\n"
+         "                 The bundled default model is stored this way.\n"
+         "\n"
+         "The output is written atomically; with f32 values are copied exactly (float16 /\n"
          "bfloat16 inputs are widened to float32).");
 }
 
@@ -63,7 +67,7 @@ static int collect(const ms_tensor_source *src, int hf, st_out_tensor *out, int 
 }
 
 int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *layout = "sam";
+    const char *in = NULL, *out = NULL, *layout = "sam", *dtype = "f32";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -76,6 +80,12 @@ int cmd_convert(int argc, char **argv) {
                 return 2;
             }
             layout = argv[++i];
+        } else if (!strcmp(a, "--dtype")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "medsam: option '--dtype' needs a value\n");
+                return 2;
+            }
+            dtype = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
@@ -94,6 +104,10 @@ int cmd_convert(int argc, char **argv) {
     }
     if (strcmp(layout, "sam") && strcmp(layout, "hf")) {
         fprintf(stderr, "medsam: --layout wants sam or hf, got '%s'\n", layout);
+        return 2;
+    }
+    if (strcmp(dtype, "f32") && strcmp(dtype, "f16")) {
+        fprintf(stderr, "medsam: --dtype wants f32 or f16, got '%s'\n", dtype);
         return 2;
     }
     if (!has_suffix(out, ".safetensors")) {
@@ -116,9 +130,10 @@ int cmd_convert(int argc, char **argv) {
         numel += k;
     }
     static const char *const meta[] = {"format", "pt"};
-    if (!rc && st_write_f32(out, t, n, meta, 1, &err)) rc = cli_fail(&err);
+    int f16 = !strcmp(dtype, "f16");
+    if (!rc && st_write(out, t, n, meta, 1, f16, &err)) rc = cli_fail(&err);
     if (!rc)
-        printf("%s: %d tensors, %lld values, float32, %s layout (from %s: %s)\n", out, n, numel,
+        printf("%s: %d tensors, %lld values, %s, %s layout (from %s: %s)\n", out, n, numel, f16 ? "float16" : "float32",
                strcmp(layout, "hf") ? "official" : "transformers SamModel", in, ms_source_describe(src));
     for (int i = 0; t && i < n; i++) {
         free((char *)t[i].name);

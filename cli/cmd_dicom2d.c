@@ -40,6 +40,7 @@ int cli_segment_dicom_rgb(const vol_opts *o) {
     float *x = NULL;
     uint8_t *mask = NULL, *png = NULL;
     if (!rc && medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
+    if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
     if (!rc) {
         medsam_model_info info;
         medsam_model_get_info(m, &info);

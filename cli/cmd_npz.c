@@ -40,6 +40,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
                            v[0], v[1], v[2], v[3], W, H);
     }
     if (!rc && cli_load_model(o->model, o->pipeline, &m)) rc = 1;
+    if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
     medsam_model_info info;
     if (!rc) {
         medsam_model_get_info(m, &info);

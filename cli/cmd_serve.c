@@ -10,15 +10,20 @@
 #include "serve/server.h"
 
 static void serve_help(void) {
-    puts("usage: medsam serve -m MODEL.pth [--host 127.0.0.1] [--port 8080] [--threads N] [--cache-mb 1024]\n"
-         "                    [--max-upload-mb 512] [--token T] [--max-connections 64] [--queue 8]\n\n"
+    puts("usage: medsam serve [-m MODEL.pth] [--host 127.0.0.1] [--port 8080] [--threads N] [--cache-mb 1024]\n"
+         "                    [--max-upload-mb 512] [--token T] [--max-connections 64] [--queue 8]\n"
+         "                    [--pipeline medsam|sam|lite] [--max-memory SIZE] [--max-memory-total SIZE]\n\n"
          "Serves the web page and the HTTP API (see README: \"Web page and HTTP API\"). Prints\n"
          "`medsam serve: ready at http://HOST:PORT/` on stderr when it listens; --port 0 lets the\n"
          "system choose the port. Only loopback by default; any other --host needs --token,\n"
          "which every /api call must then carry (Authorization: Bearer T, or the cookie that\n"
          "opening http://HOST:PORT/?token=T sets). --threads: encoder threads (default: all\n"
          "cores); --cache-mb bounds the embedding cache; --queue bounds the encodes and 3-D\n"
-         "jobs waiting (429 beyond; 0 refuses every encode). Ctrl+C or SIGTERM stops it.");
+         "jobs waiting (429 beyond; 0 refuses every encode). --pipeline: as for segment.\n"
+         "--max-memory bounds the decoded size of one upload (413 beyond; default half of the\n"
+         "available memory), --max-memory-total all volumes held together (503 beyond, until\n"
+         "images are deleted; default half of the memory available at start). Ctrl+C or\n"
+         "SIGTERM stops it.");
 }
 
 static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
@@ -30,7 +35,8 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    const char *model = NULL, *host = "127.0.0.1", *token = NULL;
+    const char *model = NULL, *host = "127.0.0.1", *token = NULL, *pipeline = NULL;
+    long long max_memory = 0, max_memory_total = 0;
     long long port = 8080, cache_mb = 1024, upload_mb = 512, conns = 64, queue = 8;
     int threads = cli_default_threads();
     for (int i = 1; i < argc; i++) {
@@ -40,7 +46,8 @@ int cmd_serve(int argc, char **argv) {
             return 0;
         }
         static const char *const WITH_VALUE[] = {"-m", "--model", "--host", "--port", "-t", "--threads", "--cache-mb",
-                                                 "--max-upload-mb", "--token", "--max-connections", "--queue"};
+                                                 "--max-upload-mb", "--token", "--max-connections", "--queue",
+                                                 "--pipeline", "--max-memory", "--max-memory-total"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof *WITH_VALUE; k++) known |= !strcmp(a, WITH_VALUE[k]);
         if (!known) return fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a), 2;
@@ -55,12 +62,22 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--max-upload-mb")) ok = parse_ll(v, 1, 1LL << 20, &upload_mb);
         else if (!strcmp(a, "--max-connections")) ok = parse_ll(v, 1, 4096, &conns);
         else if (!strcmp(a, "--queue")) ok = parse_ll(v, 0, 4096, &queue);
+        else if (!strcmp(a, "--pipeline")) {
+            if (cli_pipeline_arg(v)) return 2;
+            pipeline = v;
+        }
+        else if (!strcmp(a, "--max-memory") || !strcmp(a, "--max-memory-total")) {
+            medsam_error e;
+            if (medsam_memory_parse(v, !strcmp(a, "--max-memory") ? &max_memory : &max_memory_total, &e))
+                return fprintf(stderr, "medsam: %s: '%s' is not a size (e.g. 8G, 512M, 300K)\n", a, v), 2;
+        }
         else ok = (threads = cli_threads(v)) > 0;
         if (!ok) return fprintf(stderr, "medsam: %s: '%s' is not a valid value (see -h)\n", a, v), 2;
     }
-    if (!model) return fprintf(stderr, "medsam: no default model yet: pass -m MODEL.pth\n"), 2;
     if (token && (strlen(token) < 8 || strlen(token) > 256 || strpbrk(token, " \t\r\n;,\"")))
         return fprintf(stderr, "medsam: --token: 8 to 256 characters, no spaces, quotes, ';' or ','\n"), 2;
+    char defbuf[4096];
+    if (cli_default_model(&model, defbuf, sizeof defbuf)) return 1;
 #ifdef M_ARENA_MAX
     /* glibc gives each of the many connection threads its own malloc arena, and freed decode buffers
        stay in them: a few shared arenas keep the resident size near what the decode slots need */
@@ -68,7 +85,7 @@ int cmd_serve(int argc, char **argv) {
 #endif
     medsam_error err;
     medsam_model *m;
-    if (medsam_model_load(model, &m, &err)) return cli_fail(&err);
+    if (cli_load_model(model, pipeline, &m)) return 1;
     /* SIGINT / SIGTERM are taken by sigwait below; blocked before any thread starts so that none gets them */
     sigset_t set;
     sigemptyset(&set);
@@ -77,7 +94,8 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     ms_serve_opts o = {.model = m, .host = host, .port = (int)port, .threads = threads, .cache_mb = cache_mb,
-                       .max_upload_mb = upload_mb, .token = token, .max_connections = (int)conns, .queue = (int)queue};
+                       .max_upload_mb = upload_mb, .token = token, .max_connections = (int)conns, .queue = (int)queue,
+                       .max_memory = max_memory, .max_memory_total = max_memory_total};
     ms_server *srv;
     if (ms_server_start(&o, &srv, &err)) {
         medsam_model_free(m);

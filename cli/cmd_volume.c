@@ -149,7 +149,8 @@ void cli_segment_volume_help(void) {
          "  medsam segment -m MODEL.pth -i VOLUME --slice Z -b x0,y0,x1,y1 [-b ...] -o MASK.png|.nii.gz\n"
          "  medsam segment -m MODEL.pth --npz CASE.npz -o OUT.npz        (CVPR24 \"MedSAM on laptop\")\n"
          "  options: [--window soft|lung|brain|bone|dicom|L,W | --mr] [--overlay OUT.png] [--progress]\n"
-         "           [--margin PX] [--cache-mb MB] [--pipeline medsam|sam|lite] [--threads N] [--max-memory SIZE] [-v]\n\n"
+         "           [--margin PX] [--cache-mb MB] [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N]\n"
+         "           [--max-memory SIZE] [-v]\n\n"
          "Slices are taken along the volume's third axis (z, voxel space); slice z is an image of ny\n"
          "rows (y) and nx columns (x), and box x/y are pixel coordinates of that image\n"
          "(0 <= x0 < x1 <= nx, 0 <= y0 < y1 <= ny), z0 <= z1 inclusive slice indices (< nz).\n"
@@ -195,7 +196,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
                                                  "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", "--pipeline",
-                                                 "--max-memory", NULL};
+                                                 "--max-memory", "--precision", NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -215,6 +216,9 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         } else if (!strcmp(a, "--max-memory")) {
             medsam_error e;
             if (medsam_memory_parse(val, &o->budget.max_bytes, &e)) return usage_err("%s", e.message);
+        } else if (!strcmp(a, "--precision")) {
+            if (cli_precision_arg(val)) return 2;
+            o->precision = val;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(o->threads = cli_threads(val))) return usage_err("--threads wants a positive integer, got '%s'", val);
         } else if (!strcmp(a, "--slice")) {
@@ -405,6 +409,7 @@ int cli_run_volume(const vol_opts *o_in) {
         t0 = cli_now();
         if (cli_load_model(o->model, o->pipeline, &m)) rc = 1;
         else if (o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
+        if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
     }
     if (!rc) {
         cli_progress prog;
@@ -469,9 +474,10 @@ int cmd_segment_volume(int argc, char **argv) {
         puts("usage: medsam segment (volumes)\n");
         cli_segment_volume_help();
     } else if (!rc) {
-        if (!o.model) rc = usage_err("missing %s (see -h)", "-m MODEL");
-        else if (!o.output) rc = usage_err("missing %s (see -h)", "-o OUTPUT");
+        char defbuf[4096];
+        if (!o.output) rc = usage_err("missing %s (see -h)", "-o OUTPUT");
         else if (o.window && o.mr) rc = usage_err("%s", "--window and --mr exclude each other");
+        else if (cli_default_model(&o.model, defbuf, sizeof defbuf)) rc = 1;
         else if (o.npz) {
             if (o.input || o.n3 || o.n2 || o.has_slice)
                 rc = usage_err("%s", "--npz takes its image and boxes from the file: no -i, -b, -B or --slice");

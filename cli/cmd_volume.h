@@ -34,6 +34,7 @@ int cli_overlay_image_file(const char *path, const char *image_path, const uint8
 
 typedef struct {
     const char *model, *input, *npz, *output, *overlay, *window, *pipeline;
+    const char *precision;  /* --precision fp32|bf16, or NULL */
     const char *dicom_seg;  /* --dicom-seg OUT.dcm (or -o OUT.dcm): DICOM SEG of the labels */
     medsam_box3d *boxes3; /* -B, owned */
     int n3;

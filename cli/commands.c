@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
+    const char *precision; /* --precision fp32|bf16, or NULL */
     int threads, verbose, help;
     medsam_budget budget; /* --max-memory; 0: the default */
     medsam_box boxes[MAX_BOXES];
@@ -68,6 +69,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--embedding")) flag = 'e';
         else if (!strcmp(a, "--overlay")) flag = 'O';
         else if (!strcmp(a, "--pipeline")) flag = 'p';
+        else if (!strcmp(a, "--precision")) flag = 'r';
         else if (!strcmp(a, "--progress")) flag = 'P';
         else if (!strcmp(a, "-p") || !strcmp(a, "--point")) flag = 'x';
         else if (!strcmp(a, "--multimask")) flag = 'M';
@@ -102,6 +104,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         case 'p':
             if (cli_pipeline_arg(val)) return 2;
             o->pipeline = val;
+            break;
+        case 'r':
+            if (cli_precision_arg(val)) return 2;
+            o->precision = val;
             break;
         case 't':
             if (!(o->threads = cli_threads(val))) {
@@ -143,10 +149,12 @@ int cmd_info(int argc, char **argv) {
     int rc = parse_opts(argc, argv, "m", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam info -m MODEL.pth\n\nPrints the architecture inferred from the checkpoint's tensor shapes.");
+        puts("usage: medsam info [-m MODEL.pth]\n\nPrints the architecture inferred from the checkpoint's tensor shapes.\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see docs/default-model.md).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     if (medsam_model_load(o.model, &m, &err)) return cli_fail(&err);
@@ -154,6 +162,8 @@ int cmd_info(int argc, char **argv) {
     medsam_model_describe(m, buf, sizeof buf);
     printf("%s\n%s\npipeline: %s (default; --pipeline medsam|sam|lite)\n", o.model, buf,
            medsam_pipeline_name(medsam_model_get_pipeline(m)));
+    printf("precision: fp32 (default; --precision bf16 runs the ViT encoder's linears on %s)\n",
+           medsam_bf16_kernel());
     medsam_model_free(m);
     return 0;
 }
@@ -209,21 +219,27 @@ static int get_embedding(const cli_opts *o, medsam_model *m, float *input, medsa
 
 int cmd_embed(int argc, char **argv) {
     cli_opts o;
-    int rc = parse_opts(argc, argv, "miop", &o);
+    int rc = parse_opts(argc, argv, "miopr", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam embed -m MODEL.pth -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite] [--threads N] [-v]\n\n"
+        puts("usage: medsam embed [-m MODEL.pth] -i IMAGE -o EMB.npy [--pipeline medsam|sam|lite]\n"
+             "                    [--precision fp32|bf16] [--threads N] [-v]\n\n"
              "Encodes the image and writes the float32 embedding, (1,256,64,64) for ViT-B.\n"
              "IMAGE is a PNG/JPEG, or a preprocessed (1024,1024,3) .npy in [0,1] (medsam pipeline).\n"
-             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).");
+             "--pipeline: the preprocessing (default: the model's own, ViT -> medsam, TinyViT -> lite).\n"
+             "--precision bf16: the ViT encoder's linears in bf16 (fp32 accumulation; faster, not exact).\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors).");
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o EMB.npy")) return 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
     if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     float *x = NULL;
@@ -249,12 +265,13 @@ int cmd_embed(int argc, char **argv) {
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mioblehOPpxMsk", &o);
+    int rc = parse_opts(argc, argv, "mioblehOPpxMskr", &o);
     if (rc) return rc;
     if (o.help) {
-        puts("usage: medsam segment -m MODEL.pth -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
+        puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--pipeline medsam|sam|lite] [--threads N] [--max-memory SIZE] [-v]\n"
+             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N]\n"
+             "                      [--max-memory SIZE] [-v]\n"
              "       medsam segment -m MODEL.pth -i IMAGE [-p x,y[,label] ...] [-b x0,y0,x1,y1] -o MASK.png\n"
              "                      [--multimask] [--scores IOU.json] [--mask-input LOGITS.npy] [--logits ...]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
@@ -273,11 +290,14 @@ int cmd_segment(int argc, char **argv) {
              "writes the one with the highest predicted IoU (--logits then holds all 3, as\n"
              "(1,3,256,256)); --scores writes {\"iou\": [...], \"best\": k}. The mask is 0 / 255.\n"
              "--max-memory SIZE (8G, 512M): the largest decoded image the reader may allocate;\n"
-             "default half of the available memory (README \"Memory\").\n");
+             "default half of the available memory (README \"Memory\").\n"
+             "--precision bf16 (images, volumes, --npz): the ViT encoder's linears in bf16, fp32 accumulation.\n"
+             "Without -m: the bundled default model (models/medsam-small.safetensors, see\n"
+             "docs/default-model.md; $MEDSAM_DEFAULT_MODEL names another file).\n");
         cli_segment_volume_help();
         return 0;
     }
-    if (!need(o.model, "-m MODEL") || !need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
+    if (!need(o.input, "-i IMAGE") || !need(o.output, "-o MASK.png")) return 2;
     const int prompt = cli_prompt_wanted(&o.prompt);
     if (o.nboxes == 0 && !o.prompt.npoints && !o.prompt.mask_input)
         return fprintf(stderr, "medsam: missing -b x0,y0,x1,y1 or -p x,y (see -h)\n"), 2;
@@ -285,6 +305,8 @@ int cmd_segment(int argc, char **argv) {
         return fprintf(stderr, "medsam: -p, --multimask, --scores and --mask-input take at most one -b\n"), 2;
     if (cli_output_kind(o.output) == OUT_DICOM_SEG)
         return fprintf(stderr, "medsam: -o %s: DICOM SEG needs a DICOM input (file or series folder)\n", o.output), 2;
+    char defbuf[4096];
+    if (cli_default_model(&o.model, defbuf, sizeof defbuf)) return 1;
     float *mask_in = NULL;
     medsam_error err;
     medsam_model *m = NULL;
@@ -295,6 +317,7 @@ int cmd_segment(int argc, char **argv) {
     double t0 = now_s();
     if (cli_load_model(o.model, o.pipeline, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;

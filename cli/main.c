@@ -47,6 +47,7 @@ static void usage(FILE *fp) {
           "  synth       write procedural training / evaluation cases with exact masks\n"
           "  convert     write a model file as safetensors (official or transformers names)\n"
           "  serve       the web page and HTTP API for interactive segmentation\n"
+          "  baseline    the classical box baseline (Otsu, largest component, holes filled)\n"
           "\n"
           "Run `medsam <command> -h` for the options of a command, `medsam --version` for the version.\n",
           fp);
@@ -76,6 +77,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);
     fprintf(stderr, "medsam: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -110,6 +110,33 @@ const char *medsam_pipeline_name(medsam_pipeline pipeline);
 /* "medsam" | "sam" | "lite" | "auto" -> *out. */
 medsam_status medsam_pipeline_parse(const char *name, medsam_pipeline *out, medsam_error *err);
 
+/* ---- precision ------------------------------------------------------------ */
+
+/* Arithmetic of the image encoder. FP32 (default) is the exact path. BF16 runs
+ * the ViT encoder's qkv, proj and MLP linears as bf16 x bf16 products with
+ * fp32 accumulation (weights converted once, by medsam_model_set_precision;
+ * activations rounded to nearest even); the rest of the model stays fp32.
+ * It uses AVX512_BF16 (vdpbf16ps) where the CPU has it, else an emulation
+ * that gives the same results, chosen at run time. */
+typedef enum {
+    MEDSAM_PRECISION_FP32 = 0,
+    MEDSAM_PRECISION_BF16,
+} medsam_precision;
+
+/* Chooses the encoder's precision; BF16 converts the weights now (ViT-B:
+ * ~170 MB more memory). Call before sharing the model between threads. Fails
+ * (model unchanged) with MEDSAM_ERR_UNSUPPORTED for a LiteMedSAM (TinyViT)
+ * model, MEDSAM_ERR_NOMEM when the copy cannot be allocated. */
+medsam_status medsam_model_set_precision(medsam_model *model, medsam_precision precision, medsam_error *err);
+medsam_precision medsam_model_get_precision(const medsam_model *model);
+/* "fp32" | "bf16" -> *out (MEDSAM_ERR_ARG otherwise). */
+medsam_status medsam_precision_parse(const char *name, medsam_precision *out, medsam_error *err);
+/* "fp32", "bf16" ("?" otherwise). */
+const char *medsam_precision_name(medsam_precision precision);
+/* Which bf16 kernel runs on this CPU: "avx512bf16 (native vdpbf16ps)",
+ * "avx512f (emulated)" or "portable C (emulated)"; static string. */
+const char *medsam_bf16_kernel(void);
+
 /* ---- images and preprocessing ----------------------------------------- */
 
 /* MedSAM_Inference.py preprocessing of pixels already in memory (e.g. from a

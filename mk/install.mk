@@ -28,6 +28,10 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PYTHON       ?= /usr/bin/python3
 PYTHONDIR    ?= $(PREFIX)/lib/python3/dist-packages
 INSTALL      ?= install
+# The bundled default model (models/, once `make default-model` has made it): bin/medsam looks
+# for it in ../share/medsam/ (cli/default_model.c), so DATADIR must stay $(PREFIX)/share/medsam.
+DATADIR      ?= $(PREFIX)/share/medsam
+DEFAULT_MODEL := $(wildcard models/medsam-small.safetensors)
 
 PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 PY_SRC  := $(sort $(wildcard python/medsam/*.py))
@@ -66,6 +70,10 @@ install: all shared
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	    mk/medsam.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/medsam.pc && chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/medsam.pc
 	$(INSTALL) -m 644 doc/medsam.1 $(DESTDIR)$(MANDIR)/man1/medsam.1
+ifneq ($(DEFAULT_MODEL),)
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)
+	$(INSTALL) -m 644 models/medsam-small.safetensors models/medsam-small.sha256 $(DESTDIR)$(DATADIR)/
+endif
 
 install-python:
 	$(INSTALL) -d $(DESTDIR)$(PYTHONDIR)/medsam
@@ -79,6 +87,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/medsam $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libmedsam.so $(DESTDIR)$(LIBDIR)/libmedsam.a $(DESTDIR)$(INCLUDEDIR)/medsam.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/medsam.pc $(DESTDIR)$(MANDIR)/man1/medsam.1
+	rm -f $(DESTDIR)$(DATADIR)/medsam-small.safetensors $(DESTDIR)$(DATADIR)/medsam-small.sha256
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 	rm -rf $(DESTDIR)$(PYTHONDIR)/medsam
 
 -include $(PIC_OBJ:.o=.d)

@@ -36,6 +36,9 @@ cat >"$T/want" <<EOT
 EOT
 for f in python/medsam/*.py; do echo "./usr/lib/python3/dist-packages/medsam/${f##*/}"; done >>"$T/want"
 echo "./usr/share/man/man1/medsam.1" >>"$T/want"
+if [ -f models/medsam-small.safetensors ]; then # the bundled default model, once it exists
+    printf './usr/share/medsam/medsam-small.safetensors\n./usr/share/medsam/medsam-small.sha256\n' >>"$T/want"
+fi
 sort "$T/want" -o "$T/want"
 if cmp -s "$T/files" "$T/want"; then ok "installed files: $(wc -l <"$T/files") as listed"; else bad "installed files: $(diff "$T/want" "$T/files" | tr '\n' ' ')"; fi
 L=$R/usr/lib

@@ -303,8 +303,38 @@ start_server --queue 0
 up $I/camera.png
 check "encode queue full" 429 -H "$JS" -d '{"boxes": [[1,2,30,40]]}' "$U/api/images/$ID/segment"
 stop_server
+# a LiteMedSAM model: the server preprocesses through the model's pipeline (lite), as `medsam segment` does
+M=tests/fixtures/lite/model.pth
+start_server
+same "LiteMedSAM model (lite pipeline), PNG" $I/camera.png "" '{"boxes": [[100,80,400,420]]}' -i $I/camera.png -b 100,80,400,420
+same "LiteMedSAM model, NIfTI slice" $V/ct_phantom.nii.gz "?window=soft" '{"boxes": [[17,18,43,38]], "slice": 5}' \
+    -i $V/ct_phantom.nii.gz --window soft --slice 5 -b 17,18,43,38
+stop_server
+M=tests/fixtures/tiny/model.pth
+start_server --pipeline sam
+up $I/camera.png; seg "$ID" '{"boxes": [[100,80,400,420]]}' "$T/api.png" >/dev/null
+$B segment -m $M --pipeline sam -i $I/camera.png -b 100,80,400,420 -o "$T/cli.png" 2>/dev/null &&
+    cmp -s "$T/api.png" "$T/cli.png" && ok "--pipeline sam: the API's mask = medsam segment --pipeline sam's" ||
+    bad "--pipeline sam mask"
+stop_server
+# memory budgets: one upload's decoded size (413), and all held volumes together (503 until one is deleted)
+start_server --max-memory 1K
+up $I/camera.png
+[ "$UP" = 413 ] && grep -q 'budget' "$T/up.json" && ok "upload over --max-memory: 413 $(cat "$T/up.json")" ||
+    bad "upload over --max-memory: $UP $(cat "$T/up.json")"
+stop_server
+start_server --max-memory-total 300K
+up $V/ct_phantom.nii.gz; c1=$UP; first=$ID
+up $V/ct_phantom.nii.gz; c2=$UP
+$C -o /dev/null -X DELETE "$U/api/images/$first"
+up $V/ct_phantom.nii.gz; c3=$UP
+[ "$c1" = 201 ] && [ "$c2" = 503 ] && [ "$c3" = 201 ] && ok "--max-memory-total: second volume 503, accepted after a delete" ||
+    bad "--max-memory-total: $c1 $c2 $c3 $(cat "$T/up.json")"
+stop_server
+expect "bad --max-memory" "max-memory" $B serve -m $M --max-memory 12Q --port 0
+expect "bad --pipeline" "--pipeline" $B serve -m $M --pipeline fast --port 0
 expect "--host 0.0.0.0 without --token" "pass --token" $B serve -m $M --host 0.0.0.0 --port 0
-expect "no -m" "no default model yet" $B serve --port 0
+expect "no -m, no default model" "make default-model" env MEDSAM_DEFAULT_MODEL=$T/none.safetensors $B serve --port 0
 expect "bad --port" "--port" $B serve -m $M --port 70000
 expect "short token" "--token" $B serve -m $M --token abc
 summary

@@ -99,3 +99,56 @@ def label_map(a, name):
     if lo < 0 or hi > 65535:
         raise ValueError("%s: labels must lie in 0..65535, got %d..%d" % (name, lo, hi))
     return np.ascontiguousarray(a, dtype=np.uint8 if hi <= 255 else np.uint16)
+
+
+def point_rows(points, max_points, what="points"):
+    """Points [[x, y], ...] / [[x, y, label], ...] (or an (n, 2) / (n, 3) array, or one flat
+    [x, y] / [x, y, label]) as float32 (n, 2) coordinates and int32 (n,) labels (1 by default)."""
+    if isinstance(points, np.ndarray):
+        if points.ndim == 1:
+            points = [points]
+        elif points.ndim != 2 or points.shape[1] not in (2, 3):
+            raise ValueError("%s: array of shape %s, needs (n, 2) x, y or (n, 3) x, y, label" % (what, points.shape))
+        points = list(points)
+    else:
+        if isinstance(points, (str, bytes)):
+            raise ValueError("%s: needs [[x, y], ...] or [[x, y, label], ...], got the string %r" % (what, points))
+        points = list(points)
+        if points and all(isinstance(v, numbers.Real) for v in points):
+            points = [points]  # one point given flat
+    if len(points) == 0:
+        raise ValueError("%s: no points given" % what)
+    if len(points) > max_points:
+        raise ValueError("%s: at most %d points, got %d" % (what, max_points, len(points)))
+    xy, labels = [], []
+    for i, p in enumerate(points):
+        if isinstance(p, (str, bytes)):
+            raise ValueError("%s[%d]: needs x, y or x, y, label numbers, got the string %r" % (what, i, p))
+        try:
+            k = len(p)
+        except TypeError:
+            raise ValueError("%s[%d]: needs x, y or x, y, label, got %r" % (what, i, p)) from None
+        if k not in (2, 3):
+            raise ValueError("%s[%d]: needs x, y or x, y, label (2 or 3 numbers), got %d" % (what, i, k))
+        v = _numbers(p, k, what, i)
+        if k == 3 and v[2] not in (0.0, 1.0):
+            raise ValueError("%s[%d]: label %g, needs 1 (foreground) or 0 (background)" % (what, i, v[2]))
+        xy.append(v[:2])
+        labels.append(int(v[2]) if k == 3 else 1)
+    return np.array(xy, np.float32).reshape(-1, 2), np.array(labels, np.int32)
+
+
+def mask_logits(mask, L, what="mask_input"):
+    """A float32 (L, L) / (1, L, L) / (1, 1, L, L) finite array as C-contiguous (L, L)."""
+    if not isinstance(mask, np.ndarray):
+        raise TypeError("%s: needs a float32 numpy array of low-resolution logits (%d, %d) or (1, 1, %d, %d), got %s"
+                        % (what, L, L, L, L, type(mask).__name__))
+    if mask.dtype != np.float32:
+        raise TypeError("%s: dtype %s, needs float32 low-resolution logits (as returned with return_logits=True)"
+                        % (what, mask.dtype))
+    if mask.ndim < 2 or mask.ndim > 4 or mask.shape[-2:] != (L, L) or any(d != 1 for d in mask.shape[:-2]):
+        raise ValueError("%s: shape %s, needs (%d, %d) or (1, 1, %d, %d) (one mask of this model's low-resolution "
+                         "logits)" % (what, mask.shape, L, L, L, L))
+    if not np.all(np.isfinite(mask)):
+        raise ValueError("%s: holds NaN or Inf" % what)
+    return np.ascontiguousarray(mask.reshape(L, L), dtype=np.float32)

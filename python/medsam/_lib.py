@@ -40,6 +40,15 @@ class Box(ctypes.Structure):
     _fields_ = [("x0", ctypes.c_float), ("y0", ctypes.c_float), ("x1", ctypes.c_float), ("y1", ctypes.c_float)]
 
 
+MAX_POINTS = 64                        # MEDSAM_MAX_POINTS
+PIPELINES = ["auto", "medsam", "sam", "lite"]  # medsam_pipeline: AUTO, MEDSAM, SAM, LITE
+
+
+class Prompt(ctypes.Structure):
+    _fields_ = [("points", ctypes.c_void_p), ("labels", ctypes.c_void_p), ("n_points", ctypes.c_int),
+                ("has_box", ctypes.c_int), ("box", Box), ("mask_input", ctypes.c_void_p)]
+
+
 class Box3d(ctypes.Structure):
     _fields_ = [("x0", ctypes.c_float), ("y0", ctypes.c_float), ("x1", ctypes.c_float), ("y1", ctypes.c_float),
                 ("z0", ctypes.c_int), ("z1", ctypes.c_int)]
@@ -92,11 +101,18 @@ PROTOTYPES = {
     "medsam_image_read": (i32, [cp, P(vp), P(i32), P(i32), P(i32), P(i32), ERR]),
     "medsam_preprocess_pixels": (i32, [vp, i32, i32, i32, i32, i32, i32, vp, ERR]),
     "medsam_prepare_input": (i32, [cp, i32, i32, P(vp), P(i32), P(i32), ERR]),
+    "medsam_model_set_pipeline": (i32, [vp, i32, ERR]),
+    "medsam_model_get_pipeline": (i32, [vp]),
+    "medsam_pipeline_name": (cp, [i32]),
+    "medsam_pipeline_parse": (i32, [cp, P(i32), ERR]),
+    "medsam_model_preprocess": (i32, [vp, vp, i32, i32, i32, i32, i32, vp, ERR]),
+    "medsam_model_prepare_input": (i32, [vp, cp, i32, P(vp), P(i32), P(i32), ERR]),
     "medsam_encode": (i32, [vp, vp, i32, P(vp), ERR]),
     "medsam_embedding_from_data": (i32, [vp, vp, ctypes.c_long, P(vp), ERR]),
     "medsam_embedding_data": (vp, [vp, P(ctypes.c_long)]),
     "medsam_embedding_free": (None, [vp]),
     "medsam_decode_boxes": (i32, [vp, vp, i32, i32, P(Box), i32, i32, vp, vp, vp, ERR]),
+    "medsam_decode_prompt": (i32, [vp, vp, i32, i32, P(Prompt), i32, i32, vp, vp, vp, ERR]),
     "medsam_volume_read": (i32, [cp, P(vp), ERR]),
     "medsam_volume_get_info": (None, [vp, P(VolumeInfo)]),
     "medsam_volume_free": (None, [vp]),

@@ -5,11 +5,19 @@ import os
 import numpy as np
 
 from . import _arrays
-from ._lib import Box, CError, Handle, ModelInfo, check, has, lib
+from ._lib import MAX_POINTS, Box, CError, Handle, ModelInfo, Prompt, check, lib
 
 
 def _default_threads():
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _check_boxes(rows, W, H, what):
+    for i, (x0, y0, x1, y1) in enumerate(rows):
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError("%s[%d]: (%g, %g, %g, %g) is empty: needs x0 < x1 and y0 < y1" % (what, i, x0, y0, x1, y1))
+        if x0 < 0 or y0 < 0 or x1 > W or y1 > H:
+            raise ValueError("%s[%d]: (%g, %g, %g, %g) lies outside the %dx%d image" % (what, i, x0, y0, x1, y1, W, H))
 
 
 class Embedding(Handle):
@@ -59,7 +67,11 @@ class Embedding(Handle):
 class Model(Handle):
     """A checkpoint loaded as it is (medsam_vit_b.pth, sam_vit_*.pth, training checkpoints).
 
-    threads: threads per call (default: the CPUs this process may use). A Model is
+    threads: threads per call (default: the CPUs this process may use).
+    pipeline: "medsam" (MedSAM_Inference.py), "sam" (segment_anything's SamPredictor),
+    "lite" (CVPR24_LiteMedSAM_infer.py), or None / "auto": the model's own (ViT -> medsam,
+    TinyViT -> lite), as `medsam segment --pipeline`. It decides the preprocessing, the box
+    and point mapping and the mask postprocessing. A Model is
     read-only and may be used from several Python threads at once; the GIL is
     released while the library works. close() frees it (at once, or when calls running
     in other threads return; it is also freed when garbage-collected); using a closed
@@ -67,14 +79,26 @@ class Model(Handle):
 
     _FREE, _WHAT = "medsam_model_free", "model"
 
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, pipeline=None):
         self.path = os.fspath(path)
         self.threads = int(threads) if threads else _default_threads()
         if self.threads < 1:
             raise ValueError("threads: needs a positive number, got %r" % threads)
+        kind = ctypes.c_int(0)  # MEDSAM_PIPELINE_AUTO
+        if pipeline is not None:
+            if not isinstance(pipeline, str):
+                raise TypeError("pipeline: needs \"medsam\", \"sam\", \"lite\" or None, got %r" % (pipeline,))
+            err = CError()
+            if lib.medsam_pipeline_parse(pipeline.encode(), ctypes.byref(kind), ctypes.byref(err)) != 0:
+                raise ValueError("pipeline: needs \"medsam\", \"sam\", \"lite\" or None, got %r" % pipeline)
         h, err = ctypes.c_void_p(), CError()
         check(lib.medsam_model_load(_arrays.fspath(path), ctypes.byref(h), ctypes.byref(err)), err)
         self._own(h.value, "model %s" % self.path)
+        if kind.value != 0:
+            st = lib.medsam_model_set_pipeline(h.value, kind.value, ctypes.byref(err))
+            if st != 0:
+                self.close()
+                check(st, err)
         mi = ModelInfo()
         lib.medsam_model_get_info(h.value, ctypes.byref(mi))
         self._info = {name: getattr(mi, name) for name, _ in ModelInfo._fields_}
@@ -88,6 +112,12 @@ class Model(Handle):
         with self._use():
             return dict(self._info)
 
+    @property
+    def pipeline(self):
+        """The pipeline in use: "medsam", "sam" or "lite"."""
+        with self._use() as h:
+            return lib.medsam_pipeline_name(lib.medsam_model_get_pipeline(h)).decode()
+
     def describe(self):
         buf = ctypes.create_string_buffer(2048)
         with self._use() as h:
@@ -100,16 +130,19 @@ class Model(Handle):
     # ---- encode ------------------------------------------------------------
 
     def preprocess(self, image):
-        """The encoder input for an image, float32 (S, S, 3) in [0, 1], and (width, height):
-        MedSAM_Inference.py's preprocessing (grey to RGB, skimage resize order 3, uint8, min-max).
+        """The encoder input for an image, float32 (S, S, 3), and (width, height), through the
+        model's pipeline (see Model): medsam: grey to RGB, skimage resize order 3, uint8, min-max;
+        sam: Pillow bilinear resize of the longest side, pixel mean / std, zero pad; lite:
+        OpenCV INTER_AREA of the longest side, min-max, zero pad.
         image: a file path (PNG, JPEG, BMP, .npy), or uint8 / uint16 pixels (H, W) or (H, W, C),
         C in 1..4, or an already preprocessed float (S, S, 3) array in [0, 1] (returned as it is)."""
         S = self.info["img_size"]
         err = CError()
         if _arrays.is_path(image):
             p, w, h = ctypes.c_void_p(), ctypes.c_int(), ctypes.c_int()
-            check(lib.medsam_prepare_input(_arrays.fspath(image), S, self.threads, ctypes.byref(p), ctypes.byref(w),
-                                           ctypes.byref(h), ctypes.byref(err)), err)
+            with self._use() as handle:
+                check(lib.medsam_model_prepare_input(handle, _arrays.fspath(image), self.threads, ctypes.byref(p),
+                                                     ctypes.byref(w), ctypes.byref(h), ctypes.byref(err)), err)
             try:
                 x = np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctypes.c_float)), (S, S, 3)).copy()
             finally:
@@ -121,8 +154,9 @@ class Model(Handle):
         pix, channels, bits = _arrays.image_pixels(a)
         H, W = pix.shape[:2]
         x = np.empty((S, S, 3), np.float32)
-        check(lib.medsam_preprocess_pixels(pix.ctypes.data, W, H, channels, bits, S, self.threads, x.ctypes.data,
-                                           ctypes.byref(err)), err)
+        with self._use() as handle:
+            check(lib.medsam_model_preprocess(handle, pix.ctypes.data, W, H, channels, bits, self.threads,
+                                              x.ctypes.data, ctypes.byref(err)), err)
         return x, (W, H)
 
     def encode(self, image):
@@ -137,36 +171,80 @@ class Model(Handle):
 
     # ---- decode ------------------------------------------------------------
 
-    def segment(self, image, boxes=None, points=None, return_logits=False):
-        """Segments box prompts; returns the (H, W) uint8 label map: 0 background, k for the
-        k-th box (a later box wins where masks overlap; `medsam segment` writes 255 instead of
-        1 when there is a single box).
+    def segment(self, image, boxes=None, points=None, multimask=False, mask_input=None, return_logits=False):
+        """Segments box prompts, or one SAM prompt set (points, at most one box, a mask input).
 
         image: an Embedding from encode(), or anything encode() takes (then encoded first).
         boxes: [[x0, y0, x1, y1], ...] (or one flat [x0, y0, x1, y1], or an (n, 4) array) in the
         image's pixel coordinates, 0 <= x0 < x1 <= W, 0 <= y0 < y1 <= H; at most 255 boxes.
-        points: point prompts need medsam_decode_prompt in the C library (not in this one yet).
-        return_logits: also return the low-resolution logits float32 (n, 256, 256) and the
-        predicted IoU (n,): (labels, logits, iou)."""
-        if points is not None:
-            if not has("medsam_decode_prompt"):
-                raise NotImplementedError("points: this libmedsam has no point prompts (medsam_decode_prompt is "
-                                          "absent); use boxes=")
-            raise NotImplementedError("points: these bindings do not call medsam_decode_prompt yet; use boxes=")
-        self.info  # raises on a closed model before the arguments are looked at
-        rows = _arrays.box_rows(boxes, 4, "boxes")
-        if len(rows) > 255:
-            raise ValueError("boxes: at most 255 boxes (labels are uint8), got %d" % len(rows))
+
+        Boxes alone: returns the (H, W) uint8 label map, 0 background, k for the k-th box (a later
+        box wins where masks overlap; `medsam segment` writes 255 instead of 1 for a single box).
+        return_logits: also the low-resolution logits float32 (n, L, L) and the predicted IoU (n,).
+
+        With points, mask_input or multimask (SamPredictor.predict, `medsam segment -p`):
+        points: [[x, y], ...] or [[x, y, label], ...] (or an (n, 2) / (n, 3) array), label 1
+        foreground (the default) or 0 background, inside [0, W] x [0, H], at most 64.
+        boxes: at most one box. mask_input: float32 (L, L) or (1, 1, L, L) low-resolution logits,
+        e.g. the best of a previous call's logits. multimask: three masks instead of one.
+        Returns the (H, W) uint8 0 / 1 mask with the highest predicted IoU; with return_logits
+        (mask, logits (1 or 3, L, L), iou (1 or 3,))."""
+        if points is None and mask_input is None and not multimask:
+            return self._segment_boxes(image, boxes, return_logits)
+        info = self.info  # raises on a closed model before the arguments are looked at
+        L = info["mask_size"]
+        box = None
+        if boxes is not None:
+            rows = _arrays.box_rows(boxes, 4, "boxes")
+            if len(rows) > 1:
+                raise ValueError("boxes: a prompt set with points, mask_input or multimask takes at most one box, got "
+                                 "%d (segment each box in its own call)" % len(rows))
+            box = rows[0]
+        xy, lab = _arrays.point_rows(points, MAX_POINTS) if points is not None else (None, None)
+        mask_in = _arrays.mask_logits(mask_input, L) if mask_input is not None else None
+        if xy is None and box is None and mask_in is None:
+            raise ValueError("points / boxes / mask_input: multimask needs a prompt: points, a box or mask_input")
+        emb = self._embedding(image)
+        W, H = emb.width, emb.height
+        if box is not None:
+            _check_boxes([box], W, H, "boxes")
+        if xy is not None:
+            for i, (x, y) in enumerate(xy):
+                if x < 0 or y < 0 or x > W or y > H:
+                    raise ValueError("points[%d]: (%g, %g) lies outside the %dx%d image" % (i, x, y, W, H))
+        pr = Prompt()
+        if xy is not None:
+            pr.points, pr.labels, pr.n_points = xy.ctypes.data, lab.ctypes.data, len(xy)
+        if box is not None:
+            pr.has_box, pr.box = 1, Box(*box)
+        if mask_in is not None:
+            pr.mask_input = mask_in.ctypes.data
+        nm = 3 if multimask else 1
+        mask = np.empty((H, W), np.uint8)
+        logits = np.empty((nm, L, L), np.float32)
+        iou = np.empty((nm,), np.float32)
+        err = CError()
+        with self._use() as handle, emb._use() as eh:
+            check(lib.medsam_decode_prompt(handle, eh, W, H, ctypes.byref(pr), 1 if multimask else 0, self.threads,
+                                           logits.ctypes.data, iou.ctypes.data, mask.ctypes.data,
+                                           ctypes.byref(err)), err)
+        return (mask, logits, iou) if return_logits else mask
+
+    def _embedding(self, image):
         emb = image if isinstance(image, Embedding) else self.encode(image)
         want = (self._info["emb_channels"], self._info["emb_size"], self._info["emb_size"])
         if emb.shape != want:
             raise ValueError("embedding: shape %s does not fit this model's %s" % (emb.shape, want))
+        return emb
+
+    def _segment_boxes(self, image, boxes, return_logits):
+        self.info  # raises on a closed model before the arguments are looked at
+        rows = _arrays.box_rows(boxes, 4, "boxes")
+        if len(rows) > 255:
+            raise ValueError("boxes: at most 255 boxes (labels are uint8), got %d" % len(rows))
+        emb = self._embedding(image)
         W, H = emb.width, emb.height
-        for i, (x0, y0, x1, y1) in enumerate(rows):
-            if not (x1 > x0 and y1 > y0):
-                raise ValueError("boxes[%d]: (%g, %g, %g, %g) is empty: needs x0 < x1 and y0 < y1" % (i, x0, y0, x1, y1))
-            if x0 < 0 or y0 < 0 or x1 > W or y1 > H:
-                raise ValueError("boxes[%d]: (%g, %g, %g, %g) lies outside the %dx%d image" % (i, x0, y0, x1, y1, W, H))
+        _check_boxes(rows, W, H, "boxes")
         n = len(rows)
         cboxes = (Box * n)(*[Box(*r) for r in rows])
         L = self._info["mask_size"]

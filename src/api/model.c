@@ -8,6 +8,7 @@
 
 #include "api/model_internal.h"
 #include "core/error.h"
+#include "model/image_encoder.h"
 #include "model/prompt_encoder.h"
 #include "model/hf_config.h"
 #include "weights/tensor_source.h"
@@ -133,6 +134,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
 void medsam_model_free(medsam_model *m) {
     if (!m) return;
     if (m->enc_ops) m->enc_ops->release(m->enc_state);
+    ms_vit_bf16_free(m->bf16);
     free(m->params);
     free(m->dense_pe);
     free(m->no_mask);

@@ -18,6 +18,8 @@ struct medsam_model {
     const ms_encoder_ops *enc_ops; // the image encoder's kind (cfg.encoder), chosen at load
     void *enc_state;    // what enc_ops->encode reads (ViT: &w.enc; TinyViT: folded weights), from enc_ops->prepare
     const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
+    medsam_precision precision;  // the encoder's (medsam_model_set_precision)
+    void *bf16;         // ms_vit_bf16 of the ViT encoder when precision is BF16, else NULL
 };
 
 struct medsam_embedding {

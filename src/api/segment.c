@@ -51,7 +51,9 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
         for (long y = 0; y < S; y++)
             for (long p = y * S; p < (y + 1) * S; p++)
                 for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
-        st = m->enc_ops->encode(c, m->enc_state, chw, e->data, work, nthreads, NULL, NULL, err);
+        st = m->bf16 ? ms_image_encoder_forward_bf16(c, &m->w.enc, m->bf16, chw, e->data, work, nthreads, NULL, NULL,
+                                                     err)
+                     : m->enc_ops->encode(c, m->enc_state, chw, e->data, work, nthreads, NULL, NULL, err);
     }
     free(chw);
     free(work);

@@ -106,14 +106,14 @@ size_t ms_vit_mlp_workspace_floats(const ms_config *c) {
  * single-threaded GEMMs on weights packed once, so the (tile, M) hidden
  * activations stay in cache. Every output element sees the same arithmetic as
  * one whole-matrix GEMM (tiling splits rows only). */
-void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out, const float *in, long N, float *work,
-                        int nthreads) {
+static void enc_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, const ms_vit_bf16 *lp,
+                            const ms_vit_block_bf16 *lb, float *out, const float *in, long N, float *work, int nthreads) {
     const int C = c->embed_dim, M = c->mlp_dim;
     const long R = MS_ENC_MLP_TILE_ROWS;
     enc_mlp_layout l;
     const int laid_out = enc_mlp_layout_make(c, &l) == 0;
     gemm_packed_b *w1 = NULL, *w2 = NULL;
-    if (laid_out) {
+    if (laid_out && !lb) {
         float *m1 = enc_align64(work + l.w1), *m2 = enc_align64(work + l.w2);
         w1 = gemm_pack_b_into(m1, (size_t)(work + l.w2 - m1) * sizeof(float), 1, C, M, bw->lin1_w, C,
                               nthreads);  // lin1_w^T: (C, M)
@@ -131,7 +131,11 @@ void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out
 #endif
         const long r0 = t * R, rows = N - r0 < R ? N - r0 : R;
         float *hidden = work + l.tiles + (size_t)me * R * M;  // (rows, M)
-        if (w1 && w2) {
+        if (lb) {  // bf16: weights converted at load
+            gemm_bf16_packed(lp->path, (int)rows, in + r0 * C, C, lb->lin1, hidden, M, bw->lin1_b, 1);
+            vec_gelu_erf_forward(hidden, rows * M);
+            gemm_bf16_packed(lp->path, (int)rows, hidden, M, lb->lin2, out + r0 * C, C, bw->lin2_b, 1);
+        } else if (w1 && w2) {
             gemm_f32_packed(0, (int)rows, 1.0f, in + r0 * C, C, w1, 0.0f, hidden, M, bw->lin1_b, 1);
             vec_gelu_erf_forward(hidden, rows * M);
             gemm_f32_packed(0, (int)rows, 1.0f, hidden, M, w2, 0.0f, out + r0 * C, C, bw->lin2_b, 1);
@@ -143,16 +147,31 @@ void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out
     }
 }
 
+void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out, const float *in, long N, float *work,
+                        int nthreads) {
+    enc_mlp_forward(c, bw, NULL, NULL, out, in, N, work, nthreads);
+}
+
+/* y (rows, out) = x (rows, in) W^T + b: fp32 linear_forward, or the bf16 GEMM on lw when lp is set. */
+static void enc_linear(const ms_vit_bf16 *lp, const gemm_bf16_b *lw, float *y, const float *x, const float *W,
+                       const float *bias, long rows, int in, int out, int nthreads) {
+    if (lp)
+        gemm_bf16_packed(lp->path, (int)rows, x, in, lw, y, out, bias, nthreads);
+    else
+        linear_forward(y, x, in, W, bias, rows, in, out, nthreads);
+}
+
 /* One transformer block, in place on x. ref: image_encoder.py:Block.forward */
-static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, const enc_plan *p, float *x, float *a,
-                      float *b, float *big, float *scratch, int nthreads) {
+static void enc_block(const ms_config *c, const ms_vit_block_w *bw, const ms_vit_bf16 *lp, int blk, const enc_plan *p,
+                      float *x, float *a, float *b, float *big, float *scratch, int nthreads) {
     const int G = c->grid, C = c->embed_dim, H = c->num_heads, hd = c->head_dim;
     const int attn_threads = nthreads < MS_ENC_MAX_ATTN_THREADS ? nthreads : MS_ENC_MAX_ATTN_THREADS;
     const long N = p->N;
     // ref: Block.forward -- shortcut = x; x = self.norm1(x)
     enc_layernorm(b, x, bw->norm1_w, bw->norm1_b, N, C, c->ln_eps, nthreads);  // b: (N, C)
     // ref: Attention.forward -- qkv = self.qkv(x), on the real tokens only (a padded token's qkv is the bias)
-    linear_forward(big, b, C, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
+    const ms_vit_block_bf16 *lb = lp ? &lp->blocks[blk] : NULL;
+    enc_linear(lp, lb ? lb->qkv : NULL, big, b, bw->qkv_w, bw->qkv_b, N, C, 3 * C, nthreads);  // big: (N, 3C)
     if (enc_is_windowed(c, blk))
         // ref: Block.forward -- window_partition (zero padding), self.attn, window_unpartition (crop)
         vit_window_attention_forward(a, big, bw->qkv_b, G, c->window_size, bw->rel_pos_h, bw->rel_pos_w, H, hd,
@@ -161,21 +180,30 @@ static void enc_block(const ms_config *c, const ms_vit_block_w *bw, int blk, con
         vit_attention_forward(a, big, bw->rel_pos_h, bw->rel_pos_w, 1, G, G, H, hd, enc_attn_tile(G * G), scratch,
                               attn_threads);  // a: (N, C)
     // ref: Attention.forward -- x = self.proj(x); Block.forward -- x = shortcut + x
-    linear_forward(b, a, C, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // b: (N, C)
+    enc_linear(lp, lb ? lb->proj : NULL, b, a, bw->proj_w, bw->proj_b, N, C, C, nthreads);  // b: (N, C)
     vec_add_threads(x, x, b, N * C, nthreads);
     // ref: Block.forward -- x = x + self.mlp(self.norm2(x)); common.py:MLPBlock.forward
     enc_layernorm(a, x, bw->norm2_w, bw->norm2_b, N, C, c->ln_eps, nthreads);  // a: (N, C)
-    ms_vit_mlp_forward(c, bw, b, a, N, big, nthreads);                           // b: (N, C)
+    enc_mlp_forward(c, bw, lp, lb, b, a, N, big, nthreads);                       // b: (N, C)
     vec_add_threads(x, x, b, N * C, nthreads);
 }
 
 medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encoder_w *w, const float *image,
                                        float *embedding, float *workspace, int nthreads, ms_trace_fn trace,
                                        void *trace_ctx, medsam_error *err) {
+    return ms_image_encoder_forward_bf16(c, w, NULL, image, embedding, workspace, nthreads, trace, trace_ctx, err);
+}
+
+medsam_status ms_image_encoder_forward_bf16(const ms_config *c, const ms_image_encoder_w *w, const ms_vit_bf16 *lp,
+                                            const float *image, float *embedding, float *workspace, int nthreads,
+                                            ms_trace_fn trace, void *trace_ctx, medsam_error *err) {
     if (nthreads < 1) nthreads = 1;
     enc_plan p;
     if (!c || !w || !image || !embedding || !workspace)
         return ms_error(err, MEDSAM_ERR_ARG, "image encoder: NULL argument");
+    if (lp && lp->depth != c->depth)
+        return ms_error(err, MEDSAM_ERR_ARG, "image encoder: bf16 weights for %d blocks, model has %d", lp->depth,
+                        c->depth);
     if (enc_plan_make(c, &p))
         return ms_error(err, MEDSAM_ERR_ARG,
                         "image encoder: unsupported configuration (img %d, patch %d, grid %d, embed %d, heads %d, "
@@ -198,7 +226,7 @@ medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encode
 
     // ref: ImageEncoderViT.forward -- for blk in self.blocks: x = blk(x)
     for (int blk = 0; blk < c->depth; blk++) {
-        enc_block(c, &w->blocks[blk], blk, &p, x, a, b, big, scratch, nthreads);
+        enc_block(c, &w->blocks[blk], lp, blk, &p, x, a, b, big, scratch, nthreads);
         if (trace) {
             char name[32];
             snprintf(name, sizeof name, "block.%d", blk);

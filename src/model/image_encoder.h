@@ -24,6 +24,7 @@
 #include "model/config.h"
 #include "model/params.h"
 #include "model/trace.h"
+#include "ops/gemm_bf16.h"
 
 /* Query rows per attention tile in global blocks (scores tile: (48, G*G) per thread,
  * 768 KB for ViT-B: it stays in a 1 MB L2; a multiple of the gemm's 6-row micro-tile). */
@@ -45,6 +46,21 @@ size_t ms_vit_mlp_workspace_floats(const ms_config *c);
 void ms_vit_mlp_forward(const ms_config *c, const ms_vit_block_w *bw, float *out, const float *in, long N, float *work,
                         int nthreads);
 
+/* The bf16 weights of the encoder's big linear layers (qkv, proj, lin1, lin2
+ * of every block), converted once (ms_vit_bf16_make, image_encoder_bf16.c)
+ * and read-only afterwards. `path` is the bf16 GEMM path every call takes. */
+typedef struct {
+    gemm_bf16_b *qkv, *proj, *lin1, *lin2;
+} ms_vit_block_bf16;
+typedef struct {
+    int depth;
+    gemm_bf16_path path;
+    ms_vit_block_bf16 blocks[MS_MAX_DEPTH];
+} ms_vit_bf16;
+/* NULL (and *err set) when memory runs out. */
+ms_vit_bf16 *ms_vit_bf16_make(const ms_config *c, const ms_image_encoder_w *w, gemm_bf16_path path, medsam_error *err);
+void ms_vit_bf16_free(ms_vit_bf16 *lp);
+
 /* Floats of activation workspace for one image, any thread count (ViT-B: 46.4 M
  * floats = 186 MB of address space, most of it per-thread attention scratch and
  * MLP tiles for 64 threads; 2 threads touch about 90 MB of it).
@@ -63,5 +79,14 @@ size_t ms_image_encoder_workspace_floats(const ms_config *c);
 medsam_status ms_image_encoder_forward(const ms_config *c, const ms_image_encoder_w *w, const float *image,
                                        float *embedding, float *workspace, int nthreads, ms_trace_fn trace,
                                        void *trace_ctx, medsam_error *err);
+
+/* The same forward with qkv, proj and the MLP's lin1/lin2 as bf16 GEMMs on
+ * lp's weights (activations rounded to bf16 per packed block, fp32
+ * accumulation); everything else (LayerNorm, attention, GELU, patch embed,
+ * neck) stays fp32. lp == NULL is ms_image_encoder_forward. Results do not
+ * depend on nthreads, nor on the bf16 path (see ops/gemm_bf16.h). */
+medsam_status ms_image_encoder_forward_bf16(const ms_config *c, const ms_image_encoder_w *w, const ms_vit_bf16 *lp,
+                                            const float *image, float *embedding, float *workspace, int nthreads,
+                                            ms_trace_fn trace, void *trace_ctx, medsam_error *err);
 
 #endif

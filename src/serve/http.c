@@ -484,7 +484,9 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
                         .max_sessions = 64,
                         .decode_slots = o->threads < 1 ? 1 : o->threads,
                         .tmpdir = srv->tmpdir,
-                        .max_extract = (unsigned long long)srv->max_upload * 4};
+                        .max_extract = (unsigned long long)srv->max_upload * 4,
+                        .max_memory = o->max_memory,
+                        .max_memory_total = o->max_memory_total > 0 ? o->max_memory_total : medsam_memory_default()};
     medsam_status st = ms_store_create(o->model, &so, &srv->store, err);
     if (!st) {
         srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,

@@ -14,6 +14,8 @@ typedef struct {
     const char *token;       /* required when host is not loopback; NULL: none */
     int max_connections;     /* 0: 64 */
     int queue;               /* encode queue length (encodes + jobs); 0 refuses every encode */
+    long long max_memory;       /* per upload: decoded-size budget (0: medsam_memory_default()) */
+    long long max_memory_total; /* all held volumes (0: medsam_memory_default() at start) */
 } ms_serve_opts;
 
 typedef struct ms_server ms_server;

@@ -140,9 +140,10 @@ static const char *sniff_2d(const unsigned char *h, size_t n, const char **forma
 static ms_store_code add_2d(ms_store *s, ms_session *ss, const char *path, medsam_error *err) {
     float *x = NULL;
     int W, H;
-    if (medsam_prepare_input(path, s->minfo.img_size, 1, &x, &W, &H, err)) {
+    const medsam_budget budget = {s->o.max_memory};
+    if (medsam_model_prepare_input_budget(s->model, path, 1, &budget, &x, &W, &H, err)) {
         scrub(err, path);
-        return MS_STORE_UNREADABLE;
+        return err && err->code == MEDSAM_ERR_NOMEM ? MS_STORE_TOO_LARGE : MS_STORE_UNREADABLE;
     }
     free(x); /* checked readable; the encoder reads the file again */
     char kept[512];
@@ -156,16 +157,41 @@ static ms_store_code add_2d(ms_store *s, ms_session *ss, const char *path, medsa
     return MS_STORE_OK;
 }
 
+/* Bytes per stored sample of a volume's dtype (medsam_volume_info.dtype). */
+static int sample_bytes(const char *dtype) {
+    if (!dtype) return 8;
+    if (strstr(dtype, "int8")) return 1;
+    if (strstr(dtype, "16")) return 2;
+    if (!strcmp(dtype, "rgb24")) return 3;
+    if (strstr(dtype, "32")) return 4;
+    return 8;
+}
+
 static ms_store_code add_volume(ms_store *s, ms_session *ss, const char *path, const char *window, medsam_error *err) {
     medsam_intensity how = {MEDSAM_INTENSITY_AUTO, 0, 0};
     if (window && medsam_intensity_parse(window, &how, err)) return MS_STORE_BAD;
-    if (medsam_volume_read(path, &ss->vol, err)) {
+    const medsam_budget budget = {s->o.max_memory};
+    if (medsam_volume_read_budget(path, &budget, &ss->vol, err)) {
         scrub(err, path);
-        return MS_STORE_UNREADABLE;
+        return err && err->code == MEDSAM_ERR_NOMEM ? MS_STORE_TOO_LARGE : MS_STORE_UNREADABLE;
     }
     medsam_volume_info vi;
     medsam_volume_get_info(ss->vol, &vi);
     size_t nvox = (size_t)vi.nx * vi.ny * vi.nz;
+    /* all held volumes together stay within max_memory_total: the decoded samples and the uint8 copy */
+    const long long need = (long long)nvox * (sample_bytes(vi.dtype) + 1);
+    const long long total = s->o.max_memory_total > 0 ? s->o.max_memory_total : medsam_memory_default();
+    pthread_mutex_lock(&s->mu);
+    long long held = 0;
+    for (const ms_session *o = s->sessions; o; o = o->next) held += o->held_bytes;
+    if (held + need > total) {
+        pthread_mutex_unlock(&s->mu);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "the server holds %.1f MiB of volumes and this one needs %.1f MiB more "
+                        "(limit %.1f MiB, --max-memory-total): delete an image first", held / 1048576.0,
+                        need / 1048576.0, total / 1048576.0), MS_STORE_BUSY;
+    }
+    ss->held_bytes = need;  /* counted from now on (the session is listed when this returns) */
+    pthread_mutex_unlock(&s->mu);
     if (!(ss->u8 = malloc(nvox))) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory for the volume"), MS_STORE_BUSY;
     medsam_intensity_applied ap;
     if (medsam_volume_normalize(ss->vol, &how, ss->u8, &ap, err)) return MS_STORE_UNREADABLE;

@@ -22,6 +22,8 @@ typedef struct {
     int decode_slots;     /* decodes running at once (bounds their memory); others wait their turn */
     const char *tmpdir;   /* private (0700) folder for uploads and results */
     unsigned long long max_extract; /* bytes a zip upload may unpack to */
+    long long max_memory;       /* per upload: decoded-size budget of the readers (medsam_budget; 0: default) */
+    long long max_memory_total; /* all held volumes together (decoded + normalised bytes); 0: max_memory */
 } ms_store_opts;
 
 medsam_status ms_store_create(const medsam_model *model, const ms_store_opts *o, ms_store **out, medsam_error *err);
@@ -42,7 +44,7 @@ typedef struct {
 
 /* Store outcome codes beyond medsam_status: the HTTP layer maps them. */
 typedef enum { MS_STORE_OK = 0, MS_STORE_BAD = 400, MS_STORE_NOT_FOUND = 404, MS_STORE_CONFLICT = 409,
-               MS_STORE_UNREADABLE = 415, MS_STORE_QUEUE_FULL = 429, MS_STORE_BUSY = 503, MS_STORE_FAILED = 500 } ms_store_code;
+               MS_STORE_TOO_LARGE = 413, MS_STORE_UNREADABLE = 415, MS_STORE_QUEUE_FULL = 429, MS_STORE_BUSY = 503, MS_STORE_FAILED = 500 } ms_store_code;
 
 /* Takes ownership of the uploaded file at `path` (removes it, or keeps it as
  * the image's file): reads it by content, normalises a volume's intensities

@@ -12,6 +12,7 @@ struct ms_session {
     const char *mime;        /* 2-D display type */
     medsam_volume *vol;      /* volumes: the input (the grid of the labels we write) */
     uint8_t *u8;             /* volumes: (nz, ny, nx) normalised as `medsam segment` does */
+    long long held_bytes;    /* volumes: decoded + normalised bytes, counted against max_memory_total */
     int refs, deleted;
     struct ms_session *next;
 };

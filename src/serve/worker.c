@@ -133,13 +133,14 @@ static medsam_status encode(ms_store *s, ms_session *ss, int z, medsam_embedding
     medsam_status st;
     if (!ss->info.is_volume) {
         int W, H;
-        st = medsam_prepare_input(ss->path, S, s->o.threads, &x, &W, &H, err);
+        const medsam_budget budget = {s->o.max_memory};
+        st = medsam_model_prepare_input_budget(s->model, ss->path, s->o.threads, &budget, &x, &W, &H, err);
     } else {
         const ms_session_info *in = &ss->info;
         x = malloc((size_t)S * S * 3 * sizeof(float));
         st = !x ? ms_error(err, MEDSAM_ERR_NOMEM, "out of memory")
-                : medsam_preprocess_pixels(ss->u8 + (size_t)z * in->width * in->height, in->width, in->height, 1, 8, S,
-                                           s->o.threads, x, err);
+                : medsam_model_preprocess(s->model, ss->u8 + (size_t)z * in->width * in->height, in->width, in->height, 1,
+                                          8, s->o.threads, x, err);
     }
     if (!st) st = medsam_encode(s->model, x, s->o.threads, emb, err);
     free(x);

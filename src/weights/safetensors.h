@@ -73,5 +73,9 @@ typedef struct {
  * atomically (temp file + rename). Names must be unique. */
 medsam_status st_write_f32(const char *path, const st_out_tensor *t, int n, const char *const *meta, int nmeta,
                            medsam_error *err);
+/* The same with f16 != 0: stored as F16 (round to nearest even; a value beyond
+ * float16's range or not finite fails naming the tensor, nothing written). */
+medsam_status st_write(const char *path, const st_out_tensor *t, int n, const char *const *meta, int nmeta, int f16,
+                       medsam_error *err);
 
 #endif

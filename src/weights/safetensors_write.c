@@ -1,4 +1,5 @@
-/* safetensors_write.c — writes float32 tensors as a safetensors file: the
+/* safetensors_write.c — writes float32 tensors as a safetensors file (stored
+ * as F32, or as F16 rounded to nearest even for bundled models): the
  * JSON header (metadata first, then the tensors in the caller's order, data
  * offsets contiguous from 0), padded with spaces to a multiple of 8 bytes as
  * the reference writer does, then the little-endian data; temp file + rename. */
@@ -88,8 +89,54 @@ static void write_f32(FILE *fp, const float *v, size_t n) {
 #endif
 }
 
+/* IEEE binary16 of a finite float, round to nearest even (subnormals included);
+ * -1 when it overflows or is not finite. */
+static int32_t f32_to_half(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000, mag = u & 0x7fffffff;
+    if (mag >= 0x7f800000) return -1;
+    if (mag < 0x38800000) { /* below 2^-14: a subnormal half (or zero), in units of 2^-24 */
+        if (mag < 0x33000000) return (int32_t)sign; /* under half of 2^-24: rounds to zero */
+        uint32_t e = mag >> 23, m = (mag & 0x7fffff) | 0x800000;
+        int shift = 126 - (int)e; /* value = m * 2^(e-150); in 2^-24 units: m >> (126 - e) */
+        uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (q & 1))) q++;
+        return (int32_t)(sign | q);
+    }
+    uint32_t h = ((mag - 0x38000000) >> 13); /* rebias exponent 127 -> 15, keep 10 mantissa bits */
+    uint32_t rem = mag & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    if (h >= 0x7c00) return -1;
+    return (int32_t)(sign | h);
+}
+
+/* Writes n floats as little-endian binary16; the first value out of range fails. */
+static medsam_status write_f16(FILE *fp, const st_out_tensor *t, size_t n, medsam_error *err) {
+    unsigned char buf[4096];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t h = f32_to_half(t->data[i]);
+        if (h < 0)
+            return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s': value %g at %zu does not fit float16", t->name,
+                            (double)t->data[i], i);
+        buf[k++] = (unsigned char)h;
+        buf[k++] = (unsigned char)(h >> 8);
+        if (k == sizeof buf || i + 1 == n) {
+            fwrite(buf, 1, k, fp);
+            k = 0;
+        }
+    }
+    return MEDSAM_OK;
+}
+
 medsam_status st_write_f32(const char *path, const st_out_tensor *t, int n, const char *const *meta, int nmeta,
                            medsam_error *err) {
+    return st_write(path, t, n, meta, nmeta, 0, err);
+}
+
+medsam_status st_write(const char *path, const st_out_tensor *t, int n, const char *const *meta, int nmeta, int f16,
+                       medsam_error *err) {
     medsam_status st = check_names(t, n, err);
     if (st) {
         ms_error_prefix(err, path);
@@ -112,12 +159,12 @@ medsam_status st_write_f32(const char *path, const st_out_tensor *t, int n, cons
     for (int i = 0; i < n; i++) {
         if (i || nmeta > 0) puts_(&h, ",");
         put_str(&h, t[i].name);
-        puts_(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        puts_(&h, f16 ? ":{\"dtype\":\"F16\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t[i].ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
             puts_(&h, num);
         }
-        uint64_t bytes = (uint64_t)numel_of(&t[i]) * 4;
+        uint64_t bytes = (uint64_t)numel_of(&t[i]) * (f16 ? 2 : 4);
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
         puts_(&h, num);
         off += bytes;
@@ -142,6 +189,14 @@ medsam_status st_write_f32(const char *path, const st_out_tensor *t, int n, cons
     fwrite(len8, 1, 8, af.fp);
     fwrite(h.buf, 1, h.len, af.fp);
     free(h.buf);
-    for (int i = 0; i < n; i++) write_f32(af.fp, t[i].data, numel_of(&t[i]));
+    for (int i = 0; i < n && !st; i++) {
+        if (f16) st = write_f16(af.fp, &t[i], numel_of(&t[i]), err);
+        else write_f32(af.fp, t[i].data, numel_of(&t[i]));
+    }
+    if (st) {
+        ms_error_prefix(err, path);
+        ms_atomic_abort(&af);
+        return st;
+    }
     return ms_atomic_commit(&af, err);
 }

@@ -119,6 +119,86 @@ e2 = medsam.Embedding.from_array(model, np.load(os.path.join(T, "e2.npy")), W, H
 check("Embedding.save + from_array decodes the same labels",
       np.array_equal(model.segment(e2, boxes=boxes), model.segment(emb, boxes=boxes)))
 
+# ---- pipelines: LiteMedSAM's own ("lite") and SamPredictor's ("sam"), as `medsam segment` ----
+LITE = "tests/fixtures/lite/model.pth"
+lite = medsam.Model(LITE, threads=2)
+check("LiteMedSAM fixture: default pipeline 'lite', tiny ViT: 'medsam'",
+      lite.pipeline == "lite" and model.pipeline == "medsam", "%s, %s" % (lite.pipeline, model.pipeline))
+tiny_sam = medsam.Model(M, threads=2, pipeline="sam")
+check("Model(pipeline='sam').pipeline", tiny_sam.pipeline == "sam")
+check("Model(pipeline='auto') = the default", medsam.Model(LITE, threads=1, pipeline="auto").pipeline == "lite")
+for mdl, margs, label in ((lite, ["-m", LITE], "lite"), (tiny_sam, ["-m", M, "--pipeline", "sam"], "sam")):
+    for path in ("tests/fixtures/images/camera.png", "tests/fixtures/images/retina.jpg"):
+        name = os.path.basename(path)
+        ppix = medsam.read_image(path)
+        bx = [[float(np.float32(v)) for v in b] for b in boxes_for(ppix.shape[1], ppix.shape[0])]
+        out, lg = os.path.join(T, "p.png"), os.path.join(T, "p.npy")
+        cli("segment", *margs, "-i", path, *box_args(bx), "-o", out, "--logits", lg, "--threads", "2")
+        ref = medsam.read_image(out)
+        e_p = mdl.encode(path)
+        lab, lo, _ = mdl.segment(e_p, boxes=bx, return_logits=True)
+        check("%s pipeline, %s: labels from a path = CLI (%d labelled)" % (label, name, int((ref > 0).sum())),
+              np.array_equal(lab, ref))
+        check("%s pipeline, %s: labels from pixels = CLI" % (label, name),
+              np.array_equal(mdl.segment(ppix, boxes=bx), ref))
+        check("%s pipeline, %s: logits = CLI --logits, bit for bit" % (label, name),
+              np.array_equal(lo, np.load(lg)[:, 0]))
+        cli("segment", *margs, "-i", path, *box_args(bx[:1]), "-o", out, "--threads", "2")
+        check("%s pipeline, %s: one box = CLI's 255 mask" % (label, name),
+              np.array_equal(np.where(mdl.segment(e_p, boxes=bx[0]) > 0, 255, 0), medsam.read_image(out)))
+        x, _ = mdl.preprocess(ppix)
+        x_ref, _ = mdl.preprocess(path)
+        check("%s pipeline, %s: preprocess(pixels) = preprocess(path)" % (label, name), np.array_equal(x, x_ref))
+
+# ---- point prompts (+ box, multimask, mask input): `medsam segment -p`, masks and logits -----
+pimg = "tests/fixtures/images/chelsea.png"
+ppix = medsam.read_image(pimg)
+PH, PW = ppix.shape[:2]
+pts = [[PW * 0.45, PH * 0.5], [PW * 0.2, PH * 0.3, 0], [PW * 0.6, PH * 0.4, 1]]
+pts = [[float(np.float32(v)) for v in p[:2]] + p[2:] for p in pts]
+box = [float(np.float32(v)) for v in boxes_for(PW, PH)[0]]
+
+
+def point_args(points):
+    return sum((["-p", ",".join([repr(p[0]), repr(p[1])] + ([str(int(p[2]))] if len(p) > 2 else []))]
+                for p in points), [])
+
+
+for mdl, margs, label in ((lite, ["-m", LITE], "lite"), (model, ["-m", M], "tiny medsam"),
+                          (tiny_sam, ["-m", M, "--pipeline", "sam"], "tiny sam")):
+    e_p = mdl.encode(pimg)
+    PL = mdl.info["mask_size"]
+    prev = None
+    for case, kw, extra in (("1 point", dict(points=pts[:1]), point_args(pts[:1])),
+                            ("3 points + box, multimask", dict(points=np.array([p + [1] if len(p) == 2 else p
+                                                                                for p in pts]), boxes=[box],
+                                                              multimask=True),
+                             point_args(pts) + box_args([box]) + ["--multimask"]),
+                            ("box, multimask", dict(boxes=box, multimask=True), box_args([box]) + ["--multimask"]),
+                            ("2 points + mask_input from the previous logits", dict(points=pts[:2], mask_input=None),
+                             point_args(pts[:2])),
+                            ("mask_input alone (1,1,L,L)", dict(mask_input=None), [])):
+        if "mask_input" in kw:
+            kw["mask_input"] = prev if case.startswith("2") else prev[None, None]
+            np.save(os.path.join(T, "mi.npy"), prev)
+            extra = extra + ["--mask-input", os.path.join(T, "mi.npy")]
+        out, lg, sc = os.path.join(T, "q.png"), os.path.join(T, "q.npy"), os.path.join(T, "q.json")
+        cli("segment", *margs, "-i", pimg, *extra, "-o", out, "--logits", lg, "--scores", sc, "--threads", "2")
+        ref, ref_lg, ref_sc = medsam.read_image(out), np.load(lg)[0], json.load(open(sc))
+        mask, lo, iou = mdl.segment(e_p, return_logits=True, **kw)
+        check("%s, %s: mask = CLI's (0/255; %d pixels set)" % (label, case, int((ref > 0).sum())),
+              mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1} and
+              np.array_equal(np.where(mask > 0, 255, 0), ref))
+        check("%s, %s: logits %s = CLI --logits, bit for bit" % (label, case, lo.shape),
+              lo.shape == ref_lg.shape and np.array_equal(lo, ref_lg))
+        check("%s, %s: iou = CLI --scores" % (label, case),
+              np.allclose(iou, ref_sc["iou"], rtol=1e-7, atol=0) and int(np.argmax(iou)) == ref_sc["best"])
+        check("%s, %s: without return_logits the same mask" % (label, case),
+              np.array_equal(mdl.segment(e_p, **kw), mask))
+        prev = lo[int(np.argmax(iou))].copy()
+    check("%s: points on pixels (encoded first) = on the embedding" % label,
+          np.array_equal(mdl.segment(ppix, points=pts[:1]), mdl.segment(e_p, points=pts[:1])))
+
 # pixel layouts: a strided view and a byte-swapped copy give the contiguous array's result; uint16,
 # RGBA and grey+alpha arrays equal the CLI on the same pixels saved as .npy
 base = model.segment(pix, boxes=boxes)
@@ -240,8 +320,33 @@ raises("boxes missing", ValueError, lambda: model.segment(emb))
 raises("empty box", ValueError, lambda: model.segment(emb, boxes=[[5, 5, 5, 9]]), "x0 < x1")
 raises("box outside the image", ValueError, lambda: model.segment(emb, boxes=[[0, 0, W + 1, 10]]), "outside")
 raises("256 boxes", ValueError, lambda: model.segment(emb, boxes=[[0, 0, 5, 5]] * 256), "255")
-raises("points without medsam_decode_prompt", NotImplementedError,
-       lambda: model.segment(emb, boxes=[[0, 0, 5, 5]], points=[[3, 3]]), "point")
+raises("points with 2 boxes", ValueError,
+       lambda: model.segment(emb, boxes=[[0, 0, 5, 5], [1, 1, 6, 6]], points=[[3, 3]]), "at most one box")
+raises("point outside the image", ValueError, lambda: model.segment(emb, points=[[W + 1, 3]]), "points[0]")
+raises("point with a negative y", ValueError, lambda: model.segment(emb, points=[[3, 3], [4, -1]]), "points[1]")
+raises("point label 2", ValueError, lambda: model.segment(emb, points=[[3, 3, 2]]), "label")
+raises("point label 0.5", ValueError, lambda: model.segment(emb, points=[[3, 3, 0.5]]), "label")
+raises("point of 1 number", ValueError, lambda: model.segment(emb, points=[[3]]), "points[0]")
+raises("(n, 4) point array", ValueError, lambda: model.segment(emb, points=np.zeros((2, 4))), "points")
+raises("point with NaN", ValueError, lambda: model.segment(emb, points=[[np.nan, 3]]), "NaN")
+raises("no points", ValueError, lambda: model.segment(emb, points=[]), "no points")
+raises("65 points", ValueError, lambda: model.segment(emb, points=[[3, 3]] * 65), "at most 64")
+raises("multimask without a prompt", ValueError, lambda: model.segment(emb, multimask=True), "multimask")
+raises("point prompt with an empty box", ValueError, lambda: model.segment(emb, points=[[3, 3]], boxes=[5, 5, 5, 9]),
+       "x0 < x1")
+Lm = model.info["mask_size"]
+raises("mask_input float64", TypeError, lambda: model.segment(emb, mask_input=np.zeros((Lm, Lm))), "float32")
+raises("mask_input as a list", TypeError, lambda: model.segment(emb, mask_input=[[0.0] * Lm] * Lm), "mask_input")
+raises("mask_input of another size", ValueError,
+       lambda: model.segment(emb, mask_input=np.zeros((Lm, Lm + 1), np.float32)), "mask_input")
+raises("mask_input of 3 masks", ValueError,
+       lambda: model.segment(emb, mask_input=np.zeros((3, Lm, Lm), np.float32)), "mask_input")
+raises("mask_input with NaN", ValueError,
+       lambda: model.segment(emb, mask_input=np.full((Lm, Lm), np.nan, np.float32)), "NaN")
+raises("unknown pipeline", ValueError, lambda: medsam.Model(M, pipeline="medsam2"), "pipeline")
+raises("pipeline not a string", TypeError, lambda: medsam.Model(M, pipeline=1), "pipeline")
+raises("pipeline lite on a ViT model (the library's message)", medsam.Error,
+       lambda: medsam.Model(M, pipeline="lite"), "lite")
 raises("embedding of another shape", ValueError, lambda: medsam.Embedding.from_array(model, np.zeros((3, 4, 4)), 5, 5))
 raises("3-D box of 4 numbers", ValueError, lambda: model.segment_volume(vol, [[17, 18, 43, 38]], window="soft"),
        "needs 6 numbers")
