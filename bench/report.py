@@ -173,7 +173,8 @@ def main():
                   f"(p99 {p99:.1f} ms): {'**met**' if p50 <= 30 else '**missed**'}")
 
     if mo:
-        e = lambda k: f(g(mo, "model_encoder_s_" + k), ".2f") + " s"  # noqa: E731
+        e = lambda k: (f(g(mo, "model_encoder_s_" + k), ".2f") + " s"  # noqa: E731
+                       if g(mo, "model_encoder_s_" + k) is not None else "not measured")
         print("\n**Supported model files** (encode time: one `medsam embed -v` of retina.jpg, 2 threads, "
               "`bench/models.sh` in the same run):\n")
         print("| model | file, where users get it | architecture | pipeline (default) | input | encode |")
