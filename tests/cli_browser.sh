@@ -18,7 +18,9 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     exit 1
 fi
 root=$(pwd)
-(cd tests/browser && BUILD="$root/${BUILD:-build}" MEDSAM_SHOTS="$root/${BUILD:-build}/screenshots" CHROMIUM=$CHROMIUM \
+bdir=${BUILD:-build}
+case $bdir in /*) ;; *) bdir="$root/$bdir" ;; esac   # BUILD may already be absolute
+(cd tests/browser && BUILD="$bdir" MEDSAM_SHOTS="$bdir/screenshots" CHROMIUM=$CHROMIUM \
     timeout 600 node --test --test-reporter=tap serve.test.js) >"$T/tap" 2>&1
 rc=$?
 # top-level TAP results: "ok N - name" / "not ok N - name"
