@@ -347,27 +347,45 @@ static int rs_zoom(double *dst, const double *src, long h, long w, long c, long 
     return failed ? -1 : 0;
 }
 
-// ref: skimage/transform/_warps.py:resize (0.19.3) with mode='reflect', preserve_range=True
-medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int c, int oh, int ow,
-                                const ms_resize_opts *opts, medsam_error *err) {
-    int order = opts ? opts->order : 1;
-    int aa = opts ? opts->anti_aliasing : 0;
-    int clip = opts ? opts->clip : 1;
-    ms_resize_exp exp_kind = opts ? opts->exp_kind : MS_EXP_NUMPY_AVX512;
-    int threads = opts && opts->threads > 0 ? opts->threads : 0;
+/* The options, checks and anti-aliasing sigmas both resizes (whole image, bands of rows) share. */
+medsam_status ms_rs_setup_opts(ms_rs_setup *p, const ms_resize_opts *opts, int h, int w, int c, int oh, int ow,
+                               medsam_error *err) {
+    p->order = opts ? opts->order : 1;
+    p->aa = opts ? opts->anti_aliasing : 0;
+    p->clip = opts ? opts->clip : 1;
+    p->exp_kind = opts ? opts->exp_kind : MS_EXP_NUMPY_AVX512;
+    p->threads = opts && opts->threads > 0 ? opts->threads : 0;
 #ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
+    if (p->threads <= 0) p->threads = omp_get_max_threads();
 #else
-    threads = 1;
+    p->threads = 1;
 #endif
     if (h < 1 || w < 1 || oh < 1 || ow < 1 || c < 0 || h > RS_MAX_SIDE || w > RS_MAX_SIDE ||
         oh > RS_MAX_SIDE || ow > RS_MAX_SIDE || c > RS_MAX_SIDE)
         return ms_error(err, MEDSAM_ERR_ARG, "resize: bad size %dx%dx%d -> %dx%d", h, w, c, oh, ow);
-    if (order != 0 && order != 1 && order != 3)
-        return ms_error(err, MEDSAM_ERR_ARG, "resize: spline order %d not supported (0, 1 or 3)", order);
-    if (order == 0 && aa)
+    if (p->order != 0 && p->order != 1 && p->order != 3)
+        return ms_error(err, MEDSAM_ERR_ARG, "resize: spline order %d not supported (0, 1 or 3)", p->order);
+    if (p->order == 0 && p->aa)
         return ms_error(err, MEDSAM_ERR_ARG,
                         "resize: anti-aliasing with order 0 is not supported (skimage filters in the input dtype)");
+    // anti-aliasing sigma per axis: max(0, (in/out - 1) / 2); the channel axis has factor 1
+    p->sigma[0] = p->sigma[1] = 0;
+    if (p->aa) {
+        double fy = (double)h / (double)oh, fx = (double)w / (double)ow;
+        p->sigma[0] = (fy - 1) / 2 > 0 ? (fy - 1) / 2 : 0;
+        p->sigma[1] = (fx - 1) / 2 > 0 ? (fx - 1) / 2 : 0;
+    }
+    return MEDSAM_OK;
+}
+
+// ref: skimage/transform/_warps.py:resize (0.19.3) with mode='reflect', preserve_range=True
+medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int c, int oh, int ow,
+                                const ms_resize_opts *opts, medsam_error *err) {
+    ms_rs_setup p;
+    medsam_status st0 = ms_rs_setup_opts(&p, opts, h, w, c, oh, ow, err);
+    if (st0) return st0;
+    const int order = p.order, clip = p.clip, threads = p.threads;
+    const ms_resize_exp exp_kind = p.exp_kind;
     long cc = c > 0 ? c : 1;
     size_t n_in = (size_t)h * (size_t)w * (size_t)cc;
 
@@ -381,12 +399,7 @@ medsam_status ms_resize_skimage(double *out, const double *in, int h, int w, int
     }
 
     // anti-aliasing sigma per axis: max(0, (in/out - 1) / 2); the channel axis has factor 1
-    double sigma[2] = {0, 0};
-    if (aa) {
-        double fy = (double)h / (double)oh, fx = (double)w / (double)ow;
-        sigma[0] = (fy - 1) / 2 > 0 ? (fy - 1) / 2 : 0;
-        sigma[1] = (fx - 1) / 2 > 0 ? (fx - 1) / 2 : 0;
-    }
+    double sigma[2] = {p.sigma[0], p.sigma[1]};
     int need_gauss = sigma[0] > 1e-15 || sigma[1] > 1e-15;
     double *work = NULL, *tmp = NULL, *kern = NULL;
     const double *zsrc = in;

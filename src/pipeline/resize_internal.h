@@ -4,6 +4,8 @@
 #ifndef MS_RESIZE_INTERNAL_H
 #define MS_RESIZE_INTERNAL_H
 
+#include "pipeline/resize.h"
+
 #define RS_SPLINE_POLE -0.267949192431122706472553658494127633 /* order 3: z = sqrt(3) - 2 */
 
 /* ndimage 'mirror' of an integer index into [0, n). */
@@ -25,5 +27,14 @@ void ms_rs_zoom_taps(long *idx, double *wt, long n, long on, int order);
  * plain: the one-pixel-at-a-time kernel (same bits). */
 void ms_rs_zoom_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy, const long *ix,
                     const double *wx, const long *ic, const double *wc, int plain, double *g, double *t);
+
+/* Options resolved (defaults, thread count) and checked, and the anti-aliasing sigmas (y, x). */
+typedef struct {
+    int order, aa, clip, threads;
+    ms_resize_exp exp_kind;
+    double sigma[2];
+} ms_rs_setup;
+medsam_status ms_rs_setup_opts(ms_rs_setup *p, const ms_resize_opts *opts, int h, int w, int c, int oh, int ow,
+                               medsam_error *err);
 
 #endif

@@ -39,7 +39,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define ST_MAX_SIDE 65536
 #define ST_COLS 256 /* columns per task in the recursions */
 
 typedef struct {
@@ -283,24 +282,11 @@ static int st_first_row(const st_ctx *s, double *band, long B, double z_n_1, dou
 // ref: skimage/transform/_warps.py:resize (0.19.3), as ms_resize_skimage, in bands of rows
 medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ctx, int h, int w, int c, int oh, int ow,
                                      const ms_resize_opts *opts, medsam_error *err) {
-    int order = opts ? opts->order : 1;
-    int aa = opts ? opts->anti_aliasing : 0;
-    int clip = opts ? opts->clip : 1;
-    ms_resize_exp exp_kind = opts ? opts->exp_kind : MS_EXP_NUMPY_AVX512;
-    int threads = opts && opts->threads > 0 ? opts->threads : 0;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#else
-    threads = 1;
-#endif
-    if (h < 1 || w < 1 || oh < 1 || ow < 1 || c < 0 || h > ST_MAX_SIDE || w > ST_MAX_SIDE || oh > ST_MAX_SIDE ||
-        ow > ST_MAX_SIDE || c > ST_MAX_SIDE)
-        return ms_error(err, MEDSAM_ERR_ARG, "resize: bad size %dx%dx%d -> %dx%d", h, w, c, oh, ow);
-    if (order != 0 && order != 1 && order != 3)
-        return ms_error(err, MEDSAM_ERR_ARG, "resize: spline order %d not supported (0, 1 or 3)", order);
-    if (order == 0 && aa)
-        return ms_error(err, MEDSAM_ERR_ARG,
-                        "resize: anti-aliasing with order 0 is not supported (skimage filters in the input dtype)");
+    ms_rs_setup p;
+    medsam_status st0 = ms_rs_setup_opts(&p, opts, h, w, c, oh, ow, err);
+    if (st0) return st0;
+    const int order = p.order, clip = p.clip, threads = p.threads;
+    const ms_resize_exp exp_kind = p.exp_kind;
     long chk_y = lround((double)h * (1.0 / ((double)h / (double)oh)));
     long chk_x = lround((double)w * (1.0 / ((double)w / (double)ow)));
     if (chk_y != oh || chk_x != ow)
@@ -312,12 +298,7 @@ medsam_status ms_resize_skimage_rows(double *out, ms_resize_row_fn src, void *ct
     s.sc = s.grey ? 1 : s.cc;
     s.len = s.w * s.sc;
     s.olen = s.w * s.cc;
-    double sigma[2] = {0, 0};
-    if (aa) {
-        double fy = (double)h / (double)oh, fx = (double)w / (double)ow;
-        sigma[0] = (fy - 1) / 2 > 0 ? (fy - 1) / 2 : 0;
-        sigma[1] = (fx - 1) / 2 > 0 ? (fx - 1) / 2 : 0;
-    }
+    double sigma[2] = {p.sigma[0], p.sigma[1]};
     const int spline0 = order > 1 && h > 1;
     const double z_h = pow(RS_SPLINE_POLE, (double)(h - 1));
     const int multi = spline0 && z_h == 0; /* else one band, or independent bands when !spline0 */
