@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "pipeline/resize_pil.h"
+#include "pipeline/torch_bilinear.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* fused multiply-adds only where torch has them (fmaf below) */
@@ -86,48 +87,15 @@ ms_sam_kernels ms_sam_postprocess_kernels(int nmasks, int S, int neww) {
 
 /* ---- bilinear, align_corners=False, torch 1.13's two CPU kernels ---------- */
 
-typedef struct {
-    int i0, i1;
-    float l0, l1;
-} sam_tap;
-
-// ref: ATen/native/UpSample.h:compute_source_index_and_lambda (align_corners=False), output index d
-static sam_tap sam_tap_at(int in, int out, int d) {
-    if (in == out) return (sam_tap){d, d, 1.0f, 0.0f};
-    const float scale = (float)in / (float)out;
-    double src = (double)scale * ((double)d + 0.5) - 0.5;
-    if (src < 0) src = 0;
-    sam_tap t;
-    t.i0 = (int)src;
-    t.i1 = t.i0 + (t.i0 < in - 1 ? 1 : 0);
-    t.l1 = (float)(src - (double)t.i0);
-    t.l0 = 1.0f - t.l1;
-    return t;
-}
-
-static void sam_taps(int in, int out, sam_tap *t) {
-    for (int d = 0; d < out; d++) t[d] = sam_tap_at(in, out, d);
-}
-
-/* One output value from the four neighbours a (row i0: col i0, col i1), b (row i1). */
-static float sam_interp(int generic, float a0, float a1, float b0, float b1, sam_tap ty, sam_tap tx) {
-    if (generic) { // ref: UpSampleKernel.cpp:Interpolate<n, .., 2>::eval, t0 * w0 + t1 * w1 contracted to an FMA
-        const float ra = fmaf(a0, tx.l0, a1 * tx.l1), rb = fmaf(b0, tx.l0, b1 * tx.l1);
-        return fmaf(ra, ty.l0, rb * ty.l1);
-    }
-    // ref: UpSampleKernel.cpp:cpu_upsample_linear_channels_last (float weights, double sum)
-    const float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
-    double acc = (double)w00 * a0 + (double)w01 * a1;
-    acc += (double)w10 * b0;
-    acc += (double)w11 * b1;
-    return (float)acc;
+static void sam_taps(int in, int out, ms_torch_tap *t) {
+    for (int d = 0; d < out; d++) t[d] = ms_torch_tap_at(in, out, d);
 }
 
 /* Stage-1 value (row r, column x) of the S x S upscaled logits, taps computed on the spot. */
 static float sam_stage1_at(const float *logits, int L, int S, int generic, int r, int x) {
-    const sam_tap ty = sam_tap_at(L, S, r), tx = sam_tap_at(L, S, x);
+    const ms_torch_tap ty = ms_torch_tap_at(L, S, r), tx = ms_torch_tap_at(L, S, x);
     const float *a = logits + (size_t)ty.i0 * L, *b = logits + (size_t)ty.i1 * L;
-    return sam_interp(generic, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
+    return ms_torch_bilerp(generic, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
 }
 
 static void sam_put(float v, size_t p, float *out, uint8_t label, uint8_t *labels) {
@@ -139,14 +107,14 @@ static void sam_put(float v, size_t p, float *out, uint8_t label, uint8_t *label
 static void sam_rows_slow(const float *logits, int L, int S, int newh, int neww, int H, int W, ms_sam_kernels k,
                           int y0, int y1, float *out, uint8_t label, uint8_t *labels) {
     for (int y = y0; y < y1; y++) {
-        const sam_tap ty = sam_tap_at(newh, H, y);
+        const ms_torch_tap ty = ms_torch_tap_at(newh, H, y);
         for (int x = 0; x < W; x++) {
-            const sam_tap tx = sam_tap_at(neww, W, x);
+            const ms_torch_tap tx = ms_torch_tap_at(neww, W, x);
             const float a0 = sam_stage1_at(logits, L, S, k.generic_up, ty.i0, tx.i0);
             const float a1 = sam_stage1_at(logits, L, S, k.generic_up, ty.i0, tx.i1);
             const float b0 = sam_stage1_at(logits, L, S, k.generic_up, ty.i1, tx.i0);
             const float b1 = sam_stage1_at(logits, L, S, k.generic_up, ty.i1, tx.i1);
-            sam_put(sam_interp(k.generic_down, a0, a1, b0, b1, ty, tx), (size_t)y * W + x, out, label, labels);
+            sam_put(ms_torch_bilerp(k.generic_down, a0, a1, b0, b1, ty, tx), (size_t)y * W + x, out, label, labels);
         }
     }
 }
@@ -159,12 +127,12 @@ void ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int ne
     if (y0 >= y1) return;
     int r_lo = newh, r_hi = 0; // stage-1 rows the output rows [y0, y1) read
     for (int y = y0; y < y1; y++) {
-        const sam_tap t = sam_tap_at(newh, H, y);
+        const ms_torch_tap t = ms_torch_tap_at(newh, H, y);
         r_lo = t.i0 < r_lo ? t.i0 : r_lo;
         r_hi = t.i1 > r_hi ? t.i1 : r_hi;
     }
-    sam_tap *up = malloc((size_t)S * sizeof *up);                                        // (S) L -> S
-    sam_tap *dy = malloc((size_t)H * sizeof *dy), *dx = malloc((size_t)W * sizeof *dx); // crop -> H x W
+    ms_torch_tap *up = malloc((size_t)S * sizeof *up);                                        // (S) L -> S
+    ms_torch_tap *dy = malloc((size_t)H * sizeof *dy), *dx = malloc((size_t)W * sizeof *dx); // crop -> H x W
     float *mid = malloc((size_t)(r_hi - r_lo + 1) * neww * sizeof(float));               // (rows, neww)
     if (!up || !dy || !dx || !mid) {
         free(up), free(dy), free(dx), free(mid);
@@ -176,21 +144,21 @@ void ms_sam_postprocess_rows(const float *logits, int L, int S, int newh, int ne
     sam_taps(neww, W, dx);
     // stage 1: rows r_lo..r_hi, columns 0..neww-1 of the S x S upscaled logits (the crop)
     for (int r = r_lo; r <= r_hi; r++) {
-        const sam_tap ty = up[r];
+        const ms_torch_tap ty = up[r];
         const float *a = logits + (size_t)ty.i0 * L, *b = logits + (size_t)ty.i1 * L;
         float *m = mid + (size_t)(r - r_lo) * neww;
         for (int x = 0; x < neww; x++) {
-            const sam_tap tx = up[x];
-            m[x] = sam_interp(k.generic_up, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
+            const ms_torch_tap tx = up[x];
+            m[x] = ms_torch_bilerp(k.generic_up, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx);
         }
     }
     // stage 2: the crop to H x W, then > 0
     for (int y = y0; y < y1; y++) {
-        const sam_tap ty = dy[y];
+        const ms_torch_tap ty = dy[y];
         const float *a = mid + (size_t)(ty.i0 - r_lo) * neww, *b = mid + (size_t)(ty.i1 - r_lo) * neww;
         for (int x = 0; x < W; x++) {
-            const sam_tap tx = dx[x];
-            sam_put(sam_interp(k.generic_down, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx), (size_t)y * W + x, out,
+            const ms_torch_tap tx = dx[x];
+            sam_put(ms_torch_bilerp(k.generic_down, a[tx.i0], a[tx.i1], b[tx.i0], b[tx.i1], ty, tx), (size_t)y * W + x, out,
                     label, labels);
         }
     }
