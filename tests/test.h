@@ -4,6 +4,7 @@
 #define MS_TEST_H
 #include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,18 @@ static inline void t_rmtree(const char *dir) {
     }
     closedir(d);
     rmdir(dir);
+}
+
+/* The fixtures' deterministic input, tools/ref/make_encoder_fixtures.py:hash_input
+ * (flat index i, e.g. CHW), values in [0, 1). x: (n) */
+static inline void t_hash_input(float *x, long n, uint32_t seed) {
+    for (long i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)i + seed;
+        v = (v ^ (v >> 16)) * 0x7FEB352Du;
+        v = (v ^ (v >> 15)) * 0x846CA68Bu;
+        v ^= v >> 16;
+        x[i] = (float)((double)(v >> 8) / 16777216.0);
+    }
 }
 
 static inline int t_summary(void) {

@@ -45,17 +45,6 @@ static float *alloc_rand(rng *r, long n, float scale) {
     return p;
 }
 
-/* Same as tools/ref/make_encoder_fixtures.py:hash_input. x: (n) */
-static void enc_hash_input(float *x, long n, uint32_t seed) {
-    for (long i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)i + seed;
-        v = (v ^ (v >> 16)) * 0x7FEB352Du;
-        v = (v ^ (v >> 15)) * 0x846CA68Bu;
-        v ^= v >> 16;
-        x[i] = (float)((double)(v >> 8) / 16777216.0);
-    }
-}
-
 /* ---- kernels vs references ---- */
 
 static void test_conv(void) {
@@ -335,7 +324,7 @@ static void test_encoder_tiny(void) {
     const long N = (long)G * G, n_img = 3L * c.img_size * c.img_size;
     float *img = malloc(sizeof(float) * n_img), *emb1 = malloc(sizeof(float) * O * N);
     float *emb2 = malloc(sizeof(float) * O * N);
-    enc_hash_input(img, n_img, 12345);
+    t_hash_input(img, n_img, 12345);
     size_t wsf = ms_image_encoder_workspace_floats(&c);
     CHECK(wsf > 0, "workspace size");
     float *work = malloc(sizeof(float) * wsf);

@@ -27,17 +27,6 @@
 
 #define FIX "tests/fixtures/lite/"
 
-/* tools/ref/make_encoder_fixtures.py:hash_input (flat CHW index i). x: (n) */
-static void hash_input(float *x, long n, uint32_t seed) {
-    for (long i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)i + seed;
-        v = (v ^ (v >> 16)) * 0x7FEB352Du;
-        v = (v ^ (v >> 15)) * 0x846CA68Bu;
-        v ^= v >> 16;
-        x[i] = (float)((double)(v >> 8) / 16777216.0);
-    }
-}
-
 static float *load(const char *name, long want) {
     char path[256];
     snprintf(path, sizeof path, FIX "%s.npy", name);
@@ -101,7 +90,7 @@ static void test_stages(const medsam_model *m) {
     c.img_size = 64, c.grid = 16;
     const long n_img = 3L * 64 * 64;
     float *img = malloc(sizeof(float) * n_img);
-    hash_input(img, n_img, 12345);
+    t_hash_input(img, n_img, 12345);
     const size_t wsf = ms_tinyvit_workspace_floats(&c);
     CHECK(wsf > 0, "workspace at 64x64");
     float *work = malloc(sizeof(float) * wsf);
@@ -148,7 +137,7 @@ static void test_stages(const medsam_model *m) {
 static void test_full(const medsam_model *m) {
     const long S = 256, n_img = 3 * S * S, ne = 32L * 64 * 64;
     float *chw = malloc(sizeof(float) * n_img), *hwc = malloc(sizeof(float) * n_img);
-    hash_input(chw, n_img, 12345);
+    t_hash_input(chw, n_img, 12345);
     for (long p = 0; p < S * S; p++)
         for (int ch = 0; ch < 3; ch++) hwc[p * 3 + ch] = chw[ch * S * S + p];
     medsam_embedding *e1 = NULL;
@@ -187,7 +176,7 @@ static void test_dwconv(void) {
         float *wt = malloc(sizeof(float) * C * k * k), *inc = malloc(sizeof(float) * nin);
         float *ref = malloc(sizeof(float) * nout), *refl = malloc(sizeof(float) * nout);
         float *g1 = malloc(sizeof(float) * nout), *g2 = malloc(sizeof(float) * nout), *gp = malloc(sizeof(float) * nout);
-        hash_input(in, nin, seed++), hash_input(w, (long)C * k * k, seed++), hash_input(b, C, seed++);
+        t_hash_input(in, nin, seed++), t_hash_input(w, (long)C * k * k, seed++), t_hash_input(b, C, seed++);
         for (long i = 0; i < (long)C * k * k; i++) w[i] -= 0.5f;
         for (int ch = 0; ch < C; ch++)
             for (int t = 0; t < k * k; t++) wt[t * C + ch] = w[ch * k * k + t];  // (C,1,k,k) -> (k*k, C)

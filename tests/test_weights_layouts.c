@@ -238,17 +238,6 @@ static void test_config(const medsam_model *ref, const char *dir) {
     rmdir(sub);
 }
 
-/* tests/test_encoder.c's input hash (tools/ref/make_encoder_fixtures.py:hash_input), CHW. */
-static void hash_input(float *x, long n, uint32_t seed) {
-    for (long i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)i + seed;
-        v = (v ^ (v >> 16)) * 0x7FEB352Du;
-        v = (v ^ (v >> 15)) * 0x846CA68Bu;
-        v ^= v >> 16;
-        x[i] = (float)((double)(v >> 8) / 16777216.0);
-    }
-}
-
 static float *load_npy(const char *path, long expect) {
     ms_npy a;
     medsam_error err;
@@ -273,7 +262,7 @@ static void test_slim(void) {
           c->embed_dim, c->num_heads, c->head_dim, c->mlp_dim, c->dec_heads);
     const int S = c->img_size, G = c->grid, O = c->out_chans;
     float *chw = malloc(3 * S * S * sizeof *chw), *hwc = malloc(3 * S * S * sizeof *hwc);
-    hash_input(chw, 3L * S * S, 12345);
+    t_hash_input(chw, 3L * S * S, 12345);
     for (int ch = 0; ch < 3; ch++)
         for (int i = 0; i < S * S; i++) hwc[i * 3 + ch] = chw[ch * S * S + i];
     medsam_embedding *e = NULL;
