@@ -86,7 +86,7 @@ test-noavx2: $(filter-out $(NOAVX2_SKIP),$(TEST_BIN)) $(BUILD)/medsam
 # Data parallelism over MPI (needs Debian's libopenmpi-dev and openmpi-bin):
 # builds build-mpi/ with `make MPI=1` and checks 2 processes x batch 1 = 1 x batch 2.
 test-mpi:
-	sh tests/mpi_train.sh
+	sh tests/mpi_train.sh && sh tests/mpi_batch.sh
 
 bench: all
 	sh bench/run.sh

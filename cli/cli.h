@@ -23,6 +23,19 @@ int cli_load_model(const char *path, const char *pipeline, medsam_model **out);
 int cli_default_model(const char **model, char *buf, size_t n);
 /* Checks a model file against the SHA-256 in the .sha256 file beside it (same rules). */
 int cli_default_model_verify(const char *model);
+/* Models kept loaded across the cases of `medsam segment --batch` (cmd_batch.c): one slot,
+ * keyed by path, --pipeline and --precision. */
+typedef struct cli_models cli_models;
+cli_models *cli_models_new(void);
+void cli_models_free(cli_models *keep); /* frees the kept model too */
+/* Loads `path` with --pipeline and --precision applied (cli_load_model, cli_set_precision);
+ * with `keep` (not NULL) a model already kept under the same key is returned as it is.
+ * Returns 0, or prints the error and returns 1. */
+int cli_model_open(cli_models *keep, const char *path, const char *pipeline, const char *precision, int verbose,
+                   medsam_model **out);
+/* The counterpart of cli_model_open: frees m unless `keep` holds it. */
+void cli_model_close(cli_models *keep, medsam_model *m);
+
 /* --precision NAME: 0 when valid, else prints the usage error and returns 2. */
 int cli_precision_arg(const char *name);
 /* Applies --precision (NULL: fp32) to a loaded model; -v says which bf16 kernel runs. 0 or 1 (message printed). */
@@ -31,6 +44,12 @@ int cli_set_precision(medsam_model *m, const char *path, const char *precision, 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
+/* `medsam segment` with a model cache (NULL: none); cmd_segment and the batch rows run it. */
+int cli_segment(int argc, char **argv, cli_models *keep);
+/* `medsam segment --batch LIST.csv | DIR` (cmd_batch.c). */
+int cmd_segment_batch(int argc, char **argv);
+/* 1 when argv holds --batch. */
+int cli_segment_is_batch(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_init(int argc, char **argv);

@@ -1,5 +1,8 @@
 /* cli_model.c — loading a model with the pipeline chosen by --pipeline. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -56,4 +59,63 @@ int cli_set_precision(medsam_model *m, const char *path, const char *precision, 
             fprintf(stderr, "precision: fp32\n");
     }
     return 0;
+}
+
+struct cli_models {
+    char *path, *pipeline, *precision; /* the key of the kept model (NULL fields: not given) */
+    medsam_model *m;
+};
+
+cli_models *cli_models_new(void) { return calloc(1, sizeof(cli_models)); }
+
+static void models_clear(cli_models *k) {
+    medsam_model_free(k->m);
+    free(k->path), free(k->pipeline), free(k->precision);
+    k->m = NULL, k->path = k->pipeline = k->precision = NULL;
+}
+
+void cli_models_free(cli_models *keep) {
+    if (!keep) return;
+    models_clear(keep);
+    free(keep);
+}
+
+static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+static char *dup_or_null(const char *s, int *oom) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = 1;
+    return d;
+}
+
+int cli_model_open(cli_models *keep, const char *path, const char *pipeline, const char *precision, int verbose,
+                   medsam_model **out) {
+    *out = NULL;
+    if (keep && keep->m && same_str(keep->path, path) && same_str(keep->pipeline, pipeline) &&
+        same_str(keep->precision, precision)) {
+        *out = keep->m;
+        return 0;
+    }
+    medsam_model *m;
+    if (cli_load_model(path, pipeline, &m)) return 1;
+    if (cli_set_precision(m, path, precision, verbose)) {
+        medsam_model_free(m);
+        return 1;
+    }
+    if (keep) {
+        models_clear(keep);
+        int oom = 0;
+        keep->path = dup_or_null(path, &oom), keep->pipeline = dup_or_null(pipeline, &oom);
+        keep->precision = dup_or_null(precision, &oom);
+        if (oom) models_clear(keep); /* not kept: the caller still gets the model, freed on close */
+        else keep->m = m;
+    }
+    *out = m;
+    return 0;
+}
+
+void cli_model_close(cli_models *keep, medsam_model *m) {
+    if (!m || (keep && keep->m == m)) return;
+    medsam_model_free(m);
 }

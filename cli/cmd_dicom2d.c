@@ -39,8 +39,7 @@ int cli_segment_dicom_rgb(const vol_opts *o) {
     medsam_embedding *emb = NULL;
     float *x = NULL;
     uint8_t *mask = NULL, *png = NULL;
-    if (!rc && medsam_model_load(o->model, &m, &err)) rc = cli_fail(&err);
-    if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
+    if (!rc && cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
     if (!rc) {
         medsam_model_info info;
         medsam_model_get_info(m, &info);
@@ -69,7 +68,7 @@ int cli_segment_dicom_rgb(const vol_opts *o) {
     free(mask);
     free(png);
     medsam_embedding_free(emb);
-    medsam_model_free(m);
+    cli_model_close(o->keep, m);
     ms_volume_free(&v);
     return rc;
 }

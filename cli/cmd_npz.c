@@ -39,8 +39,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
             rc = cli_failf("%s: box %d (%g,%g,%g,%g) must satisfy 0 <= x0 < x1 <= %d, 0 <= y0 < y1 <= %d", o->npz, i + 1,
                            v[0], v[1], v[2], v[3], W, H);
     }
-    if (!rc && cli_load_model(o->model, o->pipeline, &m)) rc = 1;
-    if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
+    if (!rc && cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
     medsam_model_info info;
     if (!rc) {
         medsam_model_get_info(m, &info);
@@ -65,7 +64,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
     free(segs);
     free(x);
     medsam_embedding_free(emb);
-    medsam_model_free(m);
+    cli_model_close(o->keep, m);
     return rc;
 }
 

@@ -407,9 +407,8 @@ int cli_run_volume(const vol_opts *o_in) {
     }
     if (!rc) {
         t0 = cli_now();
-        if (cli_load_model(o->model, o->pipeline, &m)) rc = 1;
+        if (cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
         else if (o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
-        if (!rc && cli_set_precision(m, o->model, o->precision, o->verbose)) rc = 1;
     }
     if (!rc) {
         cli_progress prog;
@@ -462,14 +461,15 @@ int cli_run_volume(const vol_opts *o_in) {
     }
     free(u8);
     free(labels);
-    medsam_model_free(m);
+    cli_model_close(o->keep, m);
     medsam_volume_free(vol);
     return rc;
 }
 
-int cmd_segment_volume(int argc, char **argv) {
+int cmd_segment_volume(int argc, char **argv, cli_models *keep) {
     vol_opts o;
     int rc = parse_vol_opts(argc, argv, &o);
+    o.keep = keep;
     if (!rc && o.help) {
         puts("usage: medsam segment (volumes)\n");
         cli_segment_volume_help();

@@ -5,6 +5,7 @@
 #define MS_CLI_CMD_VOLUME_H
 #include <stdint.h>
 
+#include "cli.h"
 #include "medsam.h"
 
 /* 1 when `medsam segment argv...` is a volume or --npz invocation: a volume
@@ -16,7 +17,7 @@ int cli_segment_is_volume(int argc, char **argv);
 void cli_segment_volume_help(void);
 
 /* `medsam segment` for volumes and --npz cases; returns the exit code. */
-int cmd_segment_volume(int argc, char **argv);
+int cmd_segment_volume(int argc, char **argv, cli_models *keep);
 
 /* Writes an overlay PNG: image (h, w, channels 1 or 3) uint8, labels (h, w)
  * (label_bytes 1 or 2, may be NULL), n boxes (box i in label i+1's colour; a
@@ -44,6 +45,7 @@ typedef struct {
     double margin;        /* 0: default */
     long long cache_mb;   /* -1: default */
     medsam_budget budget; /* --max-memory; 0: the default */
+    cli_models *keep;     /* models kept across batch rows, or NULL */
 } vol_opts;
 
 typedef enum { OUT_BAD = 0, OUT_NIFTI, OUT_NPZ, OUT_PNG, OUT_DICOM_SEG } out_kind;

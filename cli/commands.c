@@ -263,7 +263,12 @@ int cmd_embed(int argc, char **argv) {
 }
 
 int cmd_segment(int argc, char **argv) {
-    if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv);
+    if (cli_segment_is_batch(argc, argv)) return cmd_segment_batch(argc, argv);
+    return cli_segment(argc, argv, NULL);
+}
+
+int cli_segment(int argc, char **argv, cli_models *keep) {
+    if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv, keep);
     cli_opts o;
     int rc = parse_opts(argc, argv, "mioblehOPpxMskr", &o);
     if (rc) return rc;
@@ -315,9 +320,8 @@ int cmd_segment(int argc, char **argv) {
     medsam_embedding *emb = NULL;
     int W = 0, H = 0;
     double t0 = now_s();
-    if (cli_load_model(o.model, o.pipeline, &m)) return 1;
+    if (cli_model_open(keep, o.model, o.pipeline, o.precision, o.verbose, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
-    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;
@@ -376,6 +380,6 @@ done:
     free(logits);
     free(mask);
     medsam_embedding_free(emb);
-    medsam_model_free(m);
+    cli_model_close(keep, m);
     return rc;
 }

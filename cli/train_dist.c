@@ -56,7 +56,7 @@ int cli_dist_start(int mpi_flag, cli_dist *d) {
     if (mpi_flag) return cli_failf("--mpi: this medsam was built without MPI (rebuild with `make MPI=1`)");
     if (n > 1)
         return cli_failf("started by an MPI launcher as one of %ld processes (%s) but this medsam was built without "
-                         "MPI, so each would train alone: rebuild with `make MPI=1`", n, var);
+                         "MPI, so each would work alone: rebuild with `make MPI=1`", n, var);
     return 0;
 #else
     if (!mpi_flag && n <= 1) return 0; /* a plain process */
