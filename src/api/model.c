@@ -121,6 +121,11 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
             ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, NULL, 1);
         }
     }
+    if (!st) { /* once here instead of in every decode call (same bits) */
+        m->dec_static_buf = malloc(ms_mask_decoder_static_floats(&m->cfg) * sizeof(float));
+        if (!m->dec_static_buf) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the decoder's packed weights");
+        else ms_mask_decoder_prepare_static(&m->cfg, &m->w.dec, m->dense_pe, m->dec_static_buf, &m->dec_static, 1);
+    }
     if (!st) st = medsam_model_set_pipeline(m, MEDSAM_PIPELINE_AUTO, err);
     if (st) {
         if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
@@ -138,6 +143,7 @@ void medsam_model_free(medsam_model *m) {
     free(m->params);
     free(m->dense_pe);
     free(m->no_mask);
+    free(m->dec_static_buf);
     ms_param_table_free(&m->table);
     free(m);
 }

@@ -4,6 +4,7 @@
 #include "medsam.h"
 #include "model/config.h"
 #include "model/encoder_kind.h"
+#include "model/mask_decoder.h"
 #include "model/params.h"
 #include "pipeline/pipeline.h"
 
@@ -20,6 +21,8 @@ struct medsam_model {
     const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
     medsam_precision precision;  // the encoder's (medsam_model_set_precision)
     void *bf16;         // ms_vit_bf16 of the ViT encoder when precision is BF16, else NULL
+    float *dec_static_buf;     // (ms_mask_decoder_static_floats) what dec_static points into
+    ms_dec_static dec_static;  // the decoder's per-model input (image_pe token-major, packed weights), at load
 };
 
 struct medsam_embedding {

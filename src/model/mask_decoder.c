@@ -65,8 +65,17 @@ static size_t pack_decoder_weights(const ms_config *c, const ms_mask_decoder_w *
 }
 
 size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute) {
+    return ms_mask_decoder_static_floats(c) + ms_mask_decoder_image_floats_shared(c, precompute);
+}
+
+size_t ms_mask_decoder_static_floats(const ms_config *c) {
+    const size_t N = (size_t)c->grid * c->grid, D = c->prompt_dim;
+    return N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1);
+}
+
+size_t ms_mask_decoder_image_floats_shared(const ms_config *c, int precompute) {
     const size_t N = (size_t)c->grid * c->grid, D = c->prompt_dim, I = D / c->dec_attn_down;
-    return 2 * N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1) + (precompute ? 3 * N * I + N * D : 0);
+    return N * D + (precompute ? 3 * N * I + N * D : 0);
 }
 
 /* dst (N, D) = (a + b)^T for a, b (D, N); b may be NULL. */
@@ -78,27 +87,38 @@ static void to_token_major(float *dst, const float *a, const float *b, int D, lo
     }
 }
 
-void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
-                             const float *image_pe, const float *dense, int precompute, float *buf,
-                             ms_dec_image *img, int nthreads) {
+void ms_mask_decoder_prepare_static(const ms_config *c, const ms_mask_decoder_w *w, const float *image_pe,
+                                    float *buf, ms_dec_static *st, int nthreads) {
+    const int D = c->prompt_dim;
+    const long N = (long)c->grid * c->grid;
+    float *pos = buf; // (N, D)
+    // ref: transformer.py:TwoWayTransformer.forward (image_pe.flatten(2).permute(0, 2, 1))
+    to_token_major(pos, image_pe, NULL, D, N, nthreads);
+    memset(st, 0, sizeof *st);
+    st->pos = pos;
+    // token-side weights, 64-byte aligned after pos (16 floats of slack reserved), packed on nthreads threads
+    float *wbase = (float *)(((uintptr_t)(pos + N * D) + 63) & ~(uintptr_t)63);
+    pack_decoder_weights(c, w, wbase, &st->packed, nthreads);
+}
+
+void ms_mask_decoder_prepare_shared(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_static *st,
+                                    const float *image_emb, const float *dense, int precompute, float *buf,
+                                    ms_dec_image *img, int nthreads) {
     const int D = c->prompt_dim, I = D / c->dec_attn_down;
     const long N = (long)c->grid * c->grid;
-    float *src = buf;        // (N, D)
-    float *pos = src + N * D;  // (N, D)
+    float *src = buf; // (N, D)
     // ref: mask_decoder.py:MaskDecoder.predict_masks (src = image_embeddings + dense_prompt_embeddings),
     //      transformer.py:TwoWayTransformer.forward (flatten(2).permute(0, 2, 1))
     to_token_major(src, image_emb, dense, D, N, nthreads);
-    to_token_major(pos, image_pe, NULL, D, N, nthreads);
     memset(img, 0, sizeof *img);
     img->src = src;
-    img->pos = pos;
-    // token-side weights, 64-byte aligned after pos (16 floats of slack reserved), packed on nthreads threads
-    float *wbase = (float *)(((uintptr_t)(pos + N * D) + 63) & ~(uintptr_t)63);
-    pack_decoder_weights(c, w, wbase, &img->packed, nthreads);
+    img->pos = st->pos;
+    img->packed = st->packed;
     if (precompute && c->dec_depth > 0) {
-        float *k0 = pos + N * D + 16 + pack_decoder_weights(c, NULL, NULL, NULL, 1);  // (N, I)
-        float *v0 = k0 + N * I, *q0 = v0 + N * I;                                      // (N, I) each
-        float *srcpos = q0 + N * I;                                                    // (N, D)
+        const float *pos = st->pos;
+        float *k0 = src + N * D;                   // (N, I)
+        float *v0 = k0 + N * I, *q0 = v0 + N * I;  // (N, I) each
+        float *srcpos = q0 + N * I;                // (N, D)
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
         for (long r = 0; r < N; r++) vec_add(srcpos + r * D, src + r * D, pos + r * D, D);
         const ms_twoway_layer_w *L = &w->layers[0];
@@ -108,6 +128,16 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
         img->k0 = k0, img->v0 = v0, img->q0 = q0;
         img->precomputed = 1;
     }
+}
+
+void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                             const float *image_pe, const float *dense, int precompute, float *buf,
+                             ms_dec_image *img, int nthreads) {
+    // the per-model part first (pos, then the packed weights 64-byte aligned in its slack), then the image's
+    ms_dec_static st;
+    const size_t nst = ms_mask_decoder_static_floats(c);
+    ms_mask_decoder_prepare_static(c, w, image_pe, buf, &st, nthreads);
+    ms_mask_decoder_prepare_shared(c, w, &st, image_emb, dense, precompute, buf + nst, img, nthreads);
 }
 
 /* ---- workspace ---- */

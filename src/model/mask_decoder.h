@@ -63,6 +63,28 @@ typedef struct {
     const float *q0;  // (N, I) layer 0 cross_attn_image_to_token q_proj(src + pos)
 } ms_dec_image;
 
+/* The per-model part of the decoder's input, the same for every image: image_pe
+ * token-major and the token-side weights packed. A model computes it once at load
+ * (ms_mask_decoder_prepare_static) so that each decode call only transposes its own
+ * embedding (ms_mask_decoder_prepare_shared): the same bits as ms_mask_decoder_prepare. */
+typedef struct {
+    const float *pos;     // (N, D) image_pe token-major
+    ms_dec_packed packed; // token-side weights
+} ms_dec_static;
+
+/* Floats ms_mask_decoder_prepare_static needs in `buf` (any alignment: the packed weights are aligned inside). */
+size_t ms_mask_decoder_static_floats(const ms_config *c);
+void ms_mask_decoder_prepare_static(const ms_config *c, const ms_mask_decoder_w *w,
+                                    const float *image_pe,  // (D, G, G)
+                                    float *buf, ms_dec_static *st, int nthreads);
+/* Floats ms_mask_decoder_prepare_shared needs in `buf`. */
+size_t ms_mask_decoder_image_floats_shared(const ms_config *c, int precompute);
+/* ms_mask_decoder_prepare with the per-model part taken from st (kept by reference). */
+void ms_mask_decoder_prepare_shared(const ms_config *c, const ms_mask_decoder_w *w, const ms_dec_static *st,
+                                    const float *image_emb,  // (D, G, G)
+                                    const float *dense,      // (D, G, G)
+                                    int precompute, float *buf, ms_dec_image *img, int nthreads);
+
 /* Floats ms_mask_decoder_prepare needs in `buf`. */
 size_t ms_mask_decoder_image_floats(const ms_config *c, int precompute);
 
