@@ -37,7 +37,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)
 WEB_SRC  := $(sort $(wildcard web/*.html web/*.js web/*.css))
 SERVE_OBJ += $(BUILD)/obj/gen/web_assets.o
 
-.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-memory bench-bf16 clean
+.PHONY: all test asan-test test-noavx2 test-mpi bench bench-train bench-serve bench-lite bench-memory bench-bf16 bench-batch clean
 all: $(BUILD)/libmedsam.a $(BUILD)/medsam
 
 $(BUILD)/obj/%.o: %.c
@@ -118,6 +118,10 @@ default-model: $(BUILD)/medsam
 	MEDSAM=$(BUILD)/medsam W=$(BUILD)/default-model sh tools/default_model/build.sh
 # --precision bf16 beside fp32 in one process: dot-product peaks, one GEMM per bf16 path, the encoder
 # alternated rep by rep (BF16_MODEL: a ViT checkpoint, default a random ViT-B from `medsam init`).
+# `medsam segment --batch` cases/min on 1 process x 1 and 2 threads and 2 MPI processes.
+bench-batch: all
+	BUILD=$(BUILD) sh bench/batch.sh
+
 bench-bf16: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_bf16.c $(BUILD)/libmedsam.a \

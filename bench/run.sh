@@ -11,6 +11,8 @@
 #                  local mirror $MEDSAM_MIRROR into $BUILD/bench/ref/MedSAM)
 #   BENCH_LITE     1 (default): then the LiteMedSAM part, bench/lite.sh (its own settings there) | 0
 #   BENCH_MODELS   1 (default): then one encode per architecture, bench/models.sh | 0
+#   BENCH_BF16     1 (default): then --precision bf16 beside fp32 (bench_bf16, ViT-B, 2 threads) | 0
+#   BENCH_BATCH    1 (default): then `segment --batch` throughput, 1 and 2 processes (bench/batch.sh) | 0
 # The random-initialised checkpoint (`medsam init --seed 0`) is made once and
 # kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
 set -e
@@ -87,4 +89,20 @@ if [ "${BENCH_LITE:-1}" != 0 ]; then
 fi
 if [ "${BENCH_MODELS:-1}" != 0 ]; then
     BUILD=$BUILD sh bench/models.sh
+fi
+if [ "${BENCH_BF16:-1}" != 0 ]; then
+    echo
+    echo "######## --precision bf16 beside fp32 ($ARCH, 2 threads, encoder alternated rep by rep)"
+    ${CC:-cc} -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_bf16.c "$BUILD/libmedsam.a" \
+        -lpng -ljpeg -lopenjp2 -lcharls -lz -lm -o "$OUT/bench_bf16"
+    "$OUT/bench_bf16" -m "$CKPT" -i tests/fixtures/images/medsam_demo.png --threads 2 --reps "$REPS"
+    if "$PY" -c "import numpy, nibabel, PIL" 2>/dev/null; then
+        echo "bf16 against fp32 on the fixture images and a CT slice (tools/bf16_accuracy.sh, same checkpoint):"
+        BUILD=$BUILD sh tools/bf16_accuracy.sh "$CKPT" | tail -n 1
+    else
+        echo "(bf16 accuracy skipped: tools/bf16_accuracy.sh needs $PY with numpy, nibabel and PIL)"
+    fi
+fi
+if [ "${BENCH_BATCH:-1}" != 0 ]; then
+    BUILD=$BUILD sh bench/batch.sh
 fi
