@@ -158,6 +158,10 @@ medsam_status ms_png_write_gray8(const char *path, const uint8_t *pix, int w, in
     return ms_img_write_png8(path, pix, w, h, 1, err);
 }
 
+medsam_status ms_png_encode_gray8(const uint8_t *pix, int w, int h, uint8_t **out, size_t *len, medsam_error *err) {
+    return ms_png_encode8(pix, w, h, 1, out, len, err);
+}
+
 medsam_status ms_png_write_rgb8(const char *path, const uint8_t *pix, int w, int h, medsam_error *err) {
     return ms_img_write_png8(path, pix, w, h, 3, err);
 }

@@ -67,5 +67,7 @@ double ms_image_sample(const ms_image *img, int y, int x, int c);
 /* Write 8-bit PNGs atomically (temp file + rename). pix: (h, w) grey or (h, w, 3) RGB. */
 medsam_status ms_png_write_gray8(const char *path, const uint8_t *pix, int w, int h, medsam_error *err);
 medsam_status ms_png_write_rgb8(const char *path, const uint8_t *pix, int w, int h, medsam_error *err);
+/* The same PNG as ms_png_write_gray8 writes, in memory (*out malloc'd, *len bytes). */
+medsam_status ms_png_encode_gray8(const uint8_t *pix, int w, int h, uint8_t **out, size_t *len, medsam_error *err);
 
 #endif

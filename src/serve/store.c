@@ -350,12 +350,11 @@ ms_store_code ms_session_slice(ms_session *ss, int z, void **out, size_t *len, c
 }
 
 static ms_store_code png_bytes(ms_store *s, const uint8_t *pix, int w, int h, void **png, size_t *len, medsam_error *err) {
-    char path[512];
-    ms_store_tmp_path(s, path, sizeof path, ".png");
-    if (ms_png_write_gray8(path, pix, w, h, err)) return MS_STORE_FAILED;
-    medsam_status st = ms_read_file(path, (size_t)1 << 31, png, len, err);
-    unlink(path);
-    return st ? MS_STORE_FAILED : MS_STORE_OK;
+    (void)s;
+    uint8_t *buf;
+    if (ms_png_encode_gray8(pix, w, h, &buf, len, err)) return MS_STORE_FAILED; /* the bytes `medsam segment` writes */
+    *png = buf;
+    return MS_STORE_OK;
 }
 
 ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_req *req, void **png, size_t *len,
