@@ -86,6 +86,10 @@ int cmd_serve(int argc, char **argv) {
     medsam_error err;
     medsam_model *m;
     if (cli_load_model(model, pipeline, &m)) return 1;
+    if (medsam_model_keep_decoder_input(m, threads > 0 ? threads : cli_default_threads(), &err)) {
+        medsam_model_free(m);
+        return cli_fail(&err);
+    }
     /* SIGINT / SIGTERM are taken by sigwait below; blocked before any thread starts so that none gets them */
     sigset_t set;
     sigemptyset(&set);

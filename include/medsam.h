@@ -222,6 +222,15 @@ medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedd
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err);
 
+/* For interactive use (many prompts on few images): computes the decoder's
+ * per-model input once (the positional encoding token-major and the decoder's
+ * weights packed for the GEMM; 16 MB for SAM's decoder) and keeps it with the
+ * model, so that each later decode call skips that work. Same results, bit for
+ * bit. One-shot programs need not call it (it would only add to their peak
+ * memory). Not thread-safe: call it before decoding from several threads; a
+ * second call does nothing. `medsam serve` calls it at start. */
+medsam_status medsam_model_keep_decoder_input(medsam_model *model, int nthreads, medsam_error *err);
+
 /* ---- point, box and mask prompts (SAM's interactive prompts) ----------- */
 
 #define MEDSAM_MAX_POINTS 64

@@ -120,12 +120,48 @@ static void run_case(const medsam_model *m, const char *name) {
     medsam_embedding_free(emb);
 }
 
+/* medsam_model_keep_decoder_input changes no bit: logits and masks of 1 and 3 boxes
+ * (threads 1 and 2) on one embedding, from a model without and one with it. */
+static void test_keep_decoder_input(const medsam_model *plain) {
+    medsam_error err;
+    medsam_model *kept = NULL;
+    CHECK(medsam_model_load("tests/fixtures/tiny/model.pth", &kept, &err) == MEDSAM_OK, "load: %s", err.message);
+    if (!kept) return;
+    CHECK(medsam_model_keep_decoder_input(kept, 2, &err) == MEDSAM_OK &&
+              medsam_model_keep_decoder_input(kept, 1, &err) == MEDSAM_OK, "keep_decoder_input (twice)");
+    medsam_model_info info;
+    medsam_model_get_info(plain, &info);
+    const long ne = (long)info.emb_channels * info.emb_size * info.emb_size, plane = (long)info.mask_size * info.mask_size;
+    float *data = malloc(ne * sizeof(float));
+    uint32_t s = 12345;
+    for (long i = 0; i < ne; i++) s = s * 1664525u + 1013904223u, data[i] = (float)((int)(s >> 9) - (1 << 22)) / (1 << 22);
+    medsam_embedding *e1 = NULL, *e2 = NULL;
+    medsam_embedding_from_data(plain, data, ne, &e1, &err);
+    medsam_embedding_from_data(kept, data, ne, &e2, &err);
+    const int W = 300, H = 200;
+    const medsam_box boxes[3] = {{10, 20, 150, 120}, {100, 50, 290, 190}, {0, 0, 300, 200}};
+    float *l1 = malloc(3 * plane * sizeof(float)), *l2 = malloc(3 * plane * sizeof(float));
+    uint8_t *m1 = malloc(W * H), *m2 = malloc(W * H);
+    for (int n = 1; n <= 3; n += 2)
+        for (int t = 1; t <= 2; t++) {
+            int ok = e1 && e2 && !medsam_decode_boxes(plain, e1, W, H, boxes, n, t, l1, NULL, m1, &err) &&
+                     !medsam_decode_boxes(kept, e2, W, H, boxes, n, t, l2, NULL, m2, &err);
+            CHECK(ok && !memcmp(l1, l2, n * plane * sizeof(float)) && !memcmp(m1, m2, (size_t)W * H),
+                  "kept decoder input: %d box(es), %d thread(s): logits and mask identical", n, t);
+        }
+    free(l1), free(l2), free(m1), free(m2), free(data);
+    medsam_embedding_free(e1);
+    medsam_embedding_free(e2);
+    medsam_model_free(kept);
+}
+
 int main(void) {
     medsam_error err;
     medsam_model *m = NULL;
     medsam_status st = medsam_model_load("tests/fixtures/tiny/model.pth", &m, &err);
     CHECK(st == MEDSAM_OK, "load tiny model: %s", err.message);
     if (st) return t_summary();
+    test_keep_decoder_input(m);
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) run_case(m, CASES[i]);
     medsam_model_free(m);
     return t_summary();

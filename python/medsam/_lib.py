@@ -112,6 +112,7 @@ PROTOTYPES = {
     "medsam_embedding_data": (vp, [vp, P(ctypes.c_long)]),
     "medsam_embedding_free": (None, [vp]),
     "medsam_decode_boxes": (i32, [vp, vp, i32, i32, P(Box), i32, i32, vp, vp, vp, ERR]),
+    "medsam_model_keep_decoder_input": (i32, [vp, i32, ERR]),
     "medsam_decode_prompt": (i32, [vp, vp, i32, i32, P(Prompt), i32, i32, vp, vp, vp, ERR]),
     "medsam_volume_read": (i32, [cp, P(vp), ERR]),
     "medsam_volume_get_info": (None, [vp, P(VolumeInfo)]),

@@ -118,6 +118,13 @@ class Model(Handle):
         with self._use() as h:
             return lib.medsam_pipeline_name(lib.medsam_model_get_pipeline(h)).decode()
 
+    def keep_decoder_input(self):
+        """For interactive use (many prompts on few images): compute the decoder's per-model
+        input once (about 16 MB) so that every later segment() call skips it; same results."""
+        err = CError()
+        with self._use() as h:
+            check(lib.medsam_model_keep_decoder_input(h, self.threads, ctypes.byref(err)), err)
+
     def describe(self):
         buf = ctypes.create_string_buffer(2048)
         with self._use() as h:

@@ -121,11 +121,6 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
             ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, NULL, 1);
         }
     }
-    if (!st) { /* once here instead of in every decode call (same bits) */
-        m->dec_static_buf = malloc(ms_mask_decoder_static_floats(&m->cfg) * sizeof(float));
-        if (!m->dec_static_buf) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the decoder's packed weights");
-        else ms_mask_decoder_prepare_static(&m->cfg, &m->w.dec, m->dense_pe, m->dec_static_buf, &m->dec_static, 1);
-    }
     if (!st) st = medsam_model_set_pipeline(m, MEDSAM_PIPELINE_AUTO, err);
     if (st) {
         if (!strstr(err ? err->message : "", path)) ms_error_prefix(err, path);
@@ -133,6 +128,17 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         return st;
     }
     *out = m;
+    return MEDSAM_OK;
+}
+
+medsam_status medsam_model_keep_decoder_input(medsam_model *m, int nthreads, medsam_error *err) {
+    if (!m) return ms_error(err, MEDSAM_ERR_ARG, "no model");
+    if (nthreads < 1) nthreads = 1;
+    if (m->dec_static_buf) return MEDSAM_OK;
+    float *buf = malloc(ms_mask_decoder_static_floats(&m->cfg) * sizeof(float));
+    if (!buf) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the decoder's packed weights");
+    ms_mask_decoder_prepare_static(&m->cfg, &m->w.dec, m->dense_pe, buf, &m->dec_static, nthreads);
+    m->dec_static_buf = buf;
     return MEDSAM_OK;
 }
 

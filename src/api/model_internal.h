@@ -21,9 +21,11 @@ struct medsam_model {
     const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
     medsam_precision precision;  // the encoder's (medsam_model_set_precision)
     void *bf16;         // ms_vit_bf16 of the ViT encoder when precision is BF16, else NULL
-    float *dec_static_buf;     // (ms_mask_decoder_static_floats) what dec_static points into
-    ms_dec_static dec_static;  // the decoder's per-model input (image_pe token-major, packed weights), at load
+    float *dec_static_buf;     // (ms_mask_decoder_static_floats) what dec_static points into, or NULL
+    ms_dec_static dec_static;  // the decoder's per-model input, when kept (medsam_model_keep_decoder_input)
 };
+
+
 
 struct medsam_embedding {
     int channels, size; // (channels, size, size)

@@ -180,7 +180,9 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
      * several ms, per one-box call otherwise). */
     const int nt_labels = n >= nthreads ? nthreads : 1; /* label planes decode_labels uses */
     const size_t npix = (size_t)W * H;
-    const size_t n_img = lines16(ms_mask_decoder_image_floats_shared(c, precompute));
+    const int kept = m->dec_static_buf != NULL; /* the per-model part computed once (medsam_model_keep_decoder_input) */
+    const size_t n_img = lines16(kept ? ms_mask_decoder_image_floats_shared(c, precompute)
+                                      : ms_mask_decoder_image_floats(c, precompute));
     const size_t n_sparse = lines16((size_t)n * Ns * D), n_iou = lines16((size_t)n);
     const size_t n_work = lines16(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads));
     const size_t n_low = logits ? 0 : lines16((size_t)n * plane);
@@ -188,7 +190,7 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
     const size_t n_rest = n_sparse + n_iou + n_work + n_low + n_labels;
     const int split = (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
     float *block = malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
-    float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // ms_mask_decoder_image_floats_shared
+    float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // n_img
     float *sparse = block;                              // (n, Ns, D)
     float *iou_all = sparse + n_sparse;                 // (n)
     float *work = iou_all + n_iou;                      // ms_mask_decoder_batch_workspace_floats
@@ -202,8 +204,11 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
     }
     if (!st) {
         ms_dec_image img;
-        ms_mask_decoder_prepare_shared(c, &m->w.dec, &m->dec_static, emb->data, m->no_mask, precompute, img_buf, &img,
-                                       nthreads);
+        if (kept)
+            ms_mask_decoder_prepare_shared(c, &m->w.dec, &m->dec_static, emb->data, m->no_mask, precompute, img_buf,
+                                           &img, nthreads);
+        else
+            ms_mask_decoder_prepare(c, &m->w.dec, emb->data, m->dense_pe, m->no_mask, precompute, img_buf, &img, nthreads);
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);
     }
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));

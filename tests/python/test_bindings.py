@@ -119,6 +119,13 @@ e2 = medsam.Embedding.from_array(model, np.load(os.path.join(T, "e2.npy")), W, H
 check("Embedding.save + from_array decodes the same labels",
       np.array_equal(model.segment(e2, boxes=boxes), model.segment(emb, boxes=boxes)))
 
+kept = medsam.Model(M, threads=2)
+kept.keep_decoder_input()
+lk, lgk, _ = kept.segment(medsam.Embedding.from_array(kept, emb.data, W, H), boxes=boxes, return_logits=True)
+lp, lgp, _ = model.segment(emb, boxes=boxes, return_logits=True)
+check("keep_decoder_input(): the same labels and logits, bit for bit", np.array_equal(lk, lp) and np.array_equal(lgk, lgp))
+kept.close()
+
 # ---- pipelines: LiteMedSAM's own ("lite") and SamPredictor's ("sam"), as `medsam segment` ----
 LITE = "tests/fixtures/lite/model.pth"
 lite = medsam.Model(LITE, threads=2)
