@@ -26,10 +26,13 @@ run_set() { # run_set KEY TITLE SRC: cases, model and baseline predictions, eval
     [ -f "$E/cases/manifest.csv" ] || $PY tools/default_model/make_eval_cases.py "$src" "$E/cases" --jitter 5 --seed 0
     P=$E/model-$SHA # predictions of this model file only (a retrained model is evaluated afresh)
     mkdir -p "$P" "$E/baseline"
+    # the model: every case in one process (`segment --batch`, the same files as one `segment --npz` each;
+    # cases already predicted are skipped, so an interrupted evaluation resumes)
+    "$B" segment -m "$MODEL" --batch "$E/cases" -o "$P" --efficiency "$E/model-times.csv" --threads "$THREADS" \
+        2>"$E/model-batch.log" || { tail -n 3 "$E/model-batch.log" >&2; exit 1; }
     n=0
     for c in "$E"/cases/*.npz; do
         f=$(basename "$c")
-        [ -f "$P/$f" ] || "$B" segment -m "$MODEL" --npz "$c" -o "$P/$f" --threads "$THREADS"
         [ -f "$E/baseline/$f" ] || "$B" baseline --npz "$c" -o "$E/baseline/$f"
         n=$((n + 1))
     done
