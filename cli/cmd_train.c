@@ -56,7 +56,8 @@ static void train_usage(void) {
          "  --out RUNDIR        writes latest.pth (each epoch), best.pth, log.csv\n"
          "  --epochs N          total epochs (default 1)\n"
          "  --batch B           images per step (default 2)\n"
-         "  --lr X              AdamW learning rate (default 1e-4)\n"
+         "  --lr X              AdamW learning rate (default 1e-4); with --resume, given: the rate from\n"
+         "                      here on (a step schedule), absent: the checkpoint's\n"
          "  --weight-decay X    AdamW weight decay (default 0.01)\n"
          "  --bbox-shift N      box jitter in pixels (default 20; 0 = tight boxes)\n"
          "  --seed S            random seed (default 2023)\n"
@@ -197,7 +198,7 @@ int cmd_train(int argc, char **argv) {
         case 3: o.resume = v; break;
         case 4: ok = parse_int(v, 1, 1000000, &n), o.epochs = (int)n; break;
         case 5: ok = parse_int(v, 1, 4096, &n), o.batch = (int)n; break;
-        case 6: ok = parse_real(v, 0, 10, &o.lr); break;
+        case 6: ok = parse_real(v, 0, 10, &o.lr), o.lr_on_resume = 1; break;
         case 7: ok = parse_real(v, 0, 10, &o.weight_decay); break;
         case 8: ok = parse_int(v, 0, 100000, &n), o.bbox_shift = (int)n; break;
         case 9: ok = parse_int(v, 0, 0x7fffffffL, &n), o.seed = n; break;

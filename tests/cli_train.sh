@@ -72,6 +72,22 @@ if [ -s "$T/la.npy" ] && cmp -s "$T/la.npy" "$T/lb.npy" && cmp -s "$T/runA/log.c
 then ok "interrupted + resumed run = uninterrupted run (same logits, same log.csv)"
 else bad "resumed run differs from the uninterrupted one"; fi
 
+# a step schedule: --lr given with --resume is the rate from there on (0: the weights stay), absent: the checkpoint's
+$B train --data "$T/data" --init "$T/init.pth" --out "$T/runC" --epochs 1 --batch 2 --lr 1e-3 --val-fraction 0.25 \
+    --threads 2 2>/dev/null && mkdir -p "$T/runD" "$T/runE" && cp "$T/runC/"* "$T/runD/" && cp "$T/runC/"* "$T/runE/"
+$B train --data "$T/data" --resume "$T/runD/latest.pth" --out "$T/runD" --epochs 2 --batch 2 --lr 0 \
+    --val-fraction 0.25 --threads 2 2>/dev/null
+$B train --data "$T/data" --resume "$T/runE/latest.pth" --out "$T/runE" --epochs 2 --batch 2 \
+    --val-fraction 0.25 --threads 2 2>/dev/null
+for r in C D E; do
+    $B segment -m "$T/run$r/latest.pth" -i tests/fixtures/images/camera.png -b 10,10,200,200 -o "$T/m$r.png" \
+        --logits "$T/l$r.npy" -t 1 >/dev/null 2>&1
+done
+if [ -s "$T/lC.npy" ] && cmp -s "$T/lC.npy" "$T/lD.npy" && [ -s "$T/lE.npy" ] && ! cmp -s "$T/lC.npy" "$T/lE.npy" &&
+   cmp -s "$T/lE.npy" "$T/la.npy"
+then ok "resume --lr 0: weights unchanged over epoch 2; resume without --lr: the checkpoint's 1e-3 (= the uninterrupted run)"
+else bad "step schedule on resume"; fi
+
 # validation (inference path) and training (ms_model_loss_grad) agree on the loss: two copies of
 # one single-label sample, one trained with --lr 0 and tight boxes, the other validated
 mkdir -p "$T/same/imgs" "$T/same/gts"

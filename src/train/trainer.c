@@ -185,6 +185,7 @@ static medsam_status setup(trainer *T, medsam_error *err) {
             return ms_error(err, MEDSAM_ERR_ARG, "%s: saved with --seed %lld, resumed with --seed %lld", o->resume,
                             (long long)T->prog.seed, (long long)o->seed);
         T->prog.batch = G;
+        if (o->lr_on_resume) T->opt->hp.lr = o->lr; /* the next stage of a step schedule (--lr given) */
         log_reload(T);
     } else {
         log_add(T, LOG_HEADER);

@@ -79,6 +79,7 @@ typedef struct {
     int epochs;              /* total epochs (a resumed run stops at the same total) */
     int batch;
     double lr, weight_decay;
+    int lr_on_resume;        /* 1: a resumed run trains at `lr` (a step schedule); 0: at the checkpoint's lr */
     int bbox_shift;
     int64_t seed;
     double val_fraction;
