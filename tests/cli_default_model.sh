@@ -60,4 +60,28 @@ MEDSAM_DEFAULT_MODEL="$T/none.safetensors" "$B" segment -m "$T/s.bak" -i $I -b 2
     --threads 2 2>/dev/null && cmp -s "$T/m.png" "$T/explicit.png" && ok "-m bypasses the default (and its checksum)" ||
     bad "-m with a broken default"
 "$B" convert $M "$T/out.safetensors" --dtype f8 >/dev/null 2>&1; [ $? -eq 2 ] && ok "--dtype f8: usage error" || bad "--dtype f8"
+
+# the README's quick start with the model in the repository: checksum, mask and overlay of the bundled CT slice,
+# the mask inside the box and covering part of it
+if [ -f models/medsam-small.safetensors ]; then
+    if (cd models && sha256sum -c --quiet medsam-small.sha256) && [ "$(wc -c <models/medsam-small.safetensors)" -le 41943040 ] &&
+        "$B" segment -i examples/abdomen_ct.png -b 95,255,190,350 -o "$T/qs.png" --overlay "$T/qs_overlay.png" 2>"$T/err" &&
+        /usr/bin/python3 - "$T/qs.png" "$T/qs_overlay.png" <<'PYEOF'
+import sys, zlib, struct
+def png_gray(path):  # 8-bit grey, no interlace: the CLI's mask PNGs
+    d = open(path, "rb").read(); w, h = struct.unpack(">II", d[16:24]); raw = b""; i = 8
+    while i < len(d):
+        n, t = struct.unpack(">I4s", d[i:i + 8]); raw += d[i + 8:i + 8 + n] if t == b"IDAT" else b""; i += 12 + n
+    raw = zlib.decompress(raw); assert d[24] == 8 and d[25] == 0
+    return w, h, [raw[y * (w + 1) + 1:(y + 1) * (w + 1)] for y in range(h)]  # filter byte 0 (the CLI writes none)
+w, h, rows = png_gray(sys.argv[1])
+inside = sum(1 for y in range(h) for x in range(w) if rows[y][x] and 95 <= x < 190 and 255 <= y < 350)
+near = sum(1 for y in range(h) for x in range(w) if rows[y][x] and 91 <= x < 194 and 251 <= y < 354)
+outside = sum(1 for y in range(h) for x in range(w) if rows[y][x]) - near  # beyond the box grown by 4 px
+assert (w, h) == (512, 512) and outside == 0 and 0.2 * 95 * 95 < inside < 95 * 95, (inside, outside)
+assert open(sys.argv[2], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+PYEOF
+    then ok "quick start: the bundled model (checksum, <= 40 MB) segments examples/abdomen_ct.png within its box (+4 px), with an overlay"
+    else bad "quick start: $(cat "$T/err")"; fi
+fi
 summary

@@ -53,6 +53,12 @@ R=$T/root
 for d in "$T"/*.deb; do dpkg-deb -x "$d" "$R"; done
 L=$R/usr/lib/$MA
 [ "$(LD_LIBRARY_PATH=$L "$R/usr/bin/medsam" --version)" = "medsam $V" ] && ok "unpacked medsam --version" || bad "medsam --version"
+if [ -f "$ROOT/models/medsam-small.safetensors" ]; then
+    if echo "$c" | grep -q '^/usr/share/medsam/medsam-small.safetensors$' && echo "$c" | grep -q '^/usr/share/medsam/medsam-small.sha256$' &&
+        LD_LIBRARY_PATH=$L "$R/usr/bin/medsam" info 2>"$T/err" | grep -q '/usr/share/medsam/medsam-small.safetensors$'
+    then ok "medsam: the bundled default model in /usr/share/medsam, used without -m"
+    else bad "default model in the package: $(cat "$T/err") $(LD_LIBRARY_PATH=$L "$R/usr/bin/medsam" info 2>&1 | head -1)"; fi
+fi
 "$ROOT/$B" segment -m "$M" -i "$IMG" -b 30,20,180,150 -o "$T/cli.png" --threads 2 2>/dev/null
 flags=$(PKG_CONFIG_SYSROOT_DIR=$R PKG_CONFIG_PATH=$L/pkgconfig pkg-config --cflags --libs medsam)
 # shellcheck disable=SC2086
