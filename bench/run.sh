@@ -13,6 +13,7 @@
 #   BENCH_MODELS   1 (default): then one encode per architecture, bench/models.sh | 0
 #   BENCH_BF16     1 (default): then --precision bf16 beside fp32 (bench_bf16, ViT-B, 2 threads) | 0
 #   BENCH_BATCH    1 (default): then `segment --batch` throughput, 1 and 2 processes (bench/batch.sh) | 0
+#   BENCH_SERVE    1 (default): then `medsam serve` box -> mask round trips, 1 and 32 clients (bench/serve_load.sh) | 0
 # The random-initialised checkpoint (`medsam init --seed 0`) is made once and
 # kept in $BUILD/bench/; results go to $BUILD/bench/results_{c,torch}.txt.
 set -e
@@ -105,4 +106,8 @@ if [ "${BENCH_BF16:-1}" != 0 ]; then
 fi
 if [ "${BENCH_BATCH:-1}" != 0 ]; then
     BUILD=$BUILD sh bench/batch.sh
+fi
+if [ "${BENCH_SERVE:-1}" != 0 ]; then
+    echo
+    BUILD=$BUILD sh bench/serve_load.sh
 fi
