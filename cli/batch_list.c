@@ -194,7 +194,6 @@ int batch_list_read_csv(const char *path, batch_list *out) {
     if (col_out > maxcol) maxcol = col_out;
     int line = 1, rc = 0;
     for (;;) {
-        char *rowstart = p;
         nf = csv_record(&p, end, f, 64);
         if (nf == 0) break;
         line++;
@@ -203,7 +202,6 @@ int batch_list_read_csv(const char *path, batch_list *out) {
             break;
         }
         if (nf == 1 && !*trim(f[0])) continue; /* an empty line */
-        (void)rowstart;
         if (out->n >= MAX_ROWS) {
             rc = 2, cli_failf("--batch %s: more than %d rows", path, MAX_ROWS);
             break;

@@ -320,7 +320,6 @@ int cmd_segment_batch(int argc, char **argv) {
     cli_progress_begin(&prog, 0);
     const double t0 = cli_now();
     int ran = 0, interrupted = 0;
-    double ran_s = 0;
     char who[48] = "";
     if (d.world > 1) snprintf(who, sizeof who, " (rank %d of %d)", d.rank, d.world);
     for (long next = 0;;) {
@@ -358,7 +357,6 @@ int cmd_segment_batch(int argc, char **argv) {
             fflush(journal);
         }
         ran++;
-        ran_s += c->seconds;
         double per = (cli_now() - t0) / ran / d.world; /* seconds per case, all ranks together */
         char eta[32];
         fmt_time(eta, sizeof eta, per * (double)(l.n - i - 1));
@@ -378,7 +376,6 @@ int cmd_segment_batch(int argc, char **argv) {
     free(times);
 
     /* rank 0 gathers "index\tstatus\tseconds\tmessage" of the cases each rank ran */
-    int stop = interrupted;
 #ifdef MEDSAM_MPI
     if (d.world > 1) {
         size_t cap = 1024, len = 0;
@@ -435,12 +432,11 @@ int cmd_segment_batch(int argc, char **argv) {
                 "run); times: %s\n",
                 l.n, nok, nskip, nerr, nbad, npend ? ", not run: " : "", npend ? "interrupted" : "", wall,
                 nok && wall > 0 ? 60.0 * nok / wall : 0.0, o.efficiency);
-        if (!rc) rc = npend ? (stop == 2 ? 2 : 130) : (nerr || nbad) ? 1 : 0;
+        if (!rc) rc = npend ? (interrupted == 2 ? 2 : 130) : (nerr || nbad) ? 1 : 0;
     }
 #ifdef MEDSAM_MPI
     if (d.world > 1) rc = cli_mpi_bcast_int(rc);
 #endif
-    (void)ran_s;
     batch_list_free(&l);
     cli_dist_end(&d);
     return rc;

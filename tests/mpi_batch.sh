@@ -5,15 +5,7 @@
 # by mpirun -np 2 and -np 3: the outputs are the same bytes, the merged timing CSV has
 # the same rows (row, case, status, message) in the same order, only the seconds differ;
 # every rank took cases from the shared counter; exit codes agree; a rerun skips all.
-MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none ${MPIRUN_FLAGS:-}"
-T=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-command -v mpicc >/dev/null && command -v mpirun >/dev/null || {
-    echo "mpicc/mpirun not found: apt-get install libopenmpi-dev openmpi-bin"; exit 1; }
-make -s MPI=1 -j2 all >"$T/build.log" 2>&1 || { cat "$T/build.log"; echo "FAIL make MPI=1"; exit 1; }
+. tests/lib_mpi.sh
 B=$(pwd)/build-mpi/medsam
 L=$(pwd)/tests/fixtures/lite/model.pth
 E=tests/fixtures/lite/e2e
@@ -60,5 +52,4 @@ then ok "-np 2: one summary (rank 0): 7 ok, 1 failed, 1 bad row"; else bad "-np 
 (cd "$T" && $MPIRUN -np 2 $B segment -m $L --batch list2.csv -t 1 2>err2b.txt)
 if [ "$(grep -c ',skipped,[0-9.][0-9.]*,' "$T/list2-efficiency.csv")" -eq 7 ]
 then ok "-np 2 rerun: the 7 finished cases skipped, their times kept"; else bad "rerun: $(cat "$T/list2-efficiency.csv")"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

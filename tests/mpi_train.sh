@@ -11,18 +11,9 @@
 # that a 2-process run resumed from a mid-run latest.pth ends like B, and that a
 # build without MPI refuses to run under mpirun.
 #   sh tests/mpi_train.sh            (MPIRUN_FLAGS adds mpirun options)
-MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none ${MPIRUN_FLAGS:-}"
+. tests/lib_mpi.sh
 MAX_REL=${MAX_REL:-1e-5}
 B=build-mpi/medsam
-T=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-command -v mpicc >/dev/null && command -v mpirun >/dev/null || {
-    echo "mpicc/mpirun not found: apt-get install libopenmpi-dev openmpi-bin"; exit 1; }
-make -s MPI=1 -j2 all >"$T/build.log" 2>&1 || { cat "$T/build.log"; echo "FAIL make MPI=1"; exit 1; }
 mpicc -O2 -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isrc tests/mpi_weights_diff.c build-mpi/libmedsam.a \
     -o "$T/wdiff" -lpng -ljpeg -lz -lm -fopenmp || { echo "FAIL build mpi_weights_diff"; exit 1; }
 
@@ -131,5 +122,4 @@ elif grep -q 'process 1 of 2 has other options' "$T/mm2.err"; then ok "different
 else bad "different data options: $(cat "$T/mm2.err")"; fi
 
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -25,8 +25,6 @@ struct medsam_model {
     ms_dec_static dec_static;  // the decoder's per-model input, when kept (medsam_model_keep_decoder_input)
 };
 
-
-
 struct medsam_embedding {
     int channels, size; // (channels, size, size)
     float *data;

@@ -349,8 +349,7 @@ ms_store_code ms_session_slice(ms_session *ss, int z, void **out, size_t *len, c
     return MS_STORE_OK;
 }
 
-static ms_store_code png_bytes(ms_store *s, const uint8_t *pix, int w, int h, void **png, size_t *len, medsam_error *err) {
-    (void)s;
+static ms_store_code png_bytes(const uint8_t *pix, int w, int h, void **png, size_t *len, medsam_error *err) {
     uint8_t *buf;
     if (ms_png_encode_gray8(pix, w, h, &buf, len, err)) return MS_STORE_FAILED; /* the bytes `medsam segment` writes */
     *png = buf;
@@ -414,7 +413,7 @@ ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_r
     ms_cache_put(s, ent);
     if (!rc && req->n == 1)
         for (size_t p = 0; p < plane; p++) mask[p] = mask[p] ? 255 : 0;
-    if (!rc) rc = png_bytes(s, mask, W, H, png, len, err);
+    if (!rc) rc = png_bytes(mask, W, H, png, len, err);
     free(mask);
     free(one);
     return rc;
@@ -428,7 +427,7 @@ ms_store_code ms_session_labels_file(ms_store *s, ms_session *ss, const uint8_t 
         return ms_error(err, MEDSAM_ERR_ARG, "labels: %zu bytes, want width*height*depth = %zu", n, want), MS_STORE_BAD;
     if (!in->is_volume) {
         *mime = "image/png";
-        return png_bytes(s, labels, in->width, in->height, out, len, err);
+        return png_bytes(labels, in->width, in->height, out, len, err);
     }
     char path[512];
     ms_store_tmp_path(s, path, sizeof path, ".nii.gz");
