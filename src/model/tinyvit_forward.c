@@ -57,7 +57,11 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
         const size_t N = (size_t)p->res[i] * p->res[i], C = (size_t)t->dims[i];
         x = zmax(x, N * C);
         tmp = zmax(tmp, N * C);
-        if (i + 1 < MS_TV_STAGES) tmp = zmax(tmp, N * t->dims[i + 1]);  // PatchMerging conv1 at the input side
+        if (i + 1 < MS_TV_STAGES) {  // PatchMerging: conv1 rows in a per-thread ring, its depthwise output in b
+            const size_t No = (size_t)p->res[i + 1] * p->res[i + 1], Co = (size_t)t->dims[i + 1];
+            tmp = zmax(tmp, No * Co);
+            per = zmax(per, 3 * (size_t)p->res[i] * Co);
+        }
         if (i > 0 && t->depths[i] > 0) {
             const size_t T = (size_t)t->windows[i] * t->windows[i], hd = C / t->heads[i];
             tmp = zmax(tmp, N * 3 * C);
@@ -274,15 +278,42 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
 }
 
 /* ref: tiny_vit_sam.py:PatchMerging.forward -- conv1, act, conv2 (depthwise, stride), act, conv3.
- * x: (res_i^2, C_i) -> (res_{i+1}^2, C_{i+1}) in place (x holds the larger of the two). */
-static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const tv_plan *p, float *x, float *a,
-                     float *b, int nt) {
+ * Streamed like tv_mbconv: each thread takes a band of output rows and keeps the three
+ * conv1 + GELU input rows its depthwise conv reads in a ring (row r in slot r % 3; with
+ * stride 2 the next output row reuses one row and overwrites the two it no longer needs),
+ * so the (H*H, Co) conv1 output is never stored whole. Same bits as whole-image calls.
+ * x: (res_i^2, C_i) -> (res_{i+1}^2, C_{i+1}) in place (x holds the larger of the two);
+ * b: (res_{i+1}^2, C_{i+1}) scratch; scratch: per-thread slots of 3*H*Co floats. */
+static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const tv_plan *p, float *x, float *b,
+                     float *scratch, int nt) {
     const ms_tinyvit_config *t = &c->tv;
-    const int H = p->res[i], Co = t->dims[i + 1], Ho = p->res[i + 1];
-    tv_conv1x1(a, x, s->merge_pk[i][0], s->merge[i][0].b, (long)H * H, nt);  // a: (H*H, Co)
-    tv_gelu(a, (long)H * H * Co, nt);
-    tv_dwconv(b, a, &s->merge[i][1], H, H, Co, 3, t->stride[i], 1, nt);  // b: (Ho*Ho, Co), GELU
-    tv_conv1x1(x, b, s->merge_pk[i][1], s->merge[i][2].b, (long)Ho * Ho, nt);
+    const int H = p->res[i], Ci = t->dims[i], Co = t->dims[i + 1], Ho = p->res[i + 1], stride = t->stride[i];
+    const ms_tv_conv *c1 = &s->merge[i][0], *c2 = &s->merge[i][1];
+    const gemm_packed_b *p1 = s->merge_pk[i][0];
+    int nb = nt < TV_MAX_THREADS ? nt : TV_MAX_THREADS;
+    if (nb > Ho) nb = Ho;
+#pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
+    for (int band = 0; band < nb; band++) {
+        float *ring = scratch + (size_t)tv_thread() * p->per_thread;  // 3 x (H, Co)
+        int have[3] = {-1, -1, -1};
+        for (int yo = Ho * band / nb; yo < Ho * (band + 1) / nb; yo++) {
+            const float *rows[3];
+            for (int ky = 0; ky < 3; ky++) {
+                const int r = yo * stride - 1 + ky;
+                rows[ky] = NULL;
+                if (r < 0 || r >= H) continue;
+                float *slot = ring + (size_t)(r % 3) * H * Co;
+                if (have[r % 3] != r) {  // conv1 + act of input row r
+                    gemm_f32_packed(0, H, 1.0f, x + (size_t)r * H * Ci, Ci, p1, 0.0f, slot, Co, c1->b, 1);
+                    vec_gelu_erf_forward(slot, (long)H * Co);
+                    have[r % 3] = r;
+                }
+                rows[ky] = slot;
+            }
+            dwconv_row(b + (size_t)yo * Ho * Co, rows, c2->w, c2->b, H, Co, 3, stride, 1);  // conv2 + act
+        }
+    }
+    tv_conv1x1(x, b, s->merge_pk[i][1], s->merge[i][2].b, (long)Ho * Ho, nt);  // conv3
 }
 
 /* Reports "layerI.block.K" (k >= 0) or "layerI.downsample" (k < 0). */
@@ -326,7 +357,7 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
         tv_trace_stage(trace, trace_ctx, 0, k, cur, N0 * C0);
     }
     if (cur != x) memcpy(x, cur, sizeof(float) * (size_t)N0 * C0);
-    tv_merge(c, s, 0, &p, x, a, b, nt);
+    tv_merge(c, s, 0, &p, x, b, workspace + p.scratch, nt);
     tv_trace_stage(trace, trace_ctx, 0, -1, x, (long)p.res[1] * p.res[1] * t->dims[1]);
 
     // ref: BasicLayer.forward -- TinyViT blocks, then PatchMerging (not after the last stage)
@@ -337,7 +368,7 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
             tv_trace_stage(trace, trace_ctx, i, k, x, n);
         }
         if (i + 1 < MS_TV_STAGES) {
-            tv_merge(c, s, i, &p, x, a, b, nt);
+            tv_merge(c, s, i, &p, x, b, workspace + p.scratch, nt);
             tv_trace_stage(trace, trace_ctx, i, -1, x,
                            (long)p.res[i + 1] * p.res[i + 1] * t->dims[i + 1]);
         }
