@@ -213,7 +213,7 @@ GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const f
 }
 
 static const gemm_kernel gemm_avx2_kernel = {gemm_ukernel_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2,
-                                             GEMM_MR, GEMM_NR, "avx2-fma 6x16"};
+                                             GEMM_MR, GEMM_NR, "avx2-fma 6x16", NULL};
 
 const gemm_kernel *gemm_kernel_avx2(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemm_avx2_kernel;

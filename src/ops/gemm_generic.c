@@ -57,6 +57,6 @@ static void gemm_ukernel_generic(int kc, const float *a, const float *b, float *
 }
 
 static const gemm_kernel gemm_generic_kernel = {gemm_ukernel_generic, gemm_pack_a_generic, gemm_pack_b_generic,
-                                                GEMM_MR, GEMM_NR, "generic 6x16"};
+                                                GEMM_MR, GEMM_NR, "generic 6x16", NULL};
 
 const gemm_kernel *gemm_kernel_generic(void) { return &gemm_generic_kernel; }

@@ -42,6 +42,12 @@ typedef void (*gemm_ukernel_fn)(int kc, const float *a,  // (kc, MR) packed
                                 const float *b,          // (kc, NR) packed
                                 float *c, long ldc,      // (mr, nr) tile of C
                                 int mr, int nr, const gemm_update *u);
+/* The same sums as gemm_ukernel_fn for a full MR-row tile read straight from a
+ * row-major A (op(A) = A, no packing): row i of the tile is a + i*lda, p = 0..kc-1.
+ * Same operations in the same order per element, so the same bits. */
+typedef void (*gemm_ukernel_direct_fn)(int kc, const float *a, long lda,  // (MR, kc) rows of A
+                                       const float *b,                    // (kc, NR) packed
+                                       float *c, long ldc, int nr, const gemm_update *u);
 /* Packs op(A)(0:mc, 0:kc); A points at op(A)(0, 0) of the block. */
 typedef void (*gemm_pack_a_fn)(int trans_a, const float *A, long lda, int mc, int kc,
                                float *buf);  // (ceil(mc/MR), kc, MR)
@@ -55,6 +61,7 @@ typedef struct {
     gemm_pack_b_fn pack_b;
     int mr, nr; /* micro-tile; mr divides GEMM_MC, nr divides GEMM_NC */
     const char *name;
+    gemm_ukernel_direct_fn ukernel_direct; /* or NULL: A is always packed */
 } gemm_kernel;
 
 const gemm_kernel *gemm_kernel_generic(void);
