@@ -202,6 +202,27 @@ int main(int argc, char **argv) {
                 printf("  %-20s %8.1f ms %8.2f GMAC %7.1f GFLOP/s %4.0f %%\n", w.name[k], ms * 1e3, w.stage[k] * 1e-9,
                        g, peak > 0 ? 100 * g / peak : 0);
             }
+            /* --precision bf16 beside fp32, alternated rep by rep (a loaded machine slows both alike) */
+            if (!ms_tinyvit_set_bf16(c, m->enc_state, 1, GEMM_BF16_AUTO, &err)) {
+                double t32[MAX_REPS], t16[MAX_REPS];
+                const ms_tinyvit_bf16 *h = ((ms_tinyvit_state *)m->enc_state)->bf16;
+                ms_tinyvit_encode(c, m->enc_state, img, emb, work, nt, NULL, NULL, &err);  // warm-up (AMX tiles)
+                for (int r = 0; r < reps; r++) {
+                    ((ms_tinyvit_state *)m->enc_state)->bf16 = NULL;
+                    double t0 = bench_now();
+                    ms_tinyvit_encode(c, m->enc_state, img, emb, work, nt, NULL, NULL, &err);
+                    t32[r] = bench_now() - t0;
+                    ((ms_tinyvit_state *)m->enc_state)->bf16 = (ms_tinyvit_bf16 *)h;
+                    t0 = bench_now();
+                    ms_tinyvit_encode(c, m->enc_state, img, emb, work, nt, NULL, NULL, &err);
+                    t16[r] = bench_now() - t0;
+                }
+                const double m32 = bench_median(t32, reps), m16 = bench_median(t16, reps);
+                printf("  --precision bf16 (%s), alternated with fp32: %.3f s vs %.3f s = %.2fx\n",
+                       gemm_bf16_path_name(h->path), m16, m32, m16 > 0 ? m32 / m16 : 0);
+                if (rf) fprintf(rf, "lite_bf16_s_%d %.4f\nlite_bf16_fp32_s_%d %.4f\n", nt, m16, nt, m32);
+                ms_tinyvit_set_bf16(c, m->enc_state, 0, GEMM_BF16_AUTO, &err);
+            }
         }
         while (*p && *p != ',') p++;
         if (*p == ',') p++;

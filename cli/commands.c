@@ -162,7 +162,7 @@ int cmd_info(int argc, char **argv) {
     medsam_model_describe(m, buf, sizeof buf);
     printf("%s\n%s\npipeline: %s (default; --pipeline medsam|sam|lite)\n", o.model, buf,
            medsam_pipeline_name(medsam_model_get_pipeline(m)));
-    printf("precision: fp32 (default; --precision bf16 runs the ViT encoder's linears on %s)\n",
+    printf("precision: fp32 (default; --precision bf16 runs the encoder's linears on %s)\n",
            medsam_bf16_kernel());
     medsam_model_free(m);
     return 0;

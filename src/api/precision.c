@@ -13,11 +13,21 @@ medsam_status medsam_model_set_precision(medsam_model *m, medsam_precision p, me
     if (p == MEDSAM_PRECISION_FP32) {
         ms_vit_bf16_free(m->bf16);
         m->bf16 = NULL;
+        if (m->enc_ops->set_bf16) {
+            medsam_status st = m->enc_ops->set_bf16(&m->cfg, m->enc_state, 0, err);
+            if (st) return st;
+        }
+        m->precision = p;
+        return MEDSAM_OK;
+    }
+    if (m->enc_ops->set_bf16) {  // the kind converts inside its own state (TinyViT)
+        medsam_status st = m->enc_ops->set_bf16(&m->cfg, m->enc_state, 1, err);
+        if (st) return st;
         m->precision = p;
         return MEDSAM_OK;
     }
     if (m->cfg.encoder != MS_ENC_VIT)
-        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "--precision bf16: not supported yet for the %s encoder (ViT only)",
+        return ms_error(err, MEDSAM_ERR_UNSUPPORTED, "--precision bf16: not supported for the %s encoder",
                         m->enc_ops->family);
     ms_vit_bf16 *lp = ms_vit_bf16_make(&m->cfg, &m->w.enc, GEMM_BF16_AUTO, err);
     if (!lp) return err ? err->code : MEDSAM_ERR_NOMEM;

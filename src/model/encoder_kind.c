@@ -34,12 +34,18 @@ static void vit_info(const ms_config *c, medsam_model_info *info) {
     info->patch_size = c->patch_size;
 }
 
+/* ---- LiteMedSAM TinyViT ---- */
+
+static medsam_status tinyvit_set_bf16(const ms_config *c, void *state, int on, medsam_error *err) {
+    return ms_tinyvit_set_bf16(c, state, on, GEMM_BF16_AUTO, err);
+}
+
 static const ms_encoder_ops KINDS[] = {
     {MS_ENC_VIT, "vit", "SAM ViT", vit_detect, ms_vit_config_infer, ms_vit_walk_encoder, vit_prepare, vit_release,
-     ms_image_encoder_workspace_floats, vit_encode, ms_vit_config_describe, vit_info, 1},
+     ms_image_encoder_workspace_floats, vit_encode, ms_vit_config_describe, vit_info, 1, NULL},
     {MS_ENC_TINYVIT, "tinyvit", "LiteMedSAM (TinyViT)", ms_tinyvit_detect, ms_tinyvit_infer, ms_tinyvit_walk,
      ms_tinyvit_prepare, ms_tinyvit_release, ms_tinyvit_workspace_floats, ms_tinyvit_encode, ms_tinyvit_describe,
-     ms_tinyvit_info, 0},
+     ms_tinyvit_info, 0, tinyvit_set_bf16},
 };
 
 const ms_encoder_ops *ms_encoder_ops_of(ms_encoder_kind kind) {

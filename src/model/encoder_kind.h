@@ -49,6 +49,10 @@ typedef struct {
     void (*info)(const ms_config *c, medsam_model_info *info);
     /* 1 when `medsam train` can fine-tune this kind. */
     int trainable;
+    /* `--precision bf16` inside the kind's state (on = 1: convert, 0: back to fp32), or
+     * NULL. The ViT keeps its bf16 weights beside the model instead (medsam_model.bf16,
+     * read by ms_image_encoder_forward_bf16), so its entry is NULL. */
+    medsam_status (*set_bf16)(const ms_config *c, void *state, int on, medsam_error *err);
 } ms_encoder_ops;
 
 /* The operations of a kind (ViT for an unknown value). */

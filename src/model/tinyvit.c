@@ -401,6 +401,7 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
 void ms_tinyvit_release(void *state) {
     ms_tinyvit_state *s = state;
     if (!s) return;
+    ms_tinyvit_set_bf16(NULL, s, 0, GEMM_BF16_AUTO, NULL);
     gemm_packed_b_free(s->stem1);
     gemm_packed_b_free(s->neck1);
     for (int k = 0; k < MS_TV_MAX_BLOCKS; k++) gemm_packed_b_free(s->mbconv_pk[k][0]), gemm_packed_b_free(s->mbconv_pk[k][1]);

@@ -32,6 +32,7 @@
 #include "model/params.h"
 #include "model/trace.h"
 #include "ops/gemm.h"
+#include "ops/gemm_bf16.h"
 
 typedef struct {                 /* ref: tiny_vit_sam.py:Conv2d_BN (official tensors) */
     float *w;                    // c.weight (Co, Ci/groups, k, k), no bias
@@ -70,6 +71,22 @@ typedef struct {                 /* one TinyViTBlock's linears, packed once for 
     gemm_packed_b *qkv, *proj, *fc1, *fc2;
 } ms_tv_block_packed;
 
+/* The same products converted once to bf16 (`--precision bf16`, ms_tinyvit_set_bf16):
+ * every dense 1x1 convolution and linear except the 3-channel stem conv, and the neck's
+ * 3x3 conv (its im2col GEMM); the depthwise convolutions and attention (q k^T, softmax,
+ * attn v) stay fp32. */
+typedef struct {
+    gemm_bf16_b *qkv, *proj, *fc1, *fc2;
+} ms_tv_block_bf16;
+typedef struct {
+    gemm_bf16_path path;                               // the kernel every product runs on
+    gemm_bf16_b *stem1;
+    gemm_bf16_b *mbconv[MS_TV_MAX_BLOCKS][2];
+    gemm_bf16_b *merge[MS_TV_STAGES - 1][2];
+    ms_tv_block_bf16 blocks[MS_TV_STAGES][MS_TV_MAX_BLOCKS];
+    gemm_bf16_b *neck1, *neck2;                        // neck.0 (1x1), neck.2 (3x3 as (O, 9*O))
+} ms_tinyvit_bf16;
+
 /* What ms_tinyvit_encode reads: the views plus the folded convolutions and the
  * expanded attention bias tables (one allocation, `folded`), and every dense
  * 1x1 convolution and linear packed for the gemm (bit-identical to unpacked). */
@@ -86,6 +103,7 @@ typedef struct {
     gemm_packed_b *merge_pk[MS_TV_STAGES - 1][2];      // folded conv1, conv3
     ms_tv_block_packed blocks[MS_TV_STAGES][MS_TV_MAX_BLOCKS];
     gemm_packed_b *neck1;                              // neck.0
+    ms_tinyvit_bf16 *bf16;                             // NULL: fp32 (the default)
 } ms_tinyvit_state;
 
 /* ---- the encoder-kind operations (model/encoder_kind.h) ---- */
@@ -94,6 +112,9 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
 void ms_tinyvit_walk(const ms_config *c, ms_param_walker *W, void *views); // views: ms_tinyvit_w * or NULL
 medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *w, void **state, medsam_error *err);
 void ms_tinyvit_release(void *state);
+/* on = 1: converts the linears to bf16 for `path` (GEMM_BF16_AUTO: the best this CPU
+ * has), which encode then uses; on = 0: back to fp32 (frees them). */
+medsam_status ms_tinyvit_set_bf16(const ms_config *c, void *state, int on, gemm_bf16_path path, medsam_error *err);
 void ms_tinyvit_describe(const ms_config *c, char *buf, int len);
 void ms_tinyvit_info(const ms_config *c, medsam_model_info *info);
 

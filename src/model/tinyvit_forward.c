@@ -111,18 +111,31 @@ static void tv_gelu(float *x, long n, int nt) {
     for (long i = 0; i < n; i += step) vec_gelu_erf_forward(x + i, n - i < step ? n - i : step);
 }
 
+/* The bf16 copy of linear `field` when the state runs in bf16, else NULL. */
+#define TV_BF16(s, field) ((s)->bf16 ? (s)->bf16->field : NULL)
+
+/* C (M, N) = A (M, K) op(W) + bias: on the bf16 weights h when given, else the fp32 packed w.
+ * Every dense 1x1 convolution and linear of the encoder goes through here. */
+static void tv_mm(const ms_tinyvit_state *s, const gemm_packed_b *w, const gemm_bf16_b *h, int M, const float *A,
+                  int lda, float *C, int ldc, const float *bias, int nt) {
+    if (h) gemm_bf16_packed(s->bf16->path, M, A, lda, h, C, ldc, bias, nt);
+    else gemm_f32_packed(0, M, 1.0f, A, lda, w, 0.0f, C, ldc, bias, nt);
+}
+
 /* Dense 1x1 Conv2d_BN (folded; weight packed as (Ci, Co)) on channels-last rows = a Linear.
  * out: (N, Co); in: (N, Ci) */
-static void tv_conv1x1(float *out, const float *in, const gemm_packed_b *w, const float *bias, long N, int nt) {
-    gemm_f32_packed(0, (int)N, 1.0f, in, gemm_packed_b_rows(w), w, 0.0f, out, gemm_packed_b_cols(w), bias, nt);
+static void tv_conv1x1(const ms_tinyvit_state *s, float *out, const float *in, const gemm_packed_b *w,
+                       const gemm_bf16_b *h, const float *bias, long N, int nt) {
+    tv_mm(s, w, h, (int)N, in, gemm_packed_b_rows(w), out, gemm_packed_b_cols(w), bias, nt);
 }
 
 /* The neck's 3x3 conv (padding 1, no bias) in bands of `rows` output rows: conv3x3_forward's
  * im2col layout (row (y, x) holds (Cin, 3, 3)) and GEMM per band. The GEMM chunks K alone,
  * so a band gives the bits of the whole-image call. ref: tiny_vit_sam.py TinyViT.neck[2]
  * out: (H*W, Cout); in: (H*W, Cin); col: (rows*W, 9*Cin) */
-static void tv_conv3x3_bands(float *out, const float *in, const float *weight, int H, int W, int Cin, int Cout,
-                             float *col, int rows, int nt) {
+static void tv_conv3x3_bands(const ms_tinyvit_state *s, float *out, const float *in, const float *weight, int H, int W,
+                             int Cin, int Cout, float *col, int rows, int nt) {
+    const gemm_bf16_b *h = TV_BF16(s, neck2);  // bf16: the same im2col, the product on the converted weight
     const int K = Cin * 9;
     for (int y0 = 0; y0 < H; y0 += rows) {
         const int y1 = y0 + rows < H ? y0 + rows : H;
@@ -141,8 +154,11 @@ static void tv_conv3x3_bands(float *out, const float *in, const float *weight, i
                         }
                     }
             }
-        gemm_f32_bias(0, 1, (y1 - y0) * W, Cout, K, 1.0f, col, K, weight, K, 0.0f, out + (size_t)y0 * W * Cout, Cout,
-                      NULL, nt);
+        if (h)
+            gemm_bf16_packed(s->bf16->path, (y1 - y0) * W, col, K, h, out + (size_t)y0 * W * Cout, Cout, NULL, nt);
+        else
+            gemm_f32_bias(0, 1, (y1 - y0) * W, Cout, K, 1.0f, col, K, weight, K, 0.0f, out + (size_t)y0 * W * Cout,
+                          Cout, NULL, nt);
     }
 }
 
@@ -155,6 +171,7 @@ static void tv_mbconv(const ms_tinyvit_state *s, int k, float *y, const float *x
                       size_t per_thread, int nthreads) {
     const ms_tv_conv *c1 = &s->mbconv[k][0], *c2 = &s->mbconv[k][1], *c3 = &s->mbconv[k][2];
     const gemm_packed_b *p1 = s->mbconv_pk[k][0], *p3 = s->mbconv_pk[k][1];
+    const gemm_bf16_b *h1 = TV_BF16(s, mbconv[k][0]), *h3 = TV_BF16(s, mbconv[k][1]);
     int nb = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
     if (nb > S) nb = S;
 #pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
@@ -170,7 +187,7 @@ static void tv_mbconv(const ms_tinyvit_state *s, int k, float *y, const float *x
                 if (r < 0 || r >= S) continue;
                 float *slot = ring + (size_t)(r % 3) * S * Hd;
                 if (have[r % 3] != r) {  // conv1 + act1 of input row r
-                    gemm_f32_packed(0, S, 1.0f, x + (size_t)r * S * C, C, p1, 0.0f, slot, Hd, c1->b, 1);
+                    tv_mm(s, p1, h1, S, x + (size_t)r * S * C, C, slot, Hd, c1->b, 1);
                     vec_gelu_erf_forward(slot, (long)S * Hd);
                     have[r % 3] = r;
                 }
@@ -178,7 +195,7 @@ static void tv_mbconv(const ms_tinyvit_state *s, int k, float *y, const float *x
             }
             dwconv_row(hid, rows, c2->w, c2->b, S, Hd, 3, 1, 1);  // conv2 + act2
             float *yr = y + (size_t)yy * S * C;
-            gemm_f32_packed(0, S, 1.0f, hid, Hd, p3, 0.0f, yr, C, c3->b, 1);  // conv3
+            tv_mm(s, p3, h3, S, hid, Hd, yr, C, c3->b, 1);  // conv3
             vec_add(yr, yr, x + (size_t)yy * S * C, (long)S * C);               // x += shortcut
             vec_gelu_erf_forward(yr, (long)S * C);                              // act3
         }
@@ -234,8 +251,11 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
 /* ref: TinyViTBlock.forward -- x = x + self.mlp(x); Mlp.forward -- fc2(act(fc1(norm(x)))),
  * in tiles of TV_MLP_ROWS tokens per thread on weights packed once (the hidden tile
  * stays in cache). out = in + mlp(in); out: (N, C), distinct from in. */
-static void tv_mlp(const ms_tv_block_w *w, const ms_tv_block_packed *pk, float eps, float *out, const float *in, long N,
-                   int C, int M, float *scratch, size_t per_thread, int nthreads) {
+static void tv_mlp(const ms_tinyvit_state *s, int i, int k, float eps, float *out, const float *in, long N, int C,
+                   int M, float *scratch, size_t per_thread, int nthreads) {
+    const ms_tv_block_w *w = &s->v.blocks[i][k];
+    const ms_tv_block_packed *pk = &s->blocks[i][k];
+    const gemm_bf16_b *h1 = TV_BF16(s, blocks[i][k].fc1), *h2 = TV_BF16(s, blocks[i][k].fc2);
     const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
     const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
@@ -243,9 +263,9 @@ static void tv_mlp(const ms_tv_block_w *w, const ms_tv_block_packed *pk, float e
         float *ln = scratch + (size_t)tv_thread() * per_thread, *hid = ln + R * C;  // (R, C), (R, M)
         const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
         vec_layernorm_f64_forward(ln, in + r0 * C, w->mlp_norm_w, w->mlp_norm_b, rows, C, eps);
-        gemm_f32_packed(0, (int)rows, 1.0f, ln, C, pk->fc1, 0.0f, hid, M, w->fc1_b, 1);
+        tv_mm(s, pk->fc1, h1, (int)rows, ln, C, hid, M, w->fc1_b, 1);
         vec_gelu_erf_forward(hid, rows * M);
-        gemm_f32_packed(0, (int)rows, 1.0f, hid, M, pk->fc2, 0.0f, out + r0 * C, C, w->fc2_b, 1);
+        tv_mm(s, pk->fc2, h2, (int)rows, hid, M, out + r0 * C, C, w->fc2_b, 1);
         vec_add(out + r0 * C, in + r0 * C, out + r0 * C, rows * C);
     }
 }
@@ -261,20 +281,20 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
     const long N = (long)H * H;
     // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x) (real tokens)
     tv_layernorm(a, x, w->norm_w, w->norm_b, N, C, t->ln_eps, nt);                              // a: (N, C)
-    gemm_f32_packed(0, (int)N, 1.0f, a, C, pk->qkv, 0.0f, b, 3 * C, w->qkv_b, nt);              // b: (N, 3C)
+    tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), (int)N, a, C, b, 3 * C, w->qkv_b, nt);       // b: (N, 3C)
     // a padded token is a zero row: LayerNorm gives its bias, then the qkv linear
     float *ln0 = pad, *pad_qkv = pad + C;
     for (int ch = 0; ch < C; ch++) ln0[ch] = 0.0f;
     tv_layernorm(ln0, ln0, w->norm_w, w->norm_b, 1, C, t->ln_eps, 1);
-    gemm_f32_packed(0, 1, 1.0f, ln0, C, pk->qkv, 0.0f, pad_qkv, 3 * C, w->qkv_b, 1);
+    tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), 1, ln0, C, pad_qkv, 3 * C, w->qkv_b, 1);
     tv_window_attention(a, b, pad_qkv, s->bias_table[i][k], H, H, C, t->heads[i], t->windows[i], scratch,
                         p->per_thread, nt);                                                      // a: (N, C)
     // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
-    gemm_f32_packed(0, (int)N, 1.0f, a, C, pk->proj, 0.0f, b, C, w->proj_b, nt);
+    tv_mm(s, pk->proj, TV_BF16(s, blocks[i][k].proj), (int)N, a, C, b, C, w->proj_b, nt);
     vec_add_threads(x, x, b, N * C, nt);
     // ref: TinyViTBlock.forward -- x = self.local_conv(x) (depthwise Conv2d_BN, no residual)
     tv_dwconv(a, x, &s->local[i][k], H, H, C, t->local_conv, 1, 0, nt);                         // a: (N, C)
-    tv_mlp(w, pk, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);                         // x = a + mlp(a)
+    tv_mlp(s, i, k, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);                      // x = a + mlp(a)
 }
 
 /* ref: tiny_vit_sam.py:PatchMerging.forward -- conv1, act, conv2 (depthwise, stride), act, conv3.
@@ -290,6 +310,7 @@ static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const
     const int H = p->res[i], Ci = t->dims[i], Co = t->dims[i + 1], Ho = p->res[i + 1], stride = t->stride[i];
     const ms_tv_conv *c1 = &s->merge[i][0], *c2 = &s->merge[i][1];
     const gemm_packed_b *p1 = s->merge_pk[i][0];
+    const gemm_bf16_b *h1 = TV_BF16(s, merge[i][0]);
     int nb = nt < TV_MAX_THREADS ? nt : TV_MAX_THREADS;
     if (nb > Ho) nb = Ho;
 #pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
@@ -304,7 +325,7 @@ static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const
                 if (r < 0 || r >= H) continue;
                 float *slot = ring + (size_t)(r % 3) * H * Co;
                 if (have[r % 3] != r) {  // conv1 + act of input row r
-                    gemm_f32_packed(0, H, 1.0f, x + (size_t)r * H * Ci, Ci, p1, 0.0f, slot, Co, c1->b, 1);
+                    tv_mm(s, p1, h1, H, x + (size_t)r * H * Ci, Ci, slot, Co, c1->b, 1);
                     vec_gelu_erf_forward(slot, (long)H * Co);
                     have[r % 3] = r;
                 }
@@ -313,7 +334,7 @@ static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const
             dwconv_row(b + (size_t)yo * Ho * Co, rows, c2->w, c2->b, H, Co, 3, stride, 1);  // conv2 + act
         }
     }
-    tv_conv1x1(x, b, s->merge_pk[i][1], s->merge[i][2].b, (long)Ho * Ho, nt);  // conv3
+    tv_conv1x1(s, x, b, s->merge_pk[i][1], TV_BF16(s, merge[i][1]), s->merge[i][2].b, (long)Ho * Ho, nt);  // conv3
 }
 
 /* Reports "layerI.block.K" (k >= 0) or "layerI.downsample" (k < 0). */
@@ -345,7 +366,7 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
     gemm_f32_bias(1, 1, (int)N0, t->stem_mid, 3, 1.0f, image, (int)N0, s->stem[0].w, 3, 0.0f, a, t->stem_mid,
                   s->stem[0].b, nt);  // a: (N0, C0/2)
     tv_gelu(a, N0 * t->stem_mid, nt);
-    tv_conv1x1(x, a, s->stem1, s->stem[1].b, N0, nt);  // x: (N0, C0)
+    tv_conv1x1(s, x, a, s->stem1, TV_BF16(s, stem1), s->stem[1].b, N0, nt);  // x: (N0, C0)
     ms_trace(trace, trace_ctx, "patch_embed", x, N0 * C0);
 
     // ref: ConvLayer.forward -- MBConv blocks, alternating between x and a
@@ -378,10 +399,10 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
     const int G = c->grid, O = c->out_chans;
     const long N = (long)G * G;
     const ms_tinyvit_w *v = &s->v;
-    tv_conv1x1(a, x, s->neck1, NULL, N, nt);                                             // a: (N, O)
+    tv_conv1x1(s, a, x, s->neck1, TV_BF16(s, neck1), NULL, N, nt);                                            // a: (N, O)
     tv_layernorm(a, a, v->neck_ln1_w, v->neck_ln1_b, N, O, c->ln2d_eps, nt);             // LayerNorm2d
     float *col = workspace + (p.neck_in_x ? p.x : p.col);                                 // x is free now
-    tv_conv3x3_bands(b, a, v->neck_conv2_w, G, G, O, O, col, p.neck_rows, nt);             // b: (N, O)
+    tv_conv3x3_bands(s, b, a, v->neck_conv2_w, G, G, O, O, col, p.neck_rows, nt);             // b: (N, O)
     tv_layernorm(b, b, v->neck_ln2_w, v->neck_ln2_b, N, O, c->ln2d_eps, nt);             // LayerNorm2d
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int o = 0; o < O; o++)
