@@ -6,7 +6,8 @@
 #   2. synthetic held-out set   medsam synth --seed 2 --count $HELDOUT_CASES -> $W/heldout (evaluation only)
 #   3. random initialisation    medsam init --arch small --seed 0            -> $W/init.pth
 #   4. training, one epoch per stage: medsam train (--init, then --resume $W/run/latest.pth)
-#      AdamW lr $LR for epochs 1..$LR_STEP then $LR_LATE (a step schedule), batch $BATCH, weight decay 0.01, --bbox-shift $BBOX_SHIFT, --seed 2023,
+#      AdamW lr $LR for epochs 1..$LR_STEP then $LR_LATE (a step schedule), batch $BATCH, weight decay 0.01,
+#      --bbox-shift $BBOX_SHIFT for epochs 1..$SHIFT_STEP then $BBOX_SHIFT_LATE, --seed 2023,
 #      --val-fraction $VAL_FRACTION of the training set held out for the validation loss
 #      (the only thing that picks the checkpoint: best.pth), latest.pth every 100 steps
 #   5. best.pth -> models/medsam-small.safetensors (float16) + models/medsam-small.sha256
@@ -23,12 +24,14 @@ B=${MEDSAM:-build/medsam}
 W=${W:-build/default-model}
 TRAIN_CASES=${TRAIN_CASES:-3000}
 HELDOUT_CASES=${HELDOUT_CASES:-600}
-EPOCHS=${EPOCHS:-5}
+EPOCHS=${EPOCHS:-8}
 BATCH=${BATCH:-4}
 LR=${LR:-2e-4}
 LR_LATE=${LR_LATE:-5e-5}   # the rate of the epochs after LR_STEP (a step schedule)
 LR_STEP=${LR_STEP:-3}
 BBOX_SHIFT=${BBOX_SHIFT:-8}
+BBOX_SHIFT_LATE=${BBOX_SHIFT_LATE:-5}  # the box jitter of the epochs after SHIFT_STEP: MedSAM's 20 px at 1024 is 5 px at 256
+SHIFT_STEP=${SHIFT_STEP:-5}
 VAL_FRACTION=${VAL_FRACTION:-0.05}
 THREADS=${THREADS:-$(nproc)}
 STAGES=${STAGES:-$EPOCHS}
@@ -74,10 +77,11 @@ while [ "$(done_epochs)" -lt "$EPOCHS" ]; do
     e=$(($(done_epochs) + 1))
     if [ -f "$W/run/latest.pth" ]; then start="--resume $W/run/latest.pth"; else start="--init $W/init.pth"; fi
     if [ "$e" -le "$LR_STEP" ]; then lr=$LR; else lr=$LR_LATE; fi
-    log "training stage $e of $EPOCHS ($start, lr $lr)"
+    if [ "$e" -le "$SHIFT_STEP" ]; then jitter=$BBOX_SHIFT; else jitter=$BBOX_SHIFT_LATE; fi
+    log "training stage $e of $EPOCHS ($start, lr $lr, box jitter 0..$jitter px)"
     # shellcheck disable=SC2086
     timed "train_epoch_$e" "$B" train --data "$W/train" $start --out "$W/run" --epochs "$e" --batch "$BATCH" \
-        --lr "$lr" --weight-decay 0.01 --bbox-shift "$BBOX_SHIFT" --seed 2023 --val-fraction "$VAL_FRACTION" \
+        --lr "$lr" --weight-decay 0.01 --bbox-shift "$jitter" --seed 2023 --val-fraction "$VAL_FRACTION" \
         --save-every 100 --threads "$THREADS"
     ran=$((ran + 1))
 done
