@@ -311,6 +311,39 @@ static size_t state_floats(const ms_tinyvit_config *t, int in_chans) {
     return n;
 }
 
+void ms_tinyvit_each_linear(const ms_config *c, ms_tinyvit_state *s, ms_tinyvit_bf16 *h, ms_tv_linear_fn fn,
+                            void *ctx) {
+    const ms_tinyvit_config *t = &c->tv;
+    const ms_tinyvit_w *v = &s->v;
+#define LIN(f32, f16, wt, in, out) fn(ctx, &s->f32, h ? &h->f16 : NULL, (wt), (in), (out))
+    LIN(stem1, stem1, s->stem[1].w, t->stem_mid, t->dims[0]);
+    for (int k = 0; k < t->depths[0]; k++) {
+        LIN(mbconv_pk[k][0], mbconv[k][0], s->mbconv[k][0].w, t->dims[0], t->mbconv_hidden);
+        LIN(mbconv_pk[k][1], mbconv[k][1], s->mbconv[k][2].w, t->mbconv_hidden, t->dims[0]);
+    }
+    for (int i = 0; i + 1 < MS_TV_STAGES; i++) {
+        LIN(merge_pk[i][0], merge[i][0], s->merge[i][0].w, t->dims[i], t->dims[i + 1]);
+        LIN(merge_pk[i][1], merge[i][1], s->merge[i][2].w, t->dims[i + 1], t->dims[i + 1]);
+    }
+    for (int i = 1; i < MS_TV_STAGES; i++)
+        for (int k = 0; k < t->depths[i]; k++) {
+            const ms_tv_block_w *b = &v->blocks[i][k];
+            const int C = t->dims[i], M = t->mlp_hidden[i];
+            LIN(blocks[i][k].qkv, blocks[i][k].qkv, b->qkv_w, C, 3 * C);
+            LIN(blocks[i][k].proj, blocks[i][k].proj, b->proj_w, C, C);
+            LIN(blocks[i][k].fc1, blocks[i][k].fc1, b->fc1_w, C, M);
+            LIN(blocks[i][k].fc2, blocks[i][k].fc2, b->fc2_w, M, C);
+        }
+    LIN(neck1, neck1, v->neck_conv1_w, t->dims[MS_TV_STAGES - 1], c->out_chans);
+#undef LIN
+}
+
+static void pack_f32(void *ctx, gemm_packed_b **f32, gemm_bf16_b **bf16, const float *w, int in, int out) {
+    (void)bf16;
+    int *ok = ctx;
+    *ok = *ok && (*f32 = gemm_pack_b(1, in, out, w, in)) != NULL;
+}
+
 medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *w, void **state, medsam_error *err) {
     (void)w;
     *state = NULL;
@@ -369,27 +402,7 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
     }
     // every dense 1x1 convolution and linear, packed once: op(B) = W^T (in, out)
     int ok = 1;
-#define PACK(dst, wt, in, out) ok = ok && ((dst) = gemm_pack_b(1, (in), (out), (wt), (in))) != NULL
-    PACK(s->stem1, s->stem[1].w, t->stem_mid, t->dims[0]);
-    for (int k = 0; k < t->depths[0]; k++) {
-        PACK(s->mbconv_pk[k][0], s->mbconv[k][0].w, t->dims[0], t->mbconv_hidden);
-        PACK(s->mbconv_pk[k][1], s->mbconv[k][2].w, t->mbconv_hidden, t->dims[0]);
-    }
-    for (int i = 0; i + 1 < MS_TV_STAGES; i++) {
-        PACK(s->merge_pk[i][0], s->merge[i][0].w, t->dims[i], t->dims[i + 1]);
-        PACK(s->merge_pk[i][1], s->merge[i][2].w, t->dims[i + 1], t->dims[i + 1]);
-    }
-    for (int i = 1; i < MS_TV_STAGES; i++)
-        for (int k = 0; k < t->depths[i]; k++) {
-            const ms_tv_block_w *b = &v->blocks[i][k];
-            const int C = t->dims[i], M = t->mlp_hidden[i];
-            PACK(s->blocks[i][k].qkv, b->qkv_w, C, 3 * C);
-            PACK(s->blocks[i][k].proj, b->proj_w, C, C);
-            PACK(s->blocks[i][k].fc1, b->fc1_w, C, M);
-            PACK(s->blocks[i][k].fc2, b->fc2_w, M, C);
-        }
-    PACK(s->neck1, v->neck_conv1_w, t->dims[MS_TV_STAGES - 1], c->out_chans);
-#undef PACK
+    ms_tinyvit_each_linear(c, s, NULL, pack_f32, &ok);
     if (!ok) {
         ms_tinyvit_release(s);
         return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the packed TinyViT weights");

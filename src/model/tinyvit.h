@@ -112,6 +112,12 @@ medsam_status ms_tinyvit_infer(ms_shape_lookup lookup, void *ctx, ms_config *c, 
 void ms_tinyvit_walk(const ms_config *c, ms_param_walker *W, void *views); // views: ms_tinyvit_w * or NULL
 medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *w, void **state, medsam_error *err);
 void ms_tinyvit_release(void *state);
+/* Every dense 1x1 convolution and linear of the encoder, one list for both precisions: calls
+ * fn(ctx, its fp32 packed slot in s, its bf16 slot in h (NULL when h is NULL), W (out, in), in, out).
+ * (The neck's 3x3 conv is not in it: fp32 runs it on the raw weight, bf16 adds it itself.) */
+typedef void (*ms_tv_linear_fn)(void *ctx, gemm_packed_b **f32, gemm_bf16_b **bf16, const float *w, int in, int out);
+void ms_tinyvit_each_linear(const ms_config *c, ms_tinyvit_state *s, ms_tinyvit_bf16 *h, ms_tv_linear_fn fn,
+                            void *ctx);
 /* on = 1: converts the linears to bf16 for `path` (GEMM_BF16_AUTO: the best this CPU
  * has), which encode then uses; on = 0: back to fp32 (frees them). */
 medsam_status ms_tinyvit_set_bf16(const ms_config *c, void *state, int on, gemm_bf16_path path, medsam_error *err);

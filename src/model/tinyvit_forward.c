@@ -162,6 +162,28 @@ static void tv_conv3x3_bands(const ms_tinyvit_state *s, float *out, const float 
     }
 }
 
+/* The three input rows a 3x3 depthwise conv reads for output row yo (stride 1 or 2, zero
+ * padding): input row r = yo*stride - 1 + ky through the 1x1 conv (w / h, bias) + GELU, kept in a
+ * ring of 3 (W, Co) slots, row r in slot r % 3 (`have` says which row each slot holds), so
+ * consecutive output rows compute each input row once; rows[ky] = NULL in the padding.
+ * x: (H*W, Ci) */
+static void tv_ring_rows(const ms_tinyvit_state *s, const gemm_packed_b *w, const gemm_bf16_b *h, const float *bias,
+                         const float *x, int H, int W, int Ci, int Co, int yo, int stride, float *ring, int have[3],
+                         const float *rows[3]) {
+    for (int ky = 0; ky < 3; ky++) {
+        const int r = yo * stride - 1 + ky;
+        rows[ky] = NULL;
+        if (r < 0 || r >= H) continue;
+        float *slot = ring + (size_t)(r % 3) * W * Co;
+        if (have[r % 3] != r) {
+            tv_mm(s, w, h, W, x + (size_t)r * W * Ci, Ci, slot, Co, bias, 1);
+            vec_gelu_erf_forward(slot, (long)W * Co);
+            have[r % 3] = r;
+        }
+        rows[ky] = slot;
+    }
+}
+
 /* ref: tiny_vit_sam.py:MBConv.forward -- y = act3(conv3(act2(conv2(act1(conv1(x))))) + x),
  * streamed by image rows: each thread takes a band of output rows and keeps the three
  * hidden rows (conv1 + GELU) its depthwise 3x3 reads in a ring, so the (S*S, Hd) hidden
@@ -181,18 +203,7 @@ static void tv_mbconv(const ms_tinyvit_state *s, int k, float *y, const float *x
         int have[3] = {-1, -1, -1};
         for (int yy = S * band / nb; yy < S * (band + 1) / nb; yy++) {
             const float *rows[3];
-            for (int ky = 0; ky < 3; ky++) {
-                const int r = yy - 1 + ky;
-                rows[ky] = NULL;
-                if (r < 0 || r >= S) continue;
-                float *slot = ring + (size_t)(r % 3) * S * Hd;
-                if (have[r % 3] != r) {  // conv1 + act1 of input row r
-                    tv_mm(s, p1, h1, S, x + (size_t)r * S * C, C, slot, Hd, c1->b, 1);
-                    vec_gelu_erf_forward(slot, (long)S * Hd);
-                    have[r % 3] = r;
-                }
-                rows[ky] = slot;
-            }
+            tv_ring_rows(s, p1, h1, c1->b, x, S, S, C, Hd, yy, 1, ring, have, rows);  // conv1 + act1
             dwconv_row(hid, rows, c2->w, c2->b, S, Hd, 3, 1, 1);  // conv2 + act2
             float *yr = y + (size_t)yy * S * C;
             tv_mm(s, p3, h3, S, hid, Hd, yr, C, c3->b, 1);  // conv3
@@ -319,18 +330,7 @@ static void tv_merge(const ms_config *c, const ms_tinyvit_state *s, int i, const
         int have[3] = {-1, -1, -1};
         for (int yo = Ho * band / nb; yo < Ho * (band + 1) / nb; yo++) {
             const float *rows[3];
-            for (int ky = 0; ky < 3; ky++) {
-                const int r = yo * stride - 1 + ky;
-                rows[ky] = NULL;
-                if (r < 0 || r >= H) continue;
-                float *slot = ring + (size_t)(r % 3) * H * Co;
-                if (have[r % 3] != r) {  // conv1 + act of input row r
-                    tv_mm(s, p1, h1, H, x + (size_t)r * H * Ci, Ci, slot, Co, c1->b, 1);
-                    vec_gelu_erf_forward(slot, (long)H * Co);
-                    have[r % 3] = r;
-                }
-                rows[ky] = slot;
-            }
+            tv_ring_rows(s, p1, h1, c1->b, x, H, H, Ci, Co, yo, stride, ring, have, rows);  // conv1 + act
             dwconv_row(b + (size_t)yo * Ho * Co, rows, c2->w, c2->b, H, Co, 3, stride, 1);  // conv2 + act
         }
     }

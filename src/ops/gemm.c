@@ -24,9 +24,6 @@
 #ifndef GEMM_MC
 #define GEMM_MC 144
 #endif
-#ifndef GEMM_DIRECT_MAX_N /* widest block whose A tiles are read in place rather than packed */
-#define GEMM_DIRECT_MAX_N 3072
-#endif
 #ifndef GEMM_NC
 #define GEMM_NC 3072
 #endif
@@ -67,7 +64,7 @@ static void gemm_scale_block(const gemm_call *c, int m0, int m1, int n0, int n1)
 static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int m1, int n0, int n1, int mcb,
                        int ncb, float *abuf, float *bbuf) {
     const int K = c->K, kstep = gemm_k_step(K), MR = kern->mr, NR = kern->nr;
-    const int direct = kern->ukernel_direct && !c->trans_a;
+    const int direct_ok = kern->ukernel_direct && !c->trans_a;  // A row-major: whole tiles need no packing
     for (int jc = n0; jc < n1; jc += ncb) {
         const int nc = gemm_min(ncb, n1 - jc);
         for (int pc = 0; pc < K; pc += kstep) {
@@ -85,30 +82,19 @@ static void gemm_block(const gemm_call *c, const gemm_kernel *kern, int m0, int 
             gemm_update u = {c->alpha, c->beta, NULL, pc == 0};
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = gemm_min(mcb, m1 - ic);
-                if (direct && nc <= GEMM_DIRECT_MAX_N) {  // full tiles read A in place, a row tail is packed
-                    const int full = mc / MR * MR;
-                    if (full < mc) kern->pack_a(0, gemm_op_a(c, ic + full, pc), c->lda, mc - full, kc, abuf);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        const float *bpanel = bblock + (long)(jr / NR) * bstride;  // (kc, NR)
-                        const int nr = gemm_min(NR, nc - jr);
-                        u.bias = (u.first && c->bias) ? c->bias + jc + jr : NULL;
-                        float *ctile = c->C + (long)ic * c->ldc + jc + jr;  // (mc, nr)
-                        for (int ir = 0; ir < full; ir += MR)
-                            kern->ukernel_direct(kc, gemm_op_a(c, ic + ir, pc), c->lda, bpanel,
-                                                 ctile + (long)ir * c->ldc, c->ldc, nr, &u);
-                        if (full < mc)
-                            kern->ukernel(kc, abuf, bpanel, ctile + (long)full * c->ldc, c->ldc, mc - full, nr, &u);
-                    }
-                    continue;
-                }
-                kern->pack_a(c->trans_a, gemm_op_a(c, ic, pc), c->lda, mc, kc, abuf);
+                // rows [0, direct) are read in place (whole tiles); the rest are packed into abuf
+                const int direct = direct_ok ? mc / MR * MR : 0;
+                if (direct < mc) kern->pack_a(c->trans_a, gemm_op_a(c, ic + direct, pc), c->lda, mc - direct, kc, abuf);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const float *bpanel = bblock + (long)(jr / NR) * bstride;  // (kc, NR)
                     const int nr = gemm_min(NR, nc - jr);
                     u.bias = (u.first && c->bias) ? c->bias + jc + jr : NULL;
                     float *ctile = c->C + (long)ic * c->ldc + jc + jr;  // (mc, nr)
-                    for (int ir = 0; ir < mc; ir += MR)
-                        kern->ukernel(kc, abuf + (long)ir * kc, bpanel, ctile + (long)ir * c->ldc, c->ldc,
+                    for (int ir = 0; ir < direct; ir += MR)
+                        kern->ukernel_direct(kc, gemm_op_a(c, ic + ir, pc), c->lda, bpanel, ctile + (long)ir * c->ldc,
+                                             c->ldc, nr, &u);
+                    for (int ir = direct; ir < mc; ir += MR)
+                        kern->ukernel(kc, abuf + (long)(ir - direct) * kc, bpanel, ctile + (long)ir * c->ldc, c->ldc,
                                       gemm_min(MR, mc - ir), nr, &u);
                 }
             }

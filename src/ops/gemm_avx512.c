@@ -126,11 +126,17 @@ GEMM_AVX512 static inline void gemm_avx512_update_row(float *row, __m512 x0, __m
 }
 
 /* Row i of the tile: broadcast op(A)(i, p), one FMA per 16 columns. */
-#define GEMM_AVX512_ROW(i) \
-    ai = _mm512_set1_ps(a[i]), c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0), c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1)
+#define GEMM_AVX512_ROW(i, r) \
+    ai = _mm512_set1_ps(a[(r) * rs]), c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0), c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1)
 
-GEMM_AVX512 static void gemm_ukernel_avx512(int kc, const float *restrict a, const float *restrict b, float *c,
-                                            long ldc, int mr, int nr, const gemm_update *u) {
+/* The 12x32 tile, op(A)(i, p) at a[i*rs + p*cs]: a packed panel (rs = 1, cs = MR5) or, for
+ * gemm_ukernel_direct, a row-major A read in place (rs = lda, cs = 1; no copy into a panel, which
+ * costs as much as the product when N is a few panels wide, e.g. TinyViT's 1x1 convs). The same
+ * broadcasts and FMAs in the same order either way, so the same bits. */
+GEMM_AVX512 static inline __attribute__((always_inline)) void gemm_avx512_tile(int kc, const float *restrict a, long rs,
+                                                                              long cs, const float *restrict b,
+                                                                              float *c, long ldc, int mr, int nr,
+                                                                              const gemm_update *u) {
     for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + (long)i * ldc), _MM_HINT_T0);
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
     __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
@@ -142,19 +148,19 @@ GEMM_AVX512 static void gemm_ukernel_avx512(int kc, const float *restrict a, con
     for (int p = 0; p < kc; p++) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         __m512 ai;
-        GEMM_AVX512_ROW(0);
-        GEMM_AVX512_ROW(1);
-        GEMM_AVX512_ROW(2);
-        GEMM_AVX512_ROW(3);
-        GEMM_AVX512_ROW(4);
-        GEMM_AVX512_ROW(5);
-        GEMM_AVX512_ROW(6);
-        GEMM_AVX512_ROW(7);
-        GEMM_AVX512_ROW(8);
-        GEMM_AVX512_ROW(9);
-        ai = _mm512_set1_ps(a[10]), cA0 = _mm512_fmadd_ps(ai, b0, cA0), cA1 = _mm512_fmadd_ps(ai, b1, cA1);
-        ai = _mm512_set1_ps(a[11]), cB0 = _mm512_fmadd_ps(ai, b0, cB0), cB1 = _mm512_fmadd_ps(ai, b1, cB1);
-        a += MR5;
+        GEMM_AVX512_ROW(0, 0);
+        GEMM_AVX512_ROW(1, 1);
+        GEMM_AVX512_ROW(2, 2);
+        GEMM_AVX512_ROW(3, 3);
+        GEMM_AVX512_ROW(4, 4);
+        GEMM_AVX512_ROW(5, 5);
+        GEMM_AVX512_ROW(6, 6);
+        GEMM_AVX512_ROW(7, 7);
+        GEMM_AVX512_ROW(8, 8);
+        GEMM_AVX512_ROW(9, 9);
+        GEMM_AVX512_ROW(A, 10);
+        GEMM_AVX512_ROW(B, 11);
+        a += cs;
         b += NR5;
     }
     const __mmask16 m0 = gemm_avx512_mask(nr), m1 = gemm_avx512_mask(nr - 16);
@@ -164,47 +170,14 @@ GEMM_AVX512 static void gemm_ukernel_avx512(int kc, const float *restrict a, con
     for (int i = 0; i < mr; i++) gemm_avx512_update_row(c + (long)i * ldc, acc[i][0], acc[i][1], u, bias, m0, m1);
 }
 
-/* gemm_ukernel_avx512 on a full 12-row tile of a row-major A, read in place: the
- * same broadcasts and FMAs in the same order, without the copy into a panel (which
- * costs as much as the product when N is a few panels wide, e.g. TinyViT's 1x1 convs). */
-#define GEMM_AVX512_ROW_D(i, src) \
-    ai = _mm512_set1_ps(src[p]), c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0), c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1)
+GEMM_AVX512 static void gemm_ukernel_avx512(int kc, const float *restrict a, const float *restrict b, float *c,
+                                            long ldc, int mr, int nr, const gemm_update *u) {
+    gemm_avx512_tile(kc, a, 1, MR5, b, c, ldc, mr, nr, u);
+}
 
 GEMM_AVX512 static void gemm_ukernel_direct_avx512(int kc, const float *restrict a, long lda, const float *restrict b,
                                                    float *c, long ldc, int nr, const gemm_update *u) {
-    for (int i = 0; i < MR5; i++) _mm_prefetch((const char *)(c + (long)i * ldc), _MM_HINT_T0);
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
-    const float *a4 = a + 4 * lda, *a5 = a + 5 * lda, *a6 = a + 6 * lda, *a7 = a + 7 * lda;
-    const float *a8 = a + 8 * lda, *a9 = a + 9 * lda, *aA = a + 10 * lda, *aB = a + 11 * lda;
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    __m512 c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps(), c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
-    __m512 c80 = _mm512_setzero_ps(), c81 = _mm512_setzero_ps(), c90 = _mm512_setzero_ps(), c91 = _mm512_setzero_ps();
-    __m512 cA0 = _mm512_setzero_ps(), cA1 = _mm512_setzero_ps(), cB0 = _mm512_setzero_ps(), cB1 = _mm512_setzero_ps();
-#pragma GCC unroll 2
-    for (int p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        __m512 ai;
-        GEMM_AVX512_ROW_D(0, a0);
-        GEMM_AVX512_ROW_D(1, a1);
-        GEMM_AVX512_ROW_D(2, a2);
-        GEMM_AVX512_ROW_D(3, a3);
-        GEMM_AVX512_ROW_D(4, a4);
-        GEMM_AVX512_ROW_D(5, a5);
-        GEMM_AVX512_ROW_D(6, a6);
-        GEMM_AVX512_ROW_D(7, a7);
-        GEMM_AVX512_ROW_D(8, a8);
-        GEMM_AVX512_ROW_D(9, a9);
-        GEMM_AVX512_ROW_D(A, aA);
-        GEMM_AVX512_ROW_D(B, aB);
-        b += NR5;
-    }
-    const __mmask16 m0 = gemm_avx512_mask(nr), m1 = gemm_avx512_mask(nr - 16);
-    const float *bias = u->first ? u->bias : NULL;
-    const __m512 acc[MR5][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
-                                {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {cA0, cA1}, {cB0, cB1}};
-    for (int i = 0; i < MR5; i++) gemm_avx512_update_row(c + (long)i * ldc, acc[i][0], acc[i][1], u, bias, m0, m1);
+    gemm_avx512_tile(kc, a, lda, 1, b, c, ldc, MR5, nr, u);
 }
 
 static const gemm_kernel gemm_avx512_kernel = {gemm_ukernel_avx512, gemm_pack_a_avx512, gemm_pack_b_avx512, MR5, NR5,
