@@ -36,6 +36,11 @@ int cli_model_open(cli_models *keep, const char *path, const char *pipeline, con
 /* The counterpart of cli_model_open: frees m unless `keep` holds it. */
 void cli_model_close(cli_models *keep, medsam_model *m);
 
+/* --box-zoom K: 0 and *out set when K is a number in [0, 100] (0: off), else prints the usage error and returns 2. */
+int cli_box_zoom_arg(const char *s, double *out);
+/* Applies --box-zoom (k < 0: not given, the model file's own) to a loaded model. */
+void cli_set_box_zoom(medsam_model *m, double k);
+
 /* --precision NAME: 0 when valid, else prints the usage error and returns 2. */
 int cli_precision_arg(const char *name);
 /* Applies --precision (NULL: fp32) to a loaded model; -v says which bf16 kernel runs. 0 or 1 (message printed). */

@@ -30,6 +30,21 @@ int cli_load_model(const char *path, const char *pipeline, medsam_model **out) {
     return 0;
 }
 
+int cli_box_zoom_arg(const char *s, double *out) {
+    char *end = NULL;
+    double k = strtod(s, &end);
+    if (end == s || *end || !(k >= 0 && k <= 100)) {
+        fprintf(stderr, "medsam: --box-zoom wants a factor from 0 (off) to 100, got '%s'\n", s);
+        return 2;
+    }
+    *out = k;
+    return 0;
+}
+
+void cli_set_box_zoom(medsam_model *m, double k) {
+    if (k >= 0) medsam_model_set_box_zoom(m, k, NULL); /* in range: checked by cli_box_zoom_arg */
+}
+
 int cli_precision_arg(const char *name) {
     medsam_precision p;
     medsam_error err;

@@ -1,4 +1,4 @@
-/* cmd_convert.c — `medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16]`:
+/* cmd_convert.c — `medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16] [--box-zoom K]`:
  * any model file the library loads, written as float32 (or float16) safetensors under the
  * official names or the transformers SamModel names. */
 #include <stdio.h>
@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pipeline/zoom.h"
 #include "weights/hf_names.h"
 #include "weights/safetensors.h"
 #include "weights/tensor_source.h"
 
 static void convert_usage(void) {
-    puts("usage: medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16]\n"
+    puts("usage: medsam convert IN OUT.safetensors [--layout sam|hf] [--dtype f32|f16] [--box-zoom K]\n"
          "\n"
          "Writes the tensors of a model file as float32 safetensors (a format that\n"
          "holds data only, safe to share). IN is anything `-m` accepts: an official\n"
@@ -25,6 +26,10 @@ static void convert_usage(void) {
          "  --dtype f16    store float16 (half the size; round to nearest even, a value\n"
          "                 beyond float16's range fails); loading widens it to float32.\n"
          "                 The bundled default model is stored this way.\n"
+         "\n"
+         "  --box-zoom K   record in the file (metadata medsam.box_zoom) that the model is\n"
+         "                 meant to run with box zoom K (README \"Box zoom\"); 0 records nothing.\n"
+         "                 Default: IN's own record (safetensors), else none.\n"
          "\n"
          "The output is written atomically; with f32 values are copied exactly (float16 /\n"
          "bfloat16 inputs are widened to float32).");
@@ -68,6 +73,7 @@ static int collect(const ms_tensor_source *src, int hf, st_out_tensor *out, int 
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *layout = "sam", *dtype = "f32";
+    double box_zoom = -1; /* not given: IN's own */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -86,6 +92,12 @@ int cmd_convert(int argc, char **argv) {
                 return 2;
             }
             dtype = argv[++i];
+        } else if (!strcmp(a, "--box-zoom")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "medsam: option '--box-zoom' needs a value\n");
+                return 2;
+            }
+            if (cli_box_zoom_arg(argv[++i], &box_zoom)) return 2;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
@@ -117,6 +129,7 @@ int cmd_convert(int argc, char **argv) {
     medsam_error err;
     medsam_model *model = NULL;
     if (medsam_model_load(in, &model, &err)) return cli_fail(&err); /* only files that load as a model */
+    if (box_zoom < 0) box_zoom = medsam_model_get_box_zoom(model);
     medsam_model_free(model);
     ms_tensor_source *src = NULL;
     if (ms_source_open(in, &src, &err)) return cli_fail(&err);
@@ -129,9 +142,11 @@ int cmd_convert(int argc, char **argv) {
         for (int d = 0; d < t[i].ndim; d++) k *= t[i].shape[d];
         numel += k;
     }
-    static const char *const meta[] = {"format", "pt"};
+    char zoom_text[32];
+    snprintf(zoom_text, sizeof zoom_text, "%g", box_zoom);
+    const char *const meta[] = {"format", "pt", MS_BOX_ZOOM_METADATA, zoom_text};
     int f16 = !strcmp(dtype, "f16");
-    if (!rc && st_write(out, t, n, meta, 1, f16, &err)) rc = cli_fail(&err);
+    if (!rc && st_write(out, t, n, meta, box_zoom > 0 ? 2 : 1, f16, &err)) rc = cli_fail(&err);
     if (!rc)
         printf("%s: %d tensors, %lld values, %s, %s layout (from %s: %s)\n", out, n, numel, f16 ? "float16" : "float32",
                strcmp(layout, "hf") ? "official" : "transformers SamModel", in, ms_source_describe(src));

@@ -36,20 +36,15 @@ int cli_segment_dicom_rgb(const vol_opts *o) {
                            b.x1, b.y1, W, H);
     }
     medsam_model *m = NULL;
-    medsam_embedding *emb = NULL;
-    float *x = NULL;
     uint8_t *mask = NULL, *png = NULL;
     if (!rc && cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
     if (!rc) {
-        medsam_model_info info;
-        medsam_model_get_info(m, &info);
-        x = malloc((size_t)info.img_size * info.img_size * 3 * sizeof *x);
+        cli_set_box_zoom(m, o->box_zoom);
         mask = malloc((size_t)W * H);
         png = malloc((size_t)W * H);
-        if (!x || !mask || !png) rc = cli_failf("%s: out of memory", o->input);
-        else if (medsam_preprocess_pixels(v.data, W, H, 3, 8, info.img_size, o->threads, x, &err) ||
-                 medsam_encode(m, x, o->threads, &emb, &err) ||
-                 medsam_decode_boxes(m, emb, W, H, o->boxes2, n, o->threads, NULL, NULL, mask, &err))
+        if (!mask || !png) rc = cli_failf("%s: out of memory", o->input);
+        /* the model's pipeline (box zoom included), as for an image file */
+        else if (medsam_segment_pixels(m, v.data, W, H, 3, 8, o->boxes2, n, o->threads, mask, NULL, &err))
             rc = cli_failf("%s: %s", o->input, err.message);
     }
     if (!rc && kind == OUT_PNG) {
@@ -64,10 +59,8 @@ int cli_segment_dicom_rgb(const vol_opts *o) {
         remove(o->output);
         if (seg_path) remove(seg_path);
     }
-    free(x);
     free(mask);
     free(png);
-    medsam_embedding_free(emb);
     cli_model_close(o->keep, m);
     ms_volume_free(&v);
     return rc;

@@ -28,9 +28,7 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
     if (n > 255) return cli_failf("%s: %d boxes: a 2-D case takes at most 255", o->npz, n);
     medsam_box *b = malloc((size_t)n * sizeof *b);
     uint8_t *segs = malloc((size_t)W * H);
-    float *x = NULL;
     medsam_model *m = NULL;
-    medsam_embedding *emb = NULL;
     int rc = (!b || !segs) ? cli_failf("out of memory") : 0;
     for (int i = 0; i < n && !rc; i++) {
         const float *v = boxes + 4 * i;
@@ -40,17 +38,15 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
                            v[0], v[1], v[2], v[3], W, H);
     }
     if (!rc && cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
-    medsam_model_info info;
-    if (!rc) {
-        medsam_model_get_info(m, &info);
-        x = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
-        if (!x) rc = cli_failf("out of memory");
-    }
     double t0 = cli_now();
-    if (!rc && medsam_model_preprocess(m, imgs->data, W, H, C, 8, o->threads, x, &err)) rc = cli_fail(&err);
-    if (!rc && medsam_encode(m, x, o->threads, &emb, &err)) rc = cli_fail(&err);
-    if (!rc && medsam_decode_boxes(m, emb, W, H, b, n, o->threads, NULL, NULL, segs, &err)) rc = cli_fail(&err);
-    if (!rc && o->verbose) fprintf(stderr, "2-D case %dx%d, %d box(es): %.3f s\n", W, H, n, cli_now() - t0);
+    int encodes = 0;
+    if (!rc) cli_set_box_zoom(m, o->box_zoom);
+    /* without box zoom: the model's pipeline, one encode, all boxes decoded together */
+    if (!rc && medsam_segment_pixels(m, imgs->data, W, H, C, 8, b, n, o->threads, segs, &encodes, &err))
+        rc = cli_fail(&err);
+    if (!rc && o->verbose)
+        fprintf(stderr, "2-D case %dx%d, %d box(es), %d encode(s) (box zoom %g): %.3f s\n", W, H, n, encodes,
+                medsam_model_get_box_zoom(m), cli_now() - t0);
     if (!rc) {
         ms_npy a = {MS_NPY_U8, 2, {H, W}, (int64_t)W * H, segs};
         const char *name = "segs";
@@ -62,8 +58,6 @@ static int segment_2d(const vol_opts *o, const ms_npy *imgs, const float *boxes,
     }
     free(b);
     free(segs);
-    free(x);
-    medsam_embedding_free(emb);
     cli_model_close(o->keep, m);
     return rc;
 }

@@ -33,6 +33,7 @@ static void train_usage(void) {
          "                    [--epochs N] [--batch B] [--lr 1e-4] [--weight-decay 0.01] [--bbox-shift 20]\n"
          "                    [--seed S] [--val-fraction F] [--save-every N] [--threads N] [--mpi]\n"
          "                    [--window soft|lung|brain|bone|L,W | --mr] [--min-voxels-3d N] [--min-pixels-2d N]\n"
+         "                    [--box-zoom K]\n"
          "\n"
          "Fine-tunes the image encoder and mask decoder as train_one_gpu.py does (AdamW,\n"
          "Dice + BCE loss, prompt encoder frozen). Data (DIR), one of:\n"
@@ -69,6 +70,10 @@ static void train_usage(void) {
          "                      uint8 volumes, which are used as they are)\n"
          "  --min-voxels-3d N   drop 3-D label objects under N voxels (default 1000)\n"
          "  --min-pixels-2d N   then drop per-slice objects under N pixels (default 100)\n"
+         "  --box-zoom K        npz / NIfTI data: cut a sample whose box is small to the square of side\n"
+         "                      K x the box's longer side around it (at least 32 px), as `medsam segment\n"
+         "                      --box-zoom K` does; the box is drawn and jittered at the slice's size\n"
+         "                      (default 0: off, MedSAM's training)\n"
          "  --mpi               data parallel over MPI (builds made with `make MPI=1`; implied when\n"
          "                      started by mpirun): each of P processes trains B of every global\n"
          "                      batch of B x P samples, the same run as one process with --batch B x P");
@@ -182,7 +187,7 @@ int cmd_train(int argc, char **argv) {
         static const char *const known[] = {"--data", "--init", "--out", "--resume", "--epochs", "--batch", "--lr",
                                             "--weight-decay", "--bbox-shift", "--seed", "--val-fraction",
                                             "--save-every", "--threads", "--window", "--min-voxels-3d",
-                                            "--min-pixels-2d"};
+                                            "--min-pixels-2d", "--box-zoom"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(a, known[j])) k = j;
@@ -208,6 +213,7 @@ int cmd_train(int argc, char **argv) {
         case 13: window = v; break;
         case 14: ok = parse_int(v, 0, 0x7fffffffL, &n), dopt.min_voxels_3d = n; break;
         case 15: ok = parse_int(v, 0, 0x7fffffffL, &n), dopt.min_pixels_2d = n; break;
+        case 16: ok = parse_real(v, 0, 100, &dopt.box_zoom); break;
         }
         if (!ok) return cli_failf("bad value '%s' for %s (see -h)", v, a);
     }

@@ -187,6 +187,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
     memset(o, 0, sizeof *o);
     o->threads = cli_default_threads();
     o->cache_mb = -1;
+    o->box_zoom = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = 1; return 0; }
@@ -196,7 +197,7 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         static const char *const WITH_VALUE[] = {"-m", "--model", "-i", "--input", "-o", "--output", "-b", "--box",
                                                  "-B", "--box3d", "--slice", "--window", "--overlay", "--npz",
                                                  "--margin", "--cache-mb", "-t", "--threads", "--dicom-seg", "--pipeline",
-                                                 "--max-memory", "--precision", NULL};
+                                                 "--max-memory", "--precision", "--box-zoom", NULL};
         int known = 0;
         for (int f = 0; WITH_VALUE[f]; f++) known |= !strcmp(a, WITH_VALUE[f]);
         if (!known) return usage_err("unknown option '%s' (see -h)", a);
@@ -219,6 +220,8 @@ static int parse_vol_opts(int argc, char **argv, vol_opts *o) {
         } else if (!strcmp(a, "--precision")) {
             if (cli_precision_arg(val)) return 2;
             o->precision = val;
+        } else if (!strcmp(a, "--box-zoom")) {
+            if (cli_box_zoom_arg(val, &o->box_zoom)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(o->threads = cli_threads(val))) return usage_err("--threads wants a positive integer, got '%s'", val);
         } else if (!strcmp(a, "--slice")) {

@@ -43,6 +43,7 @@ typedef struct {
     int n2;
     int slice, has_slice, mr, progress, threads, verbose, help;
     double margin;        /* 0: default */
+    double box_zoom;      /* --box-zoom K (2-D npz cases and single-frame images); -1: the model file's own */
     long long cache_mb;   /* -1: default */
     medsam_budget budget; /* --max-memory; 0: the default */
     cli_models *keep;     /* models kept across batch rows, or NULL */

@@ -17,6 +17,7 @@ typedef struct {
     const char *model, *input, *output, *logits, *embedding, *overlay, *pipeline;
     const char *precision; /* --precision fp32|bf16, or NULL */
     int threads, verbose, help;
+    double box_zoom;      /* --box-zoom K; -1: not given (the model file's own) */
     medsam_budget budget; /* --max-memory; 0: the default */
     medsam_box boxes[MAX_BOXES];
     int nboxes;
@@ -55,6 +56,7 @@ static int parse_box(const char *s, medsam_box *b) {
 static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->threads = cli_default_threads();
+    o->box_zoom = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -77,6 +79,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
         else if (!strcmp(a, "--mask-input")) flag = 'k';
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) flag = 't';
         else if (!strcmp(a, "--max-memory")) flag = 'X';
+        else if (!strcmp(a, "--box-zoom")) flag = 'z';
         if (!flag || (flag != 't' && flag != 'v' && flag != 'X' && !strchr(allowed, flag))) {
             fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a);
             return 2;
@@ -114,6 +117,9 @@ static int parse_opts(int argc, char **argv, const char *allowed, cli_opts *o) {
                 fprintf(stderr, "medsam: --threads wants a positive integer, got '%s'\n", val);
                 return 2;
             }
+            break;
+        case 'z':
+            if (cli_box_zoom_arg(val, &o->box_zoom)) return 2;
             break;
         case 'X': {
             medsam_error e;
@@ -164,6 +170,12 @@ int cmd_info(int argc, char **argv) {
            medsam_pipeline_name(medsam_model_get_pipeline(m)));
     printf("precision: fp32 (default; --precision bf16 runs the encoder's linears on %s)\n",
            medsam_bf16_kernel());
+    const double zoom = medsam_model_get_box_zoom(m);
+    if (zoom > 0)
+        printf("box zoom: %g (the file asks for it: a small box is segmented on a window %g times its size; "
+               "--box-zoom 0 turns it off)\n", zoom, zoom);
+    else
+        printf("box zoom: off (the official pipelines; --box-zoom K turns it on)\n");
     medsam_model_free(m);
     return 0;
 }
@@ -262,6 +274,64 @@ int cmd_embed(int argc, char **argv) {
     return rc;
 }
 
+/* Box checks shared by both segment paths: 0, or the message printed and 1. */
+static int check_boxes(const cli_opts *o, int W, int H) {
+    for (int i = 0; i < o->nboxes; i++) {
+        medsam_box b = o->boxes[i];
+        if (!(b.x1 > b.x0) || !(b.y1 > b.y0))
+            return cli_failf("%s: box %d (%g,%g,%g,%g) is empty: needs x0 < x1 and y0 < y1", o->input, i + 1, b.x0, b.y0,
+                             b.x1, b.y1);
+        if (b.x0 < 0 || b.y0 < 0 || b.x1 > W || b.y1 > H)
+            return cli_failf("%s: box %d (%g,%g,%g,%g) lies outside the %dx%d image", o->input, i + 1, b.x0, b.y0, b.x1,
+                             b.y1, W, H);
+    }
+    return 0;
+}
+
+/* The mask (0/255 for one box, labels otherwise) and the overlay; all outputs or none. */
+static int write_mask_outputs(const cli_opts *o, uint8_t *mask, int W, int H) {
+    medsam_error err;
+    if (o->nboxes == 1)
+        for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 255 : 0;
+    if (ms_png_write_gray8(o->output, mask, W, H, &err)) {
+        if (o->logits) remove(o->logits);
+        return cli_fail(&err);
+    }
+    if (o->overlay) {
+        if (o->nboxes == 1)
+            for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 1 : 0;
+        if (cli_overlay_image_file(o->overlay, o->input, mask, W, H, o->boxes, o->nboxes)) {
+            remove(o->output);
+            if (o->logits) remove(o->logits);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* medsam segment with the model's box zoom (pipeline/zoom.h): medsam_segment_pixels on the image's pixels. */
+static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom) {
+    medsam_error err;
+    void *px = NULL;
+    int W, H, C, bits;
+    double t0 = now_s();
+    if (medsam_image_read_budget(o->input, &o->budget, &px, &W, &H, &C, &bits, &err)) return cli_fail(&err);
+    int rc = check_boxes(o, W, H);
+    uint8_t *mask = rc ? NULL : malloc((size_t)W * H);
+    if (!rc && !mask) rc = cli_failf("out of memory");
+    int encodes = 0;
+    if (!rc && medsam_segment_pixels(m, px, W, H, C, bits, o->boxes, o->nboxes, o->threads, mask, &encodes, &err)) {
+        fprintf(stderr, "medsam: %s: %s\n", o->input, err.message);
+        rc = 1;
+    }
+    if (!rc && o->verbose)
+        fprintf(stderr, "box zoom %g: %d box(es), %d encode(s), %.3f s\n", zoom, o->nboxes, encodes, now_s() - t0);
+    medsam_free(px);
+    if (!rc) rc = write_mask_outputs(o, mask, W, H);
+    free(mask);
+    return rc;
+}
+
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_batch(argc, argv)) return cmd_segment_batch(argc, argv);
     return cli_segment(argc, argv, NULL);
@@ -270,7 +340,7 @@ int cmd_segment(int argc, char **argv) {
 int cli_segment(int argc, char **argv, cli_models *keep) {
     if (cli_segment_is_volume(argc, argv)) return cmd_segment_volume(argc, argv, keep);
     cli_opts o;
-    int rc = parse_opts(argc, argv, "mioblehOPpxMskr", &o);
+    int rc = parse_opts(argc, argv, "mioblehOPpxMskrz", &o);
     if (rc) return rc;
     if (o.help) {
         puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
@@ -322,21 +392,22 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
     double t0 = now_s();
     if (cli_model_open(keep, o.model, o.pipeline, o.precision, o.verbose, &m)) return 1;
     if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    cli_set_box_zoom(m, o.box_zoom);
+    const double zoom = medsam_model_get_box_zoom(m);
+    if (zoom > 0 && !prompt && (o.logits || o.embedding)) {
+        cli_model_close(keep, m);
+        return fprintf(stderr, "medsam: %s: %s needs the whole image's embedding, but %s asks for box zoom %g: add "
+                       "--box-zoom 0\n", o.input, o.logits ? "--logits" : "--embedding", o.model, zoom), 2;
+    }
+    if (zoom > 0 && !prompt) {
+        rc = segment_zoomed(&o, m, zoom);
+        cli_model_close(keep, m);
+        return rc;
+    }
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;
-    if (!rc) {
-        /* Check the boxes before the (slow) encoder runs. */
-        for (int i = 0; i < o.nboxes && !rc; i++) {
-            medsam_box b = o.boxes[i];
-            if (!(b.x1 > b.x0) || !(b.y1 > b.y0))
-                rc = cli_failf("%s: box %d (%g,%g,%g,%g) is empty: needs x0 < x1 and y0 < y1", o.input, i + 1, b.x0,
-                               b.y0, b.x1, b.y1);
-            else if (b.x0 < 0 || b.y0 < 0 || b.x1 > W || b.y1 > H)
-                rc = cli_failf("%s: box %d (%g,%g,%g,%g) lies outside the %dx%d image", o.input, i + 1, b.x0, b.y0,
-                               b.x1, b.y1, W, H);
-        }
-    }
+    if (!rc) rc = check_boxes(&o, W, H); /* before the (slow) encoder runs */
     if (!rc && prompt) rc = cli_prompt_check(&o.prompt, o.input, W, H, info.mask_size, &mask_in);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc && prompt) {
@@ -356,24 +427,11 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
         else if (o.verbose)
             fprintf(stderr, "decoder: %.1f ms for %d box(es)\n", (now_s() - t1) * 1e3, o.nboxes);
     }
-    if (!rc && o.nboxes == 1)
-        for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 255 : 0;
     if (!rc && o.logits) {
         int64_t shape[4] = {o.nboxes, 1, L, L};
         if (ms_npy_write(o.logits, MS_NPY_F32, 4, shape, logits, &err)) rc = cli_fail(&err);
     }
-    if (!rc && ms_png_write_gray8(o.output, mask, W, H, &err)) {
-        rc = cli_fail(&err);
-        if (o.logits) remove(o.logits); /* all outputs or none */
-    }
-    if (!rc && o.overlay) {
-        if (o.nboxes == 1)
-            for (long p = 0; p < (long)W * H; p++) mask[p] = mask[p] ? 1 : 0;
-        if ((rc = cli_overlay_image_file(o.overlay, o.input, mask, W, H, o.boxes, o.nboxes))) {
-            remove(o.output);
-            if (o.logits) remove(o.logits);
-        }
-    }
+    if (!rc) rc = write_mask_outputs(&o, mask, W, H);
 done:
     free(mask_in);
     free(x);

@@ -80,7 +80,8 @@ int cli_dist_setup(cli_dist *d, ms_train_options *o, ms_train_hooks *h, const fl
     medsam_error err;
     uint64_t hd = fnv(1469598103934665603ULL, &ds->count, sizeof ds->count);
     for (int i = 0; i < ds->count; i++) hd = fnv(hd, ds->names[i], strlen(ds->names[i]) + 1);
-    double real[6] = {o->lr, o->weight_decay, o->val_fraction, 0, dopt->intensity.level, dopt->intensity.width};
+    double real[7] = {o->lr, o->weight_decay, o->val_fraction, 0, dopt->intensity.level, dopt->intensity.width,
+                      dopt->box_zoom};
     int64_t ints[10] = {o->epochs, o->batch, o->bbox_shift, o->seed, o->save_every, o->resume != NULL, ds->size,
                         (int64_t)dopt->intensity.mode, dopt->min_voxels_3d, dopt->min_pixels_2d};
     uint64_t ho = fnv(fnv(1469598103934665603ULL, real, sizeof real), ints, sizeof ints);

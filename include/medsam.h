@@ -192,6 +192,9 @@ medsam_status medsam_memory_parse(const char *spec, long long *bytes, medsam_err
  * itself uses the default. */
 medsam_status medsam_prepare_input_budget(const char *path, int size, int nthreads, const medsam_budget *budget,
                                           float **input_hwc, int *width, int *height, medsam_error *err);
+/* medsam_image_read under a budget (NULL: the default). */
+medsam_status medsam_image_read_budget(const char *path, const medsam_budget *budget, void **pixels, int *width,
+                                       int *height, int *channels, int *bit_depth, medsam_error *err);
 /* medsam_model_prepare_input under a budget (NULL: the default). */
 medsam_status medsam_model_prepare_input_budget(const medsam_model *model, const char *path, int nthreads,
                                                 const medsam_budget *budget, float **input_hwc, int *width,
@@ -221,6 +224,27 @@ typedef struct { float x0, y0, x1, y1; } medsam_box;
 medsam_status medsam_decode_boxes(const medsam_model *model, const medsam_embedding *emb, int image_w, int image_h,
                                   const medsam_box *boxes, int n, int nthreads, float *logits, float *iou,
                                   uint8_t *mask, medsam_error *err);
+
+/* ---- box zoom -------------------------------------------------------------- */
+
+/* Box zoom (not part of the official pipelines; see README "Box zoom"): a box whose
+ * longer side times `factor` is smaller than the image's shorter side is segmented on
+ * the square window of that side (at least 32 px) centred on it, encoded as an image of
+ * its own, and its mask pasted back. 0 = off (every official model). A model file may
+ * ask for it (safetensors metadata "medsam.box_zoom", the bundled default model does);
+ * medsam_model_set_box_zoom overrides that. Only medsam_segment_pixels applies it. */
+double medsam_model_get_box_zoom(const medsam_model *model);
+medsam_status medsam_model_set_box_zoom(medsam_model *model, double factor, medsam_error *err);
+
+/* Preprocess + encode + decode in one call, with the model's box zoom: pixels as
+ * medsam_preprocess_pixels takes them, n boxes in pixel coordinates, mask
+ * (height, width) labels as medsam_decode_boxes writes them (0, k for the k-th box, a
+ * later box wins). Without zoom (or when no box is small) this is exactly
+ * medsam_model_preprocess + medsam_encode + medsam_decode_boxes; a zoomed box costs
+ * one more encode. *encodes (may be NULL): how many encodes ran. */
+medsam_status medsam_segment_pixels(const medsam_model *model, const void *pixels, int width, int height, int channels,
+                                    int bit_depth, const medsam_box *boxes, int n, int nthreads, uint8_t *mask,
+                                    int *encodes, medsam_error *err);
 
 /* For interactive use (many prompts on few images): computes the decoder's
  * per-model input once (the positional encoding token-major and the decoder's

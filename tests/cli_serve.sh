@@ -317,6 +317,15 @@ $B segment -m $M --pipeline sam -i $I/camera.png -b 100,80,400,420 -o "$T/cli.pn
     cmp -s "$T/api.png" "$T/cli.png" && ok "--pipeline sam: the API's mask = medsam segment --pipeline sam's" ||
     bad "--pipeline sam mask"
 stop_server
+# a model whose file asks for box zoom: a small box is cut to its window as `medsam segment` cuts it
+"$B" convert tests/fixtures/tiny/model.pth "$T/zoom3.safetensors" --box-zoom 3 >/dev/null 2>&1
+M=$T/zoom3.safetensors
+start_server
+same "box zoom 3, small box (its window)" $I/camera.png "" '{"boxes": [[200,150,230,170]]}' -i $I/camera.png -b 200,150,230,170
+same "box zoom 3, large + small box" $I/camera.png "" '{"boxes": [[10,10,500,500],[200,150,230,170]]}' \
+    -i $I/camera.png -b 10,10,500,500 -b 200,150,230,170
+stop_server
+M=tests/fixtures/tiny/model.pth
 # memory budgets: one upload's decoded size (413), and all held volumes together (503 until one is deleted)
 start_server --max-memory 1K
 up $I/camera.png

@@ -22,6 +22,7 @@
 #include "io/nifti.h"
 #include "io/npz.h"
 #include "io/volume.h"
+#include "pipeline/zoom.h"
 #include "test.h"
 #include "train/dataset.h"
 #include "train/label_dust.h"
@@ -291,6 +292,66 @@ out:
     free(img), free(gt);
 }
 
+/* --box-zoom: a small object's sample is its zoom window preprocessed as an image, its mask resized (nearest) from
+ * the window and its box scaled from the window; a large object's sample is the whole image, box scaled likewise. */
+static void test_npz_zoom(void) {
+    enum { ZW = 120, ZH = 100 };
+    medsam_error err;
+    char p[512], q[512];
+    mkdirs("zoom");
+    static uint8_t img[ZH * ZW], small[ZH * ZW], large[ZH * ZW];
+    for (int i = 0; i < ZW * ZH; i++) img[i] = (uint8_t)(i * 29 % 253);
+    for (int y = 40; y < 46; y++)
+        for (int x = 50; x < 58; x++) small[y * ZW + x] = 3;
+    for (int y = 10; y < 90; y++)
+        for (int x = 5; x < 100; x++) large[y * ZW + x] = 1;
+    const char *names[2] = {"imgs", "gts"};
+    ms_npy a[2] = {{MS_NPY_U8, 2, {ZH, ZW}, ZW * ZH, img}, {MS_NPY_U8, 2, {ZH, ZW}, ZW * ZH, small}};
+    path(p, "zoom", "a_small.npz"), ms_npz_write(p, names, a, 2, 1, &err);
+    a[1].data = large;
+    path(p, "zoom", "b_large.npz"), ms_npz_write(p, names, a, 2, 1, &err);
+    snprintf(q, sizeof q, "%s/zoom", tmp);
+    ms_dataset ds;
+    ms_dataset_opts o = ms_dataset_default_opts();
+    o.box_zoom = 3;
+    CHECK(ms_dataset_open_opts(q, S, &o, &ds, &err) == MEDSAM_OK && ds.count == 2, "open: %s", err.message);
+    float *x = malloc(3 * S * S * sizeof *x), *gt = malloc(S * S * sizeof *gt), *ref = malloc(3 * S * S * sizeof *ref);
+    static uint8_t crop[ZH * ZW];
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *lab = k ? large : small;
+        const float tight[4] = {k ? 5.f : 50.f, k ? 10.f : 40.f, k ? 99.f : 57.f, k ? 89.f : 45.f};
+        ms_zoom_window w;
+        CHECK(ms_box_zoom_window(tight, ZW, ZH, 3, &w) == !k, "sample %d zooms: %d", k, !k);
+        float box[4];
+        pyrandom r;
+        pyrandom_seed(&r, 9);
+        CHECK(ms_dataset_load(&ds, k, 0, &r, x, gt, box, &err) == MEDSAM_OK, "load %d: %s", k, err.message);
+        ms_zoom_crop(img, ZW, 1, 1, &w, crop);
+        medsam_preprocess_pixels(crop, w.w, w.h, 1, 8, S, 1, ref, &err);
+        long diff = 0;
+        for (int i = 0; i < S * S; i++)
+            for (int c = 0; c < 3; c++) diff += x[c * S * S + i] != ref[i * 3 + c];
+        CHECK(diff == 0, "sample %d: image = the window preprocessed (%ld differ)", k, diff);
+        const float want[4] = {(tight[0] - w.x0) / w.w * S, (tight[1] - w.y0) / w.h * S, (tight[2] - w.x0) / w.w * S,
+                               (tight[3] - w.y0) / w.h * S};
+        CHECK(!memcmp(box, want, sizeof want), "sample %d: box %g,%g,%g,%g want %g,%g,%g,%g", k, box[0], box[1], box[2],
+              box[3], want[0], want[1], want[2], want[3]);
+        int bad = 0, on = 0;
+        for (int i = 0; i < S; i++) {
+            int sy = (int)floor((i + 0.5) * w.h / S);
+            for (int j = 0; j < S; j++) {
+                int sx = (int)floor((j + 0.5) * w.w / S);
+                int want_on = lab[(w.y0 + sy) * ZW + w.x0 + sx] != 0;
+                bad += gt[i * S + j] != (float)want_on;
+                on += want_on;
+            }
+        }
+        CHECK(bad == 0 && on > 0, "sample %d: mask = the window's label resized (%d differ, %d on)", k, bad, on);
+    }
+    free(x), free(gt), free(ref);
+    ms_dataset_free(&ds);
+}
+
 /* expect_error: DIR made by `make`, one line naming `name` */
 static void expect_error(const char *dir, const char *name, const char *text, const char *what) {
     medsam_error err = {0};
@@ -395,6 +456,7 @@ int main(void) {
     test_dust();
     test_nifti();
     test_npz();
+    test_npz_zoom();
     test_errors();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -68,11 +68,11 @@ static medsam_status prepare(const medsam_model *m, const char *path, int size, 
     return MEDSAM_OK;
 }
 
-medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
-                                int *bit_depth, medsam_error *err) {
+static medsam_status image_read(const char *path, const ms_image_limits *lim, void **pixels, int *width, int *height,
+                                int *channels, int *bit_depth, medsam_error *err) {
     *pixels = NULL;
     ms_image img;
-    medsam_status st = ms_image_read(path, &img, err);
+    medsam_status st = ms_image_read_limits(path, lim, &img, err);
     if (st) return st;
     *width = img.width, *height = img.height, *channels = img.channels, *bit_depth = img.bit_depth;
     /* hand over the one sample buffer the image owns */
@@ -81,6 +81,17 @@ medsam_status medsam_image_read(const char *path, void **pixels, int *width, int
     else *pixels = img.f32, img.f32 = NULL;
     ms_image_free(&img);
     return MEDSAM_OK;
+}
+
+medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
+                                int *bit_depth, medsam_error *err) {
+    return image_read(path, NULL, pixels, width, height, channels, bit_depth, err);
+}
+
+medsam_status medsam_image_read_budget(const char *path, const medsam_budget *budget, void **pixels, int *width,
+                                       int *height, int *channels, int *bit_depth, medsam_error *err) {
+    ms_image_limits lim = {.max_bytes = (long long)ms_budget_resolve(budget)};
+    return image_read(path, &lim, pixels, width, height, channels, bit_depth, err);
 }
 
 medsam_status medsam_prepare_input(const char *path, int size, int nthreads, float **input_hwc, int *width, int *height,

@@ -11,6 +11,7 @@
 #include "model/image_encoder.h"
 #include "model/prompt_encoder.h"
 #include "model/hf_config.h"
+#include "pipeline/zoom.h"
 #include "weights/tensor_source.h"
 
 static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
@@ -84,6 +85,19 @@ static medsam_status load_params(medsam_model *m, ms_tensor_source *f, medsam_er
     return MEDSAM_OK;
 }
 
+/* The box zoom the file asks for: safetensors metadata "medsam.box_zoom" = a number in (0, 100], or absent. */
+static medsam_status read_box_zoom(medsam_model *m, const ms_tensor_source *f, medsam_error *err) {
+    const char *v = ms_source_metadata(f, MS_BOX_ZOOM_METADATA);
+    if (!v) return MEDSAM_OK;
+    char *end = NULL;
+    double k = strtod(v, &end);
+    if (end == v || *end || !(k > 0 && k <= 100))
+        return ms_error(err, MEDSAM_ERR_FORMAT, "metadata %s is \"%.40s\": a number in (0, 100] expected",
+                        MS_BOX_ZOOM_METADATA, v);
+    m->box_zoom = k;
+    return MEDSAM_OK;
+}
+
 medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_error *err) {
     *out = NULL;
     ms_tensor_source *f = NULL;
@@ -103,6 +117,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
     }
     if (!st) st = load_params(m, f, err);
+    if (!st) st = read_box_zoom(m, f, err);
     ms_source_close(f);
     if (!st) {
         ms_weights_bind(&m->cfg, m->params, &m->w);
@@ -165,6 +180,14 @@ medsam_status medsam_model_set_pipeline(medsam_model *m, medsam_pipeline p, meds
 }
 
 medsam_pipeline medsam_model_get_pipeline(const medsam_model *m) { return m->pipe->kind; }
+
+double medsam_model_get_box_zoom(const medsam_model *m) { return m->box_zoom; }
+
+medsam_status medsam_model_set_box_zoom(medsam_model *m, double factor, medsam_error *err) {
+    if (!(factor >= 0 && factor <= 100)) return ms_error(err, MEDSAM_ERR_ARG, "box zoom %g: 0 (off) to 100 expected", factor);
+    m->box_zoom = factor;
+    return MEDSAM_OK;
+}
 
 void medsam_model_get_info(const medsam_model *m, medsam_model_info *info) {
     const ms_config *c = &m->cfg;

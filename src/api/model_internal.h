@@ -20,6 +20,7 @@ struct medsam_model {
     void *enc_state;    // what enc_ops->encode reads (ViT: &w.enc; TinyViT: folded weights), from enc_ops->prepare
     const ms_pipeline_ops *pipe; // the pipeline, chosen once (medsam_model_set_pipeline)
     medsam_precision precision;  // the encoder's (medsam_model_set_precision)
+    double box_zoom;    // pipeline/zoom.h factor, 0 = off: the file's "medsam.box_zoom", medsam_model_set_box_zoom
     void *bf16;         // ms_vit_bf16 of the ViT encoder when precision is BF16, else NULL
     float *dec_static_buf;     // (ms_mask_decoder_static_floats) what dec_static points into, or NULL
     ms_dec_static dec_static;  // the decoder's per-model input, when kept (medsam_model_keep_decoder_input)

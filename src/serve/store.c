@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "io/image.h"
+#include "pipeline/zoom.h"
 #include "serve/store_internal.h"
 #include "serve/upload_zip.h"
 
@@ -356,6 +357,17 @@ static ms_store_code png_bytes(const uint8_t *pix, int w, int h, void **png, siz
     return MS_STORE_OK;
 }
 
+/* 1 when the model's box zoom (pipeline/zoom.h) cuts a window for one of the boxes. */
+static int any_box_zooms(const medsam_model *m, const medsam_box *boxes, int n, int W, int H) {
+    const double k = medsam_model_get_box_zoom(m);
+    ms_zoom_window w;
+    for (int i = 0; k > 0 && i < n; i++) {
+        const float b[4] = {boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1};
+        if (ms_box_zoom_window(b, W, H, k, &w)) return 1;
+    }
+    return 0;
+}
+
 ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_req *req, void **png, size_t *len,
                                  int *encoded, medsam_error *err) {
     const ms_session_info *in = &ss->info;
@@ -394,7 +406,15 @@ ms_store_code ms_session_segment(ms_store *s, ms_session *ss, const ms_segment_r
     size_t plane = (size_t)W * H;
     uint8_t *mask = malloc(plane), *one = in->is_volume ? malloc(plane) : NULL;
     if (!mask || (in->is_volume && !one)) rc = (ms_error(err, MEDSAM_ERR_NOMEM, "out of memory"), MS_STORE_BUSY);
-    if (!rc && !in->is_volume) {
+    if (!rc && !in->is_volume && any_box_zooms(s->model, boxes, req->n, W, H)) {
+        // ref: `medsam segment -i IMAGE -b ...` with the model's box zoom (api/zoom.c): windows encoded here
+        void *px = NULL;
+        int w, h, c, bits;
+        if (medsam_image_read_budget(ss->path, NULL, &px, &w, &h, &c, &bits, err) ||
+            medsam_segment_pixels(s->model, px, w, h, c, bits, boxes, req->n, nth, mask, NULL, err))
+            rc = MS_STORE_BAD;
+        medsam_free(px);
+    } else if (!rc && !in->is_volume) {
         // ref: `medsam segment -i IMAGE -b ...` (cli/commands.c): all boxes in one decoder call
         if (medsam_decode_boxes(s->model, ent->emb, W, H, boxes, req->n, nth, NULL, NULL, mask, err)) rc = MS_STORE_BAD;
     } else if (!rc) {

@@ -47,6 +47,8 @@ typedef struct {
     int64_t min_voxels_3d;      /* 3-D objects under this many voxels are removed (pre_CT_MR.py: 1000); <= 1: off */
     int64_t min_pixels_2d;      /* then, per slice, objects under this many pixels (pre_CT_MR.py: 100); <= 1: off */
     int nthreads;               /* threads for the resizes (results do not depend on it) */
+    double box_zoom;            /* > 0: a sample whose (jittered) box is small is cut to the box-zoom window
+                                   (pipeline/zoom.h) of factor box_zoom, as inference with --box-zoom does */
 } ms_dataset_opts;
 
 /* intensity AUTO, 1000, 100 (pre_CT_MR.py's thresholds), 1 thread. */

@@ -14,6 +14,7 @@
 #include "pipeline/intensity.h"
 #include "pipeline/preprocess.h"
 #include "pipeline/resize.h"
+#include "pipeline/zoom.h"
 #include "train/label_dust.h"
 
 typedef struct {
@@ -374,6 +375,50 @@ void ms_voldata_free(ms_voldata *v) {
     free(v);
 }
 
+/* A sample with the box zoom (pipeline/zoom.h), prepared as inference with --box-zoom prepares it: the label
+ * and its jittered box are drawn at the slice's own resolution (the jitter scaled from S pixels to the slice's),
+ * the zoom window of that box (the whole slice when the box is not small) is preprocessed as an image of its
+ * own, the chosen label's mask in the window is resized to S (order 0) and the box is given in S pixels of the
+ * window, as MedSAM_Inference.py scales a box: box / [w, h, w, h] * S. */
+static medsam_status load_zoomed(ms_voldata *v, int p, int z, int bbox_shift, pyrandom *rng, float *image, float *gt,
+                                 float box[4], medsam_error *err) {
+    const int S = v->S, nx = v->nx, ny = v->ny;
+    const int32_t *lab = v->labels + (size_t)z * nx * ny; // (ny, nx)
+    const int big = nx > ny ? nx : ny;
+    const int shift = (int)floor((double)bbox_shift * big / S + 0.5);
+    int32_t chosen;
+    float ob[4]; /* the box in slice pixels */
+    medsam_status st = ms_dataset_pick_box(lab, ny, nx, shift, rng, &chosen, ob, NULL, err);
+    if (st) return st;
+    ms_zoom_window w;
+    ms_box_zoom_window(ob, nx, ny, v->o.box_zoom, &w);
+    box[0] = (ob[0] - w.x0) / w.w * S;
+    box[1] = (ob[1] - w.y0) / w.h * S;
+    box[2] = (ob[2] - w.x0) / w.w * S;
+    box[3] = (ob[3] - w.y0) / w.h * S;
+    if (image) {
+        const size_t plane = (size_t)nx * ny;
+        const uint8_t *px = v->is_2d ? v->image : v->image + (size_t)z * plane;
+        uint8_t *crop = malloc((size_t)w.w * w.h * v->channels); // (w.h, w.w, channels)
+        if (!crop) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
+        ms_zoom_crop(px, nx, v->channels, 1, &w, crop);
+        // ref: MedSAM_Inference.py:114-130 on the window
+        st = medsam_preprocess_pixels(crop, w.w, w.h, v->channels, 8, S, v->o.nthreads, v->hwc, err);
+        free(crop);
+        if (st) return st;
+        ms_preprocess_hwc_to_chw(image, v->hwc, S, S, 3);
+    }
+    if (gt) {
+        for (int y = 0; y < w.h; y++)
+            for (int x = 0; x < w.w; x++)
+                v->rs_in[(size_t)y * w.w + x] = lab[(size_t)(w.y0 + y) * nx + w.x0 + x] == chosen;
+        ms_resize_opts ro = {.order = 0, .anti_aliasing = 0, .clip = 1, .threads = v->o.nthreads};
+        if ((st = ms_resize_skimage(v->rs_out, v->rs_in, w.h, w.w, 0, S, S, &ro, err))) return st;
+        for (size_t i = 0; i < (size_t)S * S; i++) gt[i] = v->rs_out[i] != 0;
+    }
+    return MEDSAM_OK;
+}
+
 medsam_status ms_voldata_load(const ms_dataset *ds, int index, int bbox_shift, pyrandom *rng, float *image, float *gt,
                               float box[4], medsam_error *err) {
     ms_voldata *v = ds->vol;
@@ -382,6 +427,15 @@ medsam_status ms_voldata_load(const ms_dataset *ds, int index, int bbox_shift, p
     medsam_status st = MEDSAM_OK;
     int any;
     if (v->cur != p && (st = read_labels(v, p, &any, err))) return st;
+    if (v->o.box_zoom > 0) {
+        if (image && v->img_cur != p && (st = read_image(v, p, err))) return st;
+        if ((st = load_zoomed(v, p, z, bbox_shift, rng, image, gt, box, err))) {
+            char where[1200];
+            snprintf(where, sizeof where, "%s slice %d", v->pairs[p].gt, z);
+            ms_error_prefix(err, where);
+        }
+        return st;
+    }
     if (image) {
         if (v->img_cur != p && (st = read_image(v, p, err))) return st;
         const size_t plane = (size_t)v->nx * v->ny;

@@ -212,6 +212,9 @@ void ms_source_close(ms_tensor_source *s) {
 }
 
 const char *ms_source_path(const ms_tensor_source *s) { return s ? s->path : NULL; }
+const char *ms_source_metadata(const ms_tensor_source *s, const char *key) {
+    return s && s->st ? st_metadata(s->st, key) : NULL;
+}
 ms_container ms_source_container(const ms_tensor_source *s) { return s->container; }
 ms_layout ms_source_layout(const ms_tensor_source *s) { return s->layout; }
 

@@ -49,6 +49,9 @@ ms_container ms_source_container(const ms_tensor_source *s);
 ms_layout ms_source_layout(const ms_tensor_source *s);
 const char *ms_source_describe(const ms_tensor_source *s); /* e.g. "safetensors, transformers SamModel layout" */
 
+/* A safetensors file's "__metadata__" value for key; NULL when absent or for a .pth. */
+const char *ms_source_metadata(const ms_tensor_source *s, const char *key);
+
 /* Tensors in file order (aliases dropped). */
 int ms_source_count(const ms_tensor_source *s);
 const ms_source_tensor *ms_source_at(const ms_tensor_source *s, int i);

@@ -10,7 +10,13 @@
 #      --bbox-shift $BBOX_SHIFT for epochs 1..$SHIFT_STEP then $BBOX_SHIFT_LATE, --seed 2023,
 #      --val-fraction $VAL_FRACTION of the training set held out for the validation loss
 #      (the only thing that picks the checkpoint: best.pth), latest.pth every 100 steps
-#   5. best.pth -> models/medsam-small.safetensors (float16) + models/medsam-small.sha256
+#   4b. box-zoom fine-tuning (README "Box zoom"): $ZOOM_EPOCHS more epochs from the end of step 4
+#      ($W/run/latest.pth, fresh AdamW at $ZOOM_LR, --bbox-shift $BBOX_SHIFT_LATE) with
+#      `--box-zoom $ZOOM`: a small object's sample is cut to its zoom window, as inference
+#      cuts it; the same validation split, in the same view, picks $W/run-zoom/best.pth
+#      (ZOOM_EPOCHS=0: no step 4b, step 4's best.pth is bundled without a zoom record)
+#   5. best.pth -> models/medsam-small.safetensors (float16, metadata medsam.box_zoom = $ZOOM)
+#      + models/medsam-small.sha256
 #   6. tools/default_model/evaluate.sh: model and baseline on the held-out set -> docs/default-model/
 #
 # Resumable after a kill at any point: a stage whose result exists is skipped (synth keeps the
@@ -32,6 +38,9 @@ LR_STEP=${LR_STEP:-3}
 BBOX_SHIFT=${BBOX_SHIFT:-8}
 BBOX_SHIFT_LATE=${BBOX_SHIFT_LATE:-5}  # the box jitter of the epochs after SHIFT_STEP: MedSAM's 20 px at 1024 is 5 px at 256
 SHIFT_STEP=${SHIFT_STEP:-5}
+ZOOM=${ZOOM:-3}               # box zoom factor of step 4b and of the bundled file
+ZOOM_EPOCHS=${ZOOM_EPOCHS:-3}
+ZOOM_LR=${ZOOM_LR:-5e-5}
 VAL_FRACTION=${VAL_FRACTION:-0.05}
 THREADS=${THREADS:-$(nproc)}
 STAGES=${STAGES:-$EPOCHS}
@@ -67,7 +76,10 @@ fi
 [ -f "$W/init.pth" ] || timed init "$B" init --arch "$ARCH" --seed 0 -o "$W/init.pth"
 
 # 4: training, one epoch per stage; finished epochs are the 'val' rows of log.csv
-done_epochs() { if [ -f "$W/run/log.csv" ]; then grep -c '^val,' "$W/run/log.csv" || true; else echo 0; fi; }
+done_epochs() { # [RUNDIR]: finished epochs of a run
+    r=${1:-$W/run}
+    if [ -f "$r/log.csv" ]; then grep -c '^val,' "$r/log.csv" || true; else echo 0; fi
+}
 ran=0
 while [ "$(done_epochs)" -lt "$EPOCHS" ]; do
     if [ "$ran" -ge "$STAGES" ]; then
@@ -86,10 +98,32 @@ while [ "$(done_epochs)" -lt "$EPOCHS" ]; do
     ran=$((ran + 1))
 done
 
+# 4b: box-zoom fine-tuning from the end of step 4, one epoch per stage as above
+R=$W/run
+if [ "$ZOOM_EPOCHS" -gt 0 ]; then
+    R=$W/run-zoom
+    while [ "$(done_epochs "$R")" -lt "$ZOOM_EPOCHS" ]; do
+        if [ "$ran" -ge "$STAGES" ]; then
+            log "stopping after $ran stage(s) as STAGES=$STAGES asks: $(done_epochs "$R") of $ZOOM_EPOCHS box-zoom epochs done"
+            exit 0
+        fi
+        e=$(($(done_epochs "$R") + 1))
+        if [ -f "$R/latest.pth" ]; then start="--resume $R/latest.pth"; else start="--init $W/run/latest.pth"; fi
+        log "box-zoom stage $e of $ZOOM_EPOCHS ($start, lr $ZOOM_LR, box zoom $ZOOM, box jitter 0..$BBOX_SHIFT_LATE px)"
+        # shellcheck disable=SC2086
+        timed "zoom_epoch_$e" "$B" train --data "$W/train" $start --out "$R" --epochs "$e" --batch "$BATCH" \
+            --lr "$ZOOM_LR" --weight-decay 0.01 --bbox-shift "$BBOX_SHIFT_LATE" --seed 2023 \
+            --val-fraction "$VAL_FRACTION" --save-every 100 --threads "$THREADS" --box-zoom "$ZOOM"
+        ran=$((ran + 1))
+    done
+fi
+
 # 5: the bundled form: best validation loss, float16 safetensors + its checksum
-if [ ! -f "$SUM" ] || [ "$W/run/best.pth" -nt "$OUT" ]; then
+if [ ! -f "$SUM" ] || [ "$R/best.pth" -nt "$OUT" ]; then
     mkdir -p "$(dirname "$OUT")"
-    timed convert "$B" convert "$W/run/best.pth" "$OUT" --dtype f16
+    zoom_record=0
+    [ "$ZOOM_EPOCHS" -gt 0 ] && zoom_record=$ZOOM
+    timed convert "$B" convert "$R/best.pth" "$OUT" --dtype f16 --box-zoom "$zoom_record"
     (cd "$(dirname "$OUT")" && sha256sum "$(basename "$OUT")" >"$(basename "$SUM").tmp" &&
         mv "$(basename "$SUM").tmp" "$(basename "$SUM")")
     size=$(wc -c <"$OUT")
@@ -97,5 +131,6 @@ if [ ! -f "$SUM" ] || [ "$W/run/best.pth" -nt "$OUT" ]; then
 fi
 
 # 6: evaluation, loss curve and tables for docs/default-model.md
+export RUN="$R"
 timed evaluate sh tools/default_model/evaluate.sh "$OUT" "$W"
 log "done: $OUT ($(wc -c <"$OUT") bytes), results in docs/default-model/"

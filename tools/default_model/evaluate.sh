@@ -7,7 +7,8 @@
 #     `medsam eval`, tabled per modality, contrast band and kind (tools/default_model/summarize.py);
 #   - real labelled images, evaluation only: every npz (imgs + gts) in $REAL_DIR when it is set
 #     (none were found on the machines this was written on; see docs/default-model.md);
-#   - the loss curve of $W/run/log.csv (tools/default_model/plot_loss.py, needs python3-matplotlib).
+#   - the loss curve of $W/run/log.csv, continued by $RUN/log.csv when RUN (the run whose best.pth
+#     was bundled) is another one (tools/default_model/plot_loss.py, needs python3-matplotlib).
 # Writes docs/default-model/results.md and docs/default-model/loss.png. Needs /usr/bin/python3
 # with numpy (python3-numpy).
 set -eu
@@ -15,6 +16,10 @@ cd "$(dirname "$0")/../.."
 B=${MEDSAM:-build/medsam}
 MODEL=$1
 W=${2:-build/default-model}
+RUN=${RUN:-$W/run}
+# the box zoom the model file records (README "Box zoom"), 0 when none: the float32 checkpoint runs with it too
+ZOOM=$("$B" info -m "$MODEL" | sed -n 's/^box zoom: \([0-9.e+]*\) .*/\1/p')
+ZOOM=${ZOOM:-0}
 D=${DOCS:-docs/default-model}
 PY=/usr/bin/python3
 THREADS=${THREADS:-$(nproc)}
@@ -54,12 +59,13 @@ else
     printf '\n### real labelled images\n\nNone evaluated (REAL_DIR not set; none found on the build machine).\n' >>"$D/results.md.tmp"
 fi
 # float16 storage against the float32 checkpoint it came from, on the first 50 held-out objects
-if [ -f "$W/run/best.pth" ]; then
+if [ -f "$RUN/best.pth" ]; then
     F=$W/eval/f32-$SHA
     mkdir -p "$F/model" "$F/f16"
     for c in $(ls "$W/eval/synth/cases"/*.npz | head -50); do
         f=$(basename "$c")
-        [ -f "$F/model/$f" ] || "$B" segment -m "$W/run/best.pth" --npz "$c" -o "$F/model/$f" --threads "$THREADS"
+        [ -f "$F/model/$f" ] || "$B" segment -m "$RUN/best.pth" --npz "$c" -o "$F/model/$f" --threads "$THREADS" \
+            --box-zoom "$ZOOM"
         cp "$W/eval/synth/model-$SHA/$f" "$F/f16/$f"
     done
     "$B" eval --pred "$F/f16" --gt "$F/model" --gt-key segs --labels 1 --csv "$F/agree.csv" -q >/dev/null
@@ -74,7 +80,9 @@ PYEOF
 fi
 mv "$D/results.md.tmp" "$D/results.md"
 if $PY -c 'import matplotlib' 2>/dev/null; then
-    $PY tools/default_model/plot_loss.py "$W/run/log.csv" "$D/loss.png"
+    if [ "$RUN" != "$W/run" ]; then logs="$W/run/log.csv $RUN/log.csv"; else logs="$W/run/log.csv"; fi
+    # shellcheck disable=SC2086
+    $PY tools/default_model/plot_loss.py $logs "$D/loss.png"
 else
     echo "evaluate.sh: no matplotlib (apt-get install python3-matplotlib): loss curve not drawn" >&2
 fi
