@@ -113,6 +113,20 @@ class Model(Handle):
             return dict(self._info)
 
     @property
+    def box_zoom(self):
+        """Box zoom factor, 0 = off (README "Box zoom"): the model file's record (the bundled
+        default model: 3), or what was set. segment() applies it to boxes on images given as
+        pixels or paths; an Embedding is the whole image, so boxes on it are never zoomed."""
+        with self._use() as h:
+            return lib.medsam_model_get_box_zoom(h)
+
+    @box_zoom.setter
+    def box_zoom(self, factor):
+        err = CError()
+        with self._use() as h:
+            check(lib.medsam_model_set_box_zoom(h, float(factor), ctypes.byref(err)), err)
+
+    @property
     def pipeline(self):
         """The pipeline in use: "medsam", "sam" or "lite"."""
         with self._use() as h:
@@ -249,6 +263,13 @@ class Model(Handle):
         rows = _arrays.box_rows(boxes, 4, "boxes")
         if len(rows) > 255:
             raise ValueError("boxes: at most 255 boxes (labels are uint8), got %d" % len(rows))
+        if self.box_zoom > 0 and not isinstance(image, Embedding):
+            if return_logits:
+                raise ValueError("return_logits: the logits are the whole image's, but this model zooms small boxes "
+                                 "(box_zoom %g): set model.box_zoom = 0 first" % self.box_zoom)
+            pixels = self._pixels(image)
+            if pixels is not None:
+                return self._segment_zoomed(pixels, rows)
         emb = self._embedding(image)
         W, H = emb.width, emb.height
         _check_boxes(rows, W, H, "boxes")
@@ -265,6 +286,38 @@ class Model(Handle):
                                           iou.ctypes.data if return_logits else None, labels.ctypes.data,
                                           ctypes.byref(err)), err)
         return (labels, logits, iou) if return_logits else labels
+
+    def _pixels(self, image):
+        """(pixels, channels, bits) of a path or a uint8 / uint16 array; None for a preprocessed float array."""
+        if _arrays.is_path(image):
+            p, w, h, c, b, err = ctypes.c_void_p(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), CError()
+            check(lib.medsam_image_read(_arrays.fspath(image), ctypes.byref(p), ctypes.byref(w), ctypes.byref(h),
+                                        ctypes.byref(c), ctypes.byref(b), ctypes.byref(err)), err)
+            try:
+                ctype = {8: ctypes.c_uint8, 16: ctypes.c_uint16, 32: ctypes.c_float}[b.value]
+                shape = (h.value, w.value, c.value)
+                a = np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctype)), shape).copy()
+            finally:
+                lib.medsam_free(p)
+            return a, c.value, b.value
+        a = np.asarray(image)
+        if a.dtype.kind == "f":
+            return None
+        return _arrays.image_pixels(a)
+
+    def _segment_zoomed(self, pixels, rows):
+        pix, channels, bits = pixels
+        H, W = pix.shape[:2]
+        _check_boxes(rows, W, H, "boxes")
+        n = len(rows)
+        cboxes = (Box * n)(*[Box(*r) for r in rows])
+        labels = np.empty((H, W), np.uint8)
+        pix = np.ascontiguousarray(pix)
+        err, enc = CError(), ctypes.c_int()
+        with self._use() as handle:
+            check(lib.medsam_segment_pixels(handle, pix.ctypes.data, W, H, channels, bits, cboxes, n, self.threads,
+                                            labels.ctypes.data, ctypes.byref(enc), ctypes.byref(err)), err)
+        return labels
 
     # ---- volumes -----------------------------------------------------------
 

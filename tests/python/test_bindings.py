@@ -439,6 +439,27 @@ ts = [threading.Thread(target=enc, args=(i,)) for i in range(2)]
 check("two threads encoding at once: the same embedding", np.array_equal(res[0], res[1]) and
       np.array_equal(res[0], emb.data))
 
+# box zoom: a model file that asks for it (medsam convert --box-zoom 3) segments a small box on its window,
+# as `medsam segment` does; on an Embedding (the whole image) nothing is zoomed; 0 turns it off
+zpath = os.path.join(T, "zoom3.safetensors")
+cli("convert", M, zpath, "--box-zoom", "3")
+zm = medsam.Model(zpath, threads=2)
+check("box_zoom read from the file: 3", zm.box_zoom == 3)
+zimg = "tests/fixtures/images/cell.png"
+zbox = [200.0, 300.0, 220.0, 320.0]
+out = os.path.join(T, "z.png")
+cli("segment", "-m", zpath, "-i", zimg, "-b", "200,300,220,320", "-o", out, "--threads", "2")
+zref = medsam.read_image(out)
+check("box zoom, path: = CLI", np.array_equal(np.where(zm.segment(zimg, boxes=zbox) > 0, 255, 0), zref))
+check("box zoom, pixels: = CLI", np.array_equal(np.where(zm.segment(medsam.read_image(zimg), boxes=zbox) > 0, 255, 0), zref))
+raises("box zoom with return_logits", ValueError, lambda: zm.segment(zimg, boxes=zbox, return_logits=True), "box_zoom")
+zm.box_zoom = 0
+cli("segment", "-m", zpath, "-i", zimg, "-b", "200,300,220,320", "-o", out, "--threads", "2", "--box-zoom", "0")
+check("box_zoom = 0: = CLI --box-zoom 0", np.array_equal(np.where(zm.segment(zimg, boxes=zbox) > 0, 255, 0),
+                                                        medsam.read_image(out)))
+raises("box_zoom = -1", medsam.Error if hasattr(medsam, "Error") else Exception, lambda: setattr(zm, "box_zoom", -1))
+zm.close()
+
 model.close()
 import shutil  # noqa: E402
 shutil.rmtree(T, ignore_errors=True)
