@@ -12,14 +12,16 @@
 static void serve_help(void) {
     puts("usage: medsam serve [-m MODEL.pth] [--host 127.0.0.1] [--port 8080] [--threads N] [--cache-mb 1024]\n"
          "                    [--max-upload-mb 512] [--token T] [--max-connections 64] [--queue 8]\n"
-         "                    [--pipeline medsam|sam|lite] [--max-memory SIZE] [--max-memory-total SIZE]\n\n"
+         "                    [--pipeline medsam|sam|lite] [--box-zoom K] [--max-memory SIZE]\n"
+         "                    [--max-memory-total SIZE]\n\n"
          "Serves the web page and the HTTP API (see README: \"Web page and HTTP API\"). Prints\n"
          "`medsam serve: ready at http://HOST:PORT/` on stderr when it listens; --port 0 lets the\n"
          "system choose the port. Only loopback by default; any other --host needs --token,\n"
          "which every /api call must then carry (Authorization: Bearer T, or the cookie that\n"
          "opening http://HOST:PORT/?token=T sets). --threads: encoder threads (default: all\n"
          "cores); --cache-mb bounds the embedding cache; --queue bounds the encodes and 3-D\n"
-         "jobs waiting (429 beyond; 0 refuses every encode). --pipeline: as for segment.\n"
+         "jobs waiting (429 beyond; 0 refuses every encode). --pipeline, --box-zoom: as for segment\n"
+         "(box zoom applies to 2-D images).\n"
          "--max-memory bounds the decoded size of one upload (413 beyond; default half of the\n"
          "available memory), --max-memory-total all volumes held together (503 beyond, until\n"
          "images are deleted; default half of the memory available at start). Ctrl+C or\n"
@@ -36,6 +38,7 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model = NULL, *host = "127.0.0.1", *token = NULL, *pipeline = NULL;
+    double box_zoom = -1; /* --box-zoom; -1: the model file's record */
     long long max_memory = 0, max_memory_total = 0;
     long long port = 8080, cache_mb = 1024, upload_mb = 512, conns = 64, queue = 8;
     int threads = cli_default_threads();
@@ -47,7 +50,7 @@ int cmd_serve(int argc, char **argv) {
         }
         static const char *const WITH_VALUE[] = {"-m", "--model", "--host", "--port", "-t", "--threads", "--cache-mb",
                                                  "--max-upload-mb", "--token", "--max-connections", "--queue",
-                                                 "--pipeline", "--max-memory", "--max-memory-total"};
+                                                 "--pipeline", "--max-memory", "--max-memory-total", "--box-zoom"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof *WITH_VALUE; k++) known |= !strcmp(a, WITH_VALUE[k]);
         if (!known) return fprintf(stderr, "medsam: unknown option '%s' (see -h)\n", a), 2;
@@ -65,6 +68,9 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--pipeline")) {
             if (cli_pipeline_arg(v)) return 2;
             pipeline = v;
+        }
+        else if (!strcmp(a, "--box-zoom")) {
+            if (cli_box_zoom_arg(v, &box_zoom)) return 2;
         }
         else if (!strcmp(a, "--max-memory") || !strcmp(a, "--max-memory-total")) {
             medsam_error e;
@@ -86,6 +92,7 @@ int cmd_serve(int argc, char **argv) {
     medsam_error err;
     medsam_model *m;
     if (cli_load_model(model, pipeline, &m)) return 1;
+    cli_set_box_zoom(m, box_zoom);
     if (medsam_model_keep_decoder_input(m, threads > 0 ? threads : cli_default_threads(), &err)) {
         medsam_model_free(m);
         return cli_fail(&err);

@@ -345,8 +345,8 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
     if (o.help) {
         puts("usage: medsam segment [-m MODEL.pth] -i IMAGE -b x0,y0,x1,y1 [-b ...] -o MASK.png\n"
              "                      [--logits LOGITS.npy] [--embedding EMB.npy] [--overlay OUT.png]\n"
-             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--threads N]\n"
-             "                      [--max-memory SIZE] [-v]\n"
+             "                      [--pipeline medsam|sam|lite] [--precision fp32|bf16] [--box-zoom K]\n"
+             "                      [--threads N] [--max-memory SIZE] [-v]\n"
              "       medsam segment -m MODEL.pth -i IMAGE [-p x,y[,label] ...] [-b x0,y0,x1,y1] -o MASK.png\n"
              "                      [--multimask] [--scores IOU.json] [--mask-input LOGITS.npy] [--logits ...]\n\n"
              "Segments each box (pixel coordinates of IMAGE) as MedSAM_Inference.py does and\n"
@@ -367,6 +367,9 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
              "--max-memory SIZE (8G, 512M): the largest decoded image the reader may allocate;\n"
              "default half of the available memory (README \"Memory\").\n"
              "--precision bf16 (images, volumes, --npz): the ViT encoder's linears in bf16, fp32 accumulation.\n"
+             "--box-zoom K (images, 2-D --npz): a box whose side x K is under the image's is segmented on\n"
+             "a window K times its size (at least 32 px) and pasted back; 0 = off. Default: the model\n"
+             "file's record (the bundled model: 3; official models: off). See README \"Box zoom\".\n"
              "Without -m: the bundled default model (models/medsam-small.safetensors, see\n"
              "docs/default-model.md; $MEDSAM_DEFAULT_MODEL names another file).\n");
         cli_segment_volume_help();

@@ -325,6 +325,10 @@ same "box zoom 3, small box (its window)" $I/camera.png "" '{"boxes": [[200,150,
 same "box zoom 3, large + small box" $I/camera.png "" '{"boxes": [[10,10,500,500],[200,150,230,170]]}' \
     -i $I/camera.png -b 10,10,500,500 -b 200,150,230,170
 stop_server
+start_server --box-zoom 0
+same "--box-zoom 0 on the server = segment --box-zoom 0" $I/camera.png "" '{"boxes": [[200,150,230,170]]}' \
+    -i $I/camera.png -b 200,150,230,170 --box-zoom 0
+stop_server
 M=tests/fixtures/tiny/model.pth
 # memory budgets: one upload's decoded size (413), and all held volumes together (503 until one is deleted)
 start_server --max-memory 1K
