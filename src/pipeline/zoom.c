@@ -10,6 +10,8 @@ int ms_box_zoom_window(const float box[4], int W, int H, double factor, ms_zoom_
     win->w = W;
     win->h = H;
     if (!(factor > 0) || W < 1 || H < 1) return 0;
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(box[i])) return 0; /* refused later by the box checks; no window from it */
     const double bw = (double)box[2] - box[0], bh = (double)box[3] - box[1];
     double want = factor * (bw > bh ? bw : bh);
     if (!(want >= MS_BOX_ZOOM_MIN_SIDE)) want = MS_BOX_ZOOM_MIN_SIDE; /* also NaN */
