@@ -289,17 +289,10 @@ class Model(Handle):
 
     def _pixels(self, image):
         """(pixels, channels, bits) of a path or a uint8 / uint16 array; None for a preprocessed float array."""
-        if _arrays.is_path(image):
-            p, w, h, c, b, err = ctypes.c_void_p(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), CError()
-            check(lib.medsam_image_read(_arrays.fspath(image), ctypes.byref(p), ctypes.byref(w), ctypes.byref(h),
-                                        ctypes.byref(c), ctypes.byref(b), ctypes.byref(err)), err)
-            try:
-                ctype = {8: ctypes.c_uint8, 16: ctypes.c_uint16, 32: ctypes.c_float}[b.value]
-                shape = (h.value, w.value, c.value)
-                a = np.ctypeslib.as_array(ctypes.cast(p, ctypes.POINTER(ctype)), shape).copy()
-            finally:
-                lib.medsam_free(p)
-            return a, c.value, b.value
+        if _arrays.is_path(image):  # the samples as stored, float .npy arrays included (as the CLI reads them)
+            from . import read_image
+            a = np.ascontiguousarray(read_image(image))
+            return a, 1 if a.ndim == 2 else a.shape[2], {1: 8, 2: 16, 4: 32}[a.itemsize]
         a = np.asarray(image)
         if a.dtype.kind == "f":
             return None

@@ -31,6 +31,9 @@ struct medsam_embedding {
     float *data;
 };
 
+/* medsam_decode_boxes' checks of n boxes on a W x H image: finite, non-empty, inside; the first bad one named. */
+medsam_status ms_check_boxes(const medsam_box *boxes, int n, int W, int H, medsam_error *err);
+
 /* medsam_decode_boxes on boxes already in the model's frame: in (n, 4) as the
  * pipeline's box_to_input gives them, g the image's geometry. Outputs as
  * medsam_decode_boxes (mask (g->h, g->w) through the model's pipeline). */

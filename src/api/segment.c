@@ -143,6 +143,19 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
     if (W <= 0 || H <= 0) return ms_error(err, MEDSAM_ERR_ARG, "image size %dx%d is invalid", W, H);
     if (n < 1) return ms_error(err, MEDSAM_ERR_ARG, "no box given");
     if (n > 255 && mask) return ms_error(err, MEDSAM_ERR_ARG, "%d boxes: a uint8 label mask holds at most 255", n);
+    medsam_status st = ms_check_boxes(boxes, n, W, H, err);
+    if (st) return st;
+    ms_pipe_geom g;
+    m->pipe->geometry(&m->cfg, W, H, &g);
+    float *in = malloc((size_t)n * 4 * sizeof(float)); // (n, 4) boxes in the model's frame
+    if (!in) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %d boxes", n);
+    for (int i = 0; i < n; i++) m->pipe->box_to_input(&g, &boxes[i], in + 4 * i);
+    st = ms_decode_input_boxes(m, emb, &g, in, n, nthreads, logits, iou, mask, err);
+    free(in);
+    return st;
+}
+
+medsam_status ms_check_boxes(const medsam_box *boxes, int n, int W, int H, medsam_error *err) {
     for (int i = 0; i < n; i++) {
         const medsam_box *b = &boxes[i];
         if (!isfinite(b->x0) || !isfinite(b->y0) || !isfinite(b->x1) || !isfinite(b->y1))
@@ -154,14 +167,7 @@ medsam_status medsam_decode_boxes(const medsam_model *m, const medsam_embedding 
             return ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g) lies outside the %dx%d image", i + 1, b->x0, b->y0,
                             b->x1, b->y1, W, H);
     }
-    ms_pipe_geom g;
-    m->pipe->geometry(&m->cfg, W, H, &g);
-    float *in = malloc((size_t)n * 4 * sizeof(float)); // (n, 4) boxes in the model's frame
-    if (!in) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %d boxes", n);
-    for (int i = 0; i < n; i++) m->pipe->box_to_input(&g, &boxes[i], in + 4 * i);
-    medsam_status st = ms_decode_input_boxes(m, emb, &g, in, n, nthreads, logits, iou, mask, err);
-    free(in);
-    return st;
+    return MEDSAM_OK;
 }
 
 medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,

@@ -29,6 +29,8 @@ medsam_status medsam_segment_pixels(const medsam_model *m, const void *pixels, i
     if (bit_depth != 8 && bit_depth != 16 && bit_depth != 32)
         return ms_error(err, MEDSAM_ERR_ARG, "bit depth %d: 8, 16 or 32 expected", bit_depth);
     if (n < 1 || n > 255) return ms_error(err, MEDSAM_ERR_ARG, "%d boxes: 1 to 255 expected", n);
+    medsam_status st = ms_check_boxes(boxes, n, W, H, err); /* before anything is encoded */
+    if (st) return st;
     int nzoom = 0;
     ms_zoom_window *win = malloc((size_t)n * sizeof *win); // (n)
     if (!win) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
@@ -37,7 +39,6 @@ medsam_status medsam_segment_pixels(const medsam_model *m, const void *pixels, i
         nzoom += ms_box_zoom_window(b, W, H, m->box_zoom, &win[i]);
     }
     medsam_embedding *whole = NULL;
-    medsam_status st = MEDSAM_OK;
     if (nzoom == 0) { /* the plain pipeline, one call for all boxes (the exact official results) */
         free(win);
         st = encode_pixels(m, pixels, W, H, C, bit_depth, nthreads, &whole, err);
@@ -46,17 +47,10 @@ medsam_status medsam_segment_pixels(const medsam_model *m, const void *pixels, i
         medsam_embedding_free(whole);
         return st;
     }
-    /* Boxes are checked as medsam_decode_boxes checks them before anything is encoded. */
-    for (int i = 0; i < n && !st; i++) {
-        const medsam_box *b = &boxes[i];
-        if (!(b->x1 > b->x0) || !(b->y1 > b->y0) || !(b->x0 >= 0) || !(b->y0 >= 0) || !(b->x1 <= W) || !(b->y1 <= H))
-            st = ms_error(err, MEDSAM_ERR_ARG, "box %d (%g,%g,%g,%g) must satisfy 0 <= x0 < x1 <= %d, 0 <= y0 < y1 <= %d",
-                          i + 1, b->x0, b->y0, b->x1, b->y1, W, H);
-    }
     const size_t bps = (size_t)bit_depth / 8;
-    uint8_t *one = st ? NULL : malloc((size_t)W * H); // (H, W) the mask of one box (windows are smaller)
-    void *crop = st ? NULL : malloc((size_t)W * H * C * bps);
-    if (!st && (!one || !crop)) st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
+    uint8_t *one = malloc((size_t)W * H); // (H, W) the mask of one box (windows are smaller)
+    void *crop = malloc((size_t)W * H * C * bps);
+    if (!one || !crop) st = ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
     if (!st) memset(mask, 0, (size_t)W * H);
     for (int i = 0; i < n && !st; i++) {
         const ms_zoom_window *w = &win[i];
