@@ -201,6 +201,33 @@ static void test_dwconv(void) {
     }
 }
 
+/* The AVX-512 3x3 kernel that takes four interior output pixels at a time (channels a
+ * multiple of 16) has the per-pixel AVX2 path's bits: widths with and without a remainder
+ * of four, strides 1 and 2, rows in the padding, 1 and 2 threads, with and without GELU. */
+static void test_dwconv_interior(void) {
+    const int cases[][4] = {{5, 19, 32, 1}, {6, 21, 64, 2}, {3, 9, 16, 1}, {4, 2, 16, 1}, {7, 12, 48, 2}, {2, 40, 256, 1}};
+    uint32_t seed = 91;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int H = cases[ci][0], W = cases[ci][1], C = cases[ci][2], st = cases[ci][3];
+        const int Ho = (H - 1) / st + 1, Wo = (W - 1) / st + 1;
+        const long nin = (long)H * W * C, nout = (long)Ho * Wo * C;
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * C * 9), *b = malloc(sizeof(float) * C);
+        float *fast = malloc(sizeof(float) * nout), *slow = malloc(sizeof(float) * nout);
+        t_hash_input(in, nin, seed++), t_hash_input(w, (long)C * 9, seed++), t_hash_input(b, C, seed++);
+        for (long i = 0; i < nin; i++) in[i] = 4.0f * in[i] - 2.0f;  // GELU's both erf branches
+        for (long i = 0; i < (long)C * 9; i++) w[i] -= 0.5f;
+        for (int gelu = 0; gelu < 2; gelu++)
+            for (int nt = 1; nt <= 2; nt++) {
+                dwconv_forward(fast, in, w, b, H, W, C, 3, st, gelu, nt);
+                dwconv_forward_avx2(slow, in, w, b, H, W, C, 3, st, gelu, 1);
+                CHECK(memcmp(fast, slow, sizeof(float) * nout) == 0,
+                      "dwconv %dx%dx%d s%d gelu %d, %d threads: the fast path's bits differ from the AVX2 path's", H, W,
+                      C, st, gelu, nt);
+            }
+        free(in), free(w), free(b), free(fast), free(slow);
+    }
+}
+
 /* Rewrites the fixture checkpoint to dst with one change: tensor `name` dropped
  * (new_ndim < 0) or replaced by `fill` in the given shape, optionally the whole state dict
  * wrapped as {"model": ..., "epoch": 3} like a training checkpoint. */
@@ -334,6 +361,7 @@ static void test_vit_kind(void) {
 
 int main(void) {
     test_dwconv();
+    test_dwconv_interior();
     test_softmax_rows_bias();
     test_vit_kind();
     test_load_errors();

@@ -74,6 +74,40 @@ DW_AVX512 static int dw_pixel_avx512(float *o, const float *const *rows, const f
     return c16;
 }
 
+/* 3x3 kernels, channels a multiple of 16: output pixels [ox0, ox1), all of whose taps lie
+ * inside the row (no column padding), four at a time, so that four independent
+ * accumulation chains (and the next channel block's) are in flight instead of one; the
+ * four pixels' inputs are neighbours, in L1 together. Each element gets dw_pixel_avx512's
+ * operations in its order (row-major taps, rows in the padding skipped, then + bias): the
+ * same bits. out: (Wo, C); rows[ky]: (W, C) or NULL */
+DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, const float *w, const float *b, int C,
+                                          int stride, int ox0, int ox1) {
+    const size_t step = (size_t)stride * C;  // floats from one output pixel's first tap to the next one's
+    int ox = ox0;
+    for (; ox + 4 <= ox1; ox += 4)
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int ky = 0; ky < 3; ky++) {
+                if (!rows[ky]) continue;
+                const float *q = rows[ky] + (size_t)(ox * stride - 1) * C + c0;  // the first tap of pixel ox
+                for (int kx = 0; kx < 3; kx++, q += C) {
+                    const __m512 wt = _mm512_loadu_ps(w + (size_t)(ky * 3 + kx) * C + c0);
+                    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q), wt, acc0);
+                    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + step), wt, acc1);
+                    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 2 * step), wt, acc2);
+                    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 3 * step), wt, acc3);
+                }
+            }
+            const __m512 bv = _mm512_loadu_ps(b + c0);
+            float *o = out + (size_t)ox * C + c0;
+            _mm512_storeu_ps(o, _mm512_add_ps(acc0, bv));
+            _mm512_storeu_ps(o + C, _mm512_add_ps(acc1, bv));
+            _mm512_storeu_ps(o + 2 * (size_t)C, _mm512_add_ps(acc2, bv));
+            _mm512_storeu_ps(o + 3 * (size_t)C, _mm512_add_ps(acc3, bv));
+        }
+    for (; ox < ox1; ox++) dw_pixel_avx512(out + (size_t)ox * C, rows, w, b, 0x7fffffff, C, 3, ox * stride - 1);
+}
+
 static int dw_path(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
@@ -87,7 +121,19 @@ static int dw_path(void) { return 0; }
 static void dw_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
                    int stride, int gelu, int path) {
     const int pad = k / 2, Wo = (W + 2 * pad - k) / stride + 1;
+    int in0 = 0, in1 = 0;  // output pixels [in0, in1) handled by the 3x3 interior kernel
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == 2 && k == 3 && C % 16 == 0 && Wo > 2) {
+        in0 = 1;                                        // ox * stride - 1 >= 0
+        in1 = (W - 2) / stride + 1;                     // ox * stride + 1 <= W - 1
+        if (in1 > Wo) in1 = Wo;
+        if (in1 > in0) dw_interior3_avx512(out, rows, weight, bias, C, stride, in0, in1);
+        else in0 = in1 = 0;
+    }
+#endif
     for (int ox = 0; ox < Wo; ox++) {
+        if (ox == in0 && in1 > in0) ox = in1;
+        if (ox >= Wo) break;
         float *o = out + (size_t)ox * C;
         const int ix0 = ox * stride - pad;
         int done = 0;
@@ -124,6 +170,11 @@ static void dw_run(float *out, const float *in, const float *weight, const float
 void dwconv_forward(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
                     int stride, int gelu, int nthreads) {
     dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path());
+}
+
+void dwconv_forward_avx2(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
+                         int stride, int gelu, int nthreads) {
+    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path() >= 1 ? 1 : 0);
 }
 
 void dwconv_forward_portable(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C,

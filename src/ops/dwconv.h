@@ -29,6 +29,11 @@ void dwconv_forward(float *out, const float *in, const float *weight, const floa
 void dwconv_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
                 int stride, int gelu);
 
+/* Same on the AVX2 path where the CPU has AVX2 + FMA, else the portable one (for tests: the
+ * AVX-512 paths, the four-pixel 3x3 kernel included, give its bits). */
+void dwconv_forward_avx2(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
+                         int stride, int gelu, int nthreads);
+
 /* Same on the portable path whatever the CPU (for tests). */
 void dwconv_forward_portable(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C,
                              int k, int stride, int gelu, int nthreads);
