@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "model/tinyvit.h"
 #include "ops/attention.h"
+#include "ops/attn_small.h"
 #include "ops/conv.h"
 #include "ops/dwconv.h"
 #include "ops/gemm.h"
@@ -65,7 +66,7 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
         if (i > 0 && t->depths[i] > 0) {
             const size_t T = (size_t)t->windows[i] * t->windows[i], hd = C / t->heads[i];
             tmp = zmax(tmp, N * 3 * C);
-            per = zmax(per, 3 * T * hd + T * T + T * hd);               // [q|k|v], scores, output of one (window, head)
+            per = zmax(per, 3 * T * hd + T * T + T * hd + attn_small_scratch_floats((int)T, (int)hd));  // [q|k|v], scores, output, k^T
             per = zmax(per, (size_t)TV_MLP_ROWS * (C + t->mlp_hidden[i]));  // one MLP tile
             pad = zmax(pad, 4 * C);                 // LayerNorm(0) row and its qkv
         }
@@ -242,6 +243,7 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
         float *g = scratch + (size_t)me * per_thread;  // (T, 3hd) this head's [q | k | v] of the window's tokens
         float *sc = g + (size_t)T * ld;                // (T, T) scores, then probabilities
         float *o = sc + (size_t)T * T;                 // (T, hd)
+        float *kt = o + (size_t)T * hd;                // attn_small_scores' k^T
         const int win = (int)(it / heads), h = (int)(it % heads), wy = win / nww, wx = win % nww;
         for (int j = 0; j < T; j++) {  // window partition; padded tokens get pad_qkv
             const int y = wy * ws + j / ws, x = wx * ws + j % ws;
@@ -249,9 +251,9 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
             memcpy(g + (size_t)j * ld, src + (size_t)h * ld, sizeof(float) * ld);
         }
         // (q @ k.transpose(-2, -1)) * self.scale + self.ab
-        gemm_f32(0, 1, T, T, hd, scale, g, ld, g + hd, ld, 0.0f, sc, T, 1);
+        attn_small_scores(sc, g, g + hd, ld, T, hd, scale, kt);
         vit_softmax_rows_bias(sc, ab + (size_t)h * T * T, T, T, 0);  // (+ self.ab).softmax(dim=-1)
-        gemm_f32(0, 0, T, hd, T, 1.0f, sc, T, g + 2 * hd, ld, 0.0f, o, hd, 1);  // attn @ v
+        attn_small_av(o, hd, sc, g + 2 * hd, ld, T, hd);            // attn @ v
         for (int i = 0; i < T; i++) {  // window reverse + crop: real tokens only
             const int y = wy * ws + i / ws, x = wx * ws + i % ws;
             if (y < H && x < W) memcpy(out + ((size_t)y * W + x) * C + (size_t)h * hd, o + (size_t)i * hd, sizeof(float) * hd);
