@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/model_internal.h"
+#include "core/big_alloc.h"
 #include "core/error.h"
 #include "model/image_encoder.h"
 #include "model/prompt_encoder.h"
@@ -114,6 +115,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
     if (!st) {
         size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;
         m->params = aligned_alloc(64, bytes); /* not ms_big_alloc: measured slower, see core/big_alloc.h */
+        ms_prefault(m->params, bytes);
         if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
     }
     if (!st) st = load_params(m, f, err);
@@ -132,6 +134,7 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         if (!m->dense_pe || !m->no_mask) {
             st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate");
         } else {
+            ms_prefault(m->dense_pe, plane * sizeof(float)), ms_prefault(m->no_mask, plane * sizeof(float));
             ms_prompt_dense_pe(c, &m->w.pe, m->dense_pe);
             ms_prompt_dense_embed(c, &m->w.pe, NULL, m->no_mask, NULL, 1);
         }
@@ -152,6 +155,7 @@ medsam_status medsam_model_keep_decoder_input(medsam_model *m, int nthreads, med
     if (m->dec_static_buf) return MEDSAM_OK;
     float *buf = malloc(ms_mask_decoder_static_floats(&m->cfg) * sizeof(float));
     if (!buf) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the decoder's packed weights");
+    ms_prefault(buf, ms_mask_decoder_static_floats(&m->cfg) * sizeof(float));
     ms_mask_decoder_prepare_static(&m->cfg, &m->w.dec, m->dense_pe, buf, &m->dec_static, nthreads);
     m->dec_static_buf = buf;
     return MEDSAM_OK;

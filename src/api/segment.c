@@ -197,6 +197,8 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
     const int split = (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
     float *block = malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
     float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // n_img
+    if (block) ms_prefault(block, (split ? n_rest : n_img + n_rest) * sizeof(float));  // all written below
+    if (split && img_buf) ms_prefault(img_buf, n_img * sizeof(float));
     float *sparse = block;                              // (n, Ns, D)
     float *iou_all = sparse + n_sparse;                 // (n)
     float *work = iou_all + n_iou;                      // ms_mask_decoder_batch_workspace_floats

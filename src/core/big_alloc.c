@@ -1,6 +1,7 @@
 /* big_alloc.c — 2 MB aligned allocations advised for transparent huge pages (see big_alloc.h). */
 #include "core/big_alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -17,4 +18,13 @@ void *ms_big_alloc(size_t bytes) {
     if (p) (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
 #endif
     return p;
+}
+
+void ms_prefault(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    const uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (p && b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* advice only */
+#else
+    (void)p, (void)bytes;
+#endif
 }

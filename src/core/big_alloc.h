@@ -19,4 +19,9 @@
 /* bytes > 0; NULL when out of memory. */
 void *ms_big_alloc(size_t bytes);
 
+/* Maps every page of [p, p + bytes) now, in one system call (Linux 5.14+
+ * MADV_POPULATE_WRITE; elsewhere, or when refused, nothing happens): the pages a
+ * buffer is about to be written through then cost no page fault each. */
+void ms_prefault(void *p, size_t bytes);
+
 #endif

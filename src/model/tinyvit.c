@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/big_alloc.h"
 #include "core/error.h"
 #include "ops/dwconv.h"
 
@@ -356,6 +357,7 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
         return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the folded TinyViT weights (%zu floats)", total);
     }
     s->folded = mem;
+    ms_prefault(mem, total * sizeof(float));  // written whole by the folding below
     ms_weights_bind_encoder(c, params, &s->v);
     const float eps = t->bn_eps;
     const ms_tinyvit_w *v = &s->v;

@@ -4,6 +4,8 @@
  * gemm_avx512.c; MR and NR below are the running kernel's micro-tile. */
 #include "ops/gemm.h"
 
+#include "core/big_alloc.h"
+
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -269,6 +271,7 @@ gemm_packed_b *gemm_pack_b_with(const gemm_kernel *kern, int trans_b, int K, int
         free(pb);
         return NULL;
     }
+    ms_prefault(pb->data, (size_t)bytes);  // written whole right away: its pages in one call, not one fault each
     gemm_pack_b_panels(kern, trans_b != 0, K, N, B, ldb, pb->data, 1);
     return pb;
 }
