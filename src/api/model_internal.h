@@ -31,6 +31,18 @@ struct medsam_embedding {
     float *data;
 };
 
+/* Scratch that medsam_encode allocates per call, kept by a caller that encodes many images
+ * (3-D propagation: one encode per slice) so that each encode reuses the same mapped memory. */
+typedef struct {
+    float *chw;  // (3, S, S) the encoder input, channels first
+    float *work; // the encoder kind's workspace
+} ms_encode_scratch;
+medsam_status ms_encode_scratch_init(const medsam_model *m, ms_encode_scratch *s, medsam_error *err);
+void ms_encode_scratch_free(ms_encode_scratch *s);
+/* medsam_encode on the given scratch (NULL: allocated for this call). */
+medsam_status ms_encode_with(const medsam_model *m, const float *input_hwc, int nthreads, ms_encode_scratch *scratch,
+                             medsam_embedding **out, medsam_error *err);
+
 /* medsam_decode_boxes' checks of n boxes on a W x H image: finite, non-empty, inside; the first bad one named. */
 medsam_status ms_check_boxes(const medsam_box *boxes, int n, int W, int H, medsam_error *err);
 

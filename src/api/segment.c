@@ -18,18 +18,35 @@ static medsam_status embedding_alloc(const medsam_model *m, medsam_embedding **o
     if (!e) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate an embedding");
     e->channels = m->cfg.out_chans;
     e->size = m->cfg.grid;
-    e->data = malloc((size_t)e->channels * e->size * e->size * sizeof(float));
+    const size_t bytes = (size_t)e->channels * e->size * e->size * sizeof(float);
+    e->data = malloc(bytes);
     if (!e->data) {
         free(e);
         return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate an embedding");
     }
+    ms_prefault(e->data, bytes);  // written whole by the encoder
     *out = e;
     return MEDSAM_OK;
 }
 
+medsam_status ms_encode_scratch_init(const medsam_model *m, ms_encode_scratch *s, medsam_error *err) {
+    const size_t plane = (size_t)m->cfg.img_size * m->cfg.img_size;
+    s->chw = ms_big_alloc(plane * 3 * sizeof(float));
+    s->work = ms_big_alloc(m->enc_ops->workspace_floats(&m->cfg) * sizeof(float));
+    if (s->chw && s->work) return MEDSAM_OK;
+    ms_encode_scratch_free(s);
+    return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory");
+}
+
+void ms_encode_scratch_free(ms_encode_scratch *s) {
+    free(s->chw);
+    free(s->work);
+    s->chw = s->work = NULL;
+}
+
 // ref: MedSAM_Inference.py: image_embedding = medsam_model.image_encoder(img_1024_tensor)
-medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int nthreads, medsam_embedding **out,
-                            medsam_error *err) {
+medsam_status ms_encode_with(const medsam_model *m, const float *input_hwc, int nthreads, ms_encode_scratch *scratch,
+                             medsam_embedding **out, medsam_error *err) {
     *out = NULL;
     const ms_config *c = &m->cfg;
     const long S = c->img_size, plane = S * S;
@@ -41,28 +58,33 @@ medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int n
             if (!isfinite(input_hwc[i])) bad = i;
     if (bad < plane * 3)
         return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", bad);
-    float *chw = ms_big_alloc((size_t)plane * 3 * sizeof(float)); // (3, S, S)
-    float *work = ms_big_alloc(m->enc_ops->workspace_floats(c) * sizeof(float));
+    ms_encode_scratch own = {NULL, NULL};
+    ms_encode_scratch *sc = scratch ? scratch : &own;
+    medsam_status st = scratch ? MEDSAM_OK : ms_encode_scratch_init(m, &own, err);
     medsam_embedding *e = NULL;
-    medsam_status st = (!chw || !work) ? ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory")
-                                       : embedding_alloc(m, &e, err);
+    if (!st) st = embedding_alloc(m, &e, err);
     if (!st) {
+        float *chw = sc->chw;  // (3, S, S)
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
         for (long y = 0; y < S; y++)
             for (long p = y * S; p < (y + 1) * S; p++)
                 for (int ch = 0; ch < 3; ch++) chw[ch * plane + p] = input_hwc[p * 3 + ch];
-        st = m->bf16 ? ms_image_encoder_forward_bf16(c, &m->w.enc, m->bf16, chw, e->data, work, nthreads, NULL, NULL,
-                                                     err)
-                     : m->enc_ops->encode(c, m->enc_state, chw, e->data, work, nthreads, NULL, NULL, err);
+        st = m->bf16 ? ms_image_encoder_forward_bf16(c, &m->w.enc, m->bf16, chw, e->data, sc->work, nthreads, NULL,
+                                                     NULL, err)
+                     : m->enc_ops->encode(c, m->enc_state, chw, e->data, sc->work, nthreads, NULL, NULL, err);
     }
-    free(chw);
-    free(work);
+    if (!scratch) ms_encode_scratch_free(&own);
     if (st) {
         medsam_embedding_free(e);
         return st;
     }
     *out = e;
     return MEDSAM_OK;
+}
+
+medsam_status medsam_encode(const medsam_model *m, const float *input_hwc, int nthreads, medsam_embedding **out,
+                            medsam_error *err) {
+    return ms_encode_with(m, input_hwc, nthreads, NULL, out, err);
 }
 
 medsam_status medsam_embedding_from_data(const medsam_model *m, const float *data, long count, medsam_embedding **out,

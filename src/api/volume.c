@@ -132,6 +132,7 @@ typedef struct {
     double margin;      // medsam_volume_opts.margin as given (<= 0: the pipeline's default)
     ms_pipe_geom g;     // every slice's geometry in the model's pipeline
     float *input;       // (size, size, 3) encoder input of the current slice
+    ms_encode_scratch scratch; // the encoder's memory, reused slice after slice
 } model_backend;
 
 // the pipeline's preprocessing of slice z (grey, 1 channel), then the encoder
@@ -140,7 +141,7 @@ static medsam_status be_encode(void *ctx, int z, void **emb, medsam_error *err) 
     const uint8_t *slice = b->vol + (size_t)z * b->nx * b->ny;
     medsam_status st = medsam_model_preprocess(b->m, slice, b->nx, b->ny, 1, 8, b->nthreads, b->input, err);
     if (st) return st;
-    return medsam_encode(b->m, b->input, b->nthreads, (medsam_embedding **)emb, err);
+    return ms_encode_with(b->m, b->input, b->nthreads, &b->scratch, (medsam_embedding **)emb, err);
 }
 
 static void be_release(void *ctx, void *emb) { medsam_embedding_free(emb); }
@@ -176,10 +177,18 @@ static int be_next_box(void *ctx, int i, const uint8_t *mask, medsam_box *out) {
 
 static medsam_status backend_init(model_backend *b, const medsam_model *m, const uint8_t *vol, int nx, int ny,
                                   int nthreads, double margin, medsam_error *err) {
-    *b = (model_backend){m, vol, nx, ny, nthreads < 1 ? 1 : nthreads, margin, {0}, NULL};
+    *b = (model_backend){m, vol, nx, ny, nthreads < 1 ? 1 : nthreads, margin, {0}, NULL, {NULL, NULL}};
     m->pipe->geometry(&m->cfg, nx, ny, &b->g);
     b->input = malloc((size_t)m->cfg.img_size * m->cfg.img_size * 3 * sizeof(float));
-    return b->input ? MEDSAM_OK : ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the encoder input");
+    if (!b->input) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the encoder input");
+    medsam_status st = ms_encode_scratch_init(m, &b->scratch, err);
+    if (st) free(b->input), b->input = NULL;
+    return st;
+}
+
+static void backend_free(model_backend *b) {
+    free(b->input);
+    ms_encode_scratch_free(&b->scratch);
 }
 
 medsam_status medsam_segment_volume(const medsam_model *m, const uint8_t *vol, int nx, int ny, int nz,
@@ -201,7 +210,7 @@ medsam_status medsam_segment_volume(const medsam_model *m, const uint8_t *vol, i
     ms_seg3d_backend be = {be_encode, be_release, be_decode, &b, be_first_box, be_next_box};
     ms_seg3d_stats stats;
     st = ms_segment3d(&be, nx, ny, nz, boxes, n, &so, labels, label_bytes, &stats, err);
-    free(b.input);
+    backend_free(&b);
     if (opts) opts->slices_encoded = stats.encodes, opts->boxes_decoded = stats.decodes;
     return st;
 }
@@ -233,7 +242,7 @@ medsam_status medsam_segment_slice(const medsam_model *m, const uint8_t *vol, in
     }
     medsam_embedding_free(emb);
     free(one);
-    free(b.input);
+    backend_free(&b);
     return st;
 }
 
