@@ -5,48 +5,74 @@
 
 #define ATTN_SMALL_MAX_T 256 /* gemm_f32's K chunk: up to here one accumulator runs over all of K */
 
-static int attn_small_pad16(int n) { return (n + 15) / 16 * 16; }
+static int attn_small_pad64(int n) { return (n + 63) / 64 * 64; }
 
-size_t attn_small_scratch_floats(int T, int hd) { return (size_t)hd * attn_small_pad16(T) + 16; }
+size_t attn_small_scratch_floats(int T, int hd) { return (size_t)hd * attn_small_pad64(T) + 16; }
 
 #if defined(__x86_64__) || defined(__i386__)
 #include "ops/gemm_x86.h"
 #define AS_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#define AS_INLINE static inline __attribute__((always_inline))
 
 static int attn_small_avx512(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-static inline __mmask16 as_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+static inline __mmask16 as_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u); }
 
-/* S rows [i, i+R) x column vectors [v0, v0+V): acc = sum_d q[i+r][d] * kt[d][col] in order of d,
- * then S = fma(scale, acc, 0) (gemm's update with beta 0 and no bias), the last vector masked
- * to the row's T columns. kt: (hd, Tp) */
-AS_AVX512 AS_INLINE void as_scores_block(float *S, const float *q, int ld, const float *kt, int Tp, int T, int hd,
-                                         float scale, int i, int v0, const int R, const int V) {
-    __m512 acc[4][4];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();
+/* S rows [i, i+4) x 64 columns from c0: acc = sum_d q[i+r][d] * kt[d][col] in order of d, then
+ * S = fma(scale, acc, 0) (gemm's update with beta 0 and no bias); columns past T are not
+ * stored. Sixteen named accumulators, so that they stay in registers. kt: (hd, Tp), Tp a
+ * multiple of 64. */
+#define AS_S4(r)                                                                                     \
+    a = _mm512_set1_ps(q[(size_t)(i + r) * ld + d]);                                                 \
+    s##r##0 = _mm512_fmadd_ps(a, b0, s##r##0), s##r##1 = _mm512_fmadd_ps(a, b1, s##r##1);           \
+    s##r##2 = _mm512_fmadd_ps(a, b2, s##r##2), s##r##3 = _mm512_fmadd_ps(a, b3, s##r##3)
+#define AS_S4_STORE(r)                                                                               \
+    do {                                                                                             \
+        float *row = S + (size_t)(i + r) * T + c0;                                                   \
+        _mm512_mask_storeu_ps(row, as_mask(T - c0), _mm512_fmadd_ps(vs, s##r##0, zero));             \
+        _mm512_mask_storeu_ps(row + 16, as_mask(T - c0 - 16), _mm512_fmadd_ps(vs, s##r##1, zero));   \
+        _mm512_mask_storeu_ps(row + 32, as_mask(T - c0 - 32), _mm512_fmadd_ps(vs, s##r##2, zero));   \
+        _mm512_mask_storeu_ps(row + 48, as_mask(T - c0 - 48), _mm512_fmadd_ps(vs, s##r##3, zero));   \
+    } while (0)
+
+AS_AVX512 static void as_scores_rows4(float *S, const float *q, int ld, const float *kt, int Tp, int T, int hd,
+                                      float scale, int i, int c0) {
+    __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    __m512 s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00, a;
     for (int d = 0; d < hd; d++) {
-        __m512 b[4];
-        for (int c = 0; c < V; c++) b[c] = _mm512_loadu_ps(kt + (size_t)d * Tp + 16 * (v0 + c));
-        for (int r = 0; r < R; r++) {
-            const __m512 a = _mm512_set1_ps(q[(size_t)(i + r) * ld + d]);
-            for (int c = 0; c < V; c++) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
-        }
+        const float *k = kt + (size_t)d * Tp + c0;
+        const __m512 b0 = _mm512_loadu_ps(k), b1 = _mm512_loadu_ps(k + 16), b2 = _mm512_loadu_ps(k + 32),
+                     b3 = _mm512_loadu_ps(k + 48);
+        AS_S4(0);
+        AS_S4(1);
+        AS_S4(2);
+        AS_S4(3);
     }
     const __m512 vs = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < V; c++) {
-            const int col = 16 * (v0 + c);
-            _mm512_mask_storeu_ps(S + (size_t)(i + r) * T + col, as_mask(T - col), _mm512_fmadd_ps(vs, acc[r][c], zero));
-        }
+    AS_S4_STORE(0);
+    AS_S4_STORE(1);
+    AS_S4_STORE(2);
+    AS_S4_STORE(3);
+}
+
+/* The same for the one row i. */
+AS_AVX512 static void as_scores_row1(float *S, const float *q, int ld, const float *kt, int Tp, int T, int hd,
+                                     float scale, int i, int c0) {
+    __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, a;
+    for (int d = 0; d < hd; d++) {
+        const float *k = kt + (size_t)d * Tp + c0;
+        const __m512 b0 = _mm512_loadu_ps(k), b1 = _mm512_loadu_ps(k + 16), b2 = _mm512_loadu_ps(k + 32),
+                     b3 = _mm512_loadu_ps(k + 48);
+        AS_S4(0);
+    }
+    const __m512 vs = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
+    AS_S4_STORE(0);
 }
 
 AS_AVX512 static void as_scores_avx512(float *S, const float *q, const float *k, int ld, int T, int hd, float scale,
                                        float *kt) {
-    const int Tp = attn_small_pad16(T), nv = Tp / 16;
+    const int Tp = attn_small_pad64(T);
     // kt (hd, Tp) = k^T, zero past T: 8x8 transposes (hd is a multiple of 16), the last tokens one by one
     const int T8 = T / 8 * 8;
     for (int j = 0; j < T8; j += 8)
@@ -56,62 +82,62 @@ AS_AVX512 static void as_scores_avx512(float *S, const float *q, const float *k,
         for (int j = T8; j < T; j++) row[j] = k[(size_t)j * ld + d];
         for (int j = T; j < Tp; j++) row[j] = 0.0f;
     }
-    for (int v0 = 0; v0 < nv; v0 += 4) {
-        const int V = nv - v0 < 4 ? nv - v0 : 4;
+    for (int c0 = 0; c0 < T; c0 += 64) {
         int i = 0;
-        for (; i + 4 <= T; i += 4) {
-            switch (V) {
-            case 4: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 4, 4); break;
-            case 3: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 4, 3); break;
-            case 2: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 4, 2); break;
-            default: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 4, 1); break;
-            }
-        }
-        for (; i < T; i++) {
-            switch (V) {
-            case 4: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 1, 4); break;
-            case 3: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 1, 3); break;
-            case 2: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 1, 2); break;
-            default: as_scores_block(S, q, ld, kt, Tp, T, hd, scale, i, v0, 1, 1); break;
-            }
-        }
+        for (; i + 4 <= T; i += 4) as_scores_rows4(S, q, ld, kt, Tp, T, hd, scale, i, c0);
+        for (; i < T; i++) as_scores_row1(S, q, ld, kt, Tp, T, hd, scale, i, c0);
     }
 }
 
-/* O rows [i, i+R) x column vectors [v0, v0+V): acc = sum_j P[i+r][j] * v[j][col] in order of j,
- * then O = fma(1, acc, 0) (gemm's update). */
-AS_AVX512 AS_INLINE void as_av_block(float *O, int ldo, const float *P, const float *v, int ld, int T, int i, int v0,
-                                     const int R, const int V) {
-    __m512 acc[8][2];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < V; c++) acc[r][c] = _mm512_setzero_ps();
+/* O rows [i, i+8) x 32 columns from c0: acc = sum_j P[i+r][j] * v[j][col] in order of j, then
+ * O = fma(1, acc, 0) (gemm's update). Sixteen named accumulators. */
+#define AS_A8(r)                                                                                     \
+    a = _mm512_set1_ps(P[(size_t)(i + r) * T + j]);                                                 \
+    o##r##0 = _mm512_fmadd_ps(a, b0, o##r##0), o##r##1 = _mm512_fmadd_ps(a, b1, o##r##1)
+#define AS_A8_STORE(r)                                                                                   \
+    _mm512_storeu_ps(O + (size_t)(i + r) * ldo + c0, _mm512_fmadd_ps(one, o##r##0, zero)),              \
+        _mm512_storeu_ps(O + (size_t)(i + r) * ldo + c0 + 16, _mm512_fmadd_ps(one, o##r##1, zero))
+
+AS_AVX512 static void as_av_rows8(float *O, int ldo, const float *P, const float *v, int ld, int T, int i, int c0) {
+    __m512 o00 = _mm512_setzero_ps(), o01 = o00, o10 = o00, o11 = o00, o20 = o00, o21 = o00, o30 = o00, o31 = o00;
+    __m512 o40 = o00, o41 = o00, o50 = o00, o51 = o00, o60 = o00, o61 = o00, o70 = o00, o71 = o00, a;
     for (int j = 0; j < T; j++) {
-        __m512 b[2];
-        for (int c = 0; c < V; c++) b[c] = _mm512_loadu_ps(v + (size_t)j * ld + 16 * (v0 + c));
-        for (int r = 0; r < R; r++) {
-            const __m512 a = _mm512_set1_ps(P[(size_t)(i + r) * T + j]);
-            for (int c = 0; c < V; c++) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
-        }
+        const __m512 b0 = _mm512_loadu_ps(v + (size_t)j * ld + c0), b1 = _mm512_loadu_ps(v + (size_t)j * ld + c0 + 16);
+        AS_A8(0);
+        AS_A8(1);
+        AS_A8(2);
+        AS_A8(3);
+        AS_A8(4);
+        AS_A8(5);
+        AS_A8(6);
+        AS_A8(7);
     }
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < V; c++)
-            _mm512_storeu_ps(O + (size_t)(i + r) * ldo + 16 * (v0 + c), _mm512_fmadd_ps(one, acc[r][c], zero));
+    AS_A8_STORE(0);
+    AS_A8_STORE(1);
+    AS_A8_STORE(2);
+    AS_A8_STORE(3);
+    AS_A8_STORE(4);
+    AS_A8_STORE(5);
+    AS_A8_STORE(6);
+    AS_A8_STORE(7);
+}
+
+AS_AVX512 static void as_av_row1(float *O, int ldo, const float *P, const float *v, int ld, int T, int i, int c0) {
+    __m512 o00 = _mm512_setzero_ps(), o01 = o00, a;
+    for (int j = 0; j < T; j++) {
+        const __m512 b0 = _mm512_loadu_ps(v + (size_t)j * ld + c0), b1 = _mm512_loadu_ps(v + (size_t)j * ld + c0 + 16);
+        AS_A8(0);
+    }
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    AS_A8_STORE(0);
 }
 
 AS_AVX512 static void as_av_avx512(float *O, int ldo, const float *P, const float *v, int ld, int T, int hd) {
-    const int nv = hd / 16;
-    for (int v0 = 0; v0 < nv; v0 += 2) {
-        const int V = nv - v0 < 2 ? 1 : 2;
+    for (int c0 = 0; c0 < hd; c0 += 32) {
         int i = 0;
-        for (; i + 8 <= T; i += 8) {
-            if (V == 2) as_av_block(O, ldo, P, v, ld, T, i, v0, 8, 2);
-            else as_av_block(O, ldo, P, v, ld, T, i, v0, 8, 1);
-        }
-        for (; i < T; i++) {
-            if (V == 2) as_av_block(O, ldo, P, v, ld, T, i, v0, 1, 2);
-            else as_av_block(O, ldo, P, v, ld, T, i, v0, 1, 1);
-        }
+        for (; i + 8 <= T; i += 8) as_av_rows8(O, ldo, P, v, ld, T, i, c0);
+        for (; i < T; i++) as_av_row1(O, ldo, P, v, ld, T, i, c0);
     }
 }
 #else
@@ -120,7 +146,7 @@ static int attn_small_avx512(void) { return 0; }
 #define as_av_avx512(O, ldo, P, v, ld, T, hd) ((void)0)
 #endif
 
-static int attn_small_fast(int T, int hd) { return T >= 1 && T <= ATTN_SMALL_MAX_T && hd % 16 == 0 && hd > 0 && attn_small_avx512(); }
+static int attn_small_fast(int T, int hd) { return T >= 1 && T <= ATTN_SMALL_MAX_T && hd % 32 == 0 && hd > 0 && attn_small_avx512(); }
 
 // ref: tiny_vit_sam.py:Attention.forward -- (q @ k.transpose(-2, -1)) * self.scale
 void attn_small_scores(float *S, const float *q, const float *k, int ld, int T, int hd, float scale, float *scratch) {

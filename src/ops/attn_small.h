@@ -10,7 +10,7 @@
  * scale * acc rounded once (S) or acc itself (O): the same bits as
  *     gemm_f32(0, 1, T, T, hd, scale, q, ld, k, ld, 0, S, T, 1)   and
  *     gemm_f32(0, 0, T, hd, T, 1, P, T, v, ld, 0, O, ldo, 1).
- * The AVX-512 path needs hd a multiple of 16; other shapes (and other CPUs)
+ * The AVX-512 path needs hd a multiple of 32; other shapes (and other CPUs)
  * call gemm_f32 itself. Single-threaded (callers run one window per thread).
  */
 #ifndef MS_OPS_ATTN_SMALL_H
