@@ -36,6 +36,7 @@ struct medsam_embedding {
 typedef struct {
     float *chw;  // (3, S, S) the encoder input, channels first
     float *work; // the encoder kind's workspace
+    size_t work_floats;
 } ms_encode_scratch;
 medsam_status ms_encode_scratch_init(const medsam_model *m, ms_encode_scratch *s, medsam_error *err);
 void ms_encode_scratch_free(ms_encode_scratch *s);
@@ -52,5 +53,10 @@ medsam_status ms_check_boxes(const medsam_box *boxes, int n, int W, int H, medsa
 medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
                                     const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
                                     medsam_error *err);
+/* The same, its scratch taken from mem (mem_floats floats the caller does not use meanwhile)
+ * when that is large enough, else allocated as above; the same results either way. */
+medsam_status ms_decode_input_boxes_in(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
+                                       const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
+                                       float *mem, size_t mem_floats, medsam_error *err);
 
 #endif

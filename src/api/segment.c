@@ -32,7 +32,8 @@ static medsam_status embedding_alloc(const medsam_model *m, medsam_embedding **o
 medsam_status ms_encode_scratch_init(const medsam_model *m, ms_encode_scratch *s, medsam_error *err) {
     const size_t plane = (size_t)m->cfg.img_size * m->cfg.img_size;
     s->chw = ms_big_alloc(plane * 3 * sizeof(float));
-    s->work = ms_big_alloc(m->enc_ops->workspace_floats(&m->cfg) * sizeof(float));
+    s->work_floats = m->enc_ops->workspace_floats(&m->cfg);
+    s->work = ms_big_alloc(s->work_floats * sizeof(float));
     if (s->chw && s->work) return MEDSAM_OK;
     ms_encode_scratch_free(s);
     return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate encoder memory");
@@ -58,7 +59,7 @@ medsam_status ms_encode_with(const medsam_model *m, const float *input_hwc, int 
             if (!isfinite(input_hwc[i])) bad = i;
     if (bad < plane * 3)
         return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", bad);
-    ms_encode_scratch own = {NULL, NULL};
+    ms_encode_scratch own = {NULL, NULL, 0};
     ms_encode_scratch *sc = scratch ? scratch : &own;
     medsam_status st = scratch ? MEDSAM_OK : ms_encode_scratch_init(m, &own, err);
     medsam_embedding *e = NULL;
@@ -195,6 +196,12 @@ medsam_status ms_check_boxes(const medsam_box *boxes, int n, int W, int H, medsa
 medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
                                     const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
                                     medsam_error *err) {
+    return ms_decode_input_boxes_in(m, emb, g, in, n, nthreads, logits, iou, mask, NULL, 0, err);
+}
+
+medsam_status ms_decode_input_boxes_in(const medsam_model *m, const medsam_embedding *emb, const ms_pipe_geom *g,
+                                       const float *in, int n, int nthreads, float *logits, float *iou, uint8_t *mask,
+                                       float *mem, size_t mem_floats, medsam_error *err) {
     const ms_config *c = &m->cfg;
     if (nthreads < 1) nthreads = 1;
     const int W = g->w, H = g->h;
@@ -216,10 +223,11 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
     const size_t n_low = logits ? 0 : lines16((size_t)n * plane);
     const size_t n_labels = mask ? lines16((npix * (size_t)(nt_labels - 1) + 3) / 4) : 0;
     const size_t n_rest = n_sparse + n_iou + n_work + n_low + n_labels;
-    const int split = (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
-    float *block = malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
+    const int lent = mem && mem_floats >= n_img + n_rest;  // the caller's idle memory (e.g. the encoder's workspace)
+    const int split = !lent && (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
+    float *block = lent ? mem : malloc((split ? n_rest : n_img + n_rest) * sizeof(float));
     float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // n_img
-    if (block) ms_prefault(block, (split ? n_rest : n_img + n_rest) * sizeof(float));  // all written below
+    if (block && !lent) ms_prefault(block, (split ? n_rest : n_img + n_rest) * sizeof(float));  // all written below
     if (split && img_buf) ms_prefault(img_buf, n_img * sizeof(float));
     float *sparse = block;                              // (n, Ns, D)
     float *iou_all = sparse + n_sparse;                 // (n)
@@ -244,6 +252,6 @@ medsam_status ms_decode_input_boxes(const medsam_model *m, const medsam_embeddin
     if (!st && iou) memcpy(iou, iou_all, (size_t)n * sizeof(float));
     if (!st && mask) decode_labels(m->pipe, g, low, L, n, nthreads, extra, mask);
     if (split) free(img_buf);
-    free(block);
+    if (!lent) free(block);
     return st;
 }

@@ -154,7 +154,9 @@ static medsam_status be_decode(void *ctx, const void *emb, int z, const medsam_b
     (void)z;
     model_backend *b = ctx;
     const float in[4] = {box->x0, box->y0, box->x1, box->y1};
-    return ms_decode_input_boxes(b->m, emb, &b->g, in, 1, b->nthreads, NULL, NULL, mask, err);
+    // the encoder's workspace is idle while a slice decodes: the decoder's scratch lives there
+    return ms_decode_input_boxes_in(b->m, emb, &b->g, in, 1, b->nthreads, NULL, NULL, mask, b->scratch.work,
+                                    b->scratch.work_floats, err);
 }
 
 // the pipeline's 3-D box rule (pipeline.h: box3d_first / box3d_next)
@@ -177,7 +179,7 @@ static int be_next_box(void *ctx, int i, const uint8_t *mask, medsam_box *out) {
 
 static medsam_status backend_init(model_backend *b, const medsam_model *m, const uint8_t *vol, int nx, int ny,
                                   int nthreads, double margin, medsam_error *err) {
-    *b = (model_backend){m, vol, nx, ny, nthreads < 1 ? 1 : nthreads, margin, {0}, NULL, {NULL, NULL}};
+    *b = (model_backend){m, vol, nx, ny, nthreads < 1 ? 1 : nthreads, margin, {0}, NULL, {NULL, NULL, 0}};
     m->pipe->geometry(&m->cfg, nx, ny, &b->g);
     b->input = malloc((size_t)m->cfg.img_size * m->cfg.img_size * 3 * sizeof(float));
     if (!b->input) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the encoder input");
