@@ -141,24 +141,7 @@ VM_AVX2 static void gelu_erf_avx2(float *x, long n) {
  * per lane (blends and NaN masks as mask registers), so the same bits. ---- */
 #define VM_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 
-VM_AVX512 static inline __m512 exp_avx512(__m512 y) {
-    y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(VM_EXP_LO)), _mm512_set1_ps(VM_EXP_HI));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(VM_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VM_LN2_HI), y);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VM_LN2_LO), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-/* exp_avx512's operations for y already inside [VM_EXP_LO, VM_EXP_HI], where its clamp is the
+/* exp_avx2's operations for y already inside [VM_EXP_LO, VM_EXP_HI], where its clamp is the
  * identity; p * 2^n by scalef (exact here, as the multiply by the built power of two is). */
 VM_AVX512 static inline __m512 exp_avx512_inrange(__m512 y) {
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(VM_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -175,8 +158,9 @@ VM_AVX512 static inline __m512 exp_avx512_inrange(__m512 y) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* erf_avx512 for lanes none of which is NaN: q is a polynomial of t in [1, 4] (|q| < 35 from
- * its coefficients), so exp needs no clamp. The same bits as erf_avx512 on such input. */
+/* erf_avx2 without its NaN handling (a NaN lane gets a finite value): t = min(max(|z|, 1), 4)
+ * is finite even for NaN (max returns its second operand then), so q, a polynomial of t with
+ * |q| < 35 from its coefficients, needs no clamp before exp. */
 VM_AVX512 static inline __m512 erf_avx512_nonan(__m512 z) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     const __m512 a = _mm512_andnot_ps(sign, z);
@@ -192,20 +176,11 @@ VM_AVX512 static inline __m512 erf_avx512_nonan(__m512 z) {
     return _mm512_or_ps(_mm512_and_ps(z, sign), e);
 }
 
+/* erf_avx2 16 lanes at a time: erf_avx512_nonan with the NaN lanes' bits or-ed in. */
 VM_AVX512 static inline __m512 erf_avx512(__m512 z) {
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    const __m512 a = _mm512_andnot_ps(sign, z);
-    const __m512 s = _mm512_mul_ps(a, a);
-    __m512 r = _mm512_set1_ps(vm_erf_r[0]);
-    for (int i = 1; i < 7; i++) r = _mm512_fmadd_ps(r, s, _mm512_set1_ps(vm_erf_r[i]));
-    const __m512 small = _mm512_fmadd_ps(a, r, a);  // |z| < 1
-    const __m512 t = _mm512_min_ps(_mm512_max_ps(a, _mm512_set1_ps(VM_ERF_SPLIT)), _mm512_set1_ps(VM_ERF_TMAX));
-    __m512 q = _mm512_set1_ps(vm_erf_q[0]);
-    for (int i = 1; i < 8; i++) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(vm_erf_q[i]));
-    const __m512 large = _mm512_sub_ps(_mm512_set1_ps(1.0f), exp_avx512(q));  // |z| >= 1
-    const __m512 e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(VM_ERF_SPLIT), _CMP_LT_OQ), large, small);
+    const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), z);
     const __m512 nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
-    return _mm512_or_ps(_mm512_and_ps(z, sign), _mm512_or_ps(e, nan));
+    return _mm512_or_ps(erf_avx512_nonan(z), nan);
 }
 
 /* gelu_erf_avx2, 16 lanes at a time; the remainder through gelu_erf_avx2. */
