@@ -115,8 +115,8 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
     if (!st) {
         size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;
         m->params = aligned_alloc(64, bytes); /* not ms_big_alloc: measured slower, see core/big_alloc.h */
-        ms_prefault(m->params, bytes);
         if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
+        else ms_prefault(m->params, bytes); /* written whole by load_params */
     }
     if (!st) st = load_params(m, f, err);
     if (!st) st = read_box_zoom(m, f, err);

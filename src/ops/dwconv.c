@@ -80,8 +80,8 @@ DW_AVX512 static int dw_pixel_avx512(float *o, const float *const *rows, const f
  * four pixels' inputs are neighbours, in L1 together. Each element gets dw_pixel_avx512's
  * operations in its order (row-major taps, rows in the padding skipped, then + bias): the
  * same bits. out: (Wo, C); rows[ky]: (W, C) or NULL */
-DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, const float *w, const float *b, int C,
-                                          int stride, int ox0, int ox1) {
+DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, const float *w, const float *b, int W,
+                                          int C, int stride, int ox0, int ox1) {
     const size_t step = (size_t)stride * C;  // floats from one output pixel's first tap to the next one's
     int ox = ox0;
     for (; ox + 4 <= ox1; ox += 4)
@@ -105,7 +105,7 @@ DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, 
             _mm512_storeu_ps(o + 2 * (size_t)C, _mm512_add_ps(acc2, bv));
             _mm512_storeu_ps(o + 3 * (size_t)C, _mm512_add_ps(acc3, bv));
         }
-    for (; ox < ox1; ox++) dw_pixel_avx512(out + (size_t)ox * C, rows, w, b, 0x7fffffff, C, 3, ox * stride - 1);
+    for (; ox < ox1; ox++) dw_pixel_avx512(out + (size_t)ox * C, rows, w, b, W, C, 3, ox * stride - 1);
 }
 
 static int dw_path(void) {
@@ -121,19 +121,17 @@ static int dw_path(void) { return 0; }
 static void dw_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
                    int stride, int gelu, int path) {
     const int pad = k / 2, Wo = (W + 2 * pad - k) / stride + 1;
-    int in0 = 0, in1 = 0;  // output pixels [in0, in1) handled by the 3x3 interior kernel
+    int in0 = 0, in1 = 0;  // output pixels [in0, in1) handled by the 3x3 interior kernel (none by default)
 #if defined(__x86_64__) || defined(__i386__)
-    if (path == 2 && k == 3 && C % 16 == 0 && Wo > 2) {
+    if (path == 2 && k == 3 && C % 16 == 0) {
         in0 = 1;                                        // ox * stride - 1 >= 0
         in1 = (W - 2) / stride + 1;                     // ox * stride + 1 <= W - 1
         if (in1 > Wo) in1 = Wo;
-        if (in1 > in0) dw_interior3_avx512(out, rows, weight, bias, C, stride, in0, in1);
-        else in0 = in1 = 0;
+        if (in1 > in0) dw_interior3_avx512(out, rows, weight, bias, W, C, stride, in0, in1);
     }
 #endif
     for (int ox = 0; ox < Wo; ox++) {
-        if (ox == in0 && in1 > in0) ox = in1;
-        if (ox >= Wo) break;
+        if (ox >= in0 && ox < in1) continue;  // done above
         float *o = out + (size_t)ox * C;
         const int ix0 = ox * stride - pad;
         int done = 0;
