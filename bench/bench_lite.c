@@ -9,7 +9,7 @@
  *   make bench-lite      (or by hand:)
  *   cc -O2 -std=c11 -D_DEFAULT_SOURCE -fopenmp -Iinclude -Isrc bench/bench_lite.c build/libmedsam.a \
  *      -lpng -ljpeg -lz -lm -o build/bench/bench_lite
- *   build/bench/bench_lite [-m LITE.pth] [--threads 1,2] [--reps 5]
+ *   build/bench/bench_lite [-m LITE.pth] [--threads 1,2] [--reps 5] [--bf16 0]
  */
 #include <math.h>
 #include <stdio.h>
@@ -138,12 +138,13 @@ static void on_stage(void *ctx, const char *stage, const float *data, long n) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *threads = "1,2", *results = NULL;
-    int reps = 5;
+    int reps = 5, with_bf16 = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-m")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = argv[i + 1];
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--results")) results = argv[i + 1];
+        else if (!strcmp(argv[i], "--bf16")) with_bf16 = atoi(argv[i + 1]);
     }
     FILE *rf = results ? fopen(results, "w") : NULL;
     if (results && !rf) return fprintf(stderr, "%s: cannot write\n", results), 1;
@@ -203,7 +204,7 @@ int main(int argc, char **argv) {
                        g, peak > 0 ? 100 * g / peak : 0);
             }
             /* --precision bf16 beside fp32, alternated rep by rep (a loaded machine slows both alike) */
-            if (!ms_tinyvit_set_bf16(c, m->enc_state, 1, GEMM_BF16_AUTO, &err)) {
+            if (with_bf16 && !ms_tinyvit_set_bf16(c, m->enc_state, 1, GEMM_BF16_AUTO, &err)) {
                 double t32[MAX_REPS], t16[MAX_REPS];
                 const ms_tinyvit_bf16 *h = ((ms_tinyvit_state *)m->enc_state)->bf16;
                 ms_tinyvit_encode(c, m->enc_state, img, emb, work, nt, NULL, NULL, &err);  // warm-up (AMX tiles)

@@ -159,7 +159,8 @@ static int usable_kernels(const gemm_kernel *out[3]) {
 }
 
 /* Many small and edge shapes, every kernel, all transposes and betas; the
- * AVX-512 kernel must give the AVX2 kernel's bits. */
+ * AVX-512 kernel must give the AVX2 kernel's bits, and the same bits whether
+ * it reads a row-major A in place or packs it. */
 static void test_shape_sweep(rng *r) {
     static const int Ms[] = {1, 2, 5, 6, 7, 11, 12, 13, 25, 31, 150};
     static const int Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 64, 100};
@@ -190,6 +191,13 @@ static void test_shape_sweep(rng *r) {
                     float *c5 = copy_c(&p);
                     run_kernel(&p, c5, avx512, 1, 0, NULL);
                     check_vs_ref("avx512", &p, c5, NULL, 0);
+                    gemm_kernel packed_only = *avx512;
+                    packed_only.ukernel_direct = NULL;
+                    float *cp = copy_c(&p);
+                    run_kernel(&p, cp, &packed_only, 1, 0, NULL);
+                    CHECK(bits_equal(c5, cp, (long)p.M * p.ldc), "avx512 direct A vs packed A bits: ta=%d tb=%d M=%d N=%d K=%d",
+                          ta, tb, p.M, p.N, p.K);
+                    free(cp);
                     if (avx2) {
                         int same = bits_equal(c, c5, (long)p.M * p.ldc);
                         same512 += same;

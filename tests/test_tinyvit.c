@@ -201,11 +201,13 @@ static void test_dwconv(void) {
     }
 }
 
-/* The AVX-512 3x3 kernel that takes four interior output pixels at a time (channels a
- * multiple of 16) has the per-pixel AVX2 path's bits: widths with and without a remainder
- * of four, strides 1 and 2, rows in the padding, 1 and 2 threads, with and without GELU. */
+/* The 3x3 kernels that take four interior output pixels at a time (AVX-512: channels a
+ * multiple of 16; AVX2: of 8) have the per-pixel AVX2 path's bits: widths with and without
+ * a remainder of four, strides 1 and 2, rows in the padding, channels with a remainder of 8,
+ * 1 and 2 threads, with and without GELU. */
 static void test_dwconv_interior(void) {
-    const int cases[][4] = {{5, 19, 32, 1}, {6, 21, 64, 2}, {3, 9, 16, 1}, {4, 2, 16, 1}, {7, 12, 48, 2}, {2, 40, 256, 1}};
+    const int cases[][4] = {{5, 19, 32, 1}, {6, 21, 64, 2}, {3, 9, 16, 1},  {4, 2, 16, 1},
+                            {7, 12, 48, 2}, {2, 40, 256, 1}, {5, 17, 24, 1}, {6, 11, 40, 2}, {3, 6, 8, 1}};
     uint32_t seed = 91;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const int H = cases[ci][0], W = cases[ci][1], C = cases[ci][2], st = cases[ci][3];
@@ -223,6 +225,10 @@ static void test_dwconv_interior(void) {
                 CHECK(memcmp(fast, slow, sizeof(float) * nout) == 0,
                       "dwconv %dx%dx%d s%d gelu %d, %d threads: the fast path's bits differ from the AVX2 path's", H, W,
                       C, st, gelu, nt);
+                dwconv_forward_avx2_interior(fast, in, w, b, H, W, C, 3, st, gelu, nt);
+                CHECK(memcmp(fast, slow, sizeof(float) * nout) == 0,
+                      "dwconv %dx%dx%d s%d gelu %d, %d threads: the AVX2 four-pixel kernel's bits differ", H, W, C, st,
+                      gelu, nt);
             }
         free(in), free(w), free(b), free(fast), free(slow);
     }
@@ -278,7 +284,7 @@ static int rewrite(const char *dst, const char *name, int new_ndim, const int64_
 /* The window attention's fused bias + softmax gives the bits of the plain loop
  * (add the bias, vit_softmax_row) on every path, for window rows (49, 196) and tails. */
 static void test_softmax_rows_bias(void) {
-    const int ns[] = {1, 7, 16, 17, 49, 196};
+    const int ns[] = {1, 7, 8, 9, 16, 17, 49, 196};
     for (int path = 0; path < 3; path++)
         for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
             const int n = ns[t], rows = 5;

@@ -217,6 +217,40 @@ ATTN_AVX512 static void attn_softmax_rows_bias_avx512(float *rows, const float *
 
 static const attn_row_kernels attn_avx2 = {attn_relpos_max_avx2, attn_exp_sum_avx2};
 
+/* attn_softmax_rows_bias_avx512 eight lanes at a time, the tail masked (same bits: the add,
+ * the max and the scale are exact per element, the exp + sum is attn_exp_sum_avx2). */
+ATTN_AVX2 static void attn_softmax_rows_bias_avx2(float *rows, const float *bias, int nrows, int n) {
+    const int tail = n % 8;
+    const __m256i mt = attn_mask(tail);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    for (int i = 0; i < nrows; i++) {
+        float *row = rows + (size_t)i * n;
+        const float *br = bias + (size_t)i * n;
+        __m256 vmax = ninf;
+        int j = 0;
+        for (; j + 8 <= n; j += 8) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(br + j));
+            _mm256_storeu_ps(row + j, v);
+            vmax = _mm256_max_ps(vmax, v);
+        }
+        if (tail) {
+            const __m256 v = _mm256_add_ps(_mm256_maskload_ps(row + j, mt), _mm256_maskload_ps(br + j, mt));
+            _mm256_maskstore_ps(row + j, mt, v);
+            vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mt)));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        const __m256 inv = _mm256_set1_ps(1.0f / attn_exp_sum_avx2(row, n, _mm_cvtss_f32(m4)));
+        for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+        if (tail) _mm256_maskstore_ps(row + j, mt, _mm256_mul_ps(_mm256_maskload_ps(row + j, mt), inv));
+    }
+}
+
+static int attn_use_avx2(int path) {
+    return (path == 0 || path == 2) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 static int attn_use_avx512(int path) {
     return path == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -241,6 +275,13 @@ static int attn_use_avx512(int path) {
 static void attn_softmax_rows_bias_avx512(float *rows, const float *bias, int nrows, int n) {
     (void)rows, (void)bias, (void)nrows, (void)n;
 }
+static int attn_use_avx2(int path) {
+    (void)path;
+    return 0;
+}
+static void attn_softmax_rows_bias_avx2(float *rows, const float *bias, int nrows, int n) {
+    (void)rows, (void)bias, (void)nrows, (void)n;
+}
 #endif
 
 // ref: torch.softmax(dim=-1)
@@ -255,6 +296,10 @@ void vit_softmax_row(float *row, int n, int path) {
 void vit_softmax_rows_bias(float *rows, const float *bias, int nrows, int n, int path) {
     if (attn_use_avx512(path)) {
         attn_softmax_rows_bias_avx512(rows, bias, nrows, n);
+        return;
+    }
+    if (attn_use_avx2(path)) {
+        attn_softmax_rows_bias_avx2(rows, bias, nrows, n);
         return;
     }
     for (int i = 0; i < nrows; i++) {

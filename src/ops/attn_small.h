@@ -10,8 +10,9 @@
  * scale * acc rounded once (S) or acc itself (O): the same bits as
  *     gemm_f32(0, 1, T, T, hd, scale, q, ld, k, ld, 0, S, T, 1)   and
  *     gemm_f32(0, 0, T, hd, T, 1, P, T, v, ld, 0, O, ldo, 1).
- * The AVX-512 path needs hd a multiple of 32; other shapes (and other CPUs)
- * call gemm_f32 itself. Single-threaded (callers run one window per thread).
+ * The AVX-512 path needs hd a multiple of 32, the AVX2 path hd a multiple of 16
+ * and T >= 16; other shapes (and other CPUs) call gemm_f32 itself.
+ * Single-threaded (callers run one window per thread).
  */
 #ifndef MS_OPS_ATTN_SMALL_H
 #define MS_OPS_ATTN_SMALL_H
@@ -26,5 +27,10 @@ void attn_small_scores(float *S, const float *q, const float *k, int ld, int T, 
 
 /* O (T, hd), row stride ldo, = P v.  P: (T, T) contiguous; v: (T, hd), row stride ld. */
 void attn_small_av(float *O, int ldo, const float *P, const float *v, int ld, int T, int hd);
+
+/* The same on the AVX2 kernels at most, whatever the CPU has beyond them (for tests). */
+void attn_small_scores_avx2(float *S, const float *q, const float *k, int ld, int T, int hd, float scale,
+                            float *scratch);
+void attn_small_av_avx2(float *O, int ldo, const float *P, const float *v, int ld, int T, int hd);
 
 #endif

@@ -108,6 +108,60 @@ DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, 
     for (; ox < ox1; ox++) dw_pixel_avx512(out + (size_t)ox * C, rows, w, b, W, C, 3, ox * stride - 1);
 }
 
+/* dw_interior3_avx512 for AVX2 (C a multiple of 8): four pixels by sixteen channels, eight
+ * accumulation chains, the last eight channels four chains; each element gets dw_chunk8's
+ * operations in its order, so the same bits. */
+#define DW3_TAP(acc, q, wt) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q), wt, acc)
+DW_AVX2 static void dw_interior3_avx2(float *out, const float *const *rows, const float *w, const float *b, int W,
+                                      int C, int stride, int ox0, int ox1) {
+    const size_t step = (size_t)stride * C;
+    int ox = ox0;
+    for (; ox + 4 <= ox1; ox += 4) {
+        int c0 = 0;
+        for (; c0 + 16 <= C; c0 += 16) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int ky = 0; ky < 3; ky++) {
+                if (!rows[ky]) continue;
+                const float *q = rows[ky] + (size_t)(ox * stride - 1) * C + c0;
+                for (int kx = 0; kx < 3; kx++, q += C) {
+                    const float *wp = w + (size_t)(ky * 3 + kx) * C + c0;
+                    const __m256 wa = _mm256_loadu_ps(wp), wb = _mm256_loadu_ps(wp + 8);
+                    DW3_TAP(a0, q, wa), DW3_TAP(b0, q + 8, wb);
+                    DW3_TAP(a1, q + step, wa), DW3_TAP(b1, q + step + 8, wb);
+                    DW3_TAP(a2, q + 2 * step, wa), DW3_TAP(b2, q + 2 * step + 8, wb);
+                    DW3_TAP(a3, q + 3 * step, wa), DW3_TAP(b3, q + 3 * step + 8, wb);
+                }
+            }
+            const __m256 ba = _mm256_loadu_ps(b + c0), bb = _mm256_loadu_ps(b + c0 + 8);
+            float *o = out + (size_t)ox * C + c0;
+            _mm256_storeu_ps(o, _mm256_add_ps(a0, ba)), _mm256_storeu_ps(o + 8, _mm256_add_ps(b0, bb));
+            o += C;
+            _mm256_storeu_ps(o, _mm256_add_ps(a1, ba)), _mm256_storeu_ps(o + 8, _mm256_add_ps(b1, bb));
+            o += C;
+            _mm256_storeu_ps(o, _mm256_add_ps(a2, ba)), _mm256_storeu_ps(o + 8, _mm256_add_ps(b2, bb));
+            o += C;
+            _mm256_storeu_ps(o, _mm256_add_ps(a3, ba)), _mm256_storeu_ps(o + 8, _mm256_add_ps(b3, bb));
+        }
+        if (c0 < C) {  // C % 16 == 8
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int ky = 0; ky < 3; ky++) {
+                if (!rows[ky]) continue;
+                const float *q = rows[ky] + (size_t)(ox * stride - 1) * C + c0;
+                for (int kx = 0; kx < 3; kx++, q += C) {
+                    const __m256 wa = _mm256_loadu_ps(w + (size_t)(ky * 3 + kx) * C + c0);
+                    DW3_TAP(a0, q, wa), DW3_TAP(a1, q + step, wa), DW3_TAP(a2, q + 2 * step, wa);
+                    DW3_TAP(a3, q + 3 * step, wa);
+                }
+            }
+            const __m256 ba = _mm256_loadu_ps(b + c0);
+            float *o = out + (size_t)ox * C + c0;
+            _mm256_storeu_ps(o, _mm256_add_ps(a0, ba)), _mm256_storeu_ps(o + C, _mm256_add_ps(a1, ba));
+            _mm256_storeu_ps(o + 2 * (size_t)C, _mm256_add_ps(a2, ba)), _mm256_storeu_ps(o + 3 * (size_t)C, _mm256_add_ps(a3, ba));
+        }
+    }
+    for (; ox < ox1; ox++) dw_pixel_avx2(out + (size_t)ox * C, rows, w, b, W, C, 3, ox * stride - 1);
+}
+
 static int dw_path(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
@@ -119,15 +173,20 @@ static int dw_path(void) { return 0; }
 #endif
 
 static void dw_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
-                   int stride, int gelu, int path) {
+                   int stride, int gelu, int path, int interior) {
     const int pad = k / 2, Wo = (W + 2 * pad - k) / stride + 1;
     int in0 = 0, in1 = 0;  // output pixels [in0, in1) handled by the 3x3 interior kernel (none by default)
 #if defined(__x86_64__) || defined(__i386__)
-    if (path == 2 && k == 3 && C % 16 == 0) {
-        in0 = 1;                                        // ox * stride - 1 >= 0
-        in1 = (W - 2) / stride + 1;                     // ox * stride + 1 <= W - 1
+    if (interior && path >= 1 && k == 3 && C % (path == 2 ? 16 : 8) == 0) {
+        in0 = 1;                     // ox * stride - 1 >= 0
+        in1 = (W - 2) / stride + 1;  // ox * stride + 1 <= W - 1
         if (in1 > Wo) in1 = Wo;
-        if (in1 > in0) dw_interior3_avx512(out, rows, weight, bias, W, C, stride, in0, in1);
+        if (in1 > in0) {
+            if (path == 2)
+                dw_interior3_avx512(out, rows, weight, bias, W, C, stride, in0, in1);
+            else
+                dw_interior3_avx2(out, rows, weight, bias, W, C, stride, in0, in1);
+        }
     }
 #endif
     for (int ox = 0; ox < Wo; ox++) {
@@ -146,11 +205,11 @@ static void dw_row(float *out, const float *const *rows, const float *weight, co
 
 void dwconv_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
                 int stride, int gelu) {
-    dw_row(out, rows, weight, bias, W, C, k, stride, gelu, dw_path());
+    dw_row(out, rows, weight, bias, W, C, k, stride, gelu, dw_path(), 1);
 }
 
 static void dw_run(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
-                   int stride, int gelu, int nthreads, int path) {
+                   int stride, int gelu, int nthreads, int path, int interior) {
     const int pad = k / 2, Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     const int nt = nthreads < 1 ? 1 : nthreads;
     if (k > DWCONV_MAX_K) return;
@@ -161,23 +220,28 @@ static void dw_run(float *out, const float *in, const float *weight, const float
             const int iy = oy * stride - pad + ky;
             rows[ky] = iy >= 0 && iy < H ? in + (size_t)iy * W * C : NULL;
         }
-        dw_row(out + (size_t)oy * Wo * C, rows, weight, bias, W, C, k, stride, gelu, path);
+        dw_row(out + (size_t)oy * Wo * C, rows, weight, bias, W, C, k, stride, gelu, path, interior);
     }
 }
 
 void dwconv_forward(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
                     int stride, int gelu, int nthreads) {
-    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path());
+    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path(), 1);
 }
 
 void dwconv_forward_avx2(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
                          int stride, int gelu, int nthreads) {
-    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path() >= 1 ? 1 : 0);
+    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path() >= 1 ? 1 : 0, 0);
+}
+
+void dwconv_forward_avx2_interior(float *out, const float *in, const float *weight, const float *bias, int H, int W,
+                                  int C, int k, int stride, int gelu, int nthreads) {
+    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, dw_path() >= 1 ? 1 : 0, 1);
 }
 
 void dwconv_forward_portable(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C,
                              int k, int stride, int gelu, int nthreads) {
-    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, 0);
+    dw_run(out, in, weight, bias, H, W, C, k, stride, gelu, nthreads, 0, 0);
 }
 
 void dwconv_ref(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,

@@ -29,10 +29,15 @@ void dwconv_forward(float *out, const float *in, const float *weight, const floa
 void dwconv_row(float *out, const float *const *rows, const float *weight, const float *bias, int W, int C, int k,
                 int stride, int gelu);
 
-/* Same on the AVX2 path where the CPU has AVX2 + FMA, else the portable one (for tests: the
- * AVX-512 paths, the four-pixel 3x3 kernel included, give its bits). */
+/* Same on the AVX2 path, one output pixel at a time, where the CPU has AVX2 + FMA, else the
+ * portable one (for tests: every faster path, the four-pixel 3x3 kernels included, gives
+ * its bits). */
 void dwconv_forward_avx2(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C, int k,
                          int stride, int gelu, int nthreads);
+
+/* Same on the AVX2 path with its four-pixel 3x3 kernel (for tests on AVX-512 CPUs too). */
+void dwconv_forward_avx2_interior(float *out, const float *in, const float *weight, const float *bias, int H, int W,
+                                  int C, int k, int stride, int gelu, int nthreads);
 
 /* Same on the portable path whatever the CPU (for tests). */
 void dwconv_forward_portable(float *out, const float *in, const float *weight, const float *bias, int H, int W, int C,
