@@ -95,7 +95,8 @@ static void bench_gemm_paths(void) {
         best = t < best ? t : best;
     }
     printf("GEMM %dx%dx%d, 1 thread: fp32 %-28s %7.1f GFLOP/s\n", M, N, K, gemm_kernel_name(), flop / best * 1e-9);
-    const gemm_bf16_path paths[] = {GEMM_BF16_AMX, GEMM_BF16_NATIVE, GEMM_BF16_EMU_AVX512, GEMM_BF16_PORTABLE};
+    const gemm_bf16_path paths[] = {GEMM_BF16_AMX, GEMM_BF16_NATIVE, GEMM_BF16_EMU_AVX512, GEMM_BF16_EMU_AVX2,
+                                    GEMM_BF16_PORTABLE};
     for (int p = 0; p < 4; p++) {
         if (!gemm_bf16_path_supported(paths[p])) continue;
         best = 1e30;

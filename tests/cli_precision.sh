@@ -21,7 +21,7 @@ if [ $rc -eq 2 ] && [ ! -e "$T/out.png" ]; then ok "--precision without a value:
 cmp -s "$T/e_default.npy" "$T/e_fp32.npy" && grep -q "^precision: fp32" "$T/v32" && ok "fp32 is the default, bit-identical" \
     || bad "fp32 default: $(cat "$T/v32")"
 "$B" embed -m $M -i $IMG -o "$T/e_bf16.npy" --precision bf16 -v 2>"$T/vbf"; rc=$?
-if [ $rc -eq 0 ] && grep -Eq "^precision: bf16 encoder linears on (amx-bf16|avx512bf16|avx512f|portable C)" "$T/vbf"; then
+if [ $rc -eq 0 ] && grep -Eq "^precision: bf16 encoder linears on (amx-bf16|avx512bf16|avx512f|avx2-fma|portable C)" "$T/vbf"; then
     ok "-v says which bf16 path ran: $(grep ^precision "$T/vbf")"
 else bad "bf16 embed: rc=$rc $(cat "$T/vbf")"; fi
 if cmp -s "$T/e_fp32.npy" "$T/e_bf16.npy"; then bad "bf16 embedding is identical to fp32 (bf16 did not run)"

@@ -71,7 +71,8 @@ static void test_image(medsam_model *m, const char *path) {
     float *e32 = encode(m, x, 2, &n);
     CHECK(!medsam_model_set_precision(m, MEDSAM_PRECISION_BF16, &err), "bf16: %s", err.message);
     CHECK(medsam_model_get_precision(m) == MEDSAM_PRECISION_BF16, "precision reads back bf16");
-    const gemm_bf16_path paths[] = {GEMM_BF16_PORTABLE, GEMM_BF16_EMU_AVX512, GEMM_BF16_NATIVE, GEMM_BF16_AMX};
+    const gemm_bf16_path paths[] = {GEMM_BF16_PORTABLE, GEMM_BF16_EMU_AVX2, GEMM_BF16_EMU_AVX512, GEMM_BF16_NATIVE,
+                                    GEMM_BF16_AMX};
     float *ref = NULL; /* the portable emulation's embedding */
     for (int p = 0; p < 4; p++) {
         if (!gemm_bf16_path_supported(paths[p])) {

@@ -48,23 +48,29 @@ static void test_rounding(void) {
     }
     CHECK(ok, "fp32 -> bf16 rounding (nearest even, FTZ, NaN)");
     CHECK(gemm_bf16_to_f32(0x3f81) == 1.0078125f, "bf16 -> fp32 widening");
-    /* the vector conversion of the x86 kernels == the scalar one on random bit patterns */
-    const gemm_bf16_kernel *k = gemm_bf16_kernel_emu_avx512();
-    if (!k) {
-        printf("skip: no AVX-512 conversion on this CPU\n");
-        return;
-    }
+    /* the vector conversions of the x86 kernels == the scalar one on random bit patterns (and on
+     * the edges: zero, subnormals, infinities, NaNs, the rounding ties) */
     enum { n = 4099 };
     static float in[n];
     static uint16_t out[n];
+    static const uint32_t edges[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x7f800000u, 0xff800000u,
+                                     0x7fc00000u, 0xffbfffffu, 0x7f800001u, 0x3f808000u, 0x3f818000u, 0x7f7fffffu};
     for (int i = 0; i < n; i++) {
         rng = rng * 1664525u + 1013904223u;
-        in[i] = from_bits(rng ^ (rng << 13));
+        in[i] = from_bits(i < (int)(sizeof edges / sizeof edges[0]) ? edges[i] : rng ^ (rng << 13));
     }
-    k->convert(in, out, n);
-    long bad = 0;
-    for (int i = 0; i < n; i++) bad += out[i] != gemm_bf16_from_f32(in[i]);
-    CHECK(bad == 0, "AVX-512 conversion == scalar on %d random bit patterns (%ld differ)", n, bad);
+    const gemm_bf16_kernel *kernels[] = {gemm_bf16_kernel_emu_avx512(), gemm_bf16_kernel_emu_avx2()};
+    const char *names[] = {"AVX-512", "AVX2"};
+    for (int v = 0; v < 2; v++) {
+        if (!kernels[v]) {
+            printf("skip: no %s conversion on this CPU\n", names[v]);
+            continue;
+        }
+        kernels[v]->convert(in, out, n);
+        long bad = 0;
+        for (int i = 0; i < n; i++) bad += out[i] != gemm_bf16_from_f32(in[i]);
+        CHECK(bad == 0, "%s conversion == scalar on %d bit patterns (%ld differ)", names[v], n, bad);
+    }
 }
 
 /* The arithmetic gemm_bf16.h promises, one element at a time. */
@@ -107,7 +113,8 @@ static void test_shape(int M, int N, int K, int trans_b, int with_bias) {
     model(M, N, K, A, Bkn, with_bias ? bias : NULL, want, ref, bound);
     gemm_bf16_b *pb = gemm_bf16_pack_b(trans_b, K, N, Bst, trans_b ? K : N);
     CHECK(pb && gemm_bf16_b_rows(pb) == K && gemm_bf16_b_cols(pb) == N, "pack %dx%d", K, N);
-    const gemm_bf16_path paths[] = {GEMM_BF16_PORTABLE, GEMM_BF16_EMU_AVX512, GEMM_BF16_NATIVE, GEMM_BF16_AMX};
+    const gemm_bf16_path paths[] = {GEMM_BF16_PORTABLE, GEMM_BF16_EMU_AVX2, GEMM_BF16_EMU_AVX512, GEMM_BF16_NATIVE,
+                                    GEMM_BF16_AMX};
     const int threads[] = {1, 2, 3};
     for (int p = 0; p < 4 && pb; p++) {
         /* AMX: held to the fp32 bound and to its own bits across thread counts (its pair sums are not

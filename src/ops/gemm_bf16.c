@@ -59,10 +59,12 @@ static const gemm_bf16_kernel *bf16_kernel_of(gemm_bf16_path path) {
     const gemm_bf16_kernel *k = NULL;
     if (path == GEMM_BF16_PORTABLE) return &PORTABLE;
     if (path == GEMM_BF16_EMU_AVX512) k = gemm_bf16_kernel_emu_avx512();
+    if (path == GEMM_BF16_EMU_AVX2) k = gemm_bf16_kernel_emu_avx2();
     if (path == GEMM_BF16_NATIVE) k = gemm_bf16_kernel_native();
     if (k) return k;
     if ((k = gemm_bf16_kernel_native())) return k;
     if ((k = gemm_bf16_kernel_emu_avx512())) return k;
+    if ((k = gemm_bf16_kernel_emu_avx2())) return k;
     return &PORTABLE;
 }
 
@@ -73,6 +75,7 @@ int gemm_bf16_path_supported(gemm_bf16_path path) {
     case GEMM_BF16_PORTABLE: return 1;
     case GEMM_BF16_NATIVE: return gemm_bf16_kernel_native() != NULL;
     case GEMM_BF16_EMU_AVX512: return gemm_bf16_kernel_emu_avx512() != NULL;
+    case GEMM_BF16_EMU_AVX2: return gemm_bf16_kernel_emu_avx2() != NULL;
     }
     return 0;
 }
@@ -81,6 +84,7 @@ gemm_bf16_path gemm_bf16_best_path(void) {
     if (gemm_bf16_path_supported(GEMM_BF16_AMX)) return GEMM_BF16_AMX;
     if (gemm_bf16_kernel_native()) return GEMM_BF16_NATIVE;
     if (gemm_bf16_kernel_emu_avx512()) return GEMM_BF16_EMU_AVX512;
+    if (gemm_bf16_kernel_emu_avx2()) return GEMM_BF16_EMU_AVX2;
     return GEMM_BF16_PORTABLE;
 }
 
@@ -90,6 +94,7 @@ const char *gemm_bf16_path_name(gemm_bf16_path path) {
     case GEMM_BF16_AMX: return "amx-bf16 (tdpbf16ps tiles)";
     case GEMM_BF16_NATIVE: return "avx512bf16 (native vdpbf16ps)";
     case GEMM_BF16_EMU_AVX512: return "avx512f (emulated)";
+    case GEMM_BF16_EMU_AVX2: return "avx2-fma (emulated)";
     default: return "portable C (emulated)";
     }
 }
@@ -217,4 +222,5 @@ void gemm_bf16_packed(gemm_bf16_path path, int M, const float *A, int lda, const
 #if !defined(__x86_64__)
 const gemm_bf16_kernel *gemm_bf16_kernel_native(void) { return NULL; }
 const gemm_bf16_kernel *gemm_bf16_kernel_emu_avx512(void) { return NULL; }
+const gemm_bf16_kernel *gemm_bf16_kernel_emu_avx2(void) { return NULL; }
 #endif

@@ -28,6 +28,8 @@
  *                         its last bits differ from the three paths below.
  *   GEMM_BF16_NATIVE      AVX512_BF16 vdpbf16ps micro-kernel (12x32)
  *   GEMM_BF16_EMU_AVX512  AVX-512F emulation (bf16 widened, two FMAs per pair)
+ *   GEMM_BF16_EMU_AVX2    the same on AVX2 + FMA (CPUs without AVX-512; about
+ *                         the fp32 GEMM's speed)
  *   GEMM_BF16_PORTABLE    portable C emulation (any CPU; slow)
  * GEMM_BF16_AUTO picks the first one the CPU supports.
  */
@@ -43,6 +45,7 @@ typedef enum {
     GEMM_BF16_EMU_AVX512,
     GEMM_BF16_PORTABLE,
     GEMM_BF16_AMX,
+    GEMM_BF16_EMU_AVX2, /* the emulation on AVX2 + FMA (CPUs without AVX-512) */
 } gemm_bf16_path;
 
 /* The path AUTO resolves to on this CPU. */

@@ -1,5 +1,5 @@
 /* gemm_bf16_internal.h — pieces shared by the bf16 GEMM driver (gemm_bf16.c)
- * and its x86 kernels (gemm_bf16_avx512.c).
+ * and its x86 kernels (gemm_bf16_avx512.c, gemm_bf16_avx2.c).
  *
  * Packed layouts (uint16 bf16 bits; a k pair (2p, 2p+1) is one 32-bit word,
  * the even k in the low half, as vdpbf16ps reads it):
@@ -42,6 +42,7 @@ typedef struct {
 /* The x86 kernels, or NULL when the CPU (or this build) lacks them. */
 const gemm_bf16_kernel *gemm_bf16_kernel_native(void);
 const gemm_bf16_kernel *gemm_bf16_kernel_emu_avx512(void);
+const gemm_bf16_kernel *gemm_bf16_kernel_emu_avx2(void); /* gemm_bf16_avx2.c */
 
 /* AMX (gemm_bf16_amx.c): 1 when the CPU has AMX-BF16 and the OS granted
  * this process the tile state (asks for it). The task computes rows
