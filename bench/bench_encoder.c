@@ -315,15 +315,14 @@ int main(int argc, char **argv) {
     }
     bench_work wk;
     bench_count_work(c, &wk);
-    double peak[BENCH_MAX_THREADS];
-    printf("== FMA peak (%d-bit fp32 FMA chains, the widest this CPU has; best of 5), GEMM kernel %s\n",
-           bench_fma_width(), gemm_kernel_name());
+    double peak[BENCH_MAX_THREADS], peak256[BENCH_MAX_THREADS];
+    printf("== FMA peak (%d-bit fp32 FMA chains, the widest this CPU has; best of 5; read again after the encoder runs,\n"
+           "   the larger reading used), GEMM kernel %s\n", bench_fma_width(), gemm_kernel_name());
     for (int k = 0; k < nt; k++) {
         peak[k] = bench_fma_peak(o.threads[k]);
-        const double p256 = bench_fma_width() > 256 ? bench_fma_peak_width(o.threads[k], 256) : peak[k];
+        peak256[k] = bench_fma_width() > 256 ? bench_fma_peak_width(o.threads[k], 256) : peak[k];
         printf("  %d thread%s: %7.1f GFLOP/s   (256-bit AVX2 chains: %.1f)\n", o.threads[k], o.threads[k] > 1 ? "s" : "",
-               peak[k], p256);
-        if (res) fprintf(res, "peak_gflops_%d %.2f\npeak256_gflops_%d %.2f\n", o.threads[k], peak[k], o.threads[k], p256);
+               peak[k], peak256[k]);
     }
     printf("== model %s: embed %d, depth %d, img %d; image %s (%dx%d)\n", o.model, c->embed_dim, c->depth, S, o.image,
            W, H);
@@ -337,8 +336,13 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nt; k++) {
         if (bench_encoder(m, chw, emb, work, o.threads[k], o.reps, &er[k])) return 1;
         double g = 2 * bench_work_total(&wk) / er[k].seconds * 1e-9;
-        printf("  %d thread%s: %9.4f s  %7.1f GFLOP/s  %5.1f%% of peak\n", o.threads[k], o.threads[k] > 1 ? "s" : "",
-               er[k].seconds, g, peak[k] > 0 ? 100 * g / peak[k] : 0);
+        peak[k] = bench_fma_peak_again(peak[k], o.threads[k], bench_fma_width());
+        peak256[k] = bench_fma_width() > 256 ? bench_fma_peak_again(peak256[k], o.threads[k], 256) : peak[k];
+        if (res)
+            fprintf(res, "peak_width %d\npeak_gflops_%d %.2f\npeak256_gflops_%d %.2f\n", bench_fma_width(), o.threads[k],
+                    peak[k], o.threads[k], peak256[k]);
+        printf("  %d thread%s: %9.4f s  %7.1f GFLOP/s  %5.1f%% of peak (%.1f GFLOP/s, the larger reading)\n", o.threads[k],
+               o.threads[k] > 1 ? "s" : "", er[k].seconds, g, peak[k] > 0 ? 100 * g / peak[k] : 0, peak[k]);
         if (res) fprintf(res, "encoder_s_%d %.4f\nencoder_gflops_%d %.2f\n", o.threads[k], er[k].seconds, o.threads[k], g);
         fflush(stdout);
     }

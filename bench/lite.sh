@@ -121,8 +121,8 @@ awk -v nsl="$NSL" '
     END {
         printf "  work: %.2f GMAC performed by medsam.c, %.2f GMAC in the official model (qkv/proj on padded windows)\n",
             c["lite_gmac"], c["official_gmac"]
-        printf "  FMA peak (512-bit fp32), 1 / 2 threads: %.1f / %.1f GFLOP/s (256-bit: %.1f / %.1f)\n",
-            c["peak_gflops_1"], c["peak_gflops_2"], c["peak256_gflops_1"], c["peak256_gflops_2"]
+        printf "  FMA peak (%s-bit fp32, the widest here), 1 / 2 threads: %.1f / %.1f GFLOP/s (256-bit: %.1f / %.1f)\n",
+            c["peak_width"], c["peak_gflops_1"], c["peak_gflops_2"], c["peak256_gflops_1"], c["peak256_gflops_2"]
         printf "  %-46s %10s %10s %8s %10s %8s\n", "", "medsam.c", "PyTorch", "ratio", "ORT", "ratio"
         for (n = 1; n <= 2; n++)
             row("TinyViT encoder s, " n " thread(s)", c["lite_encoder_s_" n], t["lite_encoder_s_" n], o["lite_encoder_s_" n], "%.3f")

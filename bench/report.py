@@ -45,7 +45,7 @@ def main():
     print("**ViT-B, MedSAM pipeline** (`MedSAM_Inference.py`; retina.jpg 1411×1411, box 300,300,1100,1100):\n")
     print("| | medsam.c | PyTorch 1.13 (Debian) | ratio |")
     print("|---|---|---|---|")
-    print(f"| FMA peak measured in the same run, 512-bit fp32 (256-bit), 1 / 2 threads | "
+    print(f"| FMA peak measured in the same run, {f(g(c, 'peak_width'), '.0f')}-bit fp32 (256-bit), 1 / 2 threads | "
           f"{f(g(c, 'peak_gflops_1'), '.1f')} / {f(g(c, 'peak_gflops_2'), '.1f')} GFLOP/s "
           f"({f(g(c, 'peak256_gflops_1'), '.1f')} / {f(g(c, 'peak256_gflops_2'), '.1f')}) | | |")
     for n in (1, 2):
@@ -67,7 +67,7 @@ def main():
           "official model):\n")
     print("| | medsam.c | PyTorch 1.13 (official) | ratio | ONNX Runtime 1.31.1 | ratio |")
     print("|---|---|---|---|---|---|")
-    print(f"| FMA peak measured in the same run, 512-bit fp32 (256-bit), 1 / 2 threads | "
+    print(f"| FMA peak measured in the same run, {f(g(lc, 'peak_width'), '.0f')}-bit fp32 (256-bit), 1 / 2 threads | "
           f"{f(g(lc, 'peak_gflops_1'), '.1f')} / {f(g(lc, 'peak_gflops_2'), '.1f')} GFLOP/s "
           f"({f(g(lc, 'peak256_gflops_1'), '.1f')} / {f(g(lc, 'peak256_gflops_2'), '.1f')}) | | | | |")
     for n in (1, 2):
