@@ -62,6 +62,17 @@ static void test_packed_weights(void) {
     CHECK(memcmp(m_packed, m_threads, sizeof(float) * B * SS) == 0 &&
               memcmp(iou_packed, iou_threads, sizeof iou_plain) == 0,
           "5 prompts on 3 threads differ from 1 thread");
+    /* the one-prompt preparation (segment.c: no packed copies) gives the same bits */
+    float *un_buf = malloc(sizeof(float) * ms_mask_decoder_image_floats_unpacked(&c, 1));
+    ms_dec_image un;
+    ms_mask_decoder_prepare_unpacked(&c, &w.dec, emb, pe, dense, 1, un_buf, &un, 2);
+    CHECK(un.precomputed && !un.packed.layers[0].lin1 && !un.packed.final_out && !un.packed.iou[0],
+          "prepare_unpacked packed weights");
+    medsam_status s4 = ms_mask_decoder_run_batch(&c, &w.dec, &un, sparse, Ns, B, 0, m_plain, iou_plain, ws, 2, &err);
+    CHECK(s4 == MEDSAM_OK && memcmp(m_packed, m_plain, sizeof(float) * B * SS) == 0 &&
+              memcmp(iou_packed, iou_plain, sizeof iou_plain) == 0,
+          "prepare_unpacked changes the masks or IoU");
+    free(un_buf);
     free(img_buf), free(ws), free(m_packed), free(m_plain), free(m_threads);
     free(emb), free(pe), free(dense), free(sparse), free(params);
     ms_param_table_free(&tab);

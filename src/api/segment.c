@@ -216,8 +216,12 @@ medsam_status ms_decode_input_boxes_in(const medsam_model *m, const medsam_embed
     const int nt_labels = n >= nthreads ? nthreads : 1; /* label planes decode_labels uses */
     const size_t npix = (size_t)W * H;
     const int kept = m->dec_static_buf != NULL; /* the per-model part computed once (medsam_model_keep_decoder_input) */
-    const size_t n_img = lines16(kept ? ms_mask_decoder_image_floats_shared(c, precompute)
-                                      : ms_mask_decoder_image_floats(c, precompute));
+    /* one prompt, no kept input: the decoder's weights are read once either way, so they stay unpacked
+     * (no 12 MB of packed copies to map and write for ViT-B's or LiteMedSAM's decoder; the same bits) */
+    const int unpacked = !kept && n == 1;
+    const size_t n_img = lines16(kept       ? ms_mask_decoder_image_floats_shared(c, precompute)
+                                 : unpacked ? ms_mask_decoder_image_floats_unpacked(c, precompute)
+                                            : ms_mask_decoder_image_floats(c, precompute));
     const size_t n_sparse = lines16((size_t)n * Ns * D), n_iou = lines16((size_t)n);
     const size_t n_work = lines16(ms_mask_decoder_batch_workspace_floats(c, Ns, nthreads));
     const size_t n_low = logits ? 0 : lines16((size_t)n * plane);
@@ -245,6 +249,9 @@ medsam_status ms_decode_input_boxes_in(const medsam_model *m, const medsam_embed
         if (kept)
             ms_mask_decoder_prepare_shared(c, &m->w.dec, &m->dec_static, emb->data, m->no_mask, precompute, img_buf,
                                            &img, nthreads);
+        else if (unpacked)
+            ms_mask_decoder_prepare_unpacked(c, &m->w.dec, emb->data, m->dense_pe, m->no_mask, precompute, img_buf, &img,
+                                             nthreads);
         else
             ms_mask_decoder_prepare(c, &m->w.dec, emb->data, m->dense_pe, m->no_mask, precompute, img_buf, &img, nthreads);
         st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, Ns, n, 0, low, iou_all, work, nthreads, err);

@@ -140,6 +140,22 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w, con
     ms_mask_decoder_prepare_shared(c, w, &st, image_emb, dense, precompute, buf + nst, img, nthreads);
 }
 
+size_t ms_mask_decoder_image_floats_unpacked(const ms_config *c, int precompute) {
+    return (size_t)c->grid * c->grid * c->prompt_dim + ms_mask_decoder_image_floats_shared(c, precompute);
+}
+
+void ms_mask_decoder_prepare_unpacked(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                                      const float *image_pe, const float *dense, int precompute, float *buf,
+                                      ms_dec_image *img, int nthreads) {
+    const int D = c->prompt_dim;
+    const long N = (long)c->grid * c->grid;
+    ms_dec_static st;
+    memset(&st, 0, sizeof st);  // no packed weights: every token-side product packs its own panels
+    to_token_major(buf, image_pe, NULL, D, N, nthreads);
+    st.pos = buf;
+    ms_mask_decoder_prepare_shared(c, w, &st, image_emb, dense, precompute, buf + N * D, img, nthreads);
+}
+
 /* ---- workspace ---- */
 
 /* Upscaling works on one row of G image tokens at a time, per thread. */

@@ -101,6 +101,15 @@ void ms_mask_decoder_prepare(const ms_config *c, const ms_mask_decoder_w *w,
                              const float *dense,      // (D, G, G)
                              int precompute, float *buf, ms_dec_image *img, int nthreads);
 
+/* ms_mask_decoder_prepare with the token-side weights left unpacked (each product
+ * then packs its own B panels in a small buffer of its own as it runs): the same bits,
+ * and for a single prompt faster, since every weight is read once either way and the
+ * ~3M floats of packed copies (fresh memory to map and write) are not made. */
+size_t ms_mask_decoder_image_floats_unpacked(const ms_config *c, int precompute);
+void ms_mask_decoder_prepare_unpacked(const ms_config *c, const ms_mask_decoder_w *w, const float *image_emb,
+                                      const float *image_pe, const float *dense, int precompute, float *buf,
+                                      ms_dec_image *img, int nthreads);
+
 /* Floats of workspace for ms_mask_decoder_run with up to max_sparse tokens. */
 size_t ms_mask_decoder_run_workspace_floats(const ms_config *c, int max_sparse, int nthreads);
 
