@@ -413,9 +413,11 @@ int cli_run_volume(const vol_opts *o_in) {
         if (cli_model_open(o->keep, o->model, o->pipeline, o->precision, o->verbose, &m)) rc = 1;
         else if (o->verbose) fprintf(stderr, "load: %.3f s\n", cli_now() - t0);
     }
+    cli_progress prog;
+    int prog_on = 0;  // the SIGINT handler stays until every output is written (a Ctrl-C then leaves no temporary file)
     if (!rc) {
-        cli_progress prog;
         cli_progress_begin(&prog, o->progress);
+        prog_on = 1;
         t0 = cli_now();
         medsam_status st;
         int encoded = 1;
@@ -433,7 +435,6 @@ int cli_run_volume(const vol_opts *o_in) {
             st = medsam_segment_volume(m, u8, nx, ny, nz, o->boxes3, o->n3, &vo, labels, label_bytes, &err);
             encoded = vo.slices_encoded;
         }
-        cli_progress_end(&prog);
         if (cli_interrupted()) rc = cli_failf("interrupted: no output written"), rc = 130;
         else if (st) rc = cli_failf("%s: %s", o->input, err.message);
         else if (o->verbose)
@@ -461,6 +462,10 @@ int cli_run_volume(const vol_opts *o_in) {
                             o->boxes2, o->n2);
         if (rc && kind != OUT_DICOM_SEG) remove(o->output); /* all outputs or none */
         if (rc && seg_path) remove(seg_path);
+    }
+    if (prog_on) {
+        cli_progress_end(&prog);
+        if (!rc && cli_interrupted()) rc = cli_failf("interrupted while writing: the outputs were completed and kept"), rc = 130;
     }
     free(u8);
     free(labels);
