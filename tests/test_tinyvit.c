@@ -201,10 +201,10 @@ static void test_dwconv(void) {
     }
 }
 
-/* The 3x3 kernels that take four interior output pixels at a time (AVX-512: channels a
- * multiple of 16; AVX2: of 8) have the per-pixel AVX2 path's bits: widths with and without
- * a remainder of four, strides 1 and 2, rows in the padding, channels with a remainder of 8,
- * 1 and 2 threads, with and without GELU. */
+/* The 3x3 kernels that take four interior output pixels at a time (AVX-512 and AVX2, channels
+ * a multiple of 16; other counts run per pixel) have the per-pixel AVX2 path's bits: widths with
+ * and without a remainder of four, strides 1 and 2, rows in the padding, channels with a
+ * remainder of 8, 1 and 2 threads, with and without GELU. */
 static void test_dwconv_interior(void) {
     const int cases[][4] = {{5, 19, 32, 1}, {6, 21, 64, 2}, {3, 9, 16, 1},  {4, 2, 16, 1},
                             {7, 12, 48, 2}, {2, 40, 256, 1}, {5, 17, 24, 1}, {6, 11, 40, 2}, {3, 6, 8, 1}};

@@ -59,6 +59,14 @@ ATTN_AVX2 static inline __m256i attn_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* The largest of the 8 lanes (exact: any order gives the same value). */
+ATTN_AVX2 static inline float attn_hmax8(__m256 v) {
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    return _mm_cvtss_f32(m4);
+}
+
 /* Rows of at least 8 values end with one full vector that overlaps the previous
  * one (loaded before anything is stored, so the overlap gets the same values
  * twice); masked loads and stores, slow on some CPUs, only for rows under 8. */
@@ -89,10 +97,7 @@ ATTN_AVX2 static float attn_relpos_max_avx2(float *row, const float *rhi, const 
             vmax = _mm256_max_ps(vmax, v);
         }
     }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-    return _mm_cvtss_f32(m4);
+    return attn_hmax8(vmax);
 }
 
 /* The part of attn_exp_sum_avx2 after its 16-wide loop: row[j..n) with
@@ -238,10 +243,7 @@ ATTN_AVX2 static void attn_softmax_rows_bias_avx2(float *rows, const float *bias
             _mm256_maskstore_ps(row + j, mt, v);
             vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mt)));
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-        const __m256 inv = _mm256_set1_ps(1.0f / attn_exp_sum_avx2(row, n, _mm_cvtss_f32(m4)));
+        const __m256 inv = _mm256_set1_ps(1.0f / attn_exp_sum_avx2(row, n, attn_hmax8(vmax)));
         for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
         if (tail) _mm256_maskstore_ps(row + j, mt, _mm256_mul_ps(_mm256_maskload_ps(row + j, mt), inv));
     }

@@ -108,17 +108,15 @@ DW_AVX512 static void dw_interior3_avx512(float *out, const float *const *rows, 
     for (; ox < ox1; ox++) dw_pixel_avx512(out + (size_t)ox * C, rows, w, b, W, C, 3, ox * stride - 1);
 }
 
-/* dw_interior3_avx512 for AVX2 (C a multiple of 8): four pixels by sixteen channels, eight
- * accumulation chains, the last eight channels four chains; each element gets dw_chunk8's
- * operations in its order, so the same bits. */
+/* dw_interior3_avx512 for AVX2 (C a multiple of 16): four pixels by sixteen channels, eight
+ * accumulation chains; each element gets dw_chunk8's operations in its order, so the same bits. */
 #define DW3_TAP(acc, q, wt) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q), wt, acc)
 DW_AVX2 static void dw_interior3_avx2(float *out, const float *const *rows, const float *w, const float *b, int W,
                                       int C, int stride, int ox0, int ox1) {
     const size_t step = (size_t)stride * C;
     int ox = ox0;
-    for (; ox + 4 <= ox1; ox += 4) {
-        int c0 = 0;
-        for (; c0 + 16 <= C; c0 += 16) {
+    for (; ox + 4 <= ox1; ox += 4)
+        for (int c0 = 0; c0 < C; c0 += 16) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (int ky = 0; ky < 3; ky++) {
                 if (!rows[ky]) continue;
@@ -142,23 +140,6 @@ DW_AVX2 static void dw_interior3_avx2(float *out, const float *const *rows, cons
             o += C;
             _mm256_storeu_ps(o, _mm256_add_ps(a3, ba)), _mm256_storeu_ps(o + 8, _mm256_add_ps(b3, bb));
         }
-        if (c0 < C) {  // C % 16 == 8
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int ky = 0; ky < 3; ky++) {
-                if (!rows[ky]) continue;
-                const float *q = rows[ky] + (size_t)(ox * stride - 1) * C + c0;
-                for (int kx = 0; kx < 3; kx++, q += C) {
-                    const __m256 wa = _mm256_loadu_ps(w + (size_t)(ky * 3 + kx) * C + c0);
-                    DW3_TAP(a0, q, wa), DW3_TAP(a1, q + step, wa), DW3_TAP(a2, q + 2 * step, wa);
-                    DW3_TAP(a3, q + 3 * step, wa);
-                }
-            }
-            const __m256 ba = _mm256_loadu_ps(b + c0);
-            float *o = out + (size_t)ox * C + c0;
-            _mm256_storeu_ps(o, _mm256_add_ps(a0, ba)), _mm256_storeu_ps(o + C, _mm256_add_ps(a1, ba));
-            _mm256_storeu_ps(o + 2 * (size_t)C, _mm256_add_ps(a2, ba)), _mm256_storeu_ps(o + 3 * (size_t)C, _mm256_add_ps(a3, ba));
-        }
-    }
     for (; ox < ox1; ox++) dw_pixel_avx2(out + (size_t)ox * C, rows, w, b, W, C, 3, ox * stride - 1);
 }
 
@@ -179,7 +160,7 @@ static void dw_row(float *out, const float *const *rows, const float *weight, co
     const int pad = k / 2, Wo = (W + 2 * pad - k) / stride + 1;
     int in0 = 0, in1 = 0;  // output pixels [in0, in1) handled by the 3x3 interior kernel (none by default)
 #if defined(__x86_64__) || defined(__i386__)
-    if (interior && path >= 1 && k == 3 && C % (path == 2 ? 16 : 8) == 0) {
+    if (interior && path >= 1 && k == 3 && C % 16 == 0) {
         in0 = 1;                     // ox * stride - 1 >= 0
         in1 = (W - 2) / stride + 1;  // ox * stride + 1 <= W - 1
         if (in1 > Wo) in1 = Wo;

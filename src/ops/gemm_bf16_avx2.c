@@ -9,7 +9,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 #define MR GEMM_BF16_MR
 #define NR GEMM_BF16_NR
@@ -34,16 +33,10 @@ T2 static void bf16_convert_avx2(const float *in, uint16_t *out, long n) {
     for (; i < n; i++) out[i] = gemm_bf16_from_f32(in[i]);
 }
 
-static inline int32_t bf16_ld32(const uint16_t *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* Rows i0..i0+3 of the pair's A word: odd k (high half) and even k (low half) as fp32, then
  * both products added to columns j0..j0+15 (the odd first). */
 #define BF16_ROW(r)                                                                                  \
-    w = _mm256_set1_epi32(bf16_ld32(ap + 2 * (r)));                                                  \
+    w = _mm256_set1_epi32(gemm_bf16_pair(ap + 2 * (r)));                                                  \
     ao = _mm256_castsi256_ps(_mm256_and_si256(w, hi)), ae = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)); \
     c##r##0 = _mm256_fmadd_ps(ae, b0e, _mm256_fmadd_ps(ao, b0o, c##r##0));                            \
     c##r##1 = _mm256_fmadd_ps(ae, b1e, _mm256_fmadd_ps(ao, b1o, c##r##1))

@@ -7,18 +7,11 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 #define MR GEMM_BF16_MR
 #define NR GEMM_BF16_NR
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-static inline int32_t bf16_ld32(const uint16_t *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* gemm_bf16_from_f32 on 16 lanes (same integer arithmetic). */
 T512 static inline __m256i bf16_cvt16(__m512i u) {
@@ -56,7 +49,7 @@ TBF16 static void bf16_ukernel_native(int kp, const uint16_t *a, const uint16_t 
         const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(bp + 32));
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            const __m512bh av = (__m512bh)_mm512_set1_epi32(bf16_ld32(ap + 2 * i));
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(gemm_bf16_pair(ap + 2 * i));
             acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, b0);
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);
         }
@@ -83,7 +76,7 @@ T512 static void bf16_ukernel_emu(int kp, const uint16_t *a, const uint16_t *b, 
         const __m512 b1o = _mm512_castsi512_ps(_mm512_and_si512(b1, hi)), b1e = _mm512_castsi512_ps(_mm512_slli_epi32(b1, 16));
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            const int32_t w = bf16_ld32(ap + 2 * i);
+            const int32_t w = gemm_bf16_pair(ap + 2 * i);
             const __m512 ao = _mm512_castsi512_ps(_mm512_set1_epi32((int32_t)((uint32_t)w & 0xffff0000u)));
             const __m512 ae = _mm512_castsi512_ps(_mm512_set1_epi32((int32_t)((uint32_t)w << 16)));
             acc[i][0] = _mm512_fmadd_ps(ae, b0e, _mm512_fmadd_ps(ao, b0o, acc[i][0]));

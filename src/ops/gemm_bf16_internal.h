@@ -13,6 +13,8 @@
 #ifndef MS_OPS_GEMM_BF16_INTERNAL_H
 #define MS_OPS_GEMM_BF16_INTERNAL_H
 
+#include <string.h>
+
 #include "ops/gemm_bf16.h"
 
 #define GEMM_BF16_MR 12  /* micro-tile rows */
@@ -25,6 +27,13 @@ struct gemm_bf16_b {
     int K, N, Kp;   /* Kp: K rounded up to even */
     uint16_t *data; /* (ceil(N/NR), Kp/2, NR, 2), 64-byte aligned */
 };
+
+/* The k pair at p (two bf16, the even k in the low half) as one 32-bit word. */
+static inline int32_t gemm_bf16_pair(const uint16_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 /* The full MR x NR tile: acc = first ? 0 : c; for p < kp: acc += the pair
  * (odd k first, then even k; see gemm_bf16.h); c = acc. */
