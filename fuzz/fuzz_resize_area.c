@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t npx = size - 6, n = (size_t)sw * sh * cn;
     uint8_t *in = malloc(n), *out = malloc((size_t)dw * dh * cn);
     for (size_t i = 0; i < n; i++) in[i] = constant ? px[0] : px[i % npx];
-    if (ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, NULL) != MEDSAM_OK) abort();
+    if (ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, 1 + (data[0] & 3), NULL) != MEDSAM_OK) abort();
     for (int c = 0; c < cn; c++) {
         uint8_t lo = 255, hi = 0;
         for (size_t i = c; i < n; i += cn) lo = in[i] < lo ? in[i] : lo, hi = in[i] > hi ? in[i] : hi;
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *m = malloc(n), *small = malloc((size_t)g.new_w * g.new_h);
         for (size_t i = 0; i < n; i++) m[i] = in[i] ? 1 : 0;
         int any = 0;
-        if (g.new_w > 0 && g.new_h > 0 && !ms_resize_area_u8(m, sw, sh, 1, small, g.new_w, g.new_h, NULL))
+        if (g.new_w > 0 && g.new_h > 0 && !ms_resize_area_u8(m, sw, sh, 1, small, g.new_w, g.new_h, 1, NULL))
             for (size_t i = 0; i < (size_t)g.new_w * g.new_h; i++) any |= small[i] != 0;
         if (found != any) abort();
         if (found && !(box[0] >= 0 && box[0] <= box[2] && box[2] <= 256 && box[1] >= 0 && box[1] <= box[3] &&

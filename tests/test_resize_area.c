@@ -1,8 +1,10 @@
 /* test_resize_area.c — src/pipeline/resize_area.c against OpenCV 4.6's
  * cv2.resize(..., interpolation=cv2.INTER_AREA), bit for bit: 780 cases of
  * tests/fixtures/lite/resize_area.txt (tools/ref/make_lite_pipeline_fixtures.py),
- * images generated here from the same integer hash, outputs compared by CRC-32. */
+ * images generated here from the same integer hash, outputs compared by CRC-32, on 1, 2, 3
+ * and 7 threads (the exact-area path splits the destination rows). */
 #include <stdint.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "lite_gen.h"
@@ -22,19 +24,24 @@ static void test_cases(void) {
             continue;
         uint8_t *in = malloc((size_t)sw * sh * cn), *out = malloc((size_t)dw * dh * cn);
         gen_image(in, sw, sh, cn, kind, seed);
-        medsam_error err = {0};
-        medsam_status st = ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, &err);
-        unsigned long got = st ? 0 : crc32(crc32(0L, Z_NULL, 0), out, (uInt)((size_t)dw * dh * cn));
-        if (st || got != crc) {
-            if (bad++ < 10) printf("FAIL resize %dx%dx%d kind %d seed %d -> %dx%d: crc %lu, OpenCV %lu %s\n", sw, sh,
-                                   cn, kind, seed, dw, dh, got, crc, err.message);
+        static const int threads[4] = {1, 2, 3, 7};
+        for (int t = 0; t < 4; t++) {
+            medsam_error err = {0};
+            memset(out, 0xA5, (size_t)dw * dh * cn);
+            medsam_status st = ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, threads[t], &err);
+            unsigned long got = st ? 0 : crc32(crc32(0L, Z_NULL, 0), out, (uInt)((size_t)dw * dh * cn));
+            if (st || got != crc) {
+                if (bad++ < 10)
+                    printf("FAIL resize %dx%dx%d kind %d seed %d -> %dx%d on %d threads: crc %lu, OpenCV %lu %s\n",
+                           sw, sh, cn, kind, seed, dw, dh, threads[t], got, crc, err.message);
+            }
         }
         paths[(double)sw / dw < 1 || (double)sh / dh < 1 ? 2 : (sw % dw == 0 && sh % dh == 0) ? 0 : 1]++;
         n++;
         free(in), free(out);
     }
     fclose(f);
-    printf("resize INTER_AREA: %d cases (%d integer-factor, %d fractional, %d upscaling), %d differ\n", n, paths[0],
+    printf("resize INTER_AREA: %d cases x 4 thread counts (%d integer-factor, %d fractional, %d upscaling), %d differ\n", n, paths[0],
            paths[1], paths[2], bad);
     CHECK(n >= 700 && bad == 0, "%d of %d cases differ from OpenCV", bad, n);
 }
@@ -54,8 +61,8 @@ static void test_longest_side(void) {
 static void test_bad_args(void) {
     uint8_t px[4] = {0};
     medsam_error err = {0};
-    CHECK(ms_resize_area_u8(px, 2, 2, 5, px, 1, 1, &err) == MEDSAM_ERR_ARG, "5 channels accepted");
-    CHECK(ms_resize_area_u8(px, 2, 2, 1, px, 0, 1, &err) == MEDSAM_ERR_ARG, "zero width accepted");
+    CHECK(ms_resize_area_u8(px, 2, 2, 5, px, 1, 1, 1, &err) == MEDSAM_ERR_ARG, "5 channels accepted");
+    CHECK(ms_resize_area_u8(px, 2, 2, 1, px, 0, 1, 1, &err) == MEDSAM_ERR_ARG, "zero width accepted");
 }
 
 int main(void) {

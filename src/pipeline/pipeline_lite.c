@@ -42,7 +42,6 @@ static void lite_geometry(const ms_config *c, int w, int h, ms_pipe_geom *g) {
 // ref: CVPR24_LiteMedSAM_infer.py:MedSAM_infer_npz_2D lines 384-390 (and the 3-D loop's 453-463)
 static medsam_status lite_preprocess(const ms_config *c, const ms_image *img, int nthreads, float *out_hwc,
                                      medsam_error *err) {
-    (void)nthreads;
     const int S = c->img_size;
     if (img->bit_depth == 32) { // a float (S, S, 3) array in [0, 1]: already preprocessed (as the medsam pipeline)
         if (img->width != S || img->height != S || img->channels != 3)
@@ -67,14 +66,17 @@ static medsam_status lite_preprocess(const ms_config *c, const ms_image *img, in
                         img->width, img->height, g.new_w, g.new_h);
     const int ch = img->channels, colour = ch >= 3, cn = colour ? 3 : 1;
     const size_t n = (size_t)img->width * img->height;
-    uint8_t *src = malloc(n * cn), *res = malloc((size_t)g.new_w * g.new_h * cn);
+    // grey (+alpha) stays one channel: the repeated channels resize alike (resize_area.c is per channel);
+    // an alpha channel is dropped into a copy, RGB and grey are resized where they are
+    uint8_t *copy = ch != cn ? malloc(n * cn) : NULL, *res = malloc((size_t)g.new_w * g.new_h * cn);
+    const uint8_t *src = ch != cn ? copy : img->u8;
     medsam_status st = (!src || !res) ? ms_error(err, MEDSAM_ERR_NOMEM, "pipeline 'lite': cannot allocate") : MEDSAM_OK;
     if (!st) {
-        // grey (+alpha) stays one channel: the repeated channels resize alike (resize_area.c is per channel)
-        for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < cn; k++) src[i * cn + k] = img->u8[i * ch + k];
+        if (copy)
+            for (size_t i = 0; i < n; i++)
+                for (int k = 0; k < cn; k++) copy[i * cn + k] = img->u8[i * ch + k];
         // ref: resize_longest_side: cv2.resize(image, (neww, newh), interpolation=cv2.INTER_AREA)
-        st = ms_resize_area_u8(src, img->width, img->height, cn, res, g.new_w, g.new_h, err);
+        st = ms_resize_area_u8(src, img->width, img->height, cn, res, g.new_w, g.new_h, nthreads, err);
     }
     if (!st) {
         // ref: (img_256 - img_256.min()) / np.clip(img_256.max() - img_256.min(), a_min=1e-8, a_max=None)
@@ -94,7 +96,7 @@ static medsam_status lite_preprocess(const ms_config *c, const ms_image *img, in
                     out_hwc[((size_t)y * S + x) * 3 + k] = (float)((double)(uint8_t)(v - lo) / span);
                 }
     }
-    free(src);
+    free(copy);
     free(res);
     return st;
 }
@@ -152,7 +154,7 @@ static int lite_box3d_next(const ms_pipe_geom *g, const uint8_t *mask, int label
         const uint8_t v = (uint8_t)label;
         for (size_t p = 0; p < n; p++) pre[p] = mask[p] ? v : 0;
         // pre_seg256 = resize_longest_side(pre_seg); if np.max(pre_seg256) > 0: get_bbox256(pad_image(...))
-        if (!ms_resize_area_u8(pre, g->w, g->h, 1, small, g->new_w, g->new_h, NULL))
+        if (!ms_resize_area_u8(pre, g->w, g->h, 1, small, g->new_w, g->new_h, 1, NULL))
             found = bbox_padded(small, g->new_w, g->new_h, g->size, margin > 0 ? margin : 3.0, out);
     }
     free(pre);

@@ -76,22 +76,19 @@ static int area_table(int ssize, int dsize, int cn, double scale, area_tab *tab)
     return k;
 }
 
-// ref: resize.cpp:ResizeArea_Invoker<uchar, float> (the whole image as one range)
-static medsam_status area_general(const uint8_t *in, int sw, int sh, int cn, uint8_t *out, int dw, int dh,
-                                  double sx, double sy, medsam_error *err) {
-    const int W = dw * cn;
-    area_tab *xt = malloc(sizeof(area_tab) * 2 * ((size_t)sw + sh));
-    float *buf = malloc(sizeof(float) * 2 * (size_t)W); // buf (W), sum (W)
-    if (!xt || !buf) {
-        free(xt), free(buf);
-        return ms_error(err, MEDSAM_ERR_NOMEM, "resize: cannot allocate the area tables");
-    }
-    area_tab *yt = xt + 2 * (size_t)sw;
-    float *sum = buf + W;
-    const int nx = area_table(sw, dw, cn, sx, xt), ny = area_table(sh, dh, 1, sy, yt);
-    int prev_dy = yt[0].di;
+/* Destination rows [dy0, dy1) of the exact-area resize from the tables: the table entries of
+ * those rows, in table order; buf: 2W floats of this caller's own (buf, sum).
+ * ref: resize.cpp:ResizeArea_Invoker<uchar, float>::operator() on the range [dy0, dy1) --
+ * OpenCV starts each range at its first table entry (ytab_ofs), so every row gets the
+ * same arithmetic whatever the ranges. */
+static void area_general_rows(const uint8_t *in, int sw, int cn, uint8_t *out, int W, const area_tab *xt, int nx,
+                              const area_tab *yt, int ny, int dy0, int dy1, float *buf) {
+    float *sum = buf + W;  // (W) the destination row being summed
+    int j = 0;
+    while (j < ny && yt[j].di < dy0) j++;
+    int prev_dy = dy0;
     for (int x = 0; x < W; x++) sum[x] = 0.f;
-    for (int j = 0; j < ny; j++) {
+    for (; j < ny && yt[j].di < dy1; j++) {
         const float beta = yt[j].alpha;
         const int dy = yt[j].di;
         const uint8_t *S = in + (size_t)yt[j].si * sw * cn;
@@ -113,7 +110,27 @@ static medsam_status area_general(const uint8_t *in, int sw, int sh, int cn, uin
     }
     uint8_t *D = out + (size_t)prev_dy * W;
     for (int x = 0; x < W; x++) D[x] = sat_u8f(sum[x]);
-    free(xt), free(buf);
+}
+
+// ref: resize.cpp:ResizeArea_Invoker<uchar, float> under parallel_for_: destination row ranges
+static medsam_status area_general(const uint8_t *in, int sw, int sh, int cn, uint8_t *out, int dw, int dh,
+                                  double sx, double sy, int nthreads, medsam_error *err) {
+    const int W = dw * cn;
+    if (nthreads > dh) nthreads = dh;
+    if (nthreads < 1) nthreads = 1;
+    area_tab *xt = malloc(sizeof(area_tab) * 2 * ((size_t)sw + sh));
+    float *bufs = malloc(sizeof(float) * 2 * (size_t)W * nthreads);  // per range: buf (W), sum (W)
+    if (!xt || !bufs) {
+        free(xt), free(bufs);
+        return ms_error(err, MEDSAM_ERR_NOMEM, "resize: cannot allocate the area tables");
+    }
+    area_tab *yt = xt + 2 * (size_t)sw;
+    const int nx = area_table(sw, dw, cn, sx, xt), ny = area_table(sh, dh, 1, sy, yt);
+#pragma omp parallel for num_threads(nthreads) schedule(static, 1) if (nthreads > 1)
+    for (int r = 0; r < nthreads; r++)
+        area_general_rows(in, sw, cn, out, W, xt, nx, yt, ny, (int)((long)dh * r / nthreads),
+                          (int)((long)dh * (r + 1) / nthreads), bufs + (size_t)2 * W * r);
+    free(xt), free(bufs);
     return MEDSAM_OK;
 }
 
@@ -183,7 +200,7 @@ static medsam_status area_linear(const uint8_t *in, int sw, int sh, int cn, uint
 
 // ref: resize.cpp:cv::resize and cv::hal::resize (INTER_AREA branch)
 medsam_status ms_resize_area_u8(const uint8_t *in, int sw, int sh, int cn, uint8_t *out, int dw, int dh,
-                                medsam_error *err) {
+                                int nthreads, medsam_error *err) {
     if (sw < 1 || sh < 1 || dw < 1 || dh < 1 || cn < 1 || cn > 4)
         return ms_error(err, MEDSAM_ERR_ARG, "resize: bad sizes %dx%dx%d -> %dx%d", sw, sh, cn, dw, dh);
     if (sw == dw && sh == dh) {
@@ -198,7 +215,7 @@ medsam_status ms_resize_area_u8(const uint8_t *in, int sw, int sh, int cn, uint8
             area_fast(in, sw, cn, out, dw, dh, ix, iy);
             return MEDSAM_OK;
         }
-        return area_general(in, sw, sh, cn, out, dw, dh, sx, sy, err);
+        return area_general(in, sw, sh, cn, out, dw, dh, sx, sy, nthreads, err);
     }
     return area_linear(in, sw, sh, cn, out, dw, dh, sx, sy, isx, isy, err);
 }

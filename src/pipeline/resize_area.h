@@ -29,9 +29,11 @@
 
 #include "medsam.h"
 
-/* out (dh, dw, cn) = INTER_AREA resize of in (sh, sw, cn); cn 1..4, sizes >= 1. */
+/* out (dh, dw, cn) = INTER_AREA resize of in (sh, sw, cn); cn 1..4, sizes >= 1.
+ * The exact-area path (fractional downscaling) splits the destination rows over up
+ * to nthreads threads, as OpenCV's parallel_for_ does: the same bits for any count. */
 medsam_status ms_resize_area_u8(const uint8_t *in, int sw, int sh, int cn, uint8_t *out, int dw, int dh,
-                                medsam_error *err);
+                                int nthreads, medsam_error *err);
 
 /* CVPR24_LiteMedSAM_infer.py:resize_longest_side: the size (dw, dh) of a (sw, sh)
  * image whose longest side becomes `target`: scale = target * 1.0 / max(sh, sw),
