@@ -77,8 +77,10 @@ void ms_prompt_encode(const ms_config *c, const ms_prompt_encoder_w *w, const fl
 void ms_prompt_dense_pe(const ms_config *c, const ms_prompt_encoder_w *w, float *pe) {
     const int D = c->prompt_dim, G = c->grid, half = D / 2;
     const long N = (long)G * G;
-    float tok[D];
+    // rows of the grid on every thread (the model's load; sinf / cosf give the same bits on any thread)
+#pragma omp parallel for schedule(static)
     for (int i = 0; i < G; i++) {
+        float tok[D];
         for (int j = 0; j < G; j++) {
             const float x = ((float)j + 0.5f) / (float)G, y = ((float)i + 0.5f) / (float)G;
             pe_encode(tok, w->pe_gaussian, half, x, y);
