@@ -1,5 +1,6 @@
 /* commands.c — info, embed, segment, preprocess. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,27 +310,58 @@ static int write_mask_outputs(const cli_opts *o, uint8_t *mask, int W, int H) {
     return 0;
 }
 
-/* medsam segment with the model's box zoom (pipeline/zoom.h): medsam_segment_pixels on the image's pixels. */
-static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom) {
-    medsam_error err;
-    void *px = NULL;
+/* The input image as medsam_image_read_budget reads it, on a thread of its own while the
+ * model loads: the load leaves a core idle part of the time, and a large PNG, JPEG or DICOM
+ * takes tens of milliseconds to decode. */
+typedef struct {
+    const char *path;
+    const medsam_budget *budget;
+    void *px; /* (H, W, C) samples of `bits` bits; free with medsam_free */
     int W, H, C, bits;
+    medsam_status st;
+    medsam_error err;
+} image_job;
+
+static void *image_job_run(void *arg) {
+    image_job *j = arg;
+    j->st = medsam_image_read_budget(j->path, j->budget, &j->px, &j->W, &j->H, &j->C, &j->bits, &j->err);
+    return NULL;
+}
+
+/* medsam segment with the model's box zoom (pipeline/zoom.h): medsam_segment_pixels on the image's pixels. */
+static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom, const image_job *img) {
+    medsam_error err;
+    const int W = img->W, H = img->H;
     double t0 = now_s();
-    if (medsam_image_read_budget(o->input, &o->budget, &px, &W, &H, &C, &bits, &err)) return cli_fail(&err);
     int rc = check_boxes(o, W, H);
     uint8_t *mask = rc ? NULL : malloc((size_t)W * H);
     if (!rc && !mask) rc = cli_failf("out of memory");
     int encodes = 0;
-    if (!rc && medsam_segment_pixels(m, px, W, H, C, bits, o->boxes, o->nboxes, o->threads, mask, &encodes, &err)) {
+    if (!rc && medsam_segment_pixels(m, img->px, W, H, img->C, img->bits, o->boxes, o->nboxes, o->threads, mask,
+                                     &encodes, &err)) {
         fprintf(stderr, "medsam: %s: %s\n", o->input, err.message);
         rc = 1;
     }
     if (!rc && o->verbose)
         fprintf(stderr, "box zoom %g: %d box(es), %d encode(s), %.3f s\n", zoom, o->nboxes, encodes, now_s() - t0);
-    medsam_free(px);
     if (!rc) rc = write_mask_outputs(o, mask, W, H);
     free(mask);
     return rc;
+}
+
+/* The encoder input of the image read by `img`, through m's pipeline: (img_size, img_size, 3). */
+static int preprocess_image(const cli_opts *o, const medsam_model *m, const image_job *img, float **x) {
+    medsam_error err;
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    *x = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
+    if (!*x) return cli_failf("%s: cannot allocate the encoder input", o->input);
+    if (!medsam_model_preprocess(m, img->px, img->W, img->H, img->C, img->bits, o->threads, *x, &err)) return 0;
+    free(*x);
+    *x = NULL;
+    if (strstr(err.message, o->input)) return cli_fail(&err);
+    fprintf(stderr, "medsam: %s: %s\n", o->input, err.message);
+    return 1;
 }
 
 int cmd_segment(int argc, char **argv) {
@@ -393,23 +425,41 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
     medsam_embedding *emb = NULL;
     int W = 0, H = 0;
     double t0 = now_s();
-    if (cli_model_open(keep, o.model, o.pipeline, o.precision, o.verbose, &m)) return 1;
-    if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
+    image_job img = {.path = o.input, .budget = &o.budget};
+    pthread_t reader;
+    const int threaded = pthread_create(&reader, NULL, image_job_run, &img) == 0;
+    rc = cli_model_open(keep, o.model, o.pipeline, o.precision, o.verbose, &m);
+    if (threaded) pthread_join(reader, NULL);
+    else if (!rc) image_job_run(&img);
+    if (rc) {
+        medsam_free(img.px);
+        return 1;
+    }
+    if (o.verbose) fprintf(stderr, "load: %.3f s (image read beside it)\n", now_s() - t0);
     cli_set_box_zoom(m, o.box_zoom);
     const double zoom = medsam_model_get_box_zoom(m);
     if (zoom > 0 && !prompt && (o.logits || o.embedding)) {
         cli_model_close(keep, m);
+        medsam_free(img.px);
         return fprintf(stderr, "medsam: %s: %s needs the whole image's embedding, but %s asks for box zoom %g: add "
                        "--box-zoom 0\n", o.input, o.logits ? "--logits" : "--embedding", o.model, zoom), 2;
     }
-    if (zoom > 0 && !prompt) {
-        rc = segment_zoomed(&o, m, zoom);
+    if (img.st) {
         cli_model_close(keep, m);
+        return cli_fail(&img.err);
+    }
+    if (zoom > 0 && !prompt) {
+        rc = segment_zoomed(&o, m, zoom, &img);
+        cli_model_close(keep, m);
+        medsam_free(img.px);
         return rc;
     }
     medsam_model_info info;
     medsam_model_get_info(m, &info);
-    rc = medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err) ? cli_fail(&err) : 0;
+    W = img.W, H = img.H;
+    rc = preprocess_image(&o, m, &img, &x);
+    medsam_free(img.px);
+    img.px = NULL;
     if (!rc) rc = check_boxes(&o, W, H); /* before the (slow) encoder runs */
     if (!rc && prompt) rc = cli_prompt_check(&o.prompt, o.input, W, H, info.mask_size, &mask_in);
     if (!rc) rc = get_embedding(&o, m, x, &emb);

@@ -163,7 +163,10 @@ medsam_status medsam_prepare_input(const char *path, int size, int nthreads, flo
 medsam_status medsam_image_read(const char *path, void **pixels, int *width, int *height, int *channels,
                                 int *bit_depth, medsam_error *err);
 /* The model's pipeline preprocessing (see medsam_model_set_pipeline) of pixels
- * as medsam_preprocess_pixels takes them: out (img_size, img_size, 3) HWC. */
+ * as medsam_preprocess_pixels takes them, or of what medsam_image_read returns
+ * (bit_depth 32: a float (img_size, img_size, 3) array in [0,1], taken as already
+ * preprocessed): out (img_size, img_size, 3) HWC. medsam_image_read followed by this
+ * is medsam_model_prepare_input. */
 medsam_status medsam_model_preprocess(const medsam_model *model, const void *pixels, int width, int height,
                                       int channels, int bit_depth, int nthreads, float *out, medsam_error *err);
 /* medsam_prepare_input through the model's pipeline (input side img_size). */

@@ -9,23 +9,27 @@
 #include "medsam.h"
 #include "pipeline/preprocess.h"
 
-/* Wraps caller pixels as an ms_image after checking them. */
+/* Wraps caller pixels as an ms_image after checking them; bit_depth 32 (float samples,
+ * as medsam_image_read gives for a float .npy) only where allow_f32. */
 static medsam_status pixels_image(const void *pixels, int width, int height, int channels, int bit_depth,
-                                  ms_image *img, medsam_error *err) {
-    if (!pixels || width < 1 || height < 1 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16))
-        return ms_error(err, MEDSAM_ERR_ARG, "pixels: need width, height >= 1, 1..4 channels and 8 or 16 bits");
+                                  int allow_f32, ms_image *img, medsam_error *err) {
+    if (!pixels || width < 1 || height < 1 || channels < 1 || channels > 4 ||
+        (bit_depth != 8 && bit_depth != 16 && !(allow_f32 && bit_depth == 32)))
+        return ms_error(err, MEDSAM_ERR_ARG, "pixels: need width, height >= 1, 1..4 channels and 8 or 16 bits%s",
+                        allow_f32 ? " (or 32: float)" : "");
     if (width > MS_IMAGE_MAX_SIDE || height > MS_IMAGE_MAX_SIDE || (long long)width * height > MS_IMAGE_MAX_PIXELS)
         return ms_error(err, MEDSAM_ERR_NOMEM, "pixels: %dx%d image is over the size limit", width, height);
     *img = (ms_image){.width = width, .height = height, .channels = channels, .bit_depth = bit_depth};
     if (bit_depth == 8) img->u8 = (uint8_t *)pixels;
-    else img->u16 = (uint16_t *)pixels;
+    else if (bit_depth == 16) img->u16 = (uint16_t *)pixels;
+    else img->f32 = (float *)pixels;
     return MEDSAM_OK;
 }
 
 medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height, int channels, int bit_depth, int size,
                                        int nthreads, float *out, medsam_error *err) {
     ms_image img;
-    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, &img, err);
+    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, 0, &img, err);
     if (st) return st;
     ms_preprocess_opts opts = {.target = size, .threads = nthreads};
     return ms_preprocess_medsam(out, NULL, &img, &opts, err);
@@ -34,7 +38,7 @@ medsam_status medsam_preprocess_pixels(const void *pixels, int width, int height
 medsam_status medsam_model_preprocess(const medsam_model *m, const void *pixels, int width, int height, int channels,
                                       int bit_depth, int nthreads, float *out, medsam_error *err) {
     ms_image img;
-    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, &img, err);
+    medsam_status st = pixels_image(pixels, width, height, channels, bit_depth, 1, &img, err);
     if (st) return st;
     return m->pipe->preprocess(&m->cfg, &img, nthreads, out, err);
 }
