@@ -257,7 +257,7 @@ static void test_batch_and_empty(const model_t *m) {
     float *img_buf = malloc(sizeof(float) * ms_mask_decoder_image_floats(c, 1));
     ms_dec_image img;
     ms_mask_decoder_prepare(c, &m->w.dec, emb, pe, dense, 1, img_buf, &img, 2);
-    float *ws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(c, 2, 2));
+    float *ws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(c, 2, 3, 2));
     float *masks = malloc(sizeof(float) * 3 * (T - 1) * SS), iou[3 * 8];
     medsam_error err;
     medsam_status st = ms_mask_decoder_run_batch(c, &m->w.dec, &img, sparse, 2, 3, 1, masks, iou, ws, 2, &err);
@@ -402,7 +402,7 @@ static void test_vitb(const char *dir_in) {
     // many boxes against one prepared image
     enum { NB = 8 };
     float *img_buf = malloc(sizeof(float) * ms_mask_decoder_image_floats(&c, 1));
-    float *bws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(&c, 2, 2));
+    float *bws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(&c, 2, NB, 2));
     float *bmasks = malloc(sizeof(float) * NB * SS), biou[NB], bsparse[NB * 2 * 256];
     for (int b = 0; b < NB; b++) ms_prompt_encode(&c, &w.pe, NULL, NULL, 0, box, bsparse + b * 2 * D, &Ns);
     ms_dec_image img;

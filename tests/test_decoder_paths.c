@@ -41,7 +41,7 @@ static void test_packed_weights(void) {
     /* 64-byte aligned so that the weights can be packed in place */
     const size_t img_n = (ms_mask_decoder_image_floats(&c, 1) + 15) & ~(size_t)15;
     float *img_buf = aligned_alloc(64, img_n * sizeof(float));
-    float *ws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(&c, Ns, 3));
+    float *ws = malloc(sizeof(float) * ms_mask_decoder_batch_workspace_floats(&c, Ns, B, 3));
     float *m_packed = malloc(sizeof(float) * B * SS), *m_plain = malloc(sizeof(float) * B * SS);
     float *m_threads = malloc(sizeof(float) * B * SS);
     float iou_packed[B], iou_plain[B], iou_threads[B];

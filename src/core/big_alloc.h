@@ -7,10 +7,12 @@
  * the GEMMs then walk it through 4 KB TLB entries. Memory from ms_big_alloc is
  * 2 MB aligned and, on Linux, marked MADV_HUGEPAGE, so with transparent huge
  * pages in "always" or "madvise" mode it faults in 2 MB at a time.
- * A fresh huge page is zeroed whole, which was slow on the test VM: for the model
- * parameters (written once, by reads) and for the decoder's per-call scratch the
- * 4 KB path measured faster there (load 0.16 s vs 0.42-0.5 s in a fresh process),
- * so they use plain malloc. Contents are uninitialised; free with free().
+ * A fresh huge page is zeroed whole, which was slow on one test VM: for the model
+ * parameters (written once, by reads) the 4 KB path measured faster there (load
+ * 0.16 s vs 0.42-0.5 s in a fresh process) and on a Zen 3 VM the huge pages made
+ * the load bimodal (0.066 or 0.14 s), so they use plain malloc. The decoder's
+ * per-call scratch measured faster in huge pages on the Zen 3 VM (3.5 ms vs 12-16 ms
+ * to map 29 MB). Contents are uninitialised; free with free().
  * Thread-safe, no state. */
 #ifndef MS_CORE_BIG_ALLOC_H
 #define MS_CORE_BIG_ALLOC_H

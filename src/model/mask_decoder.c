@@ -185,11 +185,13 @@ size_t ms_mask_decoder_workspace_floats(const ms_config *c, int max_sparse, int 
     return ms_mask_decoder_image_floats(c, 0) + ms_mask_decoder_run_workspace_floats(c, max_sparse, nthreads);
 }
 
-size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int nthreads) {
+size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int B, int nthreads) {
     if (nthreads < 1) nthreads = 1;
-    const size_t one = ms_mask_decoder_run_workspace_floats(c, Ns, 1);
     const size_t all = ms_mask_decoder_run_workspace_floats(c, Ns, nthreads);
-    return one * nthreads > all ? one * nthreads : all;
+    if (B <= 1) return all;  // one prompt set: one run on all the threads (ms_mask_decoder_run_batch)
+    const size_t one = ms_mask_decoder_run_workspace_floats(c, Ns, 1);
+    const size_t nt = (size_t)(B < nthreads ? B : nthreads);  // else one run per thread
+    return one * nt > all ? one * nt : all;
 }
 
 /* ---- heads ---- */

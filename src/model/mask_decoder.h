@@ -145,8 +145,8 @@ medsam_status ms_mask_decoder_forward(const ms_config *c, const ms_mask_decoder_
                                       float *workspace, int nthreads, ms_trace_fn trace, void *trace_ctx,
                                       medsam_error *err);
 
-/* Floats of workspace for ms_mask_decoder_run_batch. */
-size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int nthreads);
+/* Floats of workspace for ms_mask_decoder_run_batch with B prompt sets (at most B). */
+size_t ms_mask_decoder_batch_workspace_floats(const ms_config *c, int Ns, int B, int nthreads);
 
 /* B prompt sets with Ns tokens each against one prepared image (e.g. many boxes:
  * prepare with precompute = 1). Prompts are spread over the threads, one thread
