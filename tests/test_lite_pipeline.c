@@ -4,6 +4,8 @@
  * bit for bit: the encoder input (resize_longest_side + min-max + pad_image), boxes
  * (resize_box_to_256), logits -> F.interpolate of the crop (both torch kernels),
  * sigmoid and mask, and the 3-D box rule (resize + pad + get_bbox256). */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <zlib.h>
 
@@ -94,7 +96,50 @@ static void check_bbox(const char *line) {
     free(m);
 }
 
+/* label_rows takes the sigmoid only where it can differ from logit > 0 (postprocess_lite.c:
+ * lite_above_half): the same labels as thresholding every interpolated probability, on
+ * logits full of values at and around its bounds (0, -0, 1e-4, subnormals, +-inf, NaN,
+ * FLT_MAX), both torch kernels, several output sizes. */
+static void check_label_shortcut(void) {
+    static const float special[] = {0.0f, -0.0f, 1e-3f, 1.0001e-3f, 9.999e-4f, 1e-4f, -1e-4f, 1.4e-45f, -1.4e-45f,
+                                    INFINITY, -INFINITY, NAN, FLT_MAX, -FLT_MAX, 2e-4f, 5e-5f};
+    static const int sizes[][2] = {{1411, 1411}, {300, 200}, {256, 256}, {77, 500}, {1000, 37}, {256, 100}};
+    float *low = malloc((size_t)256 * 256 * sizeof(float));
+    int bad = 0, cases = 0;
+    for (int seed = 0; seed < 4; seed++) {
+        uint32_t r = 2463534242u + (uint32_t)seed;
+        for (int i = 0; i < 256 * 256; i++) {
+            r ^= r << 13, r ^= r >> 17, r ^= r << 5;
+            const int y = i / 256, x = i % 256;
+            // smooth field crossing zero often, scaled so that many taps sit near the bounds
+            float v = (float)(sin(x * 0.11 + seed) * cos(y * 0.07) * (seed % 2 ? 3e-3 : 4.0));
+            if (r % 7 == 0) v = special[(r >> 8) % (sizeof special / sizeof special[0])];
+            low[i] = v;
+        }
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            const int w = sizes[k][0], h = sizes[k][1];
+            ms_pipe_geom g;
+            ms_pipeline_lite.geometry(lite_config(), w, h, &g);
+            const size_t n = (size_t)w * h;
+            float *prob = malloc(n * sizeof(float));
+            uint8_t *mask = calloc(n, 1);
+            ms_pipeline_lite.prob(&g, low, 256, prob);
+            ms_pipeline_lite.label_rows(&g, low, 256, 0, h, 3, mask);
+            for (size_t p = 0; p < n; p++)
+                if ((mask[p] == 3) != (prob[p] > 0.5f)) {
+                    if (bad++ < 5) printf("FAIL label rows seed %d %dx%d pixel %zu: %d vs prob %.9g\n", seed, w, h,
+                                          p, mask[p], (double)prob[p]);
+                }
+            cases++;
+            free(prob), free(mask);
+        }
+    }
+    free(low);
+    CHECK(bad == 0, "label_rows: %d pixels differ from thresholding the probabilities (%d cases)", bad, cases);
+}
+
 int main(void) {
+    check_label_shortcut();
     FILE *f = fopen("tests/fixtures/lite/steps.txt", "r");
     CHECK(f != NULL, "tests/fixtures/lite/steps.txt missing");
     char line[256];

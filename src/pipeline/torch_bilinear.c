@@ -20,16 +20,3 @@ ms_torch_tap ms_torch_tap_at(int in, int out, int d) {
     t.l0 = 1.0f - t.l1;
     return t;
 }
-
-float ms_torch_bilerp(int generic, float a0, float a1, float b0, float b1, ms_torch_tap ty, ms_torch_tap tx) {
-    if (generic) { // ref: UpSampleKernel.cpp:Interpolate<2, float, int64_t, 2>::eval (t0 * w0 + t1 * w1, fused)
-        const float ra = fmaf(a0, tx.l0, a1 * tx.l1), rb = fmaf(b0, tx.l0, b1 * tx.l1);
-        return fmaf(ra, ty.l0, rb * ty.l1);
-    }
-    // ref: UpSampleKernel.cpp:cpu_upsample_linear_channels_last (float weights, double sum)
-    const float w00 = ty.l0 * tx.l0, w01 = ty.l0 * tx.l1, w10 = ty.l1 * tx.l0, w11 = ty.l1 * tx.l1;
-    double acc = (double)w00 * a0 + (double)w01 * a1;
-    acc += (double)w10 * b0;
-    acc += (double)w11 * b1;
-    return (float)acc;
-}
