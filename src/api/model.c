@@ -41,6 +41,8 @@ static long first_nonfinite(const float *v, size_t n) {
 /* Reads tensor i of the table into its place and checks its values. */
 static medsam_status load_one(medsam_model *m, ms_tensor_source *f, int i, medsam_error *err) {
     const ms_param *p = &m->table.items[i];
+    // its pages mapped in one call (on this thread, beside the other threads' tensors), not one fault each
+    ms_prefault(m->params + p->offset, (size_t)p->numel * sizeof(float));
     medsam_status st = ms_source_read_f32(f, ms_source_find(f, p->name), m->params + p->offset, err);
     if (st) return st;
     long k = first_nonfinite(m->params + p->offset, p->numel);
@@ -116,7 +118,6 @@ medsam_status medsam_model_load(const char *path, medsam_model **out, medsam_err
         size_t bytes = (m->table.total * sizeof(float) + 63) / 64 * 64;
         m->params = aligned_alloc(64, bytes); /* not ms_big_alloc: measured slower, see core/big_alloc.h */
         if (!m->params) st = ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %zu bytes of parameters", bytes);
-        else ms_prefault(m->params, bytes); /* written whole by load_params */
     }
     if (!st) st = load_params(m, f, err);
     if (!st) st = read_box_zoom(m, f, err);

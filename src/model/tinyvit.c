@@ -339,10 +339,22 @@ void ms_tinyvit_each_linear(const ms_config *c, ms_tinyvit_state *s, ms_tinyvit_
 #undef LIN
 }
 
-static void pack_f32(void *ctx, gemm_packed_b **f32, gemm_bf16_b **bf16, const float *w, int in, int out) {
+/* The linears to pack, listed first and then packed on all threads. */
+#define TV_MAX_LINEARS (2 + 2 * MS_TV_MAX_BLOCKS + 2 * MS_TV_STAGES + 4 * MS_TV_STAGES * MS_TV_MAX_BLOCKS + 1)
+typedef struct {
+    int n;
+    struct {
+        gemm_packed_b **dst;
+        const float *w;
+        int in, out;
+    } item[TV_MAX_LINEARS];
+} tv_pack_list;
+
+static void list_f32(void *ctx, gemm_packed_b **f32, gemm_bf16_b **bf16, const float *w, int in, int out) {
     (void)bf16;
-    int *ok = ctx;
-    *ok = *ok && (*f32 = gemm_pack_b(1, in, out, w, in)) != NULL;
+    tv_pack_list *l = ctx;
+    if (l->n < TV_MAX_LINEARS) l->item[l->n].dst = f32, l->item[l->n].w = w, l->item[l->n].in = in, l->item[l->n].out = out;
+    l->n++;
 }
 
 medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *w, void **state, medsam_error *err) {
@@ -402,9 +414,21 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
         ms_tinyvit_release(s);
         return st;
     }
-    // every dense 1x1 convolution and linear, packed once: op(B) = W^T (in, out)
-    int ok = 1;
-    ms_tinyvit_each_linear(c, s, NULL, pack_f32, &ok);
+    // every dense 1x1 convolution and linear, packed once: op(B) = W^T (in, out), on all threads
+    tv_pack_list *list = malloc(sizeof *list);
+    int ok = list != NULL;
+    if (list) {
+        list->n = 0;
+        ms_tinyvit_each_linear(c, s, NULL, list_f32, list);
+        ok = list->n <= TV_MAX_LINEARS;
+    }
+    if (ok) {
+#pragma omp parallel for schedule(dynamic, 1) reduction(&& : ok)
+        for (int j = 0; j < list->n; j++)
+            ok = (*list->item[j].dst = gemm_pack_b(1, list->item[j].in, list->item[j].out, list->item[j].w,
+                                                   list->item[j].in)) != NULL && ok;
+    }
+    free(list);
     if (!ok) {
         ms_tinyvit_release(s);
         return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate the packed TinyViT weights");
