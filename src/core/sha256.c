@@ -36,26 +36,98 @@ static void block(uint32_t h[8], const unsigned char *p) {
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA_HAVE_NI 1
+
+/* CPUID leaf 7: EBX bit 29 = SHA extensions; leaf 1: ECX bit 19 = SSE4.1 (the blends below). */
+static int cpu_has_shani(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19))) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 29) & 1;
+}
+
+/* `nblocks` 64-byte blocks with SHA256RNDS2 / SHA256MSG1 / SHA256MSG2: the state kept as
+ * (A,B,E,F) and (C,D,G,H) lanes, each 4-round group's message words from the schedule
+ * W[t] = W[t-16] + s0(W[t-15]) + W[t-7] + s1(W[t-2]) (MSG1 gives the first two terms, an
+ * ALIGNR the third, MSG2 the last). The same compression function as block() above. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_shani(uint32_t h[8], const unsigned char *p,
+                                                                    size_t nblocks) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);  // C D A B
+    __m128i st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  // E F G H
+    __m128i st0 = _mm_alignr_epi8(tmp, st1, 8);                                       // A B E F
+    st1 = _mm_blend_epi16(st1, tmp, 0xF0);                                            // C D G H
+    for (; nblocks > 0; nblocks--, p += 64) {
+        const __m128i save0 = st0, save1 = st1;
+        __m128i w[4];  // the last four groups of message words, group g in w[g % 4]
+        for (int g = 0; g < 16; g++) {
+            __m128i m;
+            if (g < 4) {
+                m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            } else {
+                m = _mm_sha256msg1_epu32(w[g % 4], w[(g + 1) % 4]);              // W[t-16] + s0(W[t-15])
+                m = _mm_add_epi32(m, _mm_alignr_epi8(w[(g + 3) % 4], w[(g + 2) % 4], 4));  // + W[t-7]
+                m = _mm_sha256msg2_epu32(m, w[(g + 3) % 4]);                     // + s1(W[t-2])
+            }
+            w[g % 4] = m;
+            __m128i mk = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+            st1 = _mm_sha256rnds2_epu32(st1, st0, mk);  // rounds 4g, 4g+1
+            mk = _mm_shuffle_epi32(mk, 0x0E);
+            st0 = _mm_sha256rnds2_epu32(st0, st1, mk);  // rounds 4g+2, 4g+3
+        }
+        st0 = _mm_add_epi32(st0, save0);
+        st1 = _mm_add_epi32(st1, save1);
+    }
+    tmp = _mm_shuffle_epi32(st0, 0x1B);        // F E B A
+    st1 = _mm_shuffle_epi32(st1, 0xB1);        // D C H G
+    st0 = _mm_blend_epi16(tmp, st1, 0xF0);     // D C B A
+    st1 = _mm_alignr_epi8(st1, tmp, 8);        // H G F E
+    _mm_storeu_si128((__m128i *)&h[0], st0);
+    _mm_storeu_si128((__m128i *)&h[4], st1);
+}
+#else
+#define SHA_HAVE_NI 0
+static int cpu_has_shani(void) { return 0; }
+#endif
+
+static void blocks(const ms_sha256 *s, uint32_t h[8], const unsigned char *p, size_t nblocks) {
+#if SHA_HAVE_NI
+    if (s->shani) {
+        blocks_shani(h, p, nblocks);
+        return;
+    }
+#endif
+    (void)s;
+    for (; nblocks > 0; nblocks--, p += 64) block(h, p);
+}
+
 void ms_sha256_init(ms_sha256 *s) {
     static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(s->h, H0, sizeof H0);
     s->bytes = 0;
     s->nbuf = 0;
+    s->shani = cpu_has_shani();
 }
 
 void ms_sha256_update(ms_sha256 *s, const void *data, size_t n) {
     const unsigned char *p = data;
     s->bytes += n;
-    while (n > 0) {
+    if (s->nbuf > 0) {  // complete the buffered block first
         size_t k = 64 - s->nbuf < n ? 64 - s->nbuf : n;
         memcpy(s->buf + s->nbuf, p, k);
         s->nbuf += k, p += k, n -= k;
-        if (s->nbuf == 64) {
-            block(s->h, s->buf);
-            s->nbuf = 0;
-        }
+        if (s->nbuf < 64) return;
+        blocks(s, s->h, s->buf, 1);
+        s->nbuf = 0;
     }
+    blocks(s, s->h, p, n / 64);  // whole blocks straight from the input
+    p += n / 64 * 64, n %= 64;
+    memcpy(s->buf, p, n);
+    s->nbuf = n;
 }
 
 void ms_sha256_final(ms_sha256 *s, unsigned char out[32]) {
