@@ -66,24 +66,72 @@ static int st_thread(void) {
 
 static int st_is_neg_zero(double v) { return v == 0 && signbit(v); }
 
+/* The symmetric Gaussian sum of values i0..i1-1: d[i] = x[i] c[0], then d[i] += (x[i - j step]
+ * + x[i + j step]) c[-j] for j = r..1 (ni_filters.c's order), every tap in range. A chunk of
+ * values stays in registers across the taps (the value-by-value order is unchanged, so the
+ * same bits as a pass over the row per tap, without rereading and rewriting d per tap). */
+#define ST_CHUNK 32
+static void st_sym_taps(double *d, const double *x, long i0, long i1, long step, const double *c, int r) {
+    for (long a = i0; a < i1; a += ST_CHUNK) {
+        const long n = i1 - a < ST_CHUNK ? i1 - a : ST_CHUNK;
+        double acc[ST_CHUNK];
+        for (long k = 0; k < n; k++) acc[k] = x[a + k] * c[0];
+        for (long j = r; j >= 1; j--) {
+            const double *lo = x + a - j * step, *hi = x + a + j * step, wj = c[-j];
+            for (long k = 0; k < n; k++) acc[k] += (lo[k] + hi[k]) * wj;
+        }
+        memcpy(d + a, acc, sizeof(double) * n);
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* st_sym_taps with 16 values in four AVX vectors: the same multiplies and adds per value
+ * (no fused multiply-add), so the same bits; the tail through st_sym_taps. */
+__attribute__((target("avx"))) static void st_sym_taps_avx(double *d, const double *x, long i0, long i1, long step,
+                                                           const double *c, int r) {
+    long a = i0;
+    for (; a + 16 <= i1; a += 16) {
+        const __m256d c0 = _mm256_set1_pd(c[0]);
+        __m256d s0 = _mm256_mul_pd(_mm256_loadu_pd(x + a), c0), s1 = _mm256_mul_pd(_mm256_loadu_pd(x + a + 4), c0);
+        __m256d s2 = _mm256_mul_pd(_mm256_loadu_pd(x + a + 8), c0), s3 = _mm256_mul_pd(_mm256_loadu_pd(x + a + 12), c0);
+        for (long j = r; j >= 1; j--) {
+            const double *lo = x + a - j * step, *hi = x + a + j * step;
+            const __m256d wj = _mm256_set1_pd(c[-j]);
+            s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_add_pd(_mm256_loadu_pd(lo), _mm256_loadu_pd(hi)), wj));
+            s1 = _mm256_add_pd(s1, _mm256_mul_pd(_mm256_add_pd(_mm256_loadu_pd(lo + 4), _mm256_loadu_pd(hi + 4)), wj));
+            s2 = _mm256_add_pd(s2, _mm256_mul_pd(_mm256_add_pd(_mm256_loadu_pd(lo + 8), _mm256_loadu_pd(hi + 8)), wj));
+            s3 = _mm256_add_pd(s3, _mm256_mul_pd(_mm256_add_pd(_mm256_loadu_pd(lo + 12), _mm256_loadu_pd(hi + 12)), wj));
+        }
+        _mm256_storeu_pd(d + a, s0), _mm256_storeu_pd(d + a + 4, s1);
+        _mm256_storeu_pd(d + a + 8, s2), _mm256_storeu_pd(d + a + 12, s3);
+    }
+    st_sym_taps(d, x, a, i1, step, c, r);
+}
+
+static void st_sym(double *d, const double *x, long i0, long i1, long step, const double *c, int r) {
+    if (__builtin_cpu_supports("avx")) st_sym_taps_avx(d, x, i0, i1, step, c, r);
+    else st_sym_taps(d, x, i0, i1, step, c, r);
+}
+#else
+static void st_sym(double *d, const double *x, long i0, long i1, long step, const double *c, int r) {
+    st_sym_taps(d, x, i0, i1, step, c, r);
+}
+#endif
+
 /* The Gaussian along one row (w, sc) into d: ms_rs_gaussian_axis(d, s, 1, w, sc, ...) with the
- * same operations per value (d = s[x] w0, then d += (s[x-j] + s[x+j]) wj for j = r..1), the taps
- * that stay inside the row done as straight vector loops and only the edges mirrored. */
+ * same operations per value (d = s[x] w0, then d += (s[x-j] + s[x+j]) wj for j = r..1): the
+ * pixels whose taps all stay inside the row through st_sym, only the edges mirrored. */
 static void st_gauss_row(double *d, const double *s, long w, long sc, const double *weights, int r) {
     const double *center = weights + r;
-    const long n = w * sc;
-    for (long i = 0; i < n; i++) d[i] = s[i] * center[0];
-    for (long j = r; j >= 1; j--) {
-        const double wj = center[-j];
-        const long lo_end = j < w ? j : w;           /* x < j: x - j mirrored */
-        const long hi_start = w - j > lo_end ? w - j : lo_end; /* x >= w - j: x + j mirrored */
-        for (long x = 0; x < lo_end; x++) {
-            const double *a = s + ms_rs_mirror_index(x - j, w) * sc, *b = s + ms_rs_mirror_index(x + j, w) * sc;
-            for (long k = 0; k < sc; k++) d[x * sc + k] += (a[k] + b[k]) * wj;
-        }
-        const long off = j * sc;
-        for (long i = lo_end * sc; i < hi_start * sc; i++) d[i] += (s[i - off] + s[i + off]) * wj;
-        for (long x = hi_start; x < w; x++) {
+    const long in_lo = r < w ? r : w, in_hi = w - r > in_lo ? w - r : in_lo;  // pixels [in_lo, in_hi): no mirror
+    st_sym(d, s, in_lo * sc, in_hi * sc, sc, center, r);
+    for (long x = 0; x < w; x++) {
+        if (x == in_lo) x = in_hi;
+        if (x >= w) break;
+        for (long k = 0; k < sc; k++) d[x * sc + k] = s[x * sc + k] * center[0];
+        for (long j = r; j >= 1; j--) {
+            const double wj = center[-j];
             const double *a = s + ms_rs_mirror_index(x - j, w) * sc, *b = s + ms_rs_mirror_index(x + j, w) * sc;
             for (long k = 0; k < sc; k++) d[x * sc + k] += (a[k] + b[k]) * wj;
         }
@@ -105,13 +153,7 @@ static void st_band(const st_ctx *s, double *dst, long b0, long b1) {
             double *g0 = s->k1 ? s->scratch + (long)st_thread() * len : d;
             const double *xr = s->win + (y - b0 + r0) * len;
             if (s->k0) {
-                const double *center = s->k0 + r0;
-                for (long i = 0; i < len; i++) g0[i] = xr[i] * center[0];
-                for (long j = r0; j >= 1; j--) {
-                    const double *lo = xr - j * len, *hi = xr + j * len;
-                    double wj = center[-j];
-                    for (long i = 0; i < len; i++) g0[i] += (lo[i] + hi[i]) * wj;
-                }
+                st_sym(g0, xr, 0, len, len, s->k0 + r0, (int)r0);  // the window holds every tap's row
             } else {
                 memcpy(g0, xr, sizeof(double) * len);
             }
