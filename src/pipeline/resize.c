@@ -147,10 +147,88 @@ void ms_rs_gaussian_axis(double *dst, const double *src, long outer, long n, lon
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RS_HAVE_AVX 1
+/* The first m (2..4) doubles at p as the low lanes of a vector, and back: plain loads and
+ * stores of 2 + 1 or 4 values (AMD's masked stores are microcoded and slow). */
+__attribute__((target("avx"))) static inline __m256d rs_ld(const double *p, int m) {
+    if (m == 4) return _mm256_loadu_pd(p);
+    const __m128d lo = _mm_loadu_pd(p);
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(lo), m == 3 ? _mm_load_sd(p + 2) : _mm_setzero_pd(), 1);
+}
+__attribute__((target("avx"))) static inline void rs_st(double *p, int m, __m256d v) {
+    if (m == 4) {
+        _mm256_storeu_pd(p, v);
+        return;
+    }
+    _mm_storeu_pd(p, _mm256_castpd256_pd128(v));
+    if (m == 3) _mm_store_sd(p + 2, _mm256_extractf128_pd(v, 1));
+}
+
+/* spline_lines_plain for 2..4 interleaved lines (a row's colour channels) as the lanes of one
+ * AVX vector, each recursion's running value kept in a register instead of going through
+ * memory; every value sees the same operations in the same order. n >= 2. */
+__attribute__((target("avx"))) static void spline_lines_avx(double *base, long n, long inner, int m, double z_n_1) {
+    const double z = RS_SPLINE_POLE;
+    const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
+    const __m256d vz = _mm256_set1_pd(z), vzn = _mm256_set1_pd(z_n_1);
+#define RS_LD(k) rs_ld(base + (k) * inner, m)
+#define RS_ST(k, v) rs_st(base + (k) * inner, m, (v))
+    for (long k = 0; k < n; k++) RS_ST(k, _mm256_mul_pd(RS_LD(k), _mm256_set1_pd(gain)));
+    // causal initialisation, mirror boundary: exact sum over the whole line
+    __m256d c0 = _mm256_add_pd(RS_LD(0), _mm256_mul_pd(vzn, RS_LD(n - 1)));
+    double z_k = z;
+    for (long k = 1; k < n - 1; k++) {
+        c0 = _mm256_add_pd(c0, _mm256_mul_pd(_mm256_set1_pd(z_k), _mm256_add_pd(RS_LD(k), _mm256_mul_pd(vzn, RS_LD(n - 1 - k)))));
+        z_k *= z;
+    }
+    c0 = _mm256_div_pd(c0, _mm256_set1_pd(1 - z_n_1 * z_n_1));
+    RS_ST(0, c0);
+    __m256d prev = c0;
+    for (long k = 1; k < n; k++) {
+        prev = _mm256_add_pd(RS_LD(k), _mm256_mul_pd(vz, prev));
+        RS_ST(k, prev);
+    }
+    // anticausal initialisation and backward pass
+    __m256d next = _mm256_div_pd(_mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(vz, RS_LD(n - 2)), prev), vz),
+                                 _mm256_set1_pd(z * z - 1));
+    RS_ST(n - 1, next);
+    for (long k = n - 2; k >= 0; k--) {
+        next = _mm256_mul_pd(vz, _mm256_sub_pd(next, RS_LD(k)));
+        RS_ST(k, next);
+    }
+#undef RS_LD
+#undef RS_ST
+}
+#else
+#define RS_HAVE_AVX 0
+#endif
+
+/* spline_lines_plain for one line (a grey row), its running values in registers. n >= 2. */
+static void spline_line_one(double *base, long n, long inner, double z_n_1) {
+    const double z = RS_SPLINE_POLE;
+    const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
+    for (long k = 0; k < n; k++) base[k * inner] *= gain;
+    double c0 = base[0] + z_n_1 * base[(n - 1) * inner];
+    double z_k = z;
+    for (long k = 1; k < n - 1; k++) {
+        c0 += z_k * (base[k * inner] + z_n_1 * base[(n - 1 - k) * inner]);
+        z_k *= z;
+    }
+    c0 /= 1 - z_n_1 * z_n_1;
+    base[0] = c0;
+    double prev = c0;
+    for (long k = 1; k < n; k++) base[k * inner] = prev = base[k * inner] + z * prev;
+    double next = (z * base[(n - 2) * inner] + prev) * z / (z * z - 1);
+    base[(n - 1) * inner] = next;
+    for (long k = n - 2; k >= 0; k--) base[k * inner] = next = z * (next - base[k * inner]);
+}
+
 /* ref: ni_splines.c:apply_filter with _init_causal_mirror/_init_anticausal_mirror, one pole
  * z = RS_SPLINE_POLE, applied to lines[i] = base[k*inner + i], i in [i0, i1);
  * z_n_1 = pow(z, n - 1), computed once per axis by the caller. */
-void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {
+static void spline_lines_plain(double *base, long n, long inner, long i0, long i1, double z_n_1) {
     const double z = RS_SPLINE_POLE;
     const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
     for (long k = 0; k < n; k++)
@@ -179,6 +257,20 @@ void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, doub
         const double *cn = ck + inner;
         for (long i = i0; i < i1; i++) ck[i] = z * (cn[i] - ck[i]);
     }
+}
+
+void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {
+    if (n >= 2 && i1 - i0 == 1) {
+        spline_line_one(base + i0, n, inner, z_n_1);
+        return;
+    }
+#if RS_HAVE_AVX
+    if (n >= 2 && i1 - i0 >= 2 && i1 - i0 <= 4 && __builtin_cpu_supports("avx")) {
+        spline_lines_avx(base + i0, n, inner, (int)(i1 - i0), z_n_1);
+        return;
+    }
+#endif
+    spline_lines_plain(base, n, inner, i0, i1, z_n_1);
 }
 
 // ref: scipy/ndimage/_interpolation.py:spline_filter1d (order 3, mode 'mirror'), in place
@@ -304,7 +396,6 @@ static void rs_zoom_block_row(double *o, const double *const *rows, long c, long
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 /* rs_zoom_block_row for c > 0 with the channel sums on AVX vectors (RS_COLS = 8 columns: two
  * vectors per channel): the same multiply, then add, per value, so the same bits. */
 __attribute__((target("avx"))) static void rs_zoom_block_row_avx(double *o, const double *const *rows, long c, long ow,
