@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t npx = size - 6, n = (size_t)sw * sh * cn;
     uint8_t *in = malloc(n), *out = malloc((size_t)dw * dh * cn);
     for (size_t i = 0; i < n; i++) in[i] = constant ? px[0] : px[i % npx];
-    if (ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, 1 + (data[0] & 3), NULL) != MEDSAM_OK) abort();
+    if (ms_resize_area_u8(in, sw, sh, cn, out, dw, dh, 1 + (data[0] & 1), NULL) != MEDSAM_OK) abort();
     for (int c = 0; c < cn; c++) {
         uint8_t lo = 255, hi = 0;
         for (size_t i = c; i < n; i += cn) lo = in[i] < lo ? in[i] : lo, hi = in[i] > hi ? in[i] : hi;
