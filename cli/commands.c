@@ -230,6 +230,39 @@ static int get_embedding(const cli_opts *o, medsam_model *m, float *input, medsa
     return 0;
 }
 
+/* The input image as medsam_image_read_budget reads it, on a thread of its own while the
+ * model loads: the load leaves a core idle part of the time, and a large PNG, JPEG or DICOM
+ * takes tens of milliseconds to decode. */
+typedef struct {
+    const char *path;
+    const medsam_budget *budget;
+    void *px; /* (H, W, C) samples of `bits` bits; free with medsam_free */
+    int W, H, C, bits;
+    medsam_status st;
+    medsam_error err;
+} image_job;
+
+static void *image_job_run(void *arg) {
+    image_job *j = arg;
+    j->st = medsam_image_read_budget(j->path, j->budget, &j->px, &j->W, &j->H, &j->C, &j->bits, &j->err);
+    return NULL;
+}
+
+/* The encoder input of the image read by `img`, through m's pipeline: (img_size, img_size, 3). */
+static int preprocess_image(const cli_opts *o, const medsam_model *m, const image_job *img, float **x) {
+    medsam_error err;
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    *x = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
+    if (!*x) return cli_failf("%s: cannot allocate the encoder input", o->input);
+    if (!medsam_model_preprocess(m, img->px, img->W, img->H, img->C, img->bits, o->threads, *x, &err)) return 0;
+    free(*x);
+    *x = NULL;
+    if (strstr(err.message, o->input)) return cli_fail(&err);
+    fprintf(stderr, "medsam: %s: %s\n", o->input, err.message);
+    return 1;
+}
+
 int cmd_embed(int argc, char **argv) {
     cli_opts o;
     int rc = parse_opts(argc, argv, "miopr", &o);
@@ -250,18 +283,26 @@ int cmd_embed(int argc, char **argv) {
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
-    if (cli_load_model(o.model, o.pipeline, &m)) return 1;
-    if (o.verbose) fprintf(stderr, "load: %.3f s\n", now_s() - t0);
-    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), 1;
+    image_job img = {.path = o.input, .budget = &o.budget};
+    pthread_t reader;
+    const int threaded = pthread_create(&reader, NULL, image_job_run, &img) == 0;
+    rc = cli_load_model(o.model, o.pipeline, &m);
+    if (threaded) pthread_join(reader, NULL);
+    else if (!rc) image_job_run(&img);
+    if (rc) {
+        medsam_free(img.px);
+        return 1;
+    }
+    if (o.verbose) fprintf(stderr, "load: %.3f s (image read beside it)\n", now_s() - t0);
+    if (cli_set_precision(m, o.model, o.precision, o.verbose)) return medsam_model_free(m), medsam_free(img.px), 1;
     medsam_model_info info;
     medsam_model_get_info(m, &info);
     float *x = NULL;
-    int W, H;
     medsam_embedding *emb = NULL;
-    rc = 0;
     t0 = now_s();
-    if (medsam_model_prepare_input_budget(m, o.input, o.threads, &o.budget, &x, &W, &H, &err)) rc = cli_fail(&err);
-    if (!rc && o.verbose) fprintf(stderr, "read + preprocess: %.3f s\n", now_s() - t0);
+    rc = img.st ? cli_fail(&img.err) : preprocess_image(&o, m, &img, &x);
+    medsam_free(img.px);
+    if (!rc && o.verbose) fprintf(stderr, "preprocess: %.3f s\n", now_s() - t0);
     if (!rc) rc = get_embedding(&o, m, x, &emb);
     if (!rc) {
         int64_t shape[4] = {1, info.emb_channels, info.emb_size, info.emb_size};
@@ -310,24 +351,6 @@ static int write_mask_outputs(const cli_opts *o, uint8_t *mask, int W, int H) {
     return 0;
 }
 
-/* The input image as medsam_image_read_budget reads it, on a thread of its own while the
- * model loads: the load leaves a core idle part of the time, and a large PNG, JPEG or DICOM
- * takes tens of milliseconds to decode. */
-typedef struct {
-    const char *path;
-    const medsam_budget *budget;
-    void *px; /* (H, W, C) samples of `bits` bits; free with medsam_free */
-    int W, H, C, bits;
-    medsam_status st;
-    medsam_error err;
-} image_job;
-
-static void *image_job_run(void *arg) {
-    image_job *j = arg;
-    j->st = medsam_image_read_budget(j->path, j->budget, &j->px, &j->W, &j->H, &j->C, &j->bits, &j->err);
-    return NULL;
-}
-
 /* medsam segment with the model's box zoom (pipeline/zoom.h): medsam_segment_pixels on the image's pixels. */
 static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom, const image_job *img) {
     medsam_error err;
@@ -349,20 +372,6 @@ static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom,
     return rc;
 }
 
-/* The encoder input of the image read by `img`, through m's pipeline: (img_size, img_size, 3). */
-static int preprocess_image(const cli_opts *o, const medsam_model *m, const image_job *img, float **x) {
-    medsam_error err;
-    medsam_model_info info;
-    medsam_model_get_info(m, &info);
-    *x = malloc((size_t)info.img_size * info.img_size * 3 * sizeof(float));
-    if (!*x) return cli_failf("%s: cannot allocate the encoder input", o->input);
-    if (!medsam_model_preprocess(m, img->px, img->W, img->H, img->C, img->bits, o->threads, *x, &err)) return 0;
-    free(*x);
-    *x = NULL;
-    if (strstr(err.message, o->input)) return cli_fail(&err);
-    fprintf(stderr, "medsam: %s: %s\n", o->input, err.message);
-    return 1;
-}
 
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_batch(argc, argv)) return cmd_segment_batch(argc, argv);

@@ -1,12 +1,17 @@
 /* test_public_api.c — the public functions added for installing and for the
  * bindings: version macros and medsam_version(); medsam_image_read (its pixels
- * through medsam_preprocess_pixels give medsam_prepare_input's tensor bit for bit);
+ * through medsam_preprocess_pixels give medsam_prepare_input's tensor bit for bit, and through
+ * medsam_model_preprocess medsam_model_prepare_input's, a float .npy included);
  * medsam_volume_samples (values and scaling); medsam_eval_label on masks whose
  * metrics are known exactly, the empty-mask conventions and bad arguments. Runs
  * under ASan too (the Python tests, which cover the same calls, do not). */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "core/npy.h"
 #include "medsam.h"
 #include "test.h"
 
@@ -45,6 +50,50 @@ static void test_image_read(void) {
     medsam_status st = medsam_image_read("tests/fixtures/images/none.png", &pix, &w, &h, &c, &bits, &err);
     CHECK(st == MEDSAM_ERR_IO && pix == NULL && strstr(err.message, "none.png"), "missing file: %d %s", st,
           err.message);
+}
+
+/* medsam_image_read + medsam_model_preprocess = medsam_model_prepare_input (what `medsam segment`
+ * does to read the image while the model loads), on images and on a preprocessed float .npy. */
+static void test_model_preprocess(void) {
+    medsam_error err;
+    medsam_model *m;
+    if (medsam_model_load("tests/fixtures/lite/model.pth", &m, &err)) {
+        CHECK(0, "lite model: %s", err.message);
+        return;
+    }
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    const int S = info.img_size;
+    char npy[] = "/tmp/test_public_api_XXXXXX.npy";
+    int fd = mkstemps(npy, 4);
+    CHECK(fd >= 0, "mkstemps");
+    if (fd >= 0) close(fd);
+    float *pre = malloc(sizeof(float) * S * S * 3);
+    for (int i = 0; i < S * S * 3; i++) pre[i] = (float)((i * 37 % 1001) / 1000.0);
+    const int64_t shape[3] = {S, S, 3};
+    CHECK(!ms_npy_write(npy, MS_NPY_F32, 3, shape, pre, &err), "write %s: %s", npy, err.message);
+    const char *files[] = {"tests/fixtures/images/camera.png", "tests/fixtures/images/chelsea.png", npy};
+    for (int f = 0; f < 3; f++) {
+        void *pix = NULL;
+        int w, h, c, bits, W = 0, H = 0;
+        float *a = malloc(sizeof(float) * S * S * 3), *b = NULL;
+        medsam_status st = medsam_image_read(files[f], &pix, &w, &h, &c, &bits, &err);
+        CHECK(!st && bits == (f == 2 ? 32 : 8), "%s: read: %s (bits %d)", files[f], st ? err.message : "", bits);
+        if (!st) st = medsam_model_preprocess(m, pix, w, h, c, bits, 2, a, &err);
+        CHECK(!st, "%s: medsam_model_preprocess: %s", files[f], err.message);
+        medsam_status st2 = medsam_model_prepare_input(m, files[f], 2, &b, &W, &H, &err);
+        CHECK(!st && !st2 && W == w && H == h && !memcmp(a, b, sizeof(float) * S * S * 3),
+              "%s: read + medsam_model_preprocess = medsam_model_prepare_input", files[f]);
+        if (f == 2 && pix)  // the pipeline-independent preprocessing takes 8 / 16 bits only
+            CHECK(medsam_preprocess_pixels(pix, w, h, c, bits, S, 2, a, &err) == MEDSAM_ERR_ARG,
+                  "medsam_preprocess_pixels took 32-bit samples");
+        free(a);
+        medsam_free(b);
+        medsam_free(pix);
+    }
+    remove(npy);
+    free(pre);
+    medsam_model_free(m);
 }
 
 static void test_volume_samples(void) {
@@ -113,6 +162,7 @@ static void test_eval_label(void) {
 int main(void) {
     test_version();
     test_image_read();
+    test_model_preprocess();
     test_volume_samples();
     test_eval_label();
     return t_summary();
