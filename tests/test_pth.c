@@ -575,7 +575,43 @@ static void test_writer(void) {
     }
 }
 
+/* A flipped byte inside a tensor's storage (basic.pth's w_f32, basic/data/0): the archive still
+ * opens, reading the tensor fails its CRC-32 check with a message naming it. */
+static void test_bad_crc(void) {
+    FILE *fp = fopen(FIX "basic.pth", "rb");
+    CHECK(fp != NULL, "open basic.pth");
+    if (!fp) return;
+    unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    const char *name = "basic/data/0";
+    size_t data = 0;
+    for (size_t i = 0; i + 30 + strlen(name) <= n && !data; i++)
+        if (!memcmp(buf + i, "PK\x03\x04", 4) && buf[i + 26] + 256u * buf[i + 27] == strlen(name) &&
+            !memcmp(buf + i + 30, name, strlen(name)))
+            data = i + 30 + strlen(name) + buf[i + 28] + 256u * buf[i + 29];
+    CHECK(data > 0 && data + 60 <= n, "found %s's data", name);
+    if (!data) return;
+    buf[data + 17] ^= 0x10;
+    char path[] = "/tmp/test_pth_crc_XXXXXX.pth";
+    int fd = mkstemps(path, 4);
+    CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n, "write %s", path);
+    if (fd >= 0) close(fd);
+    pth_file *f = open_ok(path);
+    if (f) {
+        const pth_tensor *t = pth_find(f, "w_f32");
+        float v[15];
+        medsam_error err = {0};
+        medsam_status st = t ? pth_read_f32(f, t, v, &err) : MEDSAM_OK;
+        CHECK(st == MEDSAM_ERR_FORMAT && strstr(err.message, "CRC-32") && strstr(err.message, "w_f32"),
+              "corrupt storage: %d %s", st, err.message);
+        pth_close(f);
+    }
+    remove(path);
+}
+
 int main(void) {
+    test_bad_crc();
     test_basic(FIX "basic.pth", 1);
     test_basic(FIX "deflated.pth", 1);
     test_basic(FIX "proto4.pth", 0);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
 #include "weights/zip.h"
 
@@ -346,16 +347,6 @@ static void convert(pth_dtype dt, const uint8_t *src, size_t n, float *f32, int6
     else convert_i64(dt, src, n, i64);
 }
 
-static uLong crc_update(uLong crc, const uint8_t *p, size_t n) {
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return crc;
-}
-
 static int is_contiguous(const pth_tensor *t) {
     int64_t expect = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
@@ -373,7 +364,7 @@ static medsam_status read_contiguous(const pth_file *f, const pth_zip_entry *e, 
     size_t chunk = e->method == 0 ? PTH_READ_CHUNK : (size_t)total; /* inflate once for deflated entries */
     if (chunk > total) chunk = (size_t)total;
     int check_crc = off == 0 && total == e->size;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     medsam_status st = MEDSAM_OK;
     /* stored little-endian float32: the file bytes are the values, read in place */
     const int in_place = PTH_HOST_LITTLE_ENDIAN && t->dtype == PTH_F32 && f32 && e->method == 0;
@@ -384,13 +375,13 @@ static medsam_status read_contiguous(const pth_file *f, const pth_zip_entry *e, 
         uint8_t *dst = in_place ? (uint8_t *)f32 + done : buf;
         st = pth_zip_read(f->zip, e, off + done, dst, n, err);
         if (st) break;
-        if (check_crc) crc = crc_update(crc, dst, n);
+        if (check_crc) crc = ms_crc32(crc, dst, n);
         size_t el = (size_t)(done / (uint64_t)es);
         if (!in_place) convert(t->dtype, buf, n / (size_t)es, f32 ? f32 + el : NULL, i64 ? i64 + el : NULL);
         done += n;
     }
     free(buf);
-    if (!st && check_crc && (uint32_t)crc != e->crc32)
+    if (!st && check_crc && crc != e->crc32)
         st = ms_error(err, MEDSAM_ERR_FORMAT, "tensor '%s': storage %s fails its CRC-32 check (file corrupt)", tname(t),
                       e->name);
     return st;

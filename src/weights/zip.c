@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
 
 #define ZIP_EOCD_SIG 0x06054b50u
@@ -369,13 +370,7 @@ medsam_status pth_zip_read_all(const pth_zip *z, const pth_zip_entry *e, uint64_
     if (!buf) return ms_error(err, MEDSAM_ERR_NOMEM, "cannot allocate %llu bytes", (unsigned long long)e->size);
     medsam_status st = pth_zip_read(z, e, 0, buf, (size_t)e->size, err);
     if (st) { free(buf); return st; }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (uint64_t p = 0; p < e->size;) {
-        uInt n = e->size - p > (1u << 30) ? (1u << 30) : (uInt)(e->size - p);
-        crc = crc32(crc, buf + p, n);
-        p += n;
-    }
-    if ((uint32_t)crc != e->crc32) {
+    if (ms_crc32(0, buf, (size_t)e->size) != e->crc32) {
         free(buf);
         return ms_error(err, MEDSAM_ERR_FORMAT, "entry %s: CRC-32 mismatch (archive corrupt)", e->name);
     }

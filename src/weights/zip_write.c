@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/crc32.h"
 #include "core/error.h"
 #include "weights/zip.h"
 
@@ -38,17 +39,9 @@ void pth_zip_writer_free(pth_zip_writer *w) {
 }
 
 static uint32_t crc_of(const pth_zip_part *parts, int nparts) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (int k = 0; k < nparts; k++) {
-        const uint8_t *p = parts[k].data;
-        for (uint64_t len = parts[k].len; len;) {
-            uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-            crc = crc32(crc, p, n);
-            p += n;
-            len -= n;
-        }
-    }
-    return (uint32_t)crc;
+    uint32_t crc = 0;
+    for (int k = 0; k < nparts; k++) crc = ms_crc32(crc, parts[k].data, (size_t)parts[k].len);
+    return crc;
 }
 
 /* Deflates the parts (raw deflate, no zlib wrapper) straight to the file. */
