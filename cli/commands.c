@@ -240,12 +240,26 @@ typedef struct {
     int W, H, C, bits;
     medsam_status st;
     medsam_error err;
+    pthread_t thread;
+    int threaded; /* read on `thread` (else by image_job_wait) */
 } image_job;
 
 static void *image_job_run(void *arg) {
     image_job *j = arg;
     j->st = medsam_image_read_budget(j->path, j->budget, &j->px, &j->W, &j->H, &j->C, &j->bits, &j->err);
     return NULL;
+}
+
+/* Starts reading `path` on a thread of its own. */
+static void image_job_start(image_job *j, const char *path, const medsam_budget *budget) {
+    *j = (image_job){.path = path, .budget = budget};
+    j->threaded = pthread_create(&j->thread, NULL, image_job_run, j) == 0;
+}
+
+/* Waits for the image; without a thread it is read here when `wanted`. */
+static void image_job_wait(image_job *j, int wanted) {
+    if (j->threaded) pthread_join(j->thread, NULL);
+    else if (wanted) image_job_run(j);
 }
 
 /* The encoder input of the image read by `img`, through m's pipeline: (img_size, img_size, 3). */
@@ -283,12 +297,10 @@ int cmd_embed(int argc, char **argv) {
     medsam_error err;
     medsam_model *m;
     double t0 = now_s();
-    image_job img = {.path = o.input, .budget = &o.budget};
-    pthread_t reader;
-    const int threaded = pthread_create(&reader, NULL, image_job_run, &img) == 0;
+    image_job img;
+    image_job_start(&img, o.input, &o.budget);
     rc = cli_load_model(o.model, o.pipeline, &m);
-    if (threaded) pthread_join(reader, NULL);
-    else if (!rc) image_job_run(&img);
+    image_job_wait(&img, !rc);
     if (rc) {
         medsam_free(img.px);
         return 1;
@@ -372,7 +384,6 @@ static int segment_zoomed(const cli_opts *o, const medsam_model *m, double zoom,
     return rc;
 }
 
-
 int cmd_segment(int argc, char **argv) {
     if (cli_segment_is_batch(argc, argv)) return cmd_segment_batch(argc, argv);
     return cli_segment(argc, argv, NULL);
@@ -434,12 +445,10 @@ int cli_segment(int argc, char **argv, cli_models *keep) {
     medsam_embedding *emb = NULL;
     int W = 0, H = 0;
     double t0 = now_s();
-    image_job img = {.path = o.input, .budget = &o.budget};
-    pthread_t reader;
-    const int threaded = pthread_create(&reader, NULL, image_job_run, &img) == 0;
+    image_job img;
+    image_job_start(&img, o.input, &o.budget);
     rc = cli_model_open(keep, o.model, o.pipeline, o.precision, o.verbose, &m);
-    if (threaded) pthread_join(reader, NULL);
-    else if (!rc) image_job_run(&img);
+    image_job_wait(&img, !rc);
     if (rc) {
         medsam_free(img.px);
         return 1;
