@@ -205,8 +205,9 @@ __attribute__((target("avx"))) static void spline_lines_avx(double *base, long n
 #define RS_HAVE_AVX 0
 #endif
 
-/* spline_lines_plain for one line (a grey row), its running values in registers. n >= 2. */
-static void spline_line_one(double *base, long n, long inner, double z_n_1) {
+/* spline_lines_plain for one line (a grey row, a pixel's channels), its running values in
+ * registers. n >= 2. */
+static inline void spline_line_one(double *base, long n, long inner, double z_n_1) {
     const double z = RS_SPLINE_POLE;
     const double gain = 1.0 * ((1.0 - z) * (1.0 - 1.0 / z));
     for (long k = 0; k < n; k++) base[k * inner] *= gain;
@@ -257,6 +258,11 @@ static void spline_lines_plain(double *base, long n, long inner, long i0, long i
         const double *cn = ck + inner;
         for (long i = i0; i < i1; i++) ck[i] = z * (cn[i] - ck[i]);
     }
+}
+
+void ms_rs_spline_pixels(double *row, long npix, long c, double z_n_1) {
+    if (c < 2) return;
+    for (long x = 0; x < npix; x++) spline_line_one(row + x * c, c, 1, z_n_1);
 }
 
 void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1) {

@@ -18,6 +18,9 @@ void ms_rs_gaussian_axis(double *dst, const double *src, long outer, long n, lon
 /* The order-3 spline prefilter of lines base[k*inner + i], k < n, i in [i0, i1), in place;
  * z_n_1 = pow(RS_SPLINE_POLE, n - 1). */
 void ms_rs_spline_lines(double *base, long n, long inner, long i0, long i1, double z_n_1);
+/* ms_rs_spline_lines along the channels of each of npix pixels of c (>= 2) interleaved
+ * channels: the channel axis's prefilter of one image row, the same operations per value. */
+void ms_rs_spline_pixels(double *row, long npix, long c, double z_n_1);
 
 /* Per-axis zoom taps: idx, wt (on, order + 1). */
 void ms_rs_zoom_taps(long *idx, double *wt, long n, long on, int order);

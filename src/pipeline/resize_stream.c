@@ -178,8 +178,7 @@ static void st_finish_rows(const st_ctx *s, double *band, double *out, long rows
         if (s->grey)
             for (long x = 0; x < s->w; x++)
                 for (long k = 0; k < s->cc; k++) o[x * s->cc + k] = row[x];
-        if (spline && s->c > 1)
-            for (long x = 0; x < s->w; x++) ms_rs_spline_lines(o + x * s->c, s->c, 1, 0, 1, z_c);
+        if (spline && s->c > 1) ms_rs_spline_pixels(o, s->w, s->c, z_c);
     }
 }
 
