@@ -360,11 +360,40 @@ static void rs_zoom_pixel_row(double *o, const double *const *rows, long c, long
 
 #define RS_COLS 8 /* output pixels interpolated side by side */
 
+/* tk (RS_COLS) += g rows ic[e] (RS_COLS each) * wc[e], e < taps: one output channel's sums. */
+static inline void rs_channel_sum(double *tk, const double *g, int taps, const long *ic, const double *wc) {
+    for (int e = 0; e < taps; e++) {
+        const double *ge = g + ic[e] * RS_COLS;
+        double we = wc[e];
+        for (int j = 0; j < RS_COLS; j++) tk[j] += ge[j] * we;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* rs_channel_sum on AVX vectors (RS_COLS = 8: two per channel): the same multiply, then add,
+ * per value, so the same bits. */
+__attribute__((target("avx"))) static inline void rs_channel_sum_avx(double *tk, const double *g, int taps,
+                                                                     const long *ic, const double *wc) {
+    __m256d t0 = _mm256_loadu_pd(tk), t1 = _mm256_loadu_pd(tk + 4);
+    for (int e = 0; e < taps; e++) {
+        const double *ge = g + ic[e] * RS_COLS;
+        const __m256d we = _mm256_set1_pd(wc[e]);
+        t0 = _mm256_add_pd(t0, _mm256_mul_pd(_mm256_loadu_pd(ge), we));
+        t1 = _mm256_add_pd(t1, _mm256_mul_pd(_mm256_loadu_pd(ge + 4), we));
+    }
+    _mm256_storeu_pd(tk, t0), _mm256_storeu_pd(tk + 4, t1);
+}
+#endif
+
+typedef void (*rs_channel_sum_fn)(double *tk, const double *g, int taps, const long *ic, const double *wc);
+
 /* Same sums as rs_zoom_pixel_row, RS_COLS output columns at a time so that independent
  * accumulators hide the addition latency; per pixel the operation order is unchanged.
+ * sum: the channel sums (rs_channel_sum or its AVX form; inlined into each caller below).
  * g: (c, RS_COLS), t: (c, RS_COLS) scratch. */
-static void rs_zoom_block_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy,
-                              const long *ix, const double *wx, const long *ic, const double *wc, double *g, double *t) {
+static inline void rs_zoom_block_row_with(rs_channel_sum_fn sum, double *o, const double *const *rows, long c, long ow, int taps,
+                                          const double *vy, const long *ix, const double *wx, const long *ic,
+                                          const double *wc, double *g, double *t) {
     long cc = c > 0 ? c : 1;
     for (long ox0 = 0; ox0 < ow; ox0 += RS_COLS) {
         int nb = ow - ox0 < RS_COLS ? (int)(ow - ox0) : RS_COLS;
@@ -386,14 +415,7 @@ static void rs_zoom_block_row(double *o, const double *const *rows, long c, long
                     double wb = wx[ox * taps + b];
                     for (long ch = 0; ch < c; ch++) g[ch * RS_COLS + j] = f[ch] * wa * wb;
                 }
-                for (long k = 0; k < c; k++) {
-                    double *tk = t + k * RS_COLS;
-                    for (int e = 0; e < taps; e++) {
-                        const double *ge = g + ic[k * taps + e] * RS_COLS;
-                        double we = wc[k * taps + e];
-                        for (int j = 0; j < RS_COLS; j++) tk[j] += ge[j] * we;
-                    }
-                }
+                for (long k = 0; k < c; k++) sum(t + k * RS_COLS, g, taps, ic + k * taps, wc + k * taps);
             }
         }
         for (int j = 0; j < nb; j++)
@@ -401,42 +423,17 @@ static void rs_zoom_block_row(double *o, const double *const *rows, long c, long
     }
 }
 
+static void rs_zoom_block_row(double *o, const double *const *rows, long c, long ow, int taps, const double *vy,
+                              const long *ix, const double *wx, const long *ic, const double *wc, double *g, double *t) {
+    rs_zoom_block_row_with(rs_channel_sum, o, rows, c, ow, taps, vy, ix, wx, ic, wc, g, t);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
-/* rs_zoom_block_row for c > 0 with the channel sums on AVX vectors (RS_COLS = 8 columns: two
- * vectors per channel): the same multiply, then add, per value, so the same bits. */
 __attribute__((target("avx"))) static void rs_zoom_block_row_avx(double *o, const double *const *rows, long c, long ow,
                                                                   int taps, const double *vy, const long *ix,
                                                                   const double *wx, const long *ic, const double *wc,
                                                                   double *g, double *t) {
-    for (long ox0 = 0; ox0 < ow; ox0 += RS_COLS) {
-        int nb = ow - ox0 < RS_COLS ? (int)(ow - ox0) : RS_COLS;
-        for (long i = 0; i < c * RS_COLS; i++) t[i] = 0.0;
-        for (int a = 0; a < taps; a++) {
-            const double *row = rows[a];
-            double wa = vy[a];
-            for (int b = 0; b < taps; b++) {
-                for (int j = 0; j < nb; j++) {
-                    long ox = ox0 + j;
-                    const double *f = row + ix[ox * taps + b] * c;
-                    double wb = wx[ox * taps + b];
-                    for (long ch = 0; ch < c; ch++) g[ch * RS_COLS + j] = f[ch] * wa * wb;
-                }
-                for (long k = 0; k < c; k++) {
-                    double *tk = t + k * RS_COLS;
-                    __m256d t0 = _mm256_loadu_pd(tk), t1 = _mm256_loadu_pd(tk + 4);
-                    for (int e = 0; e < taps; e++) {
-                        const double *ge = g + ic[k * taps + e] * RS_COLS;
-                        const __m256d we = _mm256_set1_pd(wc[k * taps + e]);
-                        t0 = _mm256_add_pd(t0, _mm256_mul_pd(_mm256_loadu_pd(ge), we));
-                        t1 = _mm256_add_pd(t1, _mm256_mul_pd(_mm256_loadu_pd(ge + 4), we));
-                    }
-                    _mm256_storeu_pd(tk, t0), _mm256_storeu_pd(tk + 4, t1);
-                }
-            }
-        }
-        for (int j = 0; j < nb; j++)
-            for (long k = 0; k < c; k++) o[(ox0 + j) * c + k] = t[k * RS_COLS + j];
-    }
+    rs_zoom_block_row_with(rs_channel_sum_avx, o, rows, c, ow, taps, vy, ix, wx, ic, wc, g, t);
 }
 #endif
 
