@@ -28,10 +28,15 @@
  *                 beyond 4 erfc < 2^-26 and erf rounds to 1. */
 #define VM_ERF_SPLIT 1.0f
 #define VM_ERF_TMAX 4.0f
-static const float vm_erf_r[7] = {7.889178960e-05f, -8.020860841e-04f, 5.189537536e-03f, -2.685444616e-02f,
-                                  1.128360033e-01f, -3.761262596e-01f, 1.283791661e-01f};
-static const float vm_erf_q[8] = {-2.168677202e-05f, 4.413354036e-04f, -4.204556812e-03f, 2.520824224e-02f,
-                                  -1.084185541e-01f, -6.332198977e-01f, -1.129578471e+00f, 1.880373748e-04f};
+#define VM_ERF_R_LIST(F)                                                                                         \
+    F(7.889178960e-05f) F(-8.020860841e-04f) F(5.189537536e-03f) F(-2.685444616e-02f) F(1.128360033e-01f)     \
+    F(-3.761262596e-01f) F(1.283791661e-01f)
+#define VM_ERF_Q_LIST(F)                                                                                         \
+    F(-2.168677202e-05f) F(4.413354036e-04f) F(-4.204556812e-03f) F(2.520824224e-02f) F(-1.084185541e-01f)    \
+    F(-6.332198977e-01f) F(-1.129578471e+00f) F(1.880373748e-04f)
+#define VM_SCALAR(v) v,
+static const float vm_erf_r[7] = {VM_ERF_R_LIST(VM_SCALAR)};
+static const float vm_erf_q[8] = {VM_ERF_Q_LIST(VM_SCALAR)};
 
 static inline float exp_scalar(float y) {
     y = y < VM_EXP_LO ? VM_EXP_LO : (y > VM_EXP_HI ? VM_EXP_HI : y);
@@ -124,67 +129,77 @@ VM_AVX2 static inline __m256 erf_avx2(__m256 z) {
     return _mm256_or_ps(_mm256_and_ps(z, sign), _mm256_or_ps(e, _mm256_and_ps(a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))));
 }
 
-/* exp_avx2 on two vectors, each operation of one beside the same operation of the other (same bits per lane). */
-VM_AVX2 static inline void exp2_avx2(__m256 *y0, __m256 *y1) {
-    const __m256 lo = _mm256_set1_ps(VM_EXP_LO), hi = _mm256_set1_ps(VM_EXP_HI), l2e = _mm256_set1_ps(VM_LOG2E);
-    const __m256 u0 = _mm256_min_ps(_mm256_max_ps(*y0, lo), hi), u1 = _mm256_min_ps(_mm256_max_ps(*y1, lo), hi);
-    const __m256 n0 = _mm256_round_ps(_mm256_mul_ps(u0, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 n1 = _mm256_round_ps(_mm256_mul_ps(u1, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r0 = _mm256_fnmadd_ps(n0, _mm256_set1_ps(VM_LN2_HI), u0), r1 = _mm256_fnmadd_ps(n1, _mm256_set1_ps(VM_LN2_HI), u1);
-    r0 = _mm256_fnmadd_ps(n0, _mm256_set1_ps(VM_LN2_LO), r0), r1 = _mm256_fnmadd_ps(n1, _mm256_set1_ps(VM_LN2_LO), r1);
-    static const float coef[7] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
-    __m256 p0 = _mm256_set1_ps(1.0f / 5040), p1 = p0;
-    for (int k = 0; k < 7; k++) {
-        const __m256 ck = _mm256_set1_ps(coef[k]);
-        p0 = _mm256_fmadd_ps(p0, r0, ck), p1 = _mm256_fmadd_ps(p1, r1, ck);
-    }
-    const __m256i b127 = _mm256_set1_epi32(127);
+/* The constants of erf2_avx2 and gelu_erf_avx2 as whole vectors in memory: each operation takes its
+ * constant as a memory operand (a load-port access) instead of a vbroadcastss per use, which the
+ * compiler otherwise repeats in every iteration (sixteen registers hold the two chains, not the
+ * constants too) and which takes a slot of the FP pipes the arithmetic needs. */
+#define VM_R8(v) {v, v, v, v, v, v, v, v}
+#define VM_R8_ITEM(v) VM_R8(v),
+typedef struct {
+    float q[8][8], r[7][8], ex[8][8];  // vm_erf_q, vm_erf_r, exp's Taylor coefficients 1/5040 .. 1
+    float sign[8], split[8], tmax[8], log2e[8], ln2_hi[8], ln2_lo[8], one[8], half[8], rsqrt2[8];
+    int32_t bias127[8];
+} vm_erf_consts;
+static const vm_erf_consts vm_k __attribute__((aligned(32))) = {
+    {VM_ERF_Q_LIST(VM_R8_ITEM)},
+    {VM_ERF_R_LIST(VM_R8_ITEM)},
+    {VM_R8(1.0f / 5040), VM_R8(1.0f / 720), VM_R8(1.0f / 120), VM_R8(1.0f / 24), VM_R8(1.0f / 6), VM_R8(0.5f),
+     VM_R8(1.0f), VM_R8(1.0f)},
+    VM_R8(-0.0f), VM_R8(VM_ERF_SPLIT), VM_R8(VM_ERF_TMAX), VM_R8(VM_LOG2E), VM_R8(VM_LN2_HI), VM_R8(VM_LN2_LO),
+    VM_R8(1.0f), VM_R8(0.5f), VM_R8((float)M_SQRT1_2), VM_R8(127)};
+#define VM_K(field) _mm256_load_ps(vm_k.field)
+
+/* exp_avx2 on two vectors already inside [VM_EXP_LO, VM_EXP_HI] (its clamp is the identity there),
+ * each operation of one beside the same operation of the other (same bits per lane). */
+VM_AVX2 static inline void exp2_inrange_avx2(__m256 *y0, __m256 *y1) {
+    const __m256 n0 = _mm256_round_ps(_mm256_mul_ps(*y0, VM_K(log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 n1 = _mm256_round_ps(_mm256_mul_ps(*y1, VM_K(log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r0 = _mm256_fnmadd_ps(n0, VM_K(ln2_hi), *y0), r1 = _mm256_fnmadd_ps(n1, VM_K(ln2_hi), *y1);
+    r0 = _mm256_fnmadd_ps(n0, VM_K(ln2_lo), r0), r1 = _mm256_fnmadd_ps(n1, VM_K(ln2_lo), r1);
+    __m256 p0 = VM_K(ex[0]), p1 = p0;
+    for (int k = 1; k < 8; k++) p0 = _mm256_fmadd_ps(p0, r0, VM_K(ex[k])), p1 = _mm256_fmadd_ps(p1, r1, VM_K(ex[k]));
+    const __m256i b127 = _mm256_load_si256((const __m256i *)vm_k.bias127);
     const __m256i e0 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n0), b127), 23);
     const __m256i e1 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n1), b127), 23);
     *y0 = _mm256_mul_ps(p0, _mm256_castsi256_ps(e0)), *y1 = _mm256_mul_ps(p1, _mm256_castsi256_ps(e1));
 }
 
-/* erf_avx2 on two vectors, interleaved as exp2_avx2: one vector's chain of dependent operations
- * (two polynomials and an exp) has ~100 cycles of latency for ~15 of throughput, more than the
+/* erf_avx2 on two vectors, interleaved: one vector's chain of dependent operations (two
+ * polynomials and an exp) has ~100 cycles of latency for ~15 of throughput, more than the
  * core's scheduler can overlap from consecutive iterations; side by side the two chains keep
- * it busy. The same operations per lane: the same bits. */
+ * it busy. The same operations per lane, so the same bits; the exp's clamp is left out as in
+ * erf_avx512_nonan: t = min(max(|z|, 1), 4) is finite even for NaN, so |Q(t)| < 35. */
 VM_AVX2 static inline void erf2_avx2(__m256 z0, __m256 z1, __m256 *out0, __m256 *out1) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), split = _mm256_set1_ps(VM_ERF_SPLIT);
-    const __m256 a0 = _mm256_andnot_ps(sign, z0), a1 = _mm256_andnot_ps(sign, z1);
+    const __m256 a0 = _mm256_andnot_ps(VM_K(sign), z0), a1 = _mm256_andnot_ps(VM_K(sign), z1);
     const __m256 s0 = _mm256_mul_ps(a0, a0), s1 = _mm256_mul_ps(a1, a1);
-    const __m256 t0 = _mm256_min_ps(_mm256_max_ps(a0, split), _mm256_set1_ps(VM_ERF_TMAX));
-    const __m256 t1 = _mm256_min_ps(_mm256_max_ps(a1, split), _mm256_set1_ps(VM_ERF_TMAX));
-    __m256 r0 = _mm256_set1_ps(vm_erf_r[0]), r1 = r0, q0 = _mm256_set1_ps(vm_erf_q[0]), q1 = q0;
+    const __m256 t0 = _mm256_min_ps(_mm256_max_ps(a0, VM_K(split)), VM_K(tmax));
+    const __m256 t1 = _mm256_min_ps(_mm256_max_ps(a1, VM_K(split)), VM_K(tmax));
+    __m256 r0 = VM_K(r[0]), r1 = r0, q0 = VM_K(q[0]), q1 = q0;
     for (int i = 1; i < 8; i++) {
-        const __m256 cq = _mm256_set1_ps(vm_erf_q[i]);
-        q0 = _mm256_fmadd_ps(q0, t0, cq), q1 = _mm256_fmadd_ps(q1, t1, cq);
-        if (i < 7) {
-            const __m256 cr = _mm256_set1_ps(vm_erf_r[i]);
-            r0 = _mm256_fmadd_ps(r0, s0, cr), r1 = _mm256_fmadd_ps(r1, s1, cr);
-        }
+        q0 = _mm256_fmadd_ps(q0, t0, VM_K(q[i])), q1 = _mm256_fmadd_ps(q1, t1, VM_K(q[i]));
+        if (i < 7) r0 = _mm256_fmadd_ps(r0, s0, VM_K(r[i])), r1 = _mm256_fmadd_ps(r1, s1, VM_K(r[i]));
     }
-    exp2_avx2(&q0, &q1);
-    const __m256 one = _mm256_set1_ps(1.0f);
+    exp2_inrange_avx2(&q0, &q1);
     const __m256 small0 = _mm256_fmadd_ps(a0, r0, a0), small1 = _mm256_fmadd_ps(a1, r1, a1);  // |z| < 1
-    const __m256 large0 = _mm256_sub_ps(one, q0), large1 = _mm256_sub_ps(one, q1);            // |z| >= 1
-    const __m256 e0 = _mm256_blendv_ps(large0, small0, _mm256_cmp_ps(a0, split, _CMP_LT_OQ));
-    const __m256 e1 = _mm256_blendv_ps(large1, small1, _mm256_cmp_ps(a1, split, _CMP_LT_OQ));
-    *out0 = _mm256_or_ps(_mm256_and_ps(z0, sign), _mm256_or_ps(e0, _mm256_and_ps(a0, _mm256_cmp_ps(a0, a0, _CMP_UNORD_Q))));
-    *out1 = _mm256_or_ps(_mm256_and_ps(z1, sign), _mm256_or_ps(e1, _mm256_and_ps(a1, _mm256_cmp_ps(a1, a1, _CMP_UNORD_Q))));
+    const __m256 large0 = _mm256_sub_ps(VM_K(one), q0), large1 = _mm256_sub_ps(VM_K(one), q1);  // |z| >= 1
+    const __m256 e0 = _mm256_blendv_ps(large0, small0, _mm256_cmp_ps(a0, VM_K(split), _CMP_LT_OQ));
+    const __m256 e1 = _mm256_blendv_ps(large1, small1, _mm256_cmp_ps(a1, VM_K(split), _CMP_LT_OQ));
+    *out0 = _mm256_or_ps(_mm256_and_ps(z0, VM_K(sign)), _mm256_or_ps(e0, _mm256_and_ps(a0, _mm256_cmp_ps(a0, a0, _CMP_UNORD_Q))));
+    *out1 = _mm256_or_ps(_mm256_and_ps(z1, VM_K(sign)), _mm256_or_ps(e1, _mm256_and_ps(a1, _mm256_cmp_ps(a1, a1, _CMP_UNORD_Q))));
 }
 
 /* gelu_forward's formula, 0.5 x (1 + erf(x / sqrt 2)), operation for operation,
  * with erf_avx2 in place of erff; two vectors at a time through erf2_avx2. */
 VM_AVX2 static void gelu_erf_avx2(float *x, long n) {
-    const __m256 c = _mm256_set1_ps((float)M_SQRT1_2), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
         __m256 e0, e1;
-        erf2_avx2(_mm256_mul_ps(v0, c), _mm256_mul_ps(v1, c), &e0, &e1);
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v0), _mm256_add_ps(one, e0)));
-        _mm256_storeu_ps(x + i + 8, _mm256_mul_ps(_mm256_mul_ps(half, v1), _mm256_add_ps(one, e1)));
+        erf2_avx2(_mm256_mul_ps(v0, VM_K(rsqrt2)), _mm256_mul_ps(v1, VM_K(rsqrt2)), &e0, &e1);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(VM_K(half), v0), _mm256_add_ps(VM_K(one), e0)));
+        _mm256_storeu_ps(x + i + 8, _mm256_mul_ps(_mm256_mul_ps(VM_K(half), v1), _mm256_add_ps(VM_K(one), e1)));
     }
+    const __m256 c = _mm256_set1_ps((float)M_SQRT1_2), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
     for (; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_loadu_ps(x + i);
         const __m256 e = erf_avx2(_mm256_mul_ps(v, c));
