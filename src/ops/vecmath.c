@@ -157,6 +157,7 @@ VM_AVX2 static inline void exp2_inrange_avx2(__m256 *y0, __m256 *y1) {
     __m256 r0 = _mm256_fnmadd_ps(n0, VM_K(ln2_hi), *y0), r1 = _mm256_fnmadd_ps(n1, VM_K(ln2_hi), *y1);
     r0 = _mm256_fnmadd_ps(n0, VM_K(ln2_lo), r0), r1 = _mm256_fnmadd_ps(n1, VM_K(ln2_lo), r1);
     __m256 p0 = VM_K(ex[0]), p1 = p0;
+#pragma GCC unroll 8
     for (int k = 1; k < 8; k++) p0 = _mm256_fmadd_ps(p0, r0, VM_K(ex[k])), p1 = _mm256_fmadd_ps(p1, r1, VM_K(ex[k]));
     const __m256i b127 = _mm256_load_si256((const __m256i *)vm_k.bias127);
     const __m256i e0 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n0), b127), 23);
@@ -175,6 +176,7 @@ VM_AVX2 static inline void erf2_avx2(__m256 z0, __m256 z1, __m256 *out0, __m256 
     const __m256 t0 = _mm256_min_ps(_mm256_max_ps(a0, VM_K(split)), VM_K(tmax));
     const __m256 t1 = _mm256_min_ps(_mm256_max_ps(a1, VM_K(split)), VM_K(tmax));
     __m256 r0 = VM_K(r[0]), r1 = r0, q0 = VM_K(q[0]), q1 = q0;
+#pragma GCC unroll 8
     for (int i = 1; i < 8; i++) {
         q0 = _mm256_fmadd_ps(q0, t0, VM_K(q[i])), q1 = _mm256_fmadd_ps(q1, t1, VM_K(q[i]));
         if (i < 7) r0 = _mm256_fmadd_ps(r0, s0, VM_K(r[i])), r1 = _mm256_fmadd_ps(r1, s1, VM_K(r[i]));
