@@ -161,9 +161,36 @@ static int usable_kernels(const gemm_kernel *out[3]) {
 /* Many small and edge shapes, every kernel, all transposes and betas; the
  * AVX-512 kernel must give the AVX2 kernel's bits, and the same bits whether
  * it reads a row-major A in place or packs it. */
+/* The transposed small-M route (a few rows of A, B transposed) keeps signed zeros and NaN of
+ * C, bias and A as the direct product does: C and bias hold -0 and +0, A rows are zero or NaN. */
+static void test_small_m_zeros(void) {
+    const gemm_kernel *avx2 = gemm_kernel_avx2();
+    if (!avx2) return;
+    enum { M = 7, N = 70, K = 9 };
+    float A[M * K], B[N * K], bias[N], C0[M * N], c1[M * N], c2[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = (i / K) % 3 == 0 ? -0.0f : (i / K) == 4 ? NAN : 0.0f;
+    for (int i = 0; i < N * K; i++) B[i] = (float)((i * 7) % 5) - 2.0f;
+    for (int j = 0; j < N; j++) bias[j] = j % 2 ? -0.0f : 0.0f;
+    for (int i = 0; i < M * N; i++) C0[i] = i % 3 == 0 ? -0.0f : i % 3 == 1 ? 0.0f : 1.5f;
+    gemm_kernel packed_only = *avx2;
+    packed_only.ukernel_direct = NULL;
+    const float betas[] = {0.0f, 1.0f, -1.0f};
+    for (int k = 0; k < 6; k++)  // alpha -1: alpha * (+0) = -0, where t's sign shows
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            memcpy(c1, C0, sizeof c1), memcpy(c2, C0, sizeof c2);
+            gemm_call call = {0, 1, M, N, K, k < 3 ? 1.0f : -1.0f, betas[k % 3], A, K, B, K, NULL, c1, N,
+                              with_bias ? bias : NULL};
+            gemm_run(&call, avx2, 1, 0);
+            call.C = c2;
+            gemm_run(&call, &packed_only, 1, 0);
+            CHECK(bits_equal(c1, c2, M * N), "small M, zeros: alpha %g beta %g bias %d: bits differ", call.alpha,
+                  betas[k % 3], with_bias);
+        }
+}
+
 static void test_shape_sweep(rng *r) {
     static const int Ms[] = {1, 2, 5, 6, 7, 11, 12, 13, 25, 31, 150};
-    static const int Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 64, 100};
+    static const int Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 64, 100, 130};
     static const int Ks[] = {0, 1, 7, 8, 9, 64, 255, 257, 600};
     static const float betas[] = {0.0f, 1.0f, 0.5f};
     static const float alphas[] = {1.0f, -0.75f, 2.0f};
@@ -186,6 +213,15 @@ static void test_shape_sweep(rng *r) {
                     memcpy(c, p.C0, sizeof(float) * (long)p.M * p.ldc);
                     run_kernel(&p, c, avx2, 1, 0, NULL);
                     check_vs_ref("avx2", &p, c, NULL, 0);
+                    // without its direct micro-kernel the driver packs every A and never takes the
+                    // transposed small-M route: the same bits either way
+                    gemm_kernel packed_only = *avx2;
+                    packed_only.ukernel_direct = NULL;
+                    float *cp = copy_c(&p);
+                    run_kernel(&p, cp, &packed_only, 1, 0, NULL);
+                    CHECK(bits_equal(c, cp, (long)p.M * p.ldc), "avx2 direct A / small M vs packed A bits: ta=%d tb=%d M=%d N=%d K=%d",
+                          ta, tb, p.M, p.N, p.K);
+                    free(cp);
                 }
                 if (avx512) {
                     float *c5 = copy_c(&p);
@@ -449,6 +485,7 @@ int main(void) {
     rng r = {20240611};
     test_reference_by_hand();
     test_shape_sweep(&r);
+    test_small_m_zeros();
     test_plain_entry_points(&r);
     test_model_shapes(&r);
     test_thread_independence(&r);

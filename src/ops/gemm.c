@@ -6,6 +6,7 @@
 
 #include "core/big_alloc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -164,8 +165,46 @@ static void gemm_thread(const gemm_task *k, int t) {
     }
 }
 
+/* Products with a few rows of A and a transposed B, such as a Linear on the decoder's 7 prompt
+ * tokens (C (M, N) = A W^T + bias, W (N, K) row-major), would pack all of W into panels to use
+ * it once: a copy (with 8x8 transposes) as costly as the product. They run as the transposed
+ * product C^T (N, M) = W A^T instead, whose A = W is read in place by the kernel's direct
+ * micro-kernel (only the few columns of A^T are packed), on a C^T that starts as the first
+ * K chunk's t = beta*C + bias of gemm_update, updated with beta 1 and a -0 bias (t + -0 = t
+ * for every t, signed zeros included). Each element then gets the same FMAs in the same order
+ * and the same updates as in the direct product (a*b and b*a are the same product), so the
+ * same bits. */
+#define GEMM_SMALL_M 16  /* at most this many rows of A */
+#define GEMM_SMALL_M_MIN_N 64
+
+static int gemm_small_m_applies(const gemm_call *c, const gemm_kernel *kern) {
+    return kern->ukernel_direct && !c->trans_a && c->trans_b && !c->pb && c->M <= GEMM_SMALL_M &&
+           c->N >= GEMM_SMALL_M_MIN_N && c->K > 0 && c->alpha != 0.0f;
+}
+
+/* 0 when done, -1 when out of memory (the caller runs the direct product). */
+static int gemm_small_m(const gemm_call *c, const gemm_kernel *kern, int nthreads) {
+    static const float neg_zero[GEMM_SMALL_M] = {-0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f,
+                                                 -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f};
+    const int M = c->M, N = c->N;
+    float *ct = malloc((size_t)N * M * sizeof(float));  // (N, M) C^T
+    if (!ct) return -1;
+    for (int j = 0; j < N; j++) {  // ct(j, i) = t(i, j) of the direct product's first chunk
+        const float b = c->bias ? c->bias[j] : 0.0f;
+        for (int i = 0; i < M; i++) ct[(long)j * M + i] = c->beta == 0.0f ? b : fmaf(c->beta, c->C[(long)i * c->ldc + j], b);
+    }
+    // op(A') = W: W = B (trans_b: op(B)(p, j) = B[j*ldb + p]), row-major (N, K); op(B') = A^T: B' = A, trans_b
+    gemm_call t = {0, 1, N, M, c->K, c->alpha, 1.0f, c->B, c->ldb, c->A, c->lda, NULL, ct, M, neg_zero};
+    gemm_run(&t, kern, nthreads, 0);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) c->C[(long)i * c->ldc + j] = ct[(long)j * M + i];
+    free(ct);
+    return 0;
+}
+
 void gemm_run(const gemm_call *c, const gemm_kernel *kern, int nthreads, int small_buffers) {
     if (c->M <= 0 || c->N <= 0) return;
+    if (gemm_small_m_applies(c, kern) && !small_buffers && gemm_small_m(c, kern, nthreads) == 0) return;
     const gemm_plan plan = gemm_make_plan(c, kern, nthreads);
     const int MR = kern->mr, NR = kern->nr;
     const int no_product = c->K <= 0 || c->alpha == 0.0f;

@@ -172,8 +172,18 @@ GEMM_AVX2 __attribute__((noinline)) static void gemm_avx2_update_edge(const floa
         for (int j = 0; j < nr; j++) c[(long)i * ldc + j] = tile[i * GEMM_NR + j];
 }
 
-GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const float *restrict b, float *c, long ldc,
-                                        int mr, int nr, const gemm_update *u) {
+/* Row i of the tile: broadcast op(A)(i, p), one FMA per 8 columns. */
+#define GEMM_AVX2_ROW(i) \
+    ai = _mm256_broadcast_ss(a + (i) * rs), c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0), c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1)
+
+/* The 6x16 tile, op(A)(i, p) at a[i*rs + p*cs]: a packed panel (rs = 1, cs = MR) or, for
+ * gemm_ukernel_direct, a row-major A read in place (rs = lda, cs = 1: no copy into a panel,
+ * which on narrow products costs a good part of the product). The same broadcasts and FMAs
+ * in the same order either way, so the same bits. */
+GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_avx2_tile(int kc, const float *restrict a, long rs,
+                                                                          long cs, const float *restrict b, float *c,
+                                                                          long ldc, int mr, int nr,
+                                                                          const gemm_update *u) {
     for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + (long)i * ldc), _MM_HINT_T0);
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
            c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
@@ -183,13 +193,13 @@ GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const f
     for (int p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 ai;
-        ai = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(ai, b0, c00), c01 = _mm256_fmadd_ps(ai, b1, c01);
-        ai = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(ai, b0, c10), c11 = _mm256_fmadd_ps(ai, b1, c11);
-        ai = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(ai, b0, c20), c21 = _mm256_fmadd_ps(ai, b1, c21);
-        ai = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(ai, b0, c30), c31 = _mm256_fmadd_ps(ai, b1, c31);
-        ai = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(ai, b0, c40), c41 = _mm256_fmadd_ps(ai, b1, c41);
-        ai = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(ai, b0, c50), c51 = _mm256_fmadd_ps(ai, b1, c51);
-        a += GEMM_MR;
+        GEMM_AVX2_ROW(0);
+        GEMM_AVX2_ROW(1);
+        GEMM_AVX2_ROW(2);
+        GEMM_AVX2_ROW(3);
+        GEMM_AVX2_ROW(4);
+        GEMM_AVX2_ROW(5);
+        a += cs;
         b += GEMM_NR;
     }
     if (nr == GEMM_NR) {  // full-width rows (mr may be short): update C in place
@@ -212,8 +222,18 @@ GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const f
     }
 }
 
+GEMM_AVX2 static void gemm_ukernel_avx2(int kc, const float *restrict a, const float *restrict b, float *c, long ldc,
+                                        int mr, int nr, const gemm_update *u) {
+    gemm_avx2_tile(kc, a, 1, GEMM_MR, b, c, ldc, mr, nr, u);
+}
+
+GEMM_AVX2 static void gemm_ukernel_direct_avx2(int kc, const float *restrict a, long lda, const float *restrict b,
+                                               float *c, long ldc, int nr, const gemm_update *u) {
+    gemm_avx2_tile(kc, a, lda, 1, b, c, ldc, GEMM_MR, nr, u);
+}
+
 static const gemm_kernel gemm_avx2_kernel = {gemm_ukernel_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2,
-                                             GEMM_MR, GEMM_NR, "avx2-fma 6x16", NULL};
+                                             GEMM_MR, GEMM_NR, "avx2-fma 6x16", gemm_ukernel_direct_avx2};
 
 const gemm_kernel *gemm_kernel_avx2(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemm_avx2_kernel;
