@@ -662,16 +662,21 @@ void vec_softmax_cols_forward_generic(float *x, long R, int C, int c0, int c1) {
     softmax_cols_impl(x, R, C, c0, c1, 0);
 }
 
+/* Runs of 64 tokens: each of the D source rows gives four whole cache lines to a run (8 tokens at
+ * a time gave it half a line, and came back for the other half after all D rows). */
 void vec_transpose_add(float *dst, const float *a, const float *b, int D, long N, long n_lo, long n_hi) {
     const int avx = vec_has_avx2();
-    for (long n0 = n_lo; n0 < n_hi; n0 += 8)
-        for (int d0 = 0; d0 < D; d0 += 8) {
-            if (avx && n0 + 8 <= n_hi && d0 + 8 <= D) {
-                transpose8_avx2(dst + n0 * D + d0, a + (long)d0 * N + n0, b ? b + (long)d0 * N + n0 : NULL, D, N);
-                continue;
+    for (long r0 = n_lo; r0 < n_hi; r0 += 64) {
+        const long r1 = n_hi - r0 < 64 ? n_hi : r0 + 64;
+        for (int d0 = 0; d0 < D; d0 += 8)
+            for (long n0 = r0; n0 < r1; n0 += 8) {
+                if (avx && n0 + 8 <= r1 && d0 + 8 <= D) {
+                    transpose8_avx2(dst + n0 * D + d0, a + (long)d0 * N + n0, b ? b + (long)d0 * N + n0 : NULL, D, N);
+                    continue;
+                }
+                for (long n = n0; n < n0 + 8 && n < r1; n++)
+                    for (int d = d0; d < d0 + 8 && d < D; d++)
+                        dst[n * D + d] = b ? a[(long)d * N + n] + b[(long)d * N + n] : a[(long)d * N + n];
             }
-            for (long n = n0; n < n0 + 8 && n < n_hi; n++)
-                for (int d = d0; d < d0 + 8 && d < D; d++)
-                    dst[n * D + d] = b ? a[(long)d * N + n] + b[(long)d * N + n] : a[(long)d * N + n];
-        }
+    }
 }
