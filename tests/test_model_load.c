@@ -13,7 +13,7 @@
 
 #define TINY "tests/fixtures/tiny/model.pth"
 
-typedef enum { PLAIN, WRAPPED, DDP, HALF, WRONG_SHAPE, MISSING, NAN_VALUE, EXTRA } variant;
+typedef enum { PLAIN, WRAPPED, DDP, HALF, WRONG_SHAPE, MISSING, NAN_VALUE, INF_VALUE, EXTRA } variant;
 
 /* Writes the tiny model's parameters in the given layout; returns 0 on success. */
 static int write_variant(const medsam_model *m, variant v, const char *path) {
@@ -35,6 +35,12 @@ static int write_variant(const medsam_model *m, variant v, const char *path) {
             nan_copy = malloc(p->numel * sizeof(float));
             memcpy(nan_copy, data, p->numel * sizeof(float));
             nan_copy[3] = NAN;
+            data = nan_copy;
+        }
+        if (v == INF_VALUE && !strcmp(p->name, "image_encoder.blocks.1.mlp.lin1.weight")) {  // in the third 64-value block
+            nan_copy = malloc(p->numel * sizeof(float));
+            memcpy(nan_copy, data, p->numel * sizeof(float));
+            nan_copy[130] = INFINITY, nan_copy[p->numel - 1] = -INFINITY;
             data = nan_copy;
         }
         pth_value *t;
@@ -145,7 +151,12 @@ int main(void) {
     unlink(path);
     snprintf(path, sizeof path, "%s/nan.pth", dir);
     write_variant(ref, NAN_VALUE, path);
-    expect_error(path, "NaN in a tensor", MEDSAM_ERR_NUMERIC, "mask_decoder.iou_token.weight");
+    expect_error(path, "NaN in a tensor", MEDSAM_ERR_NUMERIC, "'mask_decoder.iou_token.weight' holds a non-finite value at index 3");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/inf.pth", dir);
+    write_variant(ref, INF_VALUE, path);
+    expect_error(path, "inf in a tensor", MEDSAM_ERR_NUMERIC,
+                 "'image_encoder.blocks.1.mlp.lin1.weight' holds a non-finite value at index 130");
     unlink(path);
     expect_error("tests/fixtures/pth/malicious_reduce.pth", "malicious pickle", MEDSAM_ERR_UNSAFE, "posix.system");
     expect_error("tests/fixtures/images/camera.png", "not a checkpoint", MEDSAM_ERR_FORMAT, "not");

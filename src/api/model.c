@@ -21,20 +21,24 @@ static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
     if (n < (int)len) snprintf(buf + n, len - n, ")");
 }
 
-/* Index of the first non-finite value of v, or -1. v: (n) */
+/* Index of the first non-finite value of v, or -1. v: (n)
+ * Blocks of 64 values take the largest exponent field (a fixed-length loop of unsigned max,
+ * which the compiler vectorises; an or of per-value compares stayed scalar); the first
+ * block holding an all-ones exponent (inf or NaN) is searched value by value. */
 static long first_nonfinite(const float *v, size_t n) {
-    for (size_t k0 = 0; k0 < n; k0 += 4096) {
-        const size_t k1 = n - k0 < 4096 ? n : k0 + 4096;
-        uint32_t bad = 0;
-        for (size_t k = k0; k < k1; k++) {  // exponent all ones: inf or NaN
+    size_t k0 = 0;
+    for (; k0 + 64 <= n; k0 += 64) {
+        uint32_t top = 0;
+        for (int j = 0; j < 64; j++) {
             uint32_t b;
-            memcpy(&b, v + k, sizeof b);
-            bad |= (b & 0x7F800000u) == 0x7F800000u;
+            memcpy(&b, v + k0 + j, sizeof b);
+            b &= 0x7F800000u;
+            top = b > top ? b : top;
         }
-        if (bad)
-            for (size_t k = k0; k < k1; k++)
-                if (!isfinite(v[k])) return (long)k;
+        if (top == 0x7F800000u) break;
     }
+    for (size_t k = k0; k < n; k++)
+        if (!isfinite(v[k])) return (long)k;
     return -1;
 }
 
