@@ -96,6 +96,42 @@ static void test_model_preprocess(void) {
     medsam_model_free(m);
 }
 
+/* A non-finite value in an encoder input or an embedding is reported with its index. */
+static void test_nonfinite_inputs(void) {
+    medsam_error err;
+    medsam_model *m;
+    if (medsam_model_load("tests/fixtures/lite/model.pth", &m, &err)) {
+        CHECK(0, "lite model: %s", err.message);
+        return;
+    }
+    medsam_model_info info;
+    medsam_model_get_info(m, &info);
+    const long n_in = (long)info.img_size * info.img_size * 3, n_emb = (long)info.emb_channels * info.emb_size * info.emb_size;
+    float *x = calloc((size_t)(n_in > n_emb ? n_in : n_emb), sizeof(float));
+    const long at[] = {0, 5, 64 * 3 + 7, n_in - 1};
+    for (int k = 0; k < 4; k++) {
+        medsam_embedding *e = NULL;
+        x[at[k]] = k % 2 ? INFINITY : NAN;
+        if (k == 2) x[n_in - 2] = NAN;  // a later one does not hide it
+        char want[96];
+        snprintf(want, sizeof want, "encoder input holds a non-finite value at index %ld", at[k]);
+        medsam_status st = medsam_encode(m, x, 2, &e, &err);
+        CHECK(st == MEDSAM_ERR_NUMERIC && strstr(err.message, want), "NaN/inf at %ld of the encoder input: %s", at[k],
+              st ? err.message : "accepted");
+        medsam_embedding_free(e);
+        memset(x, 0, sizeof(float) * n_in);
+    }
+    x[n_emb - 3] = -INFINITY;
+    medsam_embedding *e = NULL;
+    char want[96];
+    snprintf(want, sizeof want, "embedding holds a non-finite value at index %ld", n_emb - 3);
+    medsam_status st = medsam_embedding_from_data(m, x, n_emb, &e, &err);
+    CHECK(st == MEDSAM_ERR_NUMERIC && strstr(err.message, want), "-inf in an embedding: %s", st ? err.message : "accepted");
+    medsam_embedding_free(e);
+    free(x);
+    medsam_model_free(m);
+}
+
 static void test_volume_samples(void) {
     medsam_error err;
     medsam_volume *v;
@@ -163,6 +199,7 @@ int main(void) {
     test_version();
     test_image_read();
     test_model_preprocess();
+    test_nonfinite_inputs();
     test_volume_samples();
     test_eval_label();
     return t_summary();

@@ -9,6 +9,7 @@
 #include "api/model_internal.h"
 #include "core/big_alloc.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "model/image_encoder.h"
 #include "model/prompt_encoder.h"
 #include "model/hf_config.h"
@@ -21,27 +22,6 @@ static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
     if (n < (int)len) snprintf(buf + n, len - n, ")");
 }
 
-/* Index of the first non-finite value of v, or -1. v: (n)
- * Blocks of 64 values take the largest exponent field (a fixed-length loop of unsigned max,
- * which the compiler vectorises; an or of per-value compares stayed scalar); the first
- * block holding an all-ones exponent (inf or NaN) is searched value by value. */
-static long first_nonfinite(const float *v, size_t n) {
-    size_t k0 = 0;
-    for (; k0 + 64 <= n; k0 += 64) {
-        uint32_t top = 0;
-        for (int j = 0; j < 64; j++) {
-            uint32_t b;
-            memcpy(&b, v + k0 + j, sizeof b);
-            b &= 0x7F800000u;
-            top = b > top ? b : top;
-        }
-        if (top == 0x7F800000u) break;
-    }
-    for (size_t k = k0; k < n; k++)
-        if (!isfinite(v[k])) return (long)k;
-    return -1;
-}
-
 /* Reads tensor i of the table into its place and checks its values. */
 static medsam_status load_one(medsam_model *m, ms_tensor_source *f, int i, medsam_error *err) {
     const ms_param *p = &m->table.items[i];
@@ -49,7 +29,7 @@ static medsam_status load_one(medsam_model *m, ms_tensor_source *f, int i, medsa
     ms_prefault(m->params + p->offset, (size_t)p->numel * sizeof(float));
     medsam_status st = ms_source_read_f32(f, ms_source_find(f, p->name), m->params + p->offset, err);
     if (st) return st;
-    long k = first_nonfinite(m->params + p->offset, p->numel);
+    long k = ms_first_nonfinite(m->params + p->offset, p->numel);
     if (k >= 0) return ms_error(err, MEDSAM_ERR_NUMERIC, "tensor '%s' holds a non-finite value at index %ld", p->name, k);
     return MEDSAM_OK;
 }

@@ -9,6 +9,7 @@
 #include "api/model_internal.h"
 #include "core/big_alloc.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "model/image_encoder.h"
 #include "model/mask_decoder.h"
 #include "model/prompt_encoder.h"
@@ -52,11 +53,12 @@ medsam_status ms_encode_with(const medsam_model *m, const float *input_hwc, int 
     const ms_config *c = &m->cfg;
     const long S = c->img_size, plane = S * S;
     if (nthreads < 1) nthreads = 1;
-    long bad = plane * 3;  // first non-finite index, found by rows of S values on nthreads threads
+    long bad = plane * 3;  // first non-finite index, found by rows of 3S values on nthreads threads
 #pragma omp parallel for num_threads(nthreads) schedule(static) reduction(min : bad) if (nthreads > 1)
-    for (long r = 0; r < 3 * S; r++)
-        for (long i = r * S; i < (r + 1) * S && i < bad; i++)
-            if (!isfinite(input_hwc[i])) bad = i;
+    for (long r = 0; r < S; r++) {
+        const long k = ms_first_nonfinite(input_hwc + r * 3 * S, (size_t)(3 * S));
+        if (k >= 0 && r * 3 * S + k < bad) bad = r * 3 * S + k;
+    }
     if (bad < plane * 3)
         return ms_error(err, MEDSAM_ERR_NUMERIC, "encoder input holds a non-finite value at index %ld", bad);
     ms_encode_scratch own = {NULL, NULL, 0};
@@ -95,8 +97,8 @@ medsam_status medsam_embedding_from_data(const medsam_model *m, const float *dat
     if (count != want)
         return ms_error(err, MEDSAM_ERR_SHAPE, "embedding has %ld values, the model expects (%d,%d,%d) = %ld", count,
                         m->cfg.out_chans, m->cfg.grid, m->cfg.grid, want);
-    for (long i = 0; i < count; i++)
-        if (!isfinite(data[i])) return ms_error(err, MEDSAM_ERR_NUMERIC, "embedding holds a non-finite value at index %ld", i);
+    const long bad = ms_first_nonfinite(data, (size_t)count);
+    if (bad >= 0) return ms_error(err, MEDSAM_ERR_NUMERIC, "embedding holds a non-finite value at index %ld", bad);
     medsam_embedding *e;
     medsam_status st = embedding_alloc(m, &e, err);
     if (st) return st;
