@@ -235,8 +235,8 @@ medsam_status ms_decode_input_boxes_in(const medsam_model *m, const medsam_embed
     const int split = !lent && (n_img + n_rest) * sizeof(float) > ((size_t)32 << 20);
     float *block = lent ? mem : ms_big_alloc((split ? n_rest : n_img + n_rest) * sizeof(float));
     float *img_buf = split ? malloc(n_img * sizeof(float)) : block + n_rest;  // n_img
-    if (block && !lent) ms_prefault(block, (split ? n_rest : n_img + n_rest) * sizeof(float));  // all written below
-    if (split && img_buf) ms_prefault(img_buf, n_img * sizeof(float));
+    if (block && !lent) ms_prefault_threads(block, (split ? n_rest : n_img + n_rest) * sizeof(float), nthreads);  // all written below
+    if (split && img_buf) ms_prefault_threads(img_buf, n_img * sizeof(float), nthreads);
     float *sparse = block;                              // (n, Ns, D)
     float *iou_all = sparse + n_sparse;                 // (n)
     float *work = iou_all + n_iou;                      // ms_mask_decoder_batch_workspace_floats

@@ -28,3 +28,20 @@ void ms_prefault(void *p, size_t bytes) {
     (void)p, (void)bytes;
 #endif
 }
+
+void ms_prefault_threads(void *p, size_t bytes, int nthreads) {
+    if (nthreads < 2 || bytes < 2 * MS_BIG_ALIGN) {
+        ms_prefault(p, bytes);
+        return;
+    }
+    // nthreads pieces, split on 2 MB boundaries (a huge page is mapped by one thread, whole)
+    const uintptr_t a = (uintptr_t)p, b = a + bytes;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int t = 0; t < nthreads; t++) {
+        uintptr_t lo = t == 0 ? a : (a + bytes / nthreads * t + MS_BIG_ALIGN - 1) & ~(uintptr_t)(MS_BIG_ALIGN - 1);
+        uintptr_t hi = t == nthreads - 1 ? b : (a + bytes / nthreads * (t + 1) + MS_BIG_ALIGN - 1) & ~(uintptr_t)(MS_BIG_ALIGN - 1);
+        if (lo > b) lo = b;
+        if (hi > b) hi = b;
+        if (hi > lo) ms_prefault((void *)lo, hi - lo);
+    }
+}

@@ -26,4 +26,8 @@ void *ms_big_alloc(size_t bytes);
  * buffer is about to be written through then cost no page fault each. */
 void ms_prefault(void *p, size_t bytes);
 
+/* ms_prefault split over up to nthreads threads (the kernel zeroes each fresh page: for a
+ * buffer of tens of MB that is milliseconds a thread). */
+void ms_prefault_threads(void *p, size_t bytes, int nthreads);
+
 #endif

@@ -43,13 +43,14 @@ static mha_weights mha_of(const ms_attn_w *a) {
     return m;
 }
 
-/* out (rows, o) = x W^T + b, a Linear on one thread; pW: W packed (NULL: packed here). */
+/* out (rows, o) = x W^T + b, a Linear on the prompt tokens; pW: W packed (NULL: W read as it is,
+ * see gemm.c's small-M route, on up to nthreads threads when the product is large enough). */
 static void linear_tok(float *out, const float *x, int ldx, const float *W, const float *b, int rows, int in, int o,
-                       const gemm_packed_b *pW) {
+                       const gemm_packed_b *pW, int nthreads) {
     if (pW)
         gemm_f32_packed(0, rows, 1.0f, x, ldx, pW, 0.0f, out, o, b, 1);
     else
-        linear_forward(out, x, ldx, W, b, rows, in, o, 1);
+        linear_forward(out, x, ldx, W, b, rows, in, o, nthreads);
 }
 
 /* Token -> image attention, written to out (Nt, D).
@@ -64,7 +65,7 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
     const int N = c->grid * c->grid, hN = heads * Nt;
     const float scale = (float)(1.0 / sqrt((double)hd));
     float *S = ws->S;  // (N, heads*Nt), image-major: column h*Nt + t is head h, token t
-    linear_tok(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, pq);  // (Nt, I)
+    linear_tok(ws->Qt, xq, D, a->q_w, a->q_b, Nt, D, I, pq, nthreads);  // (Nt, I)
     if (k_pre) {
         // scores_h = q_h k_h^T / sqrt(hd) with the prompt-independent k
         for (int h = 0; h < heads; h++)
@@ -98,7 +99,7 @@ static void attn_token_to_image(float *out, const float *xq, const float *xk, co
                           ws->Ot + h * hd, I, a->v_b + h * hd, 1);
     }
     // ref: _recombine_heads + out_proj
-    linear_tok(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, pout);
+    linear_tok(out, ws->Ot, I, a->out_w, a->out_b, Nt, I, D, pout, nthreads);
 }
 
 /* Image -> token attention without out_proj's bias: acc (N, D) = P Xb, to be
@@ -115,8 +116,8 @@ static void attn_image_to_token(float *acc, const float *xq, const float *q_pre,
     const float scale = (float)(1.0 / sqrt((double)hd));
     float *S = ws->S;  // (N, heads*Nt): column h*Nt + t is head h, token t
     float *K = ws->Qt; // (Nt, I)
-    linear_tok(K, xk, D, a->k_w, a->k_b, Nt, D, I, pk);
-    linear_tok(ws->Vt, xv, D, a->v_w, a->v_b, Nt, D, I, pv);
+    linear_tok(K, xk, D, a->k_w, a->k_b, Nt, D, I, pk, nthreads);
+    linear_tok(ws->Vt, xv, D, a->v_w, a->v_b, Nt, D, I, pv, nthreads);
     if (q_pre) {
         for (int h = 0; h < heads; h++)
             gemm_f32(0, 1, N, Nt, hd, scale, q_pre + h * hd, I, K + h * hd, I, 0.0f, S + h * Nt, hN, nthreads);
@@ -228,12 +229,12 @@ void ms_twoway_forward(const ms_config *c, const ms_mask_decoder_w *w, const ms_
         layernorm_forward(q, q, L->norm2_w, L->norm2_b, Nt, D, eps, 1);
 
         // MLP block (ReLU)
-        linear_tok(tmp, q, D, L->mlp_lin1_w, L->mlp_lin1_b, Nt, D, F, P->lin1);
+        linear_tok(tmp, q, D, L->mlp_lin1_w, L->mlp_lin1_b, Nt, D, F, P->lin1, nthreads);
         relu_forward(tmp, (long)Nt * F, 1);
         if (P->lin2)
             gemm_f32_packed(0, Nt, 1.0f, tmp, F, P->lin2, 1.0f, q, D, L->mlp_lin2_b, 1);
         else
-            gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, 1);
+            gemm_f32_bias(0, 1, Nt, D, F, 1.0f, tmp, F, L->mlp_lin2_w, F, 1.0f, q, D, L->mlp_lin2_b, nthreads);
         layernorm_forward(q, q, L->norm3_w, L->norm3_b, Nt, D, eps, 1);
 
         // Cross attention block, image embedding attending to tokens (kpe is still keys + key_pe);

@@ -121,7 +121,9 @@ typedef struct {
 
 static gemm_plan gemm_make_plan(const gemm_call *c, const gemm_kernel *kern, int nthreads) {
     gemm_plan p = {1, 1, gemm_ceil_div(c->M, kern->mr), kern->mr, kern->nr};
-    if (nthreads <= 1 || (double)c->M * c->N * (c->K > 0 ? c->K : 1) < GEMM_MIN_PARALLEL_MACS) return p;
+    // the multiply-adds the kernel does: N in whole NR-column panels (a 7-column product costs a 16-column one)
+    const double macs = (double)c->M * gemm_ceil_div(c->N, kern->nr) * kern->nr * (c->K > 0 ? c->K : 1);
+    if (nthreads <= 1 || macs < GEMM_MIN_PARALLEL_MACS) return p;
     int bm = p.blocks, bn = gemm_ceil_div(c->N, kern->nr);
     if (bm < 2 * nthreads && bn > bm) {
         p.split_m = 0;
