@@ -12,7 +12,7 @@ CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -fopen
 LDLIBS  += -lpng -ljpeg -lopenjp2 -lcharls -lz -lm -fopenmp
 CFLAGS  += -I/usr/include/openjpeg-2.5  # DICOM JPEG 2000 (libopenjp2-7-dev)
 # `medsam serve` (src/serve/, linked into the command, not into libmedsam)
-SERVE_LIBS ?= -lmicrohttpd -lpthread
+SERVE_LIBS ?= -lpthread  # libmicrohttpd is loaded by `medsam serve` at run time (src/serve/mhd.h)
 
 # Optional: `make MPI=1` builds everything into build-mpi/ with mpicc and
 # -DMEDSAM_MPI, adding cli/mpi/*.c (data-parallel `medsam train`, see

@@ -47,6 +47,8 @@ echo "$c" | grep -q '^/usr/bin/medsam$' && echo "$c" | grep -q '^/usr/share/man/
     ok "medsam: the command and its man page" || bad "medsam contents: $c"
 dep=$(dpkg-deb -f "$T/libmedsam0_${DV}_$ARCH.deb" Depends)
 echo "$dep" | grep -q libpng16-16 && echo "$dep" | grep -q libgomp1 && ok "libmedsam0 Depends: $dep" || bad "libmedsam0 Depends: $dep"
+dep=$(dpkg-deb -f "$T/medsam_${DV}_$ARCH.deb" Depends)  # libmicrohttpd is loaded by `serve`, not linked
+echo "$dep" | grep -q libmicrohttpd12 && ok "medsam Depends names libmicrohttpd12: $dep" || bad "medsam Depends: $dep"
 
 # unpacked into a scratch root: the command, the C example through pkg-config, Python
 R=$T/root

@@ -18,8 +18,12 @@
 
 #include "core/error.h"
 #include "serve/json.h"
+#include "serve/mhd.h"
 #include "serve/server.h"
 #include "serve/store.h"
+
+/* A libmicrohttpd function: the table ms_server_start loaded (serve/mhd.h). */
+#define MHD(fn) (ms_mhd_load(NULL)->fn)
 
 struct ms_server {
     struct MHD_Daemon *d;
@@ -62,22 +66,22 @@ static double ms_since(const struct timespec *t0) {
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *mime, void *buf, size_t len,
                              int must_free, const char *h1, const char *v1, const char *h2, const char *v2) {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, buf, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        MHD(create_response_from_buffer)(len, buf, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         if (must_free) free(buf);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", mime);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD(add_response_header)(r, "Content-Type", mime);
+    MHD(add_response_header)(r, "Cache-Control", "no-store");
+    MHD(add_response_header)(r, "X-Content-Type-Options", "nosniff");
+    MHD(add_response_header)(r, "Referrer-Policy", "no-referrer");
     if (!strncmp(mime, "text/html", 9))
-        MHD_add_response_header(r, "Content-Security-Policy",
+        MHD(add_response_header)(r, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'");
-    if (h1) MHD_add_response_header(r, h1, v1);
-    if (h2) MHD_add_response_header(r, h2, v2);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    if (h1) MHD(add_response_header)(r, h1, v1);
+    if (h2) MHD(add_response_header)(r, h2, v2);
+    enum MHD_Result ret = MHD(queue_response)(c, status, r);
+    MHD(destroy_response)(r);
     return ret;
 }
 
@@ -125,9 +129,9 @@ static int ct_equal(const char *given, const char *secret) {
 
 static int authorized(ms_server *srv, struct MHD_Connection *c) {
     if (!srv->o.token) return 1;
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *a = MHD(lookup_connection_value)(c, MHD_HEADER_KIND, "Authorization");
     if (a && !strncmp(a, "Bearer ", 7) && ct_equal(a + 7, srv->o.token)) return 1;
-    const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "medsam_token");
+    const char *k = MHD(lookup_connection_value)(c, MHD_COOKIE_KIND, "medsam_token");
     return k && ct_equal(k, srv->o.token);
 }
 
@@ -135,7 +139,7 @@ static int authorized(ms_server *srv, struct MHD_Connection *c) {
  * page reached us by DNS rebinding: refuse. */
 static int host_ok(ms_server *srv, struct MHD_Connection *c) {
     if (!srv->loopback) return 1;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *h = MHD(lookup_connection_value)(c, MHD_HEADER_KIND, "Host");
     if (!h) return 1;
     char name[80];
     const char *colon = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
@@ -147,7 +151,7 @@ static int host_ok(ms_server *srv, struct MHD_Connection *c) {
 }
 
 static int content_type_is(struct MHD_Connection *c, const char *want) {
-    const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *t = MHD(lookup_connection_value)(c, MHD_HEADER_KIND, "Content-Type");
     size_t n = strlen(want);
     return t && !strncasecmp(t, want, n) && (t[n] == 0 || t[n] == ';' || t[n] == ' ');
 }
@@ -229,7 +233,7 @@ static enum MHD_Result info_reply(struct MHD_Connection *c, unsigned status, con
 static enum MHD_Result do_upload(ms_server *srv, struct MHD_Connection *c, req *r) {
     close(r->fd);
     r->fd = -1;
-    const char *window = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "window");
+    const char *window = MHD(lookup_connection_value)(c, MHD_GET_ARGUMENT_KIND, "window");
     medsam_error err = {0};
     ms_session_info info;
     char path[512];
@@ -336,7 +340,7 @@ static enum MHD_Result do_asset(ms_server *srv, struct MHD_Connection *c, req *r
         const ms_web_asset *a = &ms_web_assets[i];
         if (strcmp(a->name, r->route.asset)) continue;
         /* ?token=T on the page sets the cookie the page's API calls then carry */
-        const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+        const char *t = MHD(lookup_connection_value)(c, MHD_GET_ARGUMENT_KIND, "token");
         char cookie[400];
         const char *h = NULL;
         if (t && srv->o.token && ct_equal(t, srv->o.token) && strlen(t) < 300) {
@@ -380,7 +384,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                                 : "send the file's bytes as Content-Type: application/octet-stream");
             r->body = r->route.kind == MS_ROUTE_IMAGES ? BODY_FILE : BODY_MEM;
             r->limit = json ? MS_JSON_MAX_TEXT : srv->max_upload;
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            const char *cl = MHD(lookup_connection_value)(c, MHD_HEADER_KIND, "Content-Length");
             if (cl && strtoull(cl, NULL, 10) > r->limit) {
                 char msg[128];
                 snprintf(msg, sizeof msg, "the body is over the %zu-byte limit", r->limit);
@@ -464,6 +468,7 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
     const int loopback = ms_serve_is_loopback(host);
     if (!loopback && (!o->token || !o->token[0]))
         return ms_error(err, MEDSAM_ERR_ARG, "--host %s is reachable from other machines: pass --token T as well", host);
+    if (!ms_mhd_load(err)) return MEDSAM_ERR_IO;  // before the model is loaded: the message names the library
     ms_server *srv = calloc(1, sizeof *srv);
     if (!srv) return ms_error(err, MEDSAM_ERR_NOMEM, "out of memory");
     srv->o = *o;
@@ -489,7 +494,7 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
                         .max_memory_total = o->max_memory_total > 0 ? o->max_memory_total : medsam_memory_default()};
     medsam_status st = ms_store_create(o->model, &so, &srv->store, err);
     if (!st) {
-        srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+        srv->d = MHD(start_daemon)(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
                                   0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections > 0 ? o->max_connections : 64),
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -500,7 +505,7 @@ medsam_status ms_server_start(const ms_serve_opts *o, ms_server **out, medsam_er
         ms_server_stop(srv);
         return st;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = MHD(get_daemon_info)(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : o->port;
     *out = srv;
     return MEDSAM_OK;
@@ -510,7 +515,7 @@ int ms_server_port(const ms_server *srv) { return srv->port; }
 
 void ms_server_stop(ms_server *srv) {
     if (!srv) return;
-    if (srv->d) MHD_stop_daemon(srv->d);
+    if (srv->d) MHD(stop_daemon)(srv->d);
     ms_store_free(srv->store);
     rm_tmpdir(srv->tmpdir);
     pthread_mutex_destroy(&srv->mu);
