@@ -52,16 +52,18 @@ Z0=${ZBOX%,*} Z1=${ZBOX#*,}
 NSL=$((Z1 - Z0 + 1))
 mkdir -p "$OUT/c" "$OUT/torch"
 
-# proc_time's line "KEY median min rss" -> "KEY_wall_s median", "KEY_wall_min_s min", "KEY_rss_mb rss"
+# proc_time's line "KEY median min rss [rest]" -> "KEY_wall_s median", "KEY_wall_min_s min", "KEY_rss_mb rss" and,
+# for a command run with -v, "KEY_rest_s rest": the median of (wall - the encoder time the same process printed)
 proc() { # proc FILE KEY REPS CMD...
     f=$1 k=$2 n=$3
     shift 3
-    "$RES/proc_time" "$k" "$n" "$@" | awk '{ printf "%s_wall_s %s\n%s_wall_min_s %s\n%s_rss_mb %s\n", $1, $2, $1, $3, $1, $4 }' >>"$f"
+    "$RES/proc_time" "$k" "$n" "$@" 2>/dev/null | awk '{ printf "%s_wall_s %s\n%s_wall_min_s %s\n%s_rss_mb %s\n", $1, $2, $1, $3, $1, $4
+        if (NF >= 5) printf "%s_rest_s %s\n", $1, $5 }' >>"$f"
 }
 
 # 1. whole processes first (each as its own process, default threads = all CPUs)
 C=$RES/results_lite_c.txt T=$RES/results_lite_torch.txt
-proc "$C" segment_2d "$PREPS" "$BUILD/medsam" segment -m "$CKPT" -i "$IMG" -b "$BOX" -o "$OUT/c/mask.png"
+proc "$C" segment_2d "$PREPS" "$BUILD/medsam" segment -m "$CKPT" -i "$IMG" -b "$BOX" -o "$OUT/c/mask.png" -v
 proc "$C" npz_2d "$PREPS" "$BUILD/medsam" segment -m "$CKPT" --npz "$OUT/2D_bench.npz" -o "$OUT/c/2D_bench.npz"
 "$RES/proc_time" npz_3d 1 "$BUILD/medsam" segment -m "$CKPT" --npz "$OUT/3D_bench.npz" -o "$OUT/c/3D_bench.npz" -v \
     2>"$OUT/c/3d.log" | awk '{ printf "%s_wall_s %s\n%s_rss_mb %s\n", $1, $2, $1, $4 }' >>"$C"
@@ -139,6 +141,12 @@ awk -v nsl="$NSL" '
             printf "  %-46s %10.1f %10.1f %8s\n", "  slices/s (ours: whole process; official: timer)",
                 nsl / c["npz_3d_wall_s"], nsl / t["npz_3d_inner_s"], r(nsl / t["npz_3d_inner_s"], nsl / c["npz_3d_wall_s"])
         row("  peak RSS MB", c["npz_3d_rss_mb"], t["npz_3d_rss_mb"], "", "%.1f")
+        apart = ""
         if (c["lite_encoder_s_2"] > 0)
+            apart = sprintf("; %.3f s against the warm encoder timed apart", c["segment_2d_wall_s"] - c["lite_encoder_s_2"])
+        if (c["segment_2d_rest_s"] != "")
+            printf "  process - encoder (2 threads): %.3f s, its own encoder (median of the runs: wall - the encoder time -v prints)%s (goal <= 0.15 s)\n",
+                c["segment_2d_rest_s"], apart
+        else if (c["lite_encoder_s_2"] > 0)
             printf "  process - encoder (2 threads): %.3f s (goal <= 0.15 s)\n", c["segment_2d_wall_s"] - c["lite_encoder_s_2"]
     }' "$C" "$T" "$O"
