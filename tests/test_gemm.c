@@ -161,6 +161,24 @@ static int usable_kernels(const gemm_kernel *out[3]) {
 /* Many small and edge shapes, every kernel, all transposes and betas; the
  * AVX-512 kernel must give the AVX2 kernel's bits, and the same bits whether
  * it reads a row-major A in place or packs it. */
+/* The kernel without its direct micro-kernel: the driver then packs every A and never takes the
+ * transposed small-M route. */
+static gemm_kernel packed_only_of(const gemm_kernel *k) {
+    gemm_kernel p = *k;
+    p.ukernel_direct = NULL;
+    return p;
+}
+
+/* c (p's product on k) has the bits of the same product on k without its direct micro-kernel. */
+static void check_same_as_packed(const char *what, const problem *p, const float *c, const gemm_kernel *k) {
+    const gemm_kernel packed_only = packed_only_of(k);
+    float *cp = copy_c(p);
+    run_kernel(p, cp, &packed_only, 1, 0, NULL);
+    CHECK(bits_equal(c, cp, (long)p->M * p->ldc), "%s vs packed A bits: ta=%d tb=%d M=%d N=%d K=%d", what, p->ta, p->tb,
+          p->M, p->N, p->K);
+    free(cp);
+}
+
 /* The transposed small-M route (a few rows of A, B transposed) keeps signed zeros and NaN of
  * C, bias and A as the direct product does: C and bias hold -0 and +0, A rows are zero or NaN. */
 static void test_small_m_zeros(void) {
@@ -172,8 +190,7 @@ static void test_small_m_zeros(void) {
     for (int i = 0; i < N * K; i++) B[i] = (float)((i * 7) % 5) - 2.0f;
     for (int j = 0; j < N; j++) bias[j] = j % 2 ? -0.0f : 0.0f;
     for (int i = 0; i < M * N; i++) C0[i] = i % 3 == 0 ? -0.0f : i % 3 == 1 ? 0.0f : 1.5f;
-    gemm_kernel packed_only = *avx2;
-    packed_only.ukernel_direct = NULL;
+    const gemm_kernel packed_only = packed_only_of(avx2);
     const float betas[] = {0.0f, 1.0f, -1.0f};
     for (int k = 0; k < 6; k++)  // alpha -1: alpha * (+0) = -0, where t's sign shows
         for (int with_bias = 0; with_bias < 2; with_bias++) {
@@ -213,27 +230,13 @@ static void test_shape_sweep(rng *r) {
                     memcpy(c, p.C0, sizeof(float) * (long)p.M * p.ldc);
                     run_kernel(&p, c, avx2, 1, 0, NULL);
                     check_vs_ref("avx2", &p, c, NULL, 0);
-                    // without its direct micro-kernel the driver packs every A and never takes the
-                    // transposed small-M route: the same bits either way
-                    gemm_kernel packed_only = *avx2;
-                    packed_only.ukernel_direct = NULL;
-                    float *cp = copy_c(&p);
-                    run_kernel(&p, cp, &packed_only, 1, 0, NULL);
-                    CHECK(bits_equal(c, cp, (long)p.M * p.ldc), "avx2 direct A / small M vs packed A bits: ta=%d tb=%d M=%d N=%d K=%d",
-                          ta, tb, p.M, p.N, p.K);
-                    free(cp);
+                    check_same_as_packed("avx2 direct A / small M", &p, c, avx2);
                 }
                 if (avx512) {
                     float *c5 = copy_c(&p);
                     run_kernel(&p, c5, avx512, 1, 0, NULL);
                     check_vs_ref("avx512", &p, c5, NULL, 0);
-                    gemm_kernel packed_only = *avx512;
-                    packed_only.ukernel_direct = NULL;
-                    float *cp = copy_c(&p);
-                    run_kernel(&p, cp, &packed_only, 1, 0, NULL);
-                    CHECK(bits_equal(c5, cp, (long)p.M * p.ldc), "avx512 direct A vs packed A bits: ta=%d tb=%d M=%d N=%d K=%d",
-                          ta, tb, p.M, p.N, p.K);
-                    free(cp);
+                    check_same_as_packed("avx512 direct A", &p, c5, avx512);
                     if (avx2) {
                         int same = bits_equal(c, c5, (long)p.M * p.ldc);
                         same512 += same;

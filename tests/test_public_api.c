@@ -52,17 +52,25 @@ static void test_image_read(void) {
           err.message);
 }
 
-/* medsam_image_read + medsam_model_preprocess = medsam_model_prepare_input (what `medsam segment`
- * does to read the image while the model loads), on images and on a preprocessed float .npy. */
-static void test_model_preprocess(void) {
+/* The small LiteMedSAM fixture and its info, or NULL (a failed check) when it does not load. */
+static medsam_model *load_lite(medsam_model_info *info) {
     medsam_error err;
     medsam_model *m;
     if (medsam_model_load("tests/fixtures/lite/model.pth", &m, &err)) {
         CHECK(0, "lite model: %s", err.message);
-        return;
+        return NULL;
     }
+    medsam_model_get_info(m, info);
+    return m;
+}
+
+/* medsam_image_read + medsam_model_preprocess = medsam_model_prepare_input (what `medsam segment`
+ * does to read the image while the model loads), on images and on a preprocessed float .npy. */
+static void test_model_preprocess(void) {
+    medsam_error err;
     medsam_model_info info;
-    medsam_model_get_info(m, &info);
+    medsam_model *m = load_lite(&info);
+    if (!m) return;
     const int S = info.img_size;
     char npy[] = "/tmp/test_public_api_XXXXXX.npy";
     int fd = mkstemps(npy, 4);
@@ -99,13 +107,9 @@ static void test_model_preprocess(void) {
 /* A non-finite value in an encoder input or an embedding is reported with its index. */
 static void test_nonfinite_inputs(void) {
     medsam_error err;
-    medsam_model *m;
-    if (medsam_model_load("tests/fixtures/lite/model.pth", &m, &err)) {
-        CHECK(0, "lite model: %s", err.message);
-        return;
-    }
     medsam_model_info info;
-    medsam_model_get_info(m, &info);
+    medsam_model *m = load_lite(&info);
+    if (!m) return;
     const long n_in = (long)info.img_size * info.img_size * 3, n_emb = (long)info.emb_channels * info.emb_size * info.emb_size;
     float *x = calloc((size_t)(n_in > n_emb ? n_in : n_emb), sizeof(float));
     const long at[] = {0, 5, 64 * 3 + 7, n_in - 1};
