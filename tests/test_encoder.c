@@ -63,7 +63,7 @@ static void test_conv(void) {
         free(in), free(w), free(b), free(col), free(got), free(ref), free(refl);
     }
     for (int with_bias = 0; with_bias < 2; with_bias++) { /* 3x3 pad 1 and 1x1 on a 5x7 grid */
-        const int Cin = 6, H = 5, W = 7, Co = 4, N = H * W;
+        const int Cin = 6, H = 5, W = 7, Co = 4, N = H * W;  // Cin not a multiple of 8: the portable im2col
         float *in = alloc_rand(&r, (long)N * Cin, 1), *w3 = alloc_rand(&r, (long)Co * Cin * 9, 0.3f);
         float *w1 = alloc_rand(&r, (long)Co * Cin, 0.3f), *b = with_bias ? alloc_rand(&r, Co, 1) : NULL;
         float *col = malloc(sizeof(float) * conv3x3_col_floats(Cin, H, W)), *inc = malloc(sizeof(float) * N * Cin);
@@ -84,6 +84,52 @@ static void test_conv(void) {
         t_close(with_bias ? "conv1x1 (bias) vs conv2d_ref" : "conv1x1 vs conv2d_ref", got, refl, (long)N * Co, 1e-6,
                 1e-5, 1e-6);
         free(in), free(w3), free(w1), free(b), free(col), free(inc), free(got), free(ref), free(refl);
+    }
+}
+
+/* conv3x3_im2col: every element against its definition (the 8-channel transposes where the
+ * CPU has AVX2, Cin a multiple of 8, and the portable path otherwise), on whole images and on
+ * pixel ranges that start and end inside a row; then conv3x3_forward through it vs conv2d_ref. */
+static void test_im2col(void) {
+    rng r = {11};
+    const int sizes[][3] = {{8, 5, 7}, {16, 4, 9}, {24, 1, 1}, {12, 3, 3}};
+    for (int sc = 0; sc < 4; sc++) {
+        const int Cin = sizes[sc][0], H = sizes[sc][1], W = sizes[sc][2], N = H * W, K = 9 * Cin;
+        float *in = alloc_rand(&r, (long)N * Cin, 1), *col = malloc(sizeof(float) * N * K);
+        const long ranges[][2] = {{0, N}, {N / 3, N - 1 > N / 3 ? N - 1 : N}, {N - 1, N}};
+        for (int rg = 0; rg < 3; rg++) {
+            const long p0 = ranges[rg][0], p1 = ranges[rg][1];
+            for (long i = 0; i < (p1 - p0) * K; i++) col[i] = NAN;
+            conv3x3_im2col(col, in, H, W, Cin, p0, p1);
+            long bad = 0;
+            for (long p = p0; p < p1; p++)
+                for (int c = 0; c < Cin; c++)
+                    for (int o = 0; o < 9; o++) {
+                        const int sy = (int)(p / W) + o / 3 - 1, sx = (int)(p % W) + o % 3 - 1;
+                        const float want = sy < 0 || sy >= H || sx < 0 || sx >= W ? 0.0f : in[((long)sy * W + sx) * Cin + c];
+                        const float got = col[(p - p0) * K + c * 9 + o];
+                        bad += memcmp(&got, &want, sizeof got) != 0;
+                    }
+            char what[96];
+            snprintf(what, sizeof what, "im2col Cin %d, %dx%d, pixels [%ld, %ld): every element", Cin, H, W, p0, p1);
+            CHECK(bad == 0, "%s", what);
+        }
+        free(in), free(col);
+    }
+    { /* conv3x3_forward with Cin 16 (the vector im2col) vs conv2d_ref */
+        const int Cin = 16, H = 6, W = 5, Co = 3, N = H * W;
+        float *in = alloc_rand(&r, (long)N * Cin, 1), *w3 = alloc_rand(&r, (long)Co * Cin * 9, 0.3f);
+        float *b = alloc_rand(&r, Co, 1), *col = malloc(sizeof(float) * conv3x3_col_floats(Cin, H, W));
+        float *inc = malloc(sizeof(float) * N * Cin), *got = malloc(sizeof(float) * N * Co);
+        float *ref = malloc(sizeof(float) * N * Co), *refl = malloc(sizeof(float) * N * Co);
+        for (int c = 0; c < Cin; c++)
+            for (int t = 0; t < N; t++) inc[c * N + t] = in[t * Cin + c];
+        conv3x3_forward(got, in, w3, b, H, W, Cin, Co, col, 2);
+        conv2d_ref(ref, inc, w3, b, Cin, H, W, Co, 3, 1, 1);
+        for (int o = 0; o < Co; o++)
+            for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
+        t_close("conv3x3 Cin 16 vs conv2d_ref", got, refl, (long)N * Co, 1e-6, 1e-5, 1e-6);
+        free(in), free(w3), free(b), free(col), free(inc), free(got), free(ref), free(refl);
     }
 }
 
@@ -384,6 +430,7 @@ static void test_encoder_tiny(void) {
 
 int main(void) {
     test_conv();
+    test_im2col();
     test_softmax();
     test_vec_kernels();
     test_attention();

@@ -336,11 +336,12 @@ void ms_tinyvit_each_linear(const ms_config *c, ms_tinyvit_state *s, ms_tinyvit_
             LIN(blocks[i][k].fc2, blocks[i][k].fc2, b->fc2_w, M, C);
         }
     LIN(neck1, neck1, v->neck_conv1_w, t->dims[MS_TV_STAGES - 1], c->out_chans);
+    LIN(neck2, neck2, v->neck_conv2_w, 9 * c->out_chans, c->out_chans);  // the 3x3 conv on im2col rows (O, 9 O)
 #undef LIN
 }
 
 /* The linears to pack, listed first and then packed on all threads. */
-#define TV_MAX_LINEARS (2 + 2 * MS_TV_MAX_BLOCKS + 2 * MS_TV_STAGES + 4 * MS_TV_STAGES * MS_TV_MAX_BLOCKS + 1)
+#define TV_MAX_LINEARS (2 + 2 * MS_TV_MAX_BLOCKS + 2 * MS_TV_STAGES + 4 * MS_TV_STAGES * MS_TV_MAX_BLOCKS + 2)
 typedef struct {
     int n;
     struct {
@@ -443,6 +444,7 @@ void ms_tinyvit_release(void *state) {
     ms_tinyvit_set_bf16(NULL, s, 0, GEMM_BF16_AUTO, NULL);
     gemm_packed_b_free(s->stem1);
     gemm_packed_b_free(s->neck1);
+    gemm_packed_b_free(s->neck2);
     for (int k = 0; k < MS_TV_MAX_BLOCKS; k++) gemm_packed_b_free(s->mbconv_pk[k][0]), gemm_packed_b_free(s->mbconv_pk[k][1]);
     for (int i = 0; i + 1 < MS_TV_STAGES; i++) gemm_packed_b_free(s->merge_pk[i][0]), gemm_packed_b_free(s->merge_pk[i][1]);
     for (int i = 0; i < MS_TV_STAGES; i++)

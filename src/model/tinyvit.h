@@ -102,7 +102,7 @@ typedef struct {
     gemm_packed_b *mbconv_pk[MS_TV_MAX_BLOCKS][2];     // folded conv1, conv3
     gemm_packed_b *merge_pk[MS_TV_STAGES - 1][2];      // folded conv1, conv3
     ms_tv_block_packed blocks[MS_TV_STAGES][MS_TV_MAX_BLOCKS];
-    gemm_packed_b *neck1;                              // neck.0
+    gemm_packed_b *neck1, *neck2;                      // neck.0, neck.2 (3x3 as (O, 9*O), im2col's K order)
     ms_tinyvit_bf16 *bf16;                             // NULL: fp32 (the default)
 } ms_tinyvit_state;
 
@@ -114,7 +114,7 @@ medsam_status ms_tinyvit_prepare(const ms_config *c, float *params, ms_weights *
 void ms_tinyvit_release(void *state);
 /* Every dense 1x1 convolution and linear of the encoder, one list for both precisions: calls
  * fn(ctx, its fp32 packed slot in s, its bf16 slot in h (NULL when h is NULL), W (out, in), in, out).
- * (The neck's 3x3 conv is not in it: fp32 runs it on the raw weight, bf16 adds it itself.) */
+ * The neck's 3x3 conv is in it as the product of its im2col rows: W (O, 9*O), in = 9*O. */
 typedef void (*ms_tv_linear_fn)(void *ctx, gemm_packed_b **f32, gemm_bf16_b **bf16, const float *w, int in, int out);
 void ms_tinyvit_each_linear(const ms_config *c, ms_tinyvit_state *s, ms_tinyvit_bf16 *h, ms_tv_linear_fn fn,
                             void *ctx);

@@ -38,8 +38,6 @@ medsam_status ms_tinyvit_set_bf16(const ms_config *c, void *state, int on, gemm_
     h->path = path == GEMM_BF16_AUTO ? gemm_bf16_best_path() : path;
     int ok = 1;
     ms_tinyvit_each_linear(c, s, h, pack_bf16, &ok);  // the fp32 path's list, one for one
-    // the neck's 3x3 conv too: (O, O, 3, 3) = (O, 9*O), im2col's K order
-    ok = ok && (h->neck2 = gemm_bf16_pack_b(1, 9 * c->out_chans, c->out_chans, s->v.neck_conv2_w, 9 * c->out_chans));
     if (!ok) {
         tv_bf16_free(h);
         return ms_error(err, MEDSAM_ERR_NOMEM, "TinyViT bf16: out of memory converting the weights");

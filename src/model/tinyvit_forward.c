@@ -20,6 +20,9 @@
 #define TV_MAX_THREADS 64
 /* Tokens per MLP tile: LayerNorm -> fc1 -> GELU -> fc2 on (96, hidden) per thread. */
 #define TV_MLP_ROWS 96
+/* Output pixels per band of the neck's 3x3 conv (8 GEMM row tiles of 6; 48 x 9 x 256 floats of
+ * im2col = 432 KB for LiteMedSAM, inside a 512 KB L2). */
+#define TV_NECK_PIXELS 48
 
 #ifdef _OPENMP
 static int tv_thread(void) { return omp_get_thread_num(); }
@@ -29,8 +32,7 @@ static int tv_thread(void) { return 0; }
 
 typedef struct {
     int res[MS_TV_STAGES];
-    size_t x, a, b, col, pad, scratch, per_thread, total;  // offsets / sizes in floats
-    int neck_rows, neck_in_x;  // output rows per band of the neck's 3x3 conv; its im2col in x (else at col)
+    size_t x, a, b, pad, scratch, per_thread, total;  // offsets / sizes in floats
 } tv_plan;
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -72,17 +74,11 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
         }
     }
     if (t->depths[0] > 0) per = zmax(per, 4 * (size_t)p->res[0] * t->mbconv_hidden);  // MBConv: 3 hidden rows + 1
-    // the neck's 3x3 conv runs in bands of output rows whose im2col (rows * G, 9 O) fits in x,
-    // which is free by then; only a model whose x cannot hold one row gets a col buffer of its own
-    const size_t col_row = (size_t)G * 9 * O;
-    p->neck_rows = (int)(x / col_row < (size_t)G ? x / col_row : (size_t)G);
-    p->neck_in_x = p->neck_rows > 0;
+    per = zmax(per, (size_t)TV_NECK_PIXELS * 9 * O);  // the neck's 3x3 conv: one band's im2col
     size_t off = 0;
     p->x = off, off += r16(x);
     p->a = off, off += r16(tmp);
     p->b = off, off += r16(tmp);
-    p->col = off, off += p->neck_rows > 0 ? 0 : r16(col_row);
-    if (p->neck_rows < 1) p->neck_rows = 1;
     p->pad = off, off += r16(pad + 16);
     p->per_thread = r16(per + 16);
     p->scratch = off, off += p->per_thread * TV_MAX_THREADS;
@@ -130,36 +126,21 @@ static void tv_conv1x1(const ms_tinyvit_state *s, float *out, const float *in, c
     tv_mm(s, w, h, (int)N, in, gemm_packed_b_rows(w), out, gemm_packed_b_cols(w), bias, nt);
 }
 
-/* The neck's 3x3 conv (padding 1, no bias) in bands of `rows` output rows: conv3x3_forward's
- * im2col layout (row (y, x) holds (Cin, 3, 3)) and GEMM per band. The GEMM chunks K alone,
- * so a band gives the bits of the whole-image call. ref: tiny_vit_sam.py TinyViT.neck[2]
- * out: (H*W, Cout); in: (H*W, Cin); col: (rows*W, 9*Cin) */
-static void tv_conv3x3_bands(const ms_tinyvit_state *s, float *out, const float *in, const float *weight, int H, int W,
-                             int Cin, int Cout, float *col, int rows, int nt) {
-    const gemm_bf16_b *h = TV_BF16(s, neck2);  // bf16: the same im2col, the product on the converted weight
-    const int K = Cin * 9;
-    for (int y0 = 0; y0 < H; y0 += rows) {
-        const int y1 = y0 + rows < H ? y0 + rows : H;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int y = y0; y < y1; y++)
-            for (int xx = 0; xx < W; xx++) {
-                float *dst = col + ((size_t)(y - y0) * W + xx) * K;  // (Cin, 3, 3)
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++) {
-                        const int sy = y + ky - 1, sx = xx + kx - 1, o = ky * 3 + kx;
-                        if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-                            for (int ch = 0; ch < Cin; ch++) dst[(size_t)ch * 9 + o] = 0.0f;
-                        } else {
-                            const float *src = in + ((size_t)sy * W + sx) * Cin;  // (Cin)
-                            for (int ch = 0; ch < Cin; ch++) dst[(size_t)ch * 9 + o] = src[ch];
-                        }
-                    }
-            }
-        if (h)
-            gemm_bf16_packed(s->bf16->path, (y1 - y0) * W, col, K, h, out + (size_t)y0 * W * Cout, Cout, NULL, nt);
-        else
-            gemm_f32_bias(0, 1, (y1 - y0) * W, Cout, K, 1.0f, col, K, weight, K, 0.0f, out + (size_t)y0 * W * Cout,
-                          Cout, NULL, nt);
+/* The neck's 3x3 conv (padding 1, no bias) as im2col + GEMM in bands of TV_NECK_PIXELS output
+ * pixels, each thread taking whole bands: the band's im2col (conv3x3_im2col, in the thread's
+ * scratch) stays in its L2 while the product (the weight packed once at load, read in place)
+ * consumes it. The GEMM chunks K alone, so a band gives the bits of the whole-image call.
+ * ref: tiny_vit_sam.py TinyViT.neck[2]. out: (H*W, Cout); in: (H*W, Cin) */
+static void tv_conv3x3_bands(const ms_tinyvit_state *s, float *out, const float *in, int H, int W, int Cin, int Cout,
+                             float *scratch, size_t per_thread, int nthreads) {
+    const long N = (long)H * W, bands = (N + TV_NECK_PIXELS - 1) / TV_NECK_PIXELS;
+    const int K = Cin * 9, nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (long band = 0; band < bands; band++) {
+        float *col = scratch + (size_t)tv_thread() * per_thread;  // (TV_NECK_PIXELS, K)
+        const long p0 = band * TV_NECK_PIXELS, p1 = p0 + TV_NECK_PIXELS < N ? p0 + TV_NECK_PIXELS : N;
+        conv3x3_im2col(col, in, H, W, Cin, p0, p1);
+        tv_mm(s, s->neck2, TV_BF16(s, neck2), (int)(p1 - p0), col, K, out + p0 * Cout, Cout, NULL, 1);
     }
 }
 
@@ -403,8 +384,7 @@ medsam_status ms_tinyvit_encode(const ms_config *c, const void *state, const flo
     const ms_tinyvit_w *v = &s->v;
     tv_conv1x1(s, a, x, s->neck1, TV_BF16(s, neck1), NULL, N, nt);                                            // a: (N, O)
     tv_layernorm(a, a, v->neck_ln1_w, v->neck_ln1_b, N, O, c->ln2d_eps, nt);             // LayerNorm2d
-    float *col = workspace + (p.neck_in_x ? p.x : p.col);                                 // x is free now
-    tv_conv3x3_bands(s, b, a, v->neck_conv2_w, G, G, O, O, col, p.neck_rows, nt);             // b: (N, O)
+    tv_conv3x3_bands(s, b, a, G, G, O, O, workspace + p.scratch, p.per_thread, nt);           // b: (N, O)
     tv_layernorm(b, b, v->neck_ln2_w, v->neck_ln2_b, N, O, c->ln2d_eps, nt);             // LayerNorm2d
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int o = 0; o < O; o++)

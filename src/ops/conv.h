@@ -30,6 +30,11 @@ size_t conv3x3_col_floats(int Cin, int H, int W);
 void conv3x3_forward(float *out, const float *in, const float *weight, const float *bias, int H, int W, int Cin,
                      int Cout, float *col, int nthreads);
 
+/* The im2col rows of conv3x3_forward for output pixels [p0, p1) (pixel p = (p / W, p % W)):
+ * col row p - p0 holds (Cin, 3, 3), zeros where a tap falls outside the image.
+ * col: ((p1 - p0), Cin * 9); in: (H*W, Cin) */
+void conv3x3_im2col(float *col, const float *in, int H, int W, int Cin, long p0, long p1);
+
 /* Plain direct convolution (any kernel, stride, zero padding), NCHW in and out,
  * double accumulation, single-threaded: the reference the tests hold the fast
  * paths to. ref: torch.nn.functional.conv2d (groups=1, dilation=1)

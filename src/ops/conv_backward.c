@@ -41,17 +41,7 @@ void conv3x3_backward(float *dinp, float *dweight, float *dbias, const float *do
     if (dweight) {
         /* col row (y, x), ordered (c, ky, kx) like a row of weight; zeros outside the image */
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                float *dst = col + ((size_t)y * W + x) * K;  // (Cin, 3, 3)
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++) {
-                        const int sy = y + ky - 1, sx = x + kx - 1, o = ky * 3 + kx;
-                        const int inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
-                        const float *src = inside ? inp + ((size_t)sy * W + sx) * Cin : NULL;  // (Cin)
-                        for (int c = 0; c < Cin; c++) dst[(size_t)c * 9 + o] = inside ? src[c] : 0.0f;
-                    }
-            }
+        for (int y = 0; y < H; y++) conv3x3_im2col(col + (size_t)y * W * K, inp, H, W, Cin, (long)y * W, (long)(y + 1) * W);
     }
     linear_backward(NULL, dweight, dbias, dout, col, K, NULL, N, K, Cout, nthreads);
     if (!dinp) return;
