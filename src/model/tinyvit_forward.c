@@ -264,6 +264,43 @@ static void tv_mlp(const ms_tinyvit_state *s, int i, int k, float eps, float *ou
     }
 }
 
+/* ref: Attention.forward -- qkv = self.qkv(self.norm(x)), in tiles of TV_MLP_ROWS tokens per
+ * thread: the tile's LayerNorm stays in cache for the product instead of a whole (N, C) pass
+ * through memory. Row by row the same operations as whole-image calls, so the same bits.
+ * qkv: (N, 3C); x: (N, C) */
+static void tv_norm_qkv(const ms_tinyvit_state *s, int i, int k, float eps, float *qkv, const float *x, long N, int C,
+                        float *scratch, size_t per_thread, int nthreads) {
+    const ms_tv_block_w *w = &s->v.blocks[i][k];
+    const gemm_bf16_b *h = TV_BF16(s, blocks[i][k].qkv);
+    const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
+    const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (long tl = 0; tl < tiles; tl++) {
+        float *ln = scratch + (size_t)tv_thread() * per_thread;  // (R, C)
+        const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
+        vec_layernorm_f64_forward(ln, x + r0 * C, w->norm_w, w->norm_b, rows, C, eps);
+        tv_mm(s, s->blocks[i][k].qkv, h, (int)rows, ln, C, qkv + r0 * 3 * C, 3 * C, w->qkv_b, 1);
+    }
+}
+
+/* ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x, in tiles of
+ * TV_MLP_ROWS tokens per thread (the tile's product is added while in cache). x: (N, C) updated;
+ * att: (N, C) the attention output */
+static void tv_proj_residual(const ms_tinyvit_state *s, int i, int k, float *x, const float *att, long N, int C,
+                             float *scratch, size_t per_thread, int nthreads) {
+    const ms_tv_block_w *w = &s->v.blocks[i][k];
+    const gemm_bf16_b *h = TV_BF16(s, blocks[i][k].proj);
+    const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
+    const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (long tl = 0; tl < tiles; tl++) {
+        float *y = scratch + (size_t)tv_thread() * per_thread;  // (R, C)
+        const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
+        tv_mm(s, s->blocks[i][k].proj, h, (int)rows, att + r0 * C, C, y, C, w->proj_b, 1);
+        vec_add(x + r0 * C, x + r0 * C, y, rows * C);
+    }
+}
+
 /* One TinyViTBlock in place on x (N = H*W tokens of width C); a, b: scratch of the plan's size.
  * ref: tiny_vit_sam.py:TinyViTBlock.forward */
 static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k, const tv_plan *p, float *x, float *a,
@@ -274,8 +311,7 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
     const int H = p->res[i], C = t->dims[i], M = t->mlp_hidden[i];
     const long N = (long)H * H;
     // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x) (real tokens)
-    tv_layernorm(a, x, w->norm_w, w->norm_b, N, C, t->ln_eps, nt);                              // a: (N, C)
-    tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), (int)N, a, C, b, 3 * C, w->qkv_b, nt);       // b: (N, 3C)
+    tv_norm_qkv(s, i, k, t->ln_eps, b, x, N, C, scratch, p->per_thread, nt);                       // b: (N, 3C)
     // a padded token is a zero row: LayerNorm gives its bias, then the qkv linear
     float *ln0 = pad, *pad_qkv = pad + C;
     for (int ch = 0; ch < C; ch++) ln0[ch] = 0.0f;
@@ -284,8 +320,7 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
     tv_window_attention(a, b, pad_qkv, s->bias_table[i][k], H, H, C, t->heads[i], t->windows[i], scratch,
                         p->per_thread, nt);                                                      // a: (N, C)
     // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
-    tv_mm(s, pk->proj, TV_BF16(s, blocks[i][k].proj), (int)N, a, C, b, C, w->proj_b, nt);
-    vec_add_threads(x, x, b, N * C, nt);
+    tv_proj_residual(s, i, k, x, a, N, C, scratch, p->per_thread, nt);
     // ref: TinyViTBlock.forward -- x = self.local_conv(x) (depthwise Conv2d_BN, no residual)
     tv_dwconv(a, x, &s->local[i][k], H, H, C, t->local_conv, 1, 0, nt);                         // a: (N, C)
     tv_mlp(s, i, k, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);                      // x = a + mlp(a)
