@@ -23,6 +23,9 @@
 /* Output pixels per band of the neck's 3x3 conv (8 GEMM row tiles of 6; 48 x 9 x 256 floats of
  * im2col = 432 KB for LiteMedSAM, inside a 512 KB L2). */
 #define TV_NECK_PIXELS 48
+/* A block's attention runs window by window (tv_attention_windows) when there are at least
+ * this many windows per thread; with fewer, whole-image steps share the work more evenly. */
+#define TV_WINDOWS_PER_THREAD 4
 
 #ifdef _OPENMP
 static int tv_thread(void) { return omp_get_thread_num(); }
@@ -69,6 +72,7 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
             const size_t T = (size_t)t->windows[i] * t->windows[i], hd = C / t->heads[i];
             tmp = zmax(tmp, N * 3 * C);
             per = zmax(per, 3 * T * hd + T * T + T * hd + attn_small_scratch_floats((int)T, (int)hd));  // [q|k|v], scores, output, k^T
+            per = zmax(per, 8 * T * C + T * T + attn_small_scratch_floats((int)T, (int)hd));  // tv_attention_windows
             per = zmax(per, (size_t)TV_MLP_ROWS * (C + t->mlp_hidden[i]));  // one MLP tile
             pad = zmax(pad, 4 * C);                 // LayerNorm(0) row and its qkv
         }
@@ -301,6 +305,65 @@ static void tv_proj_residual(const ms_tinyvit_state *s, int i, int k, float *x, 
     }
 }
 
+/* ref: TinyViTBlock.forward -- x = res_x + proj(Attention(norm(x))) per window, one window at a
+ * time per thread: its real tokens' LayerNorm and qkv (padded tokens take pad_qkv, as in
+ * tv_window_attention), each head's softmax(q k^T * scale + ab) v, the projection of the real
+ * tokens and the residual, all on the window's few rows in cache. The operations of
+ * tv_norm_qkv + tv_window_attention + tv_proj_residual, element for element: the same bits.
+ * x: (H*W, C) updated; pad_qkv: (3C) */
+static void tv_attention_windows(const ms_tinyvit_state *s, int i, int k, float eps, float *x, const float *pad_qkv,
+                                 int H, int W, int C, int heads, int ws, float *scratch, size_t per_thread,
+                                 int nthreads) {
+    const ms_tv_block_w *w = &s->v.blocks[i][k];
+    const ms_tv_block_packed *pk = &s->blocks[i][k];
+    const gemm_bf16_b *hq = TV_BF16(s, blocks[i][k].qkv), *hp = TV_BF16(s, blocks[i][k].proj);
+    const float *ab = s->bias_table[i][k];  // (heads, T, T)
+    const int hd = C / heads, T = ws * ws, C3 = 3 * C, nww = (W + ws - 1) / ws;
+    const long wins = (long)((H + ws - 1) / ws) * nww;
+    const float scale = (float)pow((double)hd, -0.5);  // Attention.scale = key_dim ** -0.5
+    const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (long win = 0; win < wins; win++) {
+        float *qw = scratch + (size_t)tv_thread() * per_thread;  // (T, 3C) the window's tokens, per head [q | k | v]
+        float *cq = qw + (size_t)T * C3;                         // (T, 3C) an edge window's product, compact
+        float *ln = cq + (size_t)T * C3;                         // (T, C) normalised real tokens, then projected
+        float *ow = ln + (size_t)T * C;                          // (T, C) attention output, head h at h*hd
+        float *sc = ow + (size_t)T * C;                          // (T, T) scores, then probabilities
+        float *kt = sc + (size_t)T * T;                          // attn_small_scores' k^T
+        const int y0 = (int)(win / nww) * ws, x0 = (int)(win % nww) * ws;
+        const int hr = H - y0 < ws ? H - y0 : ws, wr = W - x0 < ws ? W - x0 : ws, R = hr * wr, full = R == T;
+        // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x): the real tokens, row by row of the window
+        for (int dy = 0; dy < hr; dy++)
+            vec_layernorm_f64_forward(ln + (size_t)dy * wr * C, x + ((size_t)(y0 + dy) * W + x0) * C, w->norm_w,
+                                      w->norm_b, wr, C, eps);
+        tv_mm(s, pk->qkv, hq, R, ln, C, full ? qw : cq, C3, w->qkv_b, 1);
+        if (!full)  // window partition with zero padding: padded tokens get pad_qkv
+            for (int j = 0; j < T; j++) {
+                const int dy = j / ws, dx = j % ws;
+                memcpy(qw + (size_t)j * C3, dy < hr && dx < wr ? cq + ((size_t)dy * wr + dx) * C3 : pad_qkv,
+                       sizeof(float) * C3);
+            }
+        for (int h = 0; h < heads; h++) {  // (q @ k^T) * scale + ab, softmax, @ v
+            const float *g = qw + (size_t)h * 3 * hd;
+            attn_small_scores(sc, g, g + hd, C3, T, hd, scale, kt);
+            vit_softmax_rows_bias(sc, ab + (size_t)h * T * T, T, T, 0);
+            attn_small_av(ow + (size_t)h * hd, C, sc, g + 2 * hd, C3, T, hd);
+        }
+        const float *o = ow;  // window reverse + crop: the real tokens' rows
+        if (!full) {
+            for (int dy = 0; dy < hr; dy++)
+                memcpy(cq + (size_t)dy * wr * C, ow + (size_t)dy * ws * C, sizeof(float) * wr * C);
+            o = cq;
+        }
+        // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
+        tv_mm(s, pk->proj, hp, R, o, C, ln, C, w->proj_b, 1);
+        for (int dy = 0; dy < hr; dy++) {
+            float *xr = x + ((size_t)(y0 + dy) * W + x0) * C;
+            vec_add(xr, xr, ln + (size_t)dy * wr * C, (long)wr * C);
+        }
+    }
+}
+
 /* One TinyViTBlock in place on x (N = H*W tokens of width C); a, b: scratch of the plan's size.
  * ref: tiny_vit_sam.py:TinyViTBlock.forward */
 static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k, const tv_plan *p, float *x, float *a,
@@ -310,17 +373,22 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
     const ms_tv_block_packed *pk = &s->blocks[i][k];
     const int H = p->res[i], C = t->dims[i], M = t->mlp_hidden[i];
     const long N = (long)H * H;
-    // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x) (real tokens)
-    tv_norm_qkv(s, i, k, t->ln_eps, b, x, N, C, scratch, p->per_thread, nt);                       // b: (N, 3C)
     // a padded token is a zero row: LayerNorm gives its bias, then the qkv linear
     float *ln0 = pad, *pad_qkv = pad + C;
     for (int ch = 0; ch < C; ch++) ln0[ch] = 0.0f;
     tv_layernorm(ln0, ln0, w->norm_w, w->norm_b, 1, C, t->ln_eps, 1);
     tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), 1, ln0, C, pad_qkv, 3 * C, w->qkv_b, 1);
-    tv_window_attention(a, b, pad_qkv, s->bias_table[i][k], H, H, C, t->heads[i], t->windows[i], scratch,
-                        p->per_thread, nt);                                                      // a: (N, C)
-    // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
-    tv_proj_residual(s, i, k, x, a, N, C, scratch, p->per_thread, nt);
+    const int ws = t->windows[i], wins = ((H + ws - 1) / ws) * ((H + ws - 1) / ws);
+    if (wins >= TV_WINDOWS_PER_THREAD * nt) {  // window by window, norm to residual
+        tv_attention_windows(s, i, k, t->ln_eps, x, pad_qkv, H, H, C, t->heads[i], ws, scratch, p->per_thread, nt);
+    } else {  // too few windows to share among the threads: each step over the whole image
+        // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x) (real tokens)
+        tv_norm_qkv(s, i, k, t->ln_eps, b, x, N, C, scratch, p->per_thread, nt);  // b: (N, 3C)
+        tv_window_attention(a, b, pad_qkv, s->bias_table[i][k], H, H, C, t->heads[i], ws, scratch, p->per_thread,
+                            nt);  // a: (N, C)
+        // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
+        tv_proj_residual(s, i, k, x, a, N, C, scratch, p->per_thread, nt);
+    }
     // ref: TinyViTBlock.forward -- x = self.local_conv(x) (depthwise Conv2d_BN, no residual)
     tv_dwconv(a, x, &s->local[i][k], H, H, C, t->local_conv, 1, 0, nt);                         // a: (N, C)
     tv_mlp(s, i, k, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);                      // x = a + mlp(a)
