@@ -115,11 +115,11 @@ static void test_stages(const medsam_model *m) {
         free(ref);
     }
     CHECK(cap.n > 0 && memcmp(cap.data[cap.n - 1], emb, sizeof(float) * ne) == 0, "trace 'neck' is the embedding");
-    // 1 thread runs every block's attention window by window (tv_attention_windows); 16 threads
-    // have fewer than 4 windows each, so the whole-image steps run instead: the same bits
-    const int nts[] = {2, 3, 16};
-    for (int q = 0; q < 3; q++) {
-        const int nt = nts[q];
+    // 1 thread runs every block's attention window by window (tv_attention_windows); with 2 and 3
+    // threads stage 2's 4 windows are fewer than 4 per thread, so its whole-image steps run
+    // instead: the same bits. (More threads than CPUs here would leave libomp's per-thread
+    // allocations to LeakSanitizer.)
+    for (int nt = 2; nt <= 3; nt++) {
         CHECK(ms_tinyvit_encode(&c, m->enc_state, img, emb2, work, nt, NULL, NULL, &err) == MEDSAM_OK, "%s", err.message);
         CHECK(memcmp(emb, emb2, sizeof(float) * ne) == 0, "tinyvit: 1 and %d threads give different bits", nt);
     }
