@@ -62,8 +62,9 @@ static void test_conv(void) {
         t_close("conv patchify vs conv2d_ref", got, refl, (long)Gh * Gw * Co, 1e-6, 1e-5, 1e-6);
         free(in), free(w), free(b), free(col), free(got), free(ref), free(refl);
     }
-    for (int with_bias = 0; with_bias < 2; with_bias++) { /* 3x3 pad 1 and 1x1 on a 5x7 grid */
-        const int Cin = 6, H = 5, W = 7, Co = 4, N = H * W;  // Cin not a multiple of 8: the portable im2col
+    for (int variant = 0; variant < 4; variant++) { /* 3x3 pad 1 and 1x1 on a 5x7 grid */
+        // Cin 6: the portable im2col; Cin 16: eight channels at a time where the CPU has AVX2
+        const int with_bias = variant & 1, Cin = variant < 2 ? 6 : 16, H = 5, W = 7, Co = 4, N = H * W;
         float *in = alloc_rand(&r, (long)N * Cin, 1), *w3 = alloc_rand(&r, (long)Co * Cin * 9, 0.3f);
         float *w1 = alloc_rand(&r, (long)Co * Cin, 0.3f), *b = with_bias ? alloc_rand(&r, Co, 1) : NULL;
         float *col = malloc(sizeof(float) * conv3x3_col_floats(Cin, H, W)), *inc = malloc(sizeof(float) * N * Cin);
@@ -75,21 +76,22 @@ static void test_conv(void) {
         conv2d_ref(ref, inc, w3, b, Cin, H, W, Co, 3, 1, 1);
         for (int o = 0; o < Co; o++)
             for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
-        t_close(with_bias ? "conv3x3 (bias) vs conv2d_ref" : "conv3x3 vs conv2d_ref", got, refl, (long)N * Co, 1e-6,
-                1e-5, 1e-6);
+        char what[64];
+        snprintf(what, sizeof what, "conv3x3 Cin %d%s vs conv2d_ref", Cin, with_bias ? " (bias)" : "");
+        t_close(what, got, refl, (long)N * Co, 1e-6, 1e-5, 1e-6);
         conv1x1_forward(got, in, w1, b, N, Cin, Co, 2);
         conv2d_ref(ref, inc, w1, b, Cin, H, W, Co, 1, 1, 0);
         for (int o = 0; o < Co; o++)
             for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
-        t_close(with_bias ? "conv1x1 (bias) vs conv2d_ref" : "conv1x1 vs conv2d_ref", got, refl, (long)N * Co, 1e-6,
-                1e-5, 1e-6);
+        snprintf(what, sizeof what, "conv1x1 Cin %d%s vs conv2d_ref", Cin, with_bias ? " (bias)" : "");
+        t_close(what, got, refl, (long)N * Co, 1e-6, 1e-5, 1e-6);
         free(in), free(w3), free(w1), free(b), free(col), free(inc), free(got), free(ref), free(refl);
     }
 }
 
 /* conv3x3_im2col: every element against its definition (the 8-channel transposes where the
  * CPU has AVX2, Cin a multiple of 8, and the portable path otherwise), on whole images and on
- * pixel ranges that start and end inside a row; then conv3x3_forward through it vs conv2d_ref. */
+ * pixel ranges that start and end inside a row (test_conv runs conv3x3_forward through it). */
 static void test_im2col(void) {
     rng r = {11};
     const int sizes[][3] = {{8, 5, 7}, {16, 4, 9}, {24, 1, 1}, {12, 3, 3}};
@@ -115,21 +117,6 @@ static void test_im2col(void) {
             CHECK(bad == 0, "%s", what);
         }
         free(in), free(col);
-    }
-    { /* conv3x3_forward with Cin 16 (the vector im2col) vs conv2d_ref */
-        const int Cin = 16, H = 6, W = 5, Co = 3, N = H * W;
-        float *in = alloc_rand(&r, (long)N * Cin, 1), *w3 = alloc_rand(&r, (long)Co * Cin * 9, 0.3f);
-        float *b = alloc_rand(&r, Co, 1), *col = malloc(sizeof(float) * conv3x3_col_floats(Cin, H, W));
-        float *inc = malloc(sizeof(float) * N * Cin), *got = malloc(sizeof(float) * N * Co);
-        float *ref = malloc(sizeof(float) * N * Co), *refl = malloc(sizeof(float) * N * Co);
-        for (int c = 0; c < Cin; c++)
-            for (int t = 0; t < N; t++) inc[c * N + t] = in[t * Cin + c];
-        conv3x3_forward(got, in, w3, b, H, W, Cin, Co, col, 2);
-        conv2d_ref(ref, inc, w3, b, Cin, H, W, Co, 3, 1, 1);
-        for (int o = 0; o < Co; o++)
-            for (int t = 0; t < N; t++) refl[t * Co + o] = ref[o * N + t];
-        t_close("conv3x3 Cin 16 vs conv2d_ref", got, refl, (long)N * Co, 1e-6, 1e-5, 1e-6);
-        free(in), free(w3), free(b), free(col), free(inc), free(got), free(ref), free(refl);
     }
 }
 

@@ -246,62 +246,51 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
     }
 }
 
-/* ref: TinyViTBlock.forward -- x = x + self.mlp(x); Mlp.forward -- fc2(act(fc1(norm(x)))),
- * in tiles of TV_MLP_ROWS tokens per thread on weights packed once (the hidden tile
- * stays in cache). out = in + mlp(in); out: (N, C), distinct from in. */
-static void tv_mlp(const ms_tinyvit_state *s, int i, int k, float eps, float *out, const float *in, long N, int C,
-                   int M, float *scratch, size_t per_thread, int nthreads) {
+/* The steps of a TinyViTBlock that run token by token, in tiles of TV_MLP_ROWS tokens per thread
+ * (tv_token_tiles): a tile's intermediate rows stay in cache between its operations instead of
+ * whole (N, C) passes through memory. Row by row the operations of whole-image calls: the same bits. */
+typedef enum {
+    TV_NORM_QKV,       // ref: Attention.forward -- qkv = self.qkv(self.norm(x)); out (N, 3C), in = x (N, C)
+    TV_PROJ_RESIDUAL,  // ref: Attention.forward -- self.proj(x); TinyViTBlock.forward -- x = res_x + x;
+                       //      out = x (N, C) updated, in = the attention output (N, C)
+    TV_MLP,            // ref: TinyViTBlock.forward -- x = x + self.mlp(x); Mlp.forward -- fc2(act(fc1(norm(x))));
+                       //      out (N, C) = in + mlp(in), distinct from in
+} tv_token_step;
+
+/* Tokens [r0, r0 + rows) of one step; buf: (TV_MLP_ROWS, C + M) floats of the thread's scratch. */
+static void tv_token_tile(const ms_tinyvit_state *s, int i, int k, tv_token_step step, float eps, float *out,
+                          const float *in, long r0, long rows, int C, int M, float *buf) {
     const ms_tv_block_w *w = &s->v.blocks[i][k];
     const ms_tv_block_packed *pk = &s->blocks[i][k];
-    const gemm_bf16_b *h1 = TV_BF16(s, blocks[i][k].fc1), *h2 = TV_BF16(s, blocks[i][k].fc2);
-    const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
-    const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-    for (long tl = 0; tl < tiles; tl++) {
-        float *ln = scratch + (size_t)tv_thread() * per_thread, *hid = ln + R * C;  // (R, C), (R, M)
-        const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
+    float *ln = buf, *hid = buf + (size_t)TV_MLP_ROWS * C;  // (R, C), (R, M)
+    switch (step) {
+    case TV_NORM_QKV:
+        vec_layernorm_f64_forward(ln, in + r0 * C, w->norm_w, w->norm_b, rows, C, eps);
+        tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), (int)rows, ln, C, out + r0 * 3 * C, 3 * C, w->qkv_b, 1);
+        break;
+    case TV_PROJ_RESIDUAL:
+        tv_mm(s, pk->proj, TV_BF16(s, blocks[i][k].proj), (int)rows, in + r0 * C, C, ln, C, w->proj_b, 1);
+        vec_add(out + r0 * C, out + r0 * C, ln, rows * C);
+        break;
+    case TV_MLP:
         vec_layernorm_f64_forward(ln, in + r0 * C, w->mlp_norm_w, w->mlp_norm_b, rows, C, eps);
-        tv_mm(s, pk->fc1, h1, (int)rows, ln, C, hid, M, w->fc1_b, 1);
+        tv_mm(s, pk->fc1, TV_BF16(s, blocks[i][k].fc1), (int)rows, ln, C, hid, M, w->fc1_b, 1);
         vec_gelu_erf_forward(hid, rows * M);
-        tv_mm(s, pk->fc2, h2, (int)rows, hid, M, out + r0 * C, C, w->fc2_b, 1);
+        tv_mm(s, pk->fc2, TV_BF16(s, blocks[i][k].fc2), (int)rows, hid, M, out + r0 * C, C, w->fc2_b, 1);
         vec_add(out + r0 * C, in + r0 * C, out + r0 * C, rows * C);
+        break;
     }
 }
 
-/* ref: Attention.forward -- qkv = self.qkv(self.norm(x)), in tiles of TV_MLP_ROWS tokens per
- * thread: the tile's LayerNorm stays in cache for the product instead of a whole (N, C) pass
- * through memory. Row by row the same operations as whole-image calls, so the same bits.
- * qkv: (N, 3C); x: (N, C) */
-static void tv_norm_qkv(const ms_tinyvit_state *s, int i, int k, float eps, float *qkv, const float *x, long N, int C,
-                        float *scratch, size_t per_thread, int nthreads) {
-    const ms_tv_block_w *w = &s->v.blocks[i][k];
-    const gemm_bf16_b *h = TV_BF16(s, blocks[i][k].qkv);
+/* One token step over all N tokens, the tiles shared among the threads (weights packed once). */
+static void tv_token_tiles(const ms_tinyvit_state *s, int i, int k, tv_token_step step, float eps, float *out,
+                           const float *in, long N, int C, int M, float *scratch, size_t per_thread, int nthreads) {
     const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
     const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (long tl = 0; tl < tiles; tl++) {
-        float *ln = scratch + (size_t)tv_thread() * per_thread;  // (R, C)
         const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
-        vec_layernorm_f64_forward(ln, x + r0 * C, w->norm_w, w->norm_b, rows, C, eps);
-        tv_mm(s, s->blocks[i][k].qkv, h, (int)rows, ln, C, qkv + r0 * 3 * C, 3 * C, w->qkv_b, 1);
-    }
-}
-
-/* ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x, in tiles of
- * TV_MLP_ROWS tokens per thread (the tile's product is added while in cache). x: (N, C) updated;
- * att: (N, C) the attention output */
-static void tv_proj_residual(const ms_tinyvit_state *s, int i, int k, float *x, const float *att, long N, int C,
-                             float *scratch, size_t per_thread, int nthreads) {
-    const ms_tv_block_w *w = &s->v.blocks[i][k];
-    const gemm_bf16_b *h = TV_BF16(s, blocks[i][k].proj);
-    const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
-    const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-    for (long tl = 0; tl < tiles; tl++) {
-        float *y = scratch + (size_t)tv_thread() * per_thread;  // (R, C)
-        const long r0 = tl * R, rows = N - r0 < R ? N - r0 : R;
-        tv_mm(s, s->blocks[i][k].proj, h, (int)rows, att + r0 * C, C, y, C, w->proj_b, 1);
-        vec_add(x + r0 * C, x + r0 * C, y, rows * C);
+        tv_token_tile(s, i, k, step, eps, out, in, r0, rows, C, M, scratch + (size_t)tv_thread() * per_thread);
     }
 }
 
@@ -309,7 +298,7 @@ static void tv_proj_residual(const ms_tinyvit_state *s, int i, int k, float *x, 
  * time per thread: its real tokens' LayerNorm and qkv (padded tokens take pad_qkv, as in
  * tv_window_attention), each head's softmax(q k^T * scale + ab) v, the projection of the real
  * tokens and the residual, all on the window's few rows in cache. The operations of
- * tv_norm_qkv + tv_window_attention + tv_proj_residual, element for element: the same bits.
+ * TV_NORM_QKV + tv_window_attention + TV_PROJ_RESIDUAL, element for element: the same bits.
  * x: (H*W, C) updated; pad_qkv: (3C) */
 static void tv_attention_windows(const ms_tinyvit_state *s, int i, int k, float eps, float *x, const float *pad_qkv,
                                  int H, int W, int C, int heads, int ws, float *scratch, size_t per_thread,
@@ -383,15 +372,15 @@ static void tv_block(const ms_config *c, const ms_tinyvit_state *s, int i, int k
         tv_attention_windows(s, i, k, t->ln_eps, x, pad_qkv, H, H, C, t->heads[i], ws, scratch, p->per_thread, nt);
     } else {  // too few windows to share among the threads: each step over the whole image
         // ref: Attention.forward -- x = self.norm(x); qkv = self.qkv(x) (real tokens)
-        tv_norm_qkv(s, i, k, t->ln_eps, b, x, N, C, scratch, p->per_thread, nt);  // b: (N, 3C)
+        tv_token_tiles(s, i, k, TV_NORM_QKV, t->ln_eps, b, x, N, C, M, scratch, p->per_thread, nt);  // b: (N, 3C)
         tv_window_attention(a, b, pad_qkv, s->bias_table[i][k], H, H, C, t->heads[i], ws, scratch, p->per_thread,
                             nt);  // a: (N, C)
         // ref: Attention.forward -- x = self.proj(x); TinyViTBlock.forward -- x = res_x + x
-        tv_proj_residual(s, i, k, x, a, N, C, scratch, p->per_thread, nt);
+        tv_token_tiles(s, i, k, TV_PROJ_RESIDUAL, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);
     }
     // ref: TinyViTBlock.forward -- x = self.local_conv(x) (depthwise Conv2d_BN, no residual)
     tv_dwconv(a, x, &s->local[i][k], H, H, C, t->local_conv, 1, 0, nt);                         // a: (N, C)
-    tv_mlp(s, i, k, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);                      // x = a + mlp(a)
+    tv_token_tiles(s, i, k, TV_MLP, t->ln_eps, x, a, N, C, M, scratch, p->per_thread, nt);  // x = a + mlp(a)
 }
 
 /* ref: tiny_vit_sam.py:PatchMerging.forward -- conv1, act, conv2 (depthwise, stride), act, conv3.
