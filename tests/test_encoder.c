@@ -112,9 +112,7 @@ static void test_im2col(void) {
                         const float got = col[(p - p0) * K + c * 9 + o];
                         bad += memcmp(&got, &want, sizeof got) != 0;
                     }
-            char what[96];
-            snprintf(what, sizeof what, "im2col Cin %d, %dx%d, pixels [%ld, %ld): every element", Cin, H, W, p0, p1);
-            CHECK(bad == 0, "%s", what);
+            CHECK(bad == 0, "im2col Cin %d, %dx%d, pixels [%ld, %ld): every element", Cin, H, W, p0, p1);
         }
         free(in), free(col);
     }

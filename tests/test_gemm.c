@@ -158,9 +158,6 @@ static int usable_kernels(const gemm_kernel *out[3]) {
     return n;
 }
 
-/* Many small and edge shapes, every kernel, all transposes and betas; the
- * AVX-512 kernel must give the AVX2 kernel's bits, and the same bits whether
- * it reads a row-major A in place or packs it. */
 /* The kernel without its direct micro-kernel: the driver then packs every A and never takes the
  * transposed small-M route. */
 static gemm_kernel packed_only_of(const gemm_kernel *k) {
@@ -205,6 +202,9 @@ static void test_small_m_zeros(void) {
         }
 }
 
+/* Many small and edge shapes, every kernel, all transposes and betas; the
+ * AVX-512 kernel must give the AVX2 kernel's bits, and the same bits whether
+ * it reads a row-major A in place or packs it. */
 static void test_shape_sweep(rng *r) {
     static const int Ms[] = {1, 2, 5, 6, 7, 11, 12, 13, 25, 31, 150};
     static const int Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 64, 100, 130};

@@ -18,8 +18,9 @@
 /* Attention, MLP tiles and MBConv bands run on at most this many threads (per-thread
  * scratch slots, touched only by threads that run). */
 #define TV_MAX_THREADS 64
-/* Tokens per MLP tile: LayerNorm -> fc1 -> GELU -> fc2 on (96, hidden) per thread. */
-#define TV_MLP_ROWS 96
+/* Tokens per tile of the token-wise block steps (tv_token_tiles: LayerNorm + qkv, proj + residual,
+ * the MLP on (96, hidden) per thread). */
+#define TV_TOKEN_ROWS 96
 /* Output pixels per band of the neck's 3x3 conv (8 GEMM row tiles of 6; 48 x 9 x 256 floats of
  * im2col = 432 KB for LiteMedSAM, inside a 512 KB L2). */
 #define TV_NECK_PIXELS 48
@@ -73,7 +74,7 @@ static int tv_plan_make(const ms_config *c, tv_plan *p) {
             tmp = zmax(tmp, N * 3 * C);
             per = zmax(per, 3 * T * hd + T * T + T * hd + attn_small_scratch_floats((int)T, (int)hd));  // [q|k|v], scores, output, k^T
             per = zmax(per, 8 * T * C + T * T + attn_small_scratch_floats((int)T, (int)hd));  // tv_attention_windows
-            per = zmax(per, (size_t)TV_MLP_ROWS * (C + t->mlp_hidden[i]));  // one MLP tile
+            per = zmax(per, (size_t)TV_TOKEN_ROWS * (C + t->mlp_hidden[i]));  // one token tile (tv_token_tiles)
             pad = zmax(pad, 4 * C);                 // LayerNorm(0) row and its qkv
         }
     }
@@ -246,7 +247,7 @@ static void tv_window_attention(float *out, const float *qkv, const float *pad_q
     }
 }
 
-/* The steps of a TinyViTBlock that run token by token, in tiles of TV_MLP_ROWS tokens per thread
+/* The steps of a TinyViTBlock that run token by token, in tiles of TV_TOKEN_ROWS tokens per thread
  * (tv_token_tiles): a tile's intermediate rows stay in cache between its operations instead of
  * whole (N, C) passes through memory. Row by row the operations of whole-image calls: the same bits. */
 typedef enum {
@@ -257,24 +258,24 @@ typedef enum {
                        //      out (N, C) = in + mlp(in), distinct from in
 } tv_token_step;
 
-/* Tokens [r0, r0 + rows) of one step; buf: (TV_MLP_ROWS, C + M) floats of the thread's scratch. */
+/* Tokens [r0, r0 + rows) of one step; buf: (TV_TOKEN_ROWS, C + M) floats of the thread's scratch. */
 static void tv_token_tile(const ms_tinyvit_state *s, int i, int k, tv_token_step step, float eps, float *out,
                           const float *in, long r0, long rows, int C, int M, float *buf) {
     const ms_tv_block_w *w = &s->v.blocks[i][k];
     const ms_tv_block_packed *pk = &s->blocks[i][k];
-    float *ln = buf, *hid = buf + (size_t)TV_MLP_ROWS * C;  // (R, C), (R, M)
+    float *rows_c = buf, *hid = buf + (size_t)TV_TOKEN_ROWS * C;  // (R, C): normalised or projected rows; (R, M)
     switch (step) {
     case TV_NORM_QKV:
-        vec_layernorm_f64_forward(ln, in + r0 * C, w->norm_w, w->norm_b, rows, C, eps);
-        tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), (int)rows, ln, C, out + r0 * 3 * C, 3 * C, w->qkv_b, 1);
+        vec_layernorm_f64_forward(rows_c, in + r0 * C, w->norm_w, w->norm_b, rows, C, eps);
+        tv_mm(s, pk->qkv, TV_BF16(s, blocks[i][k].qkv), (int)rows, rows_c, C, out + r0 * 3 * C, 3 * C, w->qkv_b, 1);
         break;
     case TV_PROJ_RESIDUAL:
-        tv_mm(s, pk->proj, TV_BF16(s, blocks[i][k].proj), (int)rows, in + r0 * C, C, ln, C, w->proj_b, 1);
-        vec_add(out + r0 * C, out + r0 * C, ln, rows * C);
+        tv_mm(s, pk->proj, TV_BF16(s, blocks[i][k].proj), (int)rows, in + r0 * C, C, rows_c, C, w->proj_b, 1);
+        vec_add(out + r0 * C, out + r0 * C, rows_c, rows * C);
         break;
     case TV_MLP:
-        vec_layernorm_f64_forward(ln, in + r0 * C, w->mlp_norm_w, w->mlp_norm_b, rows, C, eps);
-        tv_mm(s, pk->fc1, TV_BF16(s, blocks[i][k].fc1), (int)rows, ln, C, hid, M, w->fc1_b, 1);
+        vec_layernorm_f64_forward(rows_c, in + r0 * C, w->mlp_norm_w, w->mlp_norm_b, rows, C, eps);
+        tv_mm(s, pk->fc1, TV_BF16(s, blocks[i][k].fc1), (int)rows, rows_c, C, hid, M, w->fc1_b, 1);
         vec_gelu_erf_forward(hid, rows * M);
         tv_mm(s, pk->fc2, TV_BF16(s, blocks[i][k].fc2), (int)rows, hid, M, out + r0 * C, C, w->fc2_b, 1);
         vec_add(out + r0 * C, in + r0 * C, out + r0 * C, rows * C);
@@ -285,7 +286,7 @@ static void tv_token_tile(const ms_tinyvit_state *s, int i, int k, tv_token_step
 /* One token step over all N tokens, the tiles shared among the threads (weights packed once). */
 static void tv_token_tiles(const ms_tinyvit_state *s, int i, int k, tv_token_step step, float eps, float *out,
                            const float *in, long N, int C, int M, float *scratch, size_t per_thread, int nthreads) {
-    const long R = TV_MLP_ROWS, tiles = (N + R - 1) / R;
+    const long R = TV_TOKEN_ROWS, tiles = (N + R - 1) / R;
     const int nt = nthreads < TV_MAX_THREADS ? nthreads : TV_MAX_THREADS;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (long tl = 0; tl < tiles; tl++) {
